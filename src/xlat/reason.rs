@@ -1,0 +1,84 @@
+//! Why a packet was dropped. One counter per reason in the dataplane.
+
+macro_rules! drop_reasons {
+    ($($(#[$m:meta])* $v:ident => $name:literal,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum DropReason { $($(#[$m])* $v,)* }
+
+        impl DropReason {
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$v,)*];
+            pub const COUNT: usize = DropReason::ALL.len();
+
+            /// Stable snake_case name, used in counters output and metrics.
+            pub fn name(self) -> &'static str {
+                match self { $(DropReason::$v => $name,)* }
+            }
+
+            pub fn index(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    /// First nibble is neither 4 nor 6.
+    UnknownVersion => "unknown_version",
+    /// Fewer bytes than an IPv4 header.
+    Ipv4Truncated => "ipv4_truncated",
+    /// IHL below 5 or beyond the packet.
+    Ipv4BadIhl => "ipv4_bad_ihl",
+    /// Total Length disagrees with the bytes received.
+    Ipv4BadLength => "ipv4_bad_length",
+    /// RFC 1071 header checksum does not verify.
+    Ipv4BadChecksum => "ipv4_bad_checksum",
+    /// Source in 0/8, 127/8, 224/4 or 255.255.255.255.
+    Ipv4BadSource => "ipv4_bad_source",
+    /// Destination 0.0.0.0, 127/8, 224/4 or 255.255.255.255.
+    Ipv4BadDestination => "ipv4_bad_destination",
+    /// Source not covered by any EAM or the RFC 6052 prefix.
+    Ipv4SourceUnmapped => "ipv4_source_unmapped",
+    /// Destination not covered by any EAM or the RFC 6052 prefix.
+    Ipv4DestinationUnmapped => "ipv4_destination_unmapped",
+    /// TTL would reach zero (ICMPv4 Time Exceeded sent).
+    Ipv4TtlExceeded => "ipv4_ttl_exceeded",
+    /// Unexpired loose/strict source route option (ICMPv4 3/5 sent).
+    Ipv4SourceRoute => "ipv4_source_route",
+    /// DF=1 and too big for the IPv6 side (ICMPv4 Fragmentation Needed sent).
+    Ipv4FragmentationNeeded => "ipv4_fragmentation_needed",
+    /// Fewer bytes than an IPv6 header.
+    Ipv6Truncated => "ipv6_truncated",
+    /// Payload Length disagrees with the bytes received.
+    Ipv6BadLength => "ipv6_bad_length",
+    /// Extension header chain truncated or malformed.
+    Ipv6BadExtensionHeader => "ipv6_bad_extension_header",
+    /// Routing header with Segments Left ≠ 0 (ICMPv6 Parameter Problem sent).
+    Ipv6RoutingHeader => "ipv6_routing_header",
+    /// Source ::, ::1, multicast or link-local.
+    Ipv6BadSource => "ipv6_bad_source",
+    /// Destination not translatable (multicast, link-local, ...).
+    Ipv6BadDestination => "ipv6_bad_destination",
+    /// Source not covered by any EAM or the RFC 6052 prefix.
+    Ipv6SourceUnmapped => "ipv6_source_unmapped",
+    /// Destination not covered by any EAM or the RFC 6052 prefix.
+    Ipv6DestinationUnmapped => "ipv6_destination_unmapped",
+    /// Hop Limit would reach zero (ICMPv6 Time Exceeded sent).
+    Ipv6HopLimitExceeded => "ipv6_hop_limit_exceeded",
+    /// Too big for the IPv4 side (ICMPv6 Packet Too Big sent).
+    Ipv6PacketTooBig => "ipv6_packet_too_big",
+    /// TCP, UDP or ICMP header shorter than its minimum.
+    TransportTruncated => "transport_truncated",
+    /// IPv4 UDP with checksum 0 and `amend-udp-checksum-zero` off, or fragmented.
+    UdpChecksumZero => "udp_checksum_zero",
+    /// ICMP type/code RFC 7915 says to drop (IGMP, MLD, ND, redirect, timestamp, ...).
+    IcmpUntranslatable => "icmp_untranslatable",
+    /// ICMP error whose inner packet is itself an ICMP error.
+    IcmpErrorInError => "icmp_error_in_error",
+    /// ICMP error whose inner packet cannot be translated.
+    IcmpInnerUntranslatable => "icmp_inner_untranslatable",
+    /// Fragmented ICMP (checksum cannot be fixed without reassembly).
+    IcmpFragmented => "icmp_fragmented",
+    /// The translated result does not fit the output (too many fragments).
+    OutputOverflow => "output_overflow",
+}
