@@ -1,13 +1,21 @@
 //! Address mapping between IPv6 and IPv4: RFC 6052 IPv4-embedded IPv6 addresses, RFC 7757
 //! explicit address mappings (EAM), the RFC 6791 pool, and address validity rules.
 
+pub mod eam;
+pub mod rfc6052;
+
 use std::net::{Ipv4Addr, Ipv6Addr};
+
+pub use eam::{Eam, EamTable};
+pub use rfc6052::Prefix6052;
 
 /// Maps addresses in both directions: EAM first (longest prefix match), then the RFC
 /// 6052 prefix.
 #[derive(Debug, Clone, Default)]
 pub struct AddrMapper {
-    // filled in by the addr module
+    pool6: Option<Prefix6052>,
+    eamt: EamTable,
+    wkp_strict: bool,
 }
 
 /// Which rule mapped an address; hairpinning (RFC 7757 §4) needs to know.
@@ -40,32 +48,161 @@ impl AddrMapper {
         eams: &[(ipnet::Ipv6Net, ipnet::Ipv4Net)],
         wkp_strict: bool,
     ) -> Result<Self, AddrError> {
-        let _ = (pool6, eams, wkp_strict);
-        Ok(AddrMapper::default())
+        let pool6 = match pool6 {
+            Some(net) => Some(Prefix6052::new(net)?.with_wkp_strict(wkp_strict)),
+            None => None,
+        };
+        Ok(AddrMapper {
+            pool6,
+            eamt: EamTable::new(eams)?,
+            wkp_strict,
+        })
     }
 
     /// IPv6 → IPv4 (source or destination of an IPv6 packet).
+    #[inline]
     pub fn to_v4(&self, a: Ipv6Addr) -> Option<(Ipv4Addr, MappedBy)> {
-        let _ = a;
-        None
+        if let Some(v4) = self.eamt.to_v4(a) {
+            return Some((v4, MappedBy::Eam));
+        }
+        let v4 = self.pool6.as_ref()?.extract(a)?;
+        Some((v4, MappedBy::Rfc6052))
     }
 
     /// IPv4 → IPv6 (source or destination of an IPv4 packet).
+    #[inline]
     pub fn to_v6(&self, a: Ipv4Addr) -> Option<(Ipv6Addr, MappedBy)> {
-        let _ = a;
-        None
+        if let Some(v6) = self.eamt.to_v6(a) {
+            return Some((v6, MappedBy::Eam));
+        }
+        self.to_v6_rfc6052(a).map(|v6| (v6, MappedBy::Rfc6052))
     }
 
     /// IPv4 → IPv6 by the RFC 6052 prefix only, ignoring EAM (RFC 7757 §4 hairpinning).
+    #[inline]
     pub fn to_v6_rfc6052(&self, a: Ipv4Addr) -> Option<Ipv6Addr> {
-        let _ = a;
-        None
+        self.pool6.as_ref()?.embed(a)
     }
 
     /// Whether an IPv4 destination falls in an EAM's IPv4 prefix, i.e. belongs to the
     /// IPv6 side (RFC 7757 §4 hairpinning).
+    #[inline]
     pub fn is_eam_v4(&self, a: Ipv4Addr) -> bool {
-        let _ = a;
-        false
+        self.eamt.contains_v4(a)
+    }
+
+    /// The RFC 6052 prefix, if configured.
+    pub fn pool6(&self) -> Option<&Prefix6052> {
+        self.pool6.as_ref()
+    }
+
+    /// The EAM table.
+    pub fn eamt(&self) -> &EamTable {
+        &self.eamt
+    }
+
+    /// Whether RFC 6052 §3.1 is enforced for the well-known prefix.
+    pub fn wkp_strict(&self) -> bool {
+        self.wkp_strict
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    fn v6(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    fn mapper(pool6: Option<&str>, eams: &[(&str, &str)], strict: bool) -> AddrMapper {
+        let eams: Vec<_> = eams
+            .iter()
+            .map(|(a, b)| (a.parse().unwrap(), b.parse().unwrap()))
+            .collect();
+        AddrMapper::new(pool6.map(|p| p.parse().unwrap()), &eams, strict).unwrap()
+    }
+
+    /// RFC 7757 §3.2/§3.3: the EAMT is consulted before the RFC 6052 algorithm.
+    #[test]
+    fn rfc7757_3_eam_before_rfc6052() {
+        let m = mapper(
+            Some("2001:db8:64::/96"),
+            &[("2001:db8:aaaa::/120", "192.0.2.0/24")],
+            false,
+        );
+        assert_eq!(
+            m.to_v6(v4("192.0.2.5")),
+            Some((v6("2001:db8:aaaa::5"), MappedBy::Eam))
+        );
+        assert_eq!(
+            m.to_v6(v4("198.51.100.5")),
+            Some((v6("2001:db8:64::198.51.100.5"), MappedBy::Rfc6052))
+        );
+        assert_eq!(
+            m.to_v4(v6("2001:db8:aaaa::5")),
+            Some((v4("192.0.2.5"), MappedBy::Eam))
+        );
+        assert_eq!(
+            m.to_v4(v6("2001:db8:64::198.51.100.5")),
+            Some((v4("198.51.100.5"), MappedBy::Rfc6052))
+        );
+        assert_eq!(m.to_v4(v6("2001:db8:ffff::1")), None);
+        assert_eq!(
+            m.to_v6_rfc6052(v4("192.0.2.5")),
+            Some(v6("2001:db8:64::192.0.2.5"))
+        );
+        assert!(m.is_eam_v4(v4("192.0.2.5")));
+        assert!(!m.is_eam_v4(v4("198.51.100.5")));
+    }
+
+    #[test]
+    fn no_pool6_only_eam() {
+        let m = mapper(None, &[("2001:db8:aaaa::/120", "192.0.2.0/24")], false);
+        assert_eq!(m.to_v6(v4("198.51.100.5")), None);
+        assert_eq!(m.to_v6_rfc6052(v4("192.0.2.5")), None);
+        assert_eq!(m.to_v4(v6("64:ff9b::198.51.100.5")), None);
+    }
+
+    /// RFC 6052 §3.1 through the mapper: strict WKP refuses documentation (non-global)
+    /// addresses, but EAM still maps them.
+    #[test]
+    fn rfc6052_3_1_wkp_strict_in_mapper() {
+        let m = mapper(
+            Some("64:ff9b::/96"),
+            &[("2001:db8:aaaa::/120", "192.0.2.0/24")],
+            true,
+        );
+        assert_eq!(m.to_v6(v4("198.51.100.5")), None);
+        assert_eq!(m.to_v4(v6("64:ff9b::198.51.100.5")), None);
+        assert_eq!(
+            m.to_v6(v4("192.0.2.5")),
+            Some((v6("2001:db8:aaaa::5"), MappedBy::Eam))
+        );
+        let lax = mapper(Some("64:ff9b::/96"), &[], false);
+        assert_eq!(
+            lax.to_v6(v4("198.51.100.5")),
+            Some((v6("64:ff9b::198.51.100.5"), MappedBy::Rfc6052))
+        );
+    }
+
+    #[test]
+    fn bad_config_errors_propagate() {
+        let e = AddrMapper::new(Some("2001:db8::/33".parse().unwrap()), &[], false).unwrap_err();
+        assert!(e.to_string().contains("e.g. 64:ff9b::/96"));
+        let e = AddrMapper::new(
+            None,
+            &[(
+                "2001:db8::/64".parse().unwrap(),
+                "192.0.2.0/24".parse().unwrap(),
+            )],
+            false,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("IPV6/LEN=IPV4/LEN"));
     }
 }
