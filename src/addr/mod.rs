@@ -2,11 +2,14 @@
 //! explicit address mappings (EAM), the RFC 6791 pool, and address validity rules.
 
 pub mod eam;
+pub mod pool6791;
 pub mod rfc6052;
+pub mod validity;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use eam::{Eam, EamTable};
+pub use pool6791::Pool6791;
 pub use rfc6052::Prefix6052;
 
 /// Maps addresses in both directions: EAM first (longest prefix match), then the RFC
