@@ -2,14 +2,16 @@
 //!
 //! Each entry pairs an IPv6 prefix with an IPv4 prefix of the same number of host bits;
 //! an address matching one side maps to the other side's prefix with the host bits
-//! copied across (RFC 7757 §3.2, §3.3). Entries may overlap (§3.4 and the longest-match
-//! rule in §3.2/§3.3), so the lookup is a longest prefix match in each direction.
+//! copied across (RFC 7757 §3.2, §3.3). Entries may overlap, and RFC 7757 §3 resolves
+//! overlap by the longest match, so the lookup is a longest prefix match in each
+//! direction.
 //!
 //! The index keeps one group per prefix length, longest first, each group sorted by
 //! prefix for binary search: a handful of entries costs a handful of compares, and
 //! thousands cost at most (distinct lengths × log2(group size)) compares. Nothing
 //! allocates after construction.
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -49,24 +51,27 @@ impl EamTable {
     /// translator copies the host bits verbatim, so they must match exactly), whose
     /// prefixes have host bits set, or whose IPv6 or IPv4 prefix is already used by
     /// another entry: two entries with the same prefix make the longest match of
-    /// RFC 7757 §3.2/§3.3 ambiguous. Overlap of *different* lengths is allowed (RFC 7757
-    /// §3.4) and resolved by the longest match.
+    /// RFC 7757 §3 ambiguous. Overlap of *different* lengths is allowed and resolved by
+    /// the longest match.
     pub fn new(eams: &[(Ipv6Net, Ipv4Net)]) -> Result<Self, AddrError> {
         let mut entries: Vec<Eam> = Vec::with_capacity(eams.len());
+        // Config time only: maps make the duplicate check linear for big tables.
+        let mut seen6: HashMap<Ipv6Net, Eam> = HashMap::with_capacity(eams.len());
+        let mut seen4: HashMap<Ipv4Net, Eam> = HashMap::with_capacity(eams.len());
         for &(v6, v4) in eams {
             let e = Eam::new(v6, v4)?;
-            if let Some(old) = entries.iter().find(|o| o.v6 == e.v6) {
+            if let Some(old) = seen6.insert(e.v6, e) {
                 return Err(AddrError(format!(
-                    "EAM entry {}: IPv6 prefix {} is already mapped by EAM entry {}; \
-                     each IPv6 prefix may appear in only one entry (RFC 7757 section 3.2)",
-                    e, e.v6, old
+                    "EAM entry {e}: IPv6 prefix {} is already mapped by EAM entry {old}; \
+                     each IPv6 prefix may appear in only one entry (RFC 7757 section 3)",
+                    e.v6
                 )));
             }
-            if let Some(old) = entries.iter().find(|o| o.v4 == e.v4) {
+            if let Some(old) = seen4.insert(e.v4, e) {
                 return Err(AddrError(format!(
-                    "EAM entry {}: IPv4 prefix {} is already mapped by EAM entry {}; \
-                     each IPv4 prefix may appear in only one entry (RFC 7757 section 3.3)",
-                    e, e.v4, old
+                    "EAM entry {e}: IPv4 prefix {} is already mapped by EAM entry {old}; \
+                     each IPv4 prefix may appear in only one entry (RFC 7757 section 3)",
+                    e.v4
                 )));
             }
             entries.push(e);
@@ -257,7 +262,8 @@ mod tests {
         assert_eq!(tb.to_v4(v6("2001:db8:6::100")), None);
     }
 
-    /// RFC 7757 §3.4 (overlapping EAMs) with §3.2/§3.3 longest match, both directions.
+    /// RFC 7757 §3: overlapping EAMs resolved by longest match (§3.2/§3.3), both
+    /// directions.
     #[test]
     fn rfc7757_longest_prefix_match_both_directions() {
         let tb = t(&[
@@ -283,6 +289,38 @@ mod tests {
         assert_eq!(tb.to_v4(v6("2001:db8::23")), Some(v4("192.0.2.35")));
     }
 
+    /// RFC 7757 §3.1 example EAMT: entries 1, 2, 3 and 5 (entry 4, 192.0.2.128/26 with
+    /// 2001:db8:dddd::/64, has unequal suffix lengths, which this table refuses; see
+    /// `unequal_suffix_lengths_rejected_with_form`). Entry 1 is written without
+    /// lengths in the RFC: a single address is a /32 and a /128.
+    #[test]
+    fn rfc7757_3_1_example_table() {
+        let tb = t(&[
+            ("2001:db8:aaaa::/128", "192.0.2.1/32"),
+            ("2001:db8:bbbb::b/128", "192.0.2.2/32"),
+            ("2001:db8:cccc::/124", "192.0.2.16/28"),
+            ("64:ff9b::/127", "192.0.2.192/31"),
+        ])
+        .unwrap();
+        let pairs = [
+            ("192.0.2.1", "2001:db8:aaaa::"),
+            ("192.0.2.2", "2001:db8:bbbb::b"),
+            ("192.0.2.16", "2001:db8:cccc::"),
+            ("192.0.2.24", "2001:db8:cccc::8"),
+            ("192.0.2.31", "2001:db8:cccc::f"),
+            ("192.0.2.192", "64:ff9b::"),
+            ("192.0.2.193", "64:ff9b::1"),
+        ];
+        for (a4, a6) in pairs {
+            assert_eq!(tb.to_v6(v4(a4)), Some(v6(a6)), "{a4}");
+            assert_eq!(tb.to_v4(v6(a6)), Some(v4(a4)), "{a6}");
+        }
+        assert_eq!(tb.to_v6(v4("192.0.2.3")), None);
+        assert_eq!(tb.to_v6(v4("192.0.2.32")), None);
+        assert_eq!(tb.to_v4(v6("2001:db8:cccc::10")), None);
+        assert_eq!(tb.to_v4(v6("64:ff9b::2")), None);
+    }
+
     /// The order of configuration must not matter for the longest match.
     #[test]
     fn rfc7757_longest_match_independent_of_order() {
@@ -296,8 +334,9 @@ mod tests {
 
     #[test]
     fn unequal_suffix_lengths_rejected_with_form() {
-        let err = t(&[("2001:db8::/64", "192.0.2.0/24")]).unwrap_err();
-        assert!(err.0.contains("2001:db8::/64=192.0.2.0/24"), "{err}");
+        // RFC 7757 §3.1 example entry 4.
+        let err = t(&[("2001:db8:dddd::/64", "192.0.2.128/26")]).unwrap_err();
+        assert!(err.0.contains("2001:db8:dddd::/64=192.0.2.128/26"), "{err}");
         assert!(err.0.contains("IPV6/LEN=IPV4/LEN"), "{err}");
     }
 
