@@ -375,4 +375,25 @@ mod tests {
             assert!(!is_non_global_v4(s.parse().unwrap()), "{s}");
         }
     }
+
+    proptest::proptest! {
+        /// RFC 6052 §2.2: embed then extract is the identity for every allowed length
+        /// and any prefix bits (u-octet cleared), and extract never panics.
+        #[test]
+        fn rfc6052_2_2_round_trip_any_prefix(
+            bits in proptest::prelude::any::<u128>(),
+            which in 0usize..6,
+            a in proptest::prelude::any::<u32>(),
+            noise in proptest::prelude::any::<u128>(),
+        ) {
+            let len = [32u8, 40, 48, 56, 64, 96][which];
+            let mask = u128::MAX << (128 - u32::from(len));
+            let net = Ipv6Net::new(Ipv6Addr::from(bits & mask & !U_OCTET), len).unwrap();
+            let px = Prefix6052::new(net).unwrap();
+            let e = px.embed(Ipv4Addr::from(a)).unwrap();
+            proptest::prop_assert!(px.contains(e));
+            proptest::prop_assert_eq!(px.extract(e), Some(Ipv4Addr::from(a)));
+            let _ = px.extract(Ipv6Addr::from(noise));
+        }
+    }
 }
