@@ -82,8 +82,8 @@ pub struct RunArgs {
     /// Transmit queue length of the TUN device, in packets [default: 10000].
     #[arg(long, value_name = "N")]
     pub txqueuelen: Option<String>,
-    /// error, warn, info, debug or trace; RUST_LOG is used when neither this flag nor the
-    /// file sets it [default: info].
+    /// error, warn, info, debug or trace. Precedence: this flag, then RUST_LOG, then the
+    /// file [default: info].
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
 }

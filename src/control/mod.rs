@@ -6,6 +6,7 @@ pub mod config;
 pub mod routes;
 pub mod signals;
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use clap::Parser;
@@ -68,6 +69,13 @@ pub fn main() -> i32 {
     }
 }
 
+/// Writes to stdout, ignoring a closed pipe (`xlat64 ... | head` must not panic).
+fn stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// Loads `--config` (if any) under the flags.
 fn load(args: &RunArgs) -> Result<Config, ConfigError> {
     let flags = args.to_partial()?;
@@ -80,7 +88,7 @@ fn load(args: &RunArgs) -> Result<Config, ConfigError> {
 
 fn check_config(path: &Path) -> Result<(), Failure> {
     let cfg = Config::resolve(Partial::from_file(path)?, Partial::default())?;
-    print!("{}", cfg.render_toml());
+    stdout(&cfg.render_toml());
     Ok(())
 }
 
@@ -95,6 +103,7 @@ fn init_logging(cfg: &Config) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }
@@ -165,10 +174,7 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         Ok(s) => *s,
         Err(_) => worker.counters().snapshot(),
     };
-    print!(
-        "{}",
-        snapshot.render_table(cfg.log_level >= LogLevel::Debug)
-    );
+    stdout(&snapshot.render_table(cfg.log_level >= LogLevel::Debug));
     result.map(|_| ()).map_err(runtime)?;
     info!("stopped");
     Ok(())

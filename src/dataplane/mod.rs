@@ -13,3 +13,6 @@ pub use counters::{Counters, Snapshot};
 pub use sys::{SysError, TunFlags};
 pub use tun::Tun;
 pub use worker::{Stop, Worker, WorkerError};
+
+#[cfg(test)]
+mod netns_tests;

@@ -111,7 +111,14 @@ impl fmt::Display for SysError {
                  or create the node (`mknod {TUN_CLONE_DEVICE} c 10 200`)",
                 self.source
             ),
-            (SysOp::OpenCloneDevice | SysOp::CreateTun, Some(libc::EPERM | libc::EACCES)) => {
+            (SysOp::OpenCloneDevice, Some(libc::EPERM | libc::EACCES)) => write!(
+                f,
+                "xlat64 needs CAP_NET_ADMIN to create TUN device '{dev}': run as root or grant \
+                 it with `setcap cap_net_admin+ep`; {TUN_CLONE_DEVICE} must also be readable \
+                 and writable by this user (it usually has mode 0666; here: {})",
+                self.source
+            ),
+            (SysOp::CreateTun, Some(libc::EPERM | libc::EACCES)) => {
                 write!(
                     f,
                     "xlat64 needs CAP_NET_ADMIN to create TUN device '{dev}': run as root or \
@@ -375,6 +382,24 @@ pub fn if_exists(dev: &str) -> bool {
     };
     // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
     unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
+}
+
+/// Whether we run as root (tests that need CAP_NET_ADMIN skip otherwise).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid(2) takes no arguments and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Moves the calling *thread* into a new, empty network namespace (tests: a TUN device
+/// and routes that vanish when the thread ends). Threads it spawns inherit it.
+pub fn unshare_netns() -> io::Result<()> {
+    // SAFETY: unshare(2) with a constant flag; no pointers. CLONE_NEWNET affects only
+    // the calling thread and is allowed in a multi-threaded process.
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
