@@ -89,38 +89,26 @@ fn check_v6(frame: &[u8]) -> Result<(), String> {
 fn check_l4(proto: u8, l4: &[u8], pseudo: u16, v6: bool) -> Result<(), String> {
     let with_ph = checksum::add(pseudo, checksum::ones_sum(l4));
     match proto {
-        6 if l4.len() >= 20 => {
-            if with_ph != 0xffff {
-                return Err("tcp checksum".into());
-            }
-        }
+        6 if l4.len() >= 20 && with_ph != 0xffff => Err("tcp checksum".into()),
         17 if l4.len() >= 8 => {
             let ulen = u16::from_be_bytes([l4[4], l4[5]]);
-            if usize::from(ulen) != l4.len() {
-                return Err(format!("udp length {ulen} != {}", l4.len()));
-            }
             let cs = u16::from_be_bytes([l4[6], l4[7]]);
-            if cs == 0 {
-                if v6 {
-                    return Err("udp checksum zero in ipv6".into());
-                }
-            } else if with_ph != 0xffff {
-                return Err("udp checksum".into());
+            if usize::from(ulen) != l4.len() {
+                Err(format!("udp length {ulen} != {}", l4.len()))
+            } else if cs == 0 && v6 {
+                Err("udp checksum zero in ipv6".into())
+            } else if cs != 0 && with_ph != 0xffff {
+                Err("udp checksum".into())
+            } else {
+                Ok(())
             }
         }
-        1 if !v6 && l4.len() >= 8 => {
-            if checksum::ones_sum(l4) != 0xffff {
-                return Err("icmpv4 checksum".into());
-            }
+        1 if !v6 && l4.len() >= 8 && checksum::ones_sum(l4) != 0xffff => {
+            Err("icmpv4 checksum".into())
         }
-        58 if v6 && l4.len() >= 8 => {
-            if with_ph != 0xffff {
-                return Err("icmpv6 checksum".into());
-            }
-        }
-        _ => {}
+        58 if v6 && l4.len() >= 8 && with_ph != 0xffff => Err("icmpv6 checksum".into()),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The fixed translator of the fuzz targets and property tests: pool6 2001:db8:64::/96,
@@ -169,10 +157,8 @@ pub fn fuzz_one(data: &[u8]) {
         if let Err(e) = check_lengths(&f) {
             panic!("frame {i} of {verdict:?}: {e}\ninput {data:02x?}\noutput {f:02x?}");
         }
-        if valid {
-            if let Err(e) = check_emitted(&f) {
-                panic!("frame {i} of {verdict:?}: {e}\ninput {data:02x?}\noutput {f:02x?}");
-            }
+        if let (true, Err(e)) = (valid, check_emitted(&f)) {
+            panic!("frame {i} of {verdict:?}: {e}\ninput {data:02x?}\noutput {f:02x?}");
         }
     }
 }

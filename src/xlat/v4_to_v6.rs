@@ -144,11 +144,7 @@ pub(super) fn translate(
         2 => return Verdict::Drop(R::IcmpUntranslatable),
         // Protocol numbers that IPv6 reads as extension headers.
         0 | 43 | 44 | 60 => return Verdict::Drop(R::Ipv4BadProtocol),
-        6 if first => {
-            if l4len < 20 {
-                return Verdict::Drop(R::TransportTruncated);
-            }
-        }
+        6 if first && l4len < 20 => return Verdict::Drop(R::TransportTruncated),
         17 if first => {
             if l4len < 8 {
                 return Verdict::Drop(R::TransportTruncated);
@@ -276,12 +272,9 @@ fn has_unexpired_source_route(opts: &[u8]) -> bool {
                 if len < 2 {
                     return false;
                 }
-                if ty == option::LSRR || ty == option::SSRR {
-                    if let Some(&ptr) = opts.get(i + 2) {
-                        if ptr <= len {
-                            return true;
-                        }
-                    }
+                let source_route = ty == option::LSRR || ty == option::SSRR;
+                if source_route && opts.get(i + 2).is_some_and(|&ptr| ptr <= len) {
+                    return true;
                 }
                 i += usize::from(len);
             }
