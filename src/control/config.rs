@@ -616,6 +616,8 @@ impl Config {
             mtu: self.mtu,
             lowest_ipv6_mtu: self.lowest_ipv6_mtu,
             amend_udp_checksum_zero: self.amend_udp_checksum_zero,
+            // reset-traffic-class / reset-tos have no operator key yet: RFC 7915 defaults.
+            ..XlatConfig::default()
         })
     }
 

@@ -44,6 +44,7 @@ fn translator() -> Translator {
         mtu: 1500,
         lowest_ipv6_mtu: 1280,
         amend_udp_checksum_zero: false,
+        ..XlatConfig::default()
     })
 }
 
