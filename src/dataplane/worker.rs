@@ -67,14 +67,22 @@ pub enum WorkerError {
     Poll(io::Error),
     /// Reading the TUN device failed in a way that will not go away (e.g. the device was
     /// deleted under us).
-    Read(io::Error),
+    Read { dev: String, source: io::Error },
 }
 
 impl std::fmt::Display for WorkerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             WorkerError::Poll(e) => write!(f, "event loop failed: {e}"),
-            WorkerError::Read(e) => write!(f, "reading the TUN device failed: {e}"),
+            WorkerError::Read { dev, source } if source.raw_os_error() == Some(libc::EBADFD) => {
+                write!(
+                    f,
+                    "TUN device '{dev}' went away (deleted with `ip link del`?): {source}"
+                )
+            }
+            WorkerError::Read { dev, source } => {
+                write!(f, "reading TUN device '{dev}' failed: {source}")
+            }
         }
     }
 }
@@ -164,7 +172,10 @@ impl Worker {
                         io::ErrorKind::Interrupted => {}
                         _ => {
                             self.counters.read_errors.add(1);
-                            return Err(WorkerError::Read(e));
+                            return Err(WorkerError::Read {
+                                dev: self.tun.name().to_string(),
+                                source: e,
+                            });
                         }
                     },
                 }
