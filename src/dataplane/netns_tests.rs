@@ -23,7 +23,11 @@ fn in_netns(name: &str, f: impl FnOnce() + Send + 'static) {
         return;
     }
     thread::spawn(move || {
-        sys::unshare_netns().expect("unshare(CLONE_NEWNET)");
+        if let Err(e) = sys::unshare_netns() {
+            // Root without CAP_SYS_ADMIN (some containers): same as not root.
+            eprintln!("note: skipping test: cannot create a network namespace: {e}");
+            return;
+        }
         f()
     })
     .join()
