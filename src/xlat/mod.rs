@@ -4,13 +4,32 @@
 //! an [`Output`] (the translated packet, its fragments, or a generated ICMP error) and a
 //! [`Verdict`]. No syscalls, clocks, threads, locks or allocation happen here; the
 //! translator never panics on any input bytes.
+//!
+//! Layout: [`v6_to_v4`] (RFC 7915 §5) and [`v4_to_v6`] (§4) handle the common path in
+//! place; [`icmp`] holds the §4.2/§5.2 type and pointer tables and echo rewriting;
+//! [`icmp_error`] translates ICMP errors with their inner packet (§4.3/§5.3) in the
+//! output scratch; [`error`] generates the translator's own ICMP errors (§4.4/§5.4);
+//! [`frag`] splits packets too big for the next hop; [`hairpin`] is RFC 7757 §4.
 
+use crate::addr::pool6791::Pool6791;
 use crate::wire::buf::PacketBuf;
 
+mod common;
+mod error;
+mod frag;
+mod hairpin;
+mod icmp;
+mod icmp_error;
 mod output;
 mod reason;
+pub mod selfcheck;
+mod v4_to_v6;
+mod v6_to_v4;
 
-pub use output::{Frame, Output, MAX_FRAMES, SCRATCH_LEN};
+#[cfg(test)]
+mod tests;
+
+pub use output::{Frame, MAX_FRAMES, Output, SCRATCH_LEN};
 pub use reason::DropReason;
 
 /// What happened to one input packet. Frames queued in the [`Output`] are sent whatever
@@ -48,17 +67,44 @@ pub struct XlatConfig {
     /// Compute the checksum of unfragmented IPv4 UDP packets whose checksum is zero
     /// instead of dropping them (RFC 7915 §4.5).
     pub amend_udp_checksum_zero: bool,
+    /// RFC 7915 §4.1 "Traffic Class": set the IPv6 Traffic Class to zero instead of
+    /// copying the IPv4 TOS, for IPv4 networks that still use the pre-RFC 2474 meaning.
+    /// Default false (copy).
+    pub reset_traffic_class: bool,
+    /// RFC 7915 §5.1 "Type of Service": set the IPv4 TOS to zero instead of copying the
+    /// IPv6 Traffic Class. Default false (copy).
+    pub reset_tos: bool,
+}
+
+impl Default for XlatConfig {
+    /// No mappings, unspecified error sources, MTU 1500, lowest IPv6 MTU 1280, RFC 7915
+    /// defaults for the flags. The control layer fills in the operator's values.
+    fn default() -> Self {
+        XlatConfig {
+            map: crate::addr::AddrMapper::default(),
+            ipv4_addr: std::net::Ipv4Addr::UNSPECIFIED,
+            ipv6_addr: std::net::Ipv6Addr::UNSPECIFIED,
+            pool6791: Vec::new(),
+            mtu: 1500,
+            lowest_ipv6_mtu: 1280,
+            amend_udp_checksum_zero: false,
+            reset_traffic_class: false,
+            reset_tos: false,
+        }
+    }
 }
 
 /// The stateless translator. Immutable once built, so worker threads can share it.
 #[derive(Debug, Clone)]
 pub struct Translator {
     cfg: XlatConfig,
+    pool6791: Pool6791,
 }
 
 impl Translator {
     pub fn new(cfg: XlatConfig) -> Self {
-        Translator { cfg }
+        let pool6791 = Pool6791::new(&cfg.pool6791);
+        Translator { cfg, pool6791 }
     }
 
     pub fn config(&self) -> &XlatConfig {
@@ -69,8 +115,12 @@ impl Translator {
     /// write to the device. `now_ms` is a monotonic clock reading (unused by SIIT, part of
     /// the signature so stateful modes share it).
     pub fn translate(&self, pkt: &mut PacketBuf, out: &mut Output, now_ms: u64) -> Verdict {
-        let _ = (pkt, now_ms);
+        let _ = now_ms;
         out.clear();
-        Verdict::Drop(DropReason::UnknownVersion)
+        match pkt.data().first().map(|b| b >> 4) {
+            Some(6) => v6_to_v4::translate(self, pkt, out),
+            Some(4) => v4_to_v6::translate(self, pkt, out, false),
+            _ => Verdict::Drop(DropReason::UnknownVersion),
+        }
     }
 }

@@ -45,6 +45,9 @@ drop_reasons! {
     Ipv4TtlExceeded => "ipv4_ttl_exceeded",
     /// Unexpired loose/strict source route option (ICMPv4 3/5 sent).
     Ipv4SourceRoute => "ipv4_source_route",
+    /// IPv4 Protocol is an IPv6 extension header number (0, 43, 44, 60): the IPv6
+    /// receiver would parse the payload as that header.
+    Ipv4BadProtocol => "ipv4_bad_protocol",
     /// DF=1 and too big for the IPv6 side (ICMPv4 Fragmentation Needed sent).
     Ipv4FragmentationNeeded => "ipv4_fragmentation_needed",
     /// Fewer bytes than an IPv6 header.
@@ -81,4 +84,7 @@ drop_reasons! {
     IcmpFragmented => "icmp_fragmented",
     /// The translated result does not fit the output (too many fragments).
     OutputOverflow => "output_overflow",
+    /// Fragmenting would need more frames than an output holds, or a fragment offset
+    /// past the 13-bit field (the datagram would exceed 65535 bytes).
+    FragmentOverflow => "fragment_overflow",
 }

@@ -1,0 +1,216 @@
+//! `--setup-routes`: steer into the TUN device the traffic the translator can translate.
+//!
+//! The rule: route every *destination* the translator maps, and nothing else.
+//! - IPv6 → IPv4 traffic is addressed to IPv4-embedded addresses: the RFC 6052 prefix.
+//! - IPv4 → IPv6 traffic (replies to translated IPv6 clients, or IPv4 clients reaching
+//!   IPv6 servers that an EAM gives IPv4 addresses) is addressed to the EAM IPv4 prefixes.
+//!
+//! EAM IPv6 prefixes are not routed: in the usual case they are the IPv6 hosts
+//! themselves, and routing them into the TUN would loop the translated packets back into
+//! it. An EAM that instead gives IPv6 addresses to *IPv4-side* hosts needs the reverse:
+//! the operator routes its IPv6 prefix into the TUN (`ip -6 route add V6 dev TUN`) and
+//! must not let us route its IPv4 prefix, which is why we refuse to replace an existing
+//! route to any prefix through another device.
+//!
+//! We drive iproute2's `ip` rather than speaking rtnetlink: it is a handful of commands
+//! at startup and exit, the operator can run the same lines by hand (they are logged),
+//! and it spares an async netlink stack. Routes are removed on exit; a non-persistent
+//! TUN device takes its routes with it anyway when it disappears.
+
+use std::net::IpAddr;
+use std::process::Command;
+
+use ipnet::IpNet;
+use tracing::{debug, info, warn};
+
+use super::config::Config;
+
+/// The destinations to route into the TUN device for `cfg`.
+pub fn plan(cfg: &Config) -> Vec<IpNet> {
+    let mut v = vec![IpNet::V6(cfg.prefix)];
+    for e in &cfg.eam {
+        let n = IpNet::V4(e.v4);
+        if !v.contains(&n) {
+            v.push(n);
+        }
+    }
+    v
+}
+
+fn family(net: &IpNet) -> &'static str {
+    match net.addr() {
+        IpAddr::V4(_) => "-4",
+        IpAddr::V6(_) => "-6",
+    }
+}
+
+/// Runs `ip ARGS`; the error is a sentence for the operator.
+fn ip(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("ip").args(args).output().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            "--setup-routes needs the `ip` command (iproute2): install it, or add the routes \
+             yourself and run without --setup-routes"
+                .to_string()
+        } else {
+            format!("cannot run `ip {}`: {e}", args.join(" "))
+        }
+    })?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`ip {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Whether a line of `ip route show` output is a route through `dev`.
+fn is_through(line: &str, dev: &str) -> bool {
+    let mut words = line.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "dev" {
+            return words.next() == Some(dev);
+        }
+    }
+    false
+}
+
+/// An existing route to exactly `net` through another device, if any.
+fn conflicting_route(net: &IpNet, dev: &str) -> Result<Option<String>, String> {
+    let shown = ip(&[family(net), "route", "show", "exact", &net.to_string()])?;
+    Ok(shown
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !is_through(l, dev))
+        .map(str::to_string))
+}
+
+/// Routes this process installed; removed by [`Routes::remove`] or on drop.
+#[derive(Debug)]
+pub struct Routes {
+    dev: String,
+    installed: Vec<IpNet>,
+}
+
+impl Routes {
+    /// Installs `wanted` through `dev`. On failure removes what it had installed and
+    /// returns the reason.
+    pub fn install(dev: &str, wanted: &[IpNet]) -> Result<Routes, String> {
+        let mut routes = Routes {
+            dev: dev.to_string(),
+            installed: Vec::new(),
+        };
+        for net in wanted {
+            if let Some(existing) = conflicting_route(net, dev)? {
+                return Err(format!(
+                    "refusing to route {net} into '{dev}': the route `{existing}` exists \
+                     already (if {net} is a network on the IPv4/IPv6 side, it must not go \
+                     into the translator); remove it, or add the routes yourself and run \
+                     without --setup-routes"
+                ));
+            }
+            let n = net.to_string();
+            let args = [family(net), "route", "replace", &n, "dev", dev];
+            ip(&args)?;
+            info!("route added: ip {}", args.join(" "));
+            routes.installed.push(*net);
+        }
+        Ok(routes)
+    }
+
+    /// The routes installed, in order.
+    pub fn installed(&self) -> &[IpNet] {
+        &self.installed
+    }
+
+    /// Removes the routes (best effort: a failure is logged, not fatal).
+    pub fn remove(mut self) {
+        self.remove_all();
+    }
+
+    fn remove_all(&mut self) {
+        for net in self.installed.drain(..).rev() {
+            let n = net.to_string();
+            let args = [family(&net), "route", "del", &n, "dev", &self.dev];
+            match ip(&args) {
+                Ok(_) => info!("route removed: ip {}", args.join(" ")),
+                // Gone with the device, or removed by someone else: nothing to do.
+                Err(e) => debug!("{e}"),
+            }
+        }
+    }
+}
+
+impl Drop for Routes {
+    fn drop(&mut self) {
+        self.remove_all();
+    }
+}
+
+/// Reads a sysctl from /proc; None when absent (e.g. IPv6 disabled).
+fn sysctl(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// Warns about disabled forwarding. We leave sysctls to the operator: without
+/// forwarding only this host's own traffic reaches the translator, which may be intended.
+pub fn warn_if_forwarding_disabled() {
+    for (path, name) in [
+        ("/proc/sys/net/ipv4/ip_forward", "net.ipv4.ip_forward"),
+        (
+            "/proc/sys/net/ipv6/conf/all/forwarding",
+            "net.ipv6.conf.all.forwarding",
+        ),
+    ] {
+        if sysctl(path).as_deref() == Some("0") {
+            warn!(
+                "{name} is 0: only this host's own traffic will be translated; for a gateway \
+                 enable it with `sysctl -w {name}=1`"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::config::{Config, Partial};
+
+    #[test]
+    fn routes_the_rfc6052_prefix_and_eam_ipv4_prefixes_only() {
+        let f = Partial::from_toml(
+            "eam = [\"2001:db8:1::/120=192.0.2.0/24\", \"2001:db8:3::/128=198.51.100.7/32\"]",
+            "t",
+        )
+        .unwrap();
+        let c = Config::resolve(f, Partial::default()).unwrap();
+        let p: Vec<String> = plan(&c).iter().map(|n| n.to_string()).collect();
+        assert_eq!(p, ["2001:db8:64::/96", "192.0.2.0/24", "198.51.100.7/32"]);
+    }
+
+    #[test]
+    fn lab_default_plan() {
+        let c = Config::resolve(Partial::default(), Partial::default()).unwrap();
+        let p: Vec<String> = plan(&c).iter().map(|n| n.to_string()).collect();
+        assert_eq!(p, ["2001:db8:64::/96", "192.0.2.0/24"]);
+    }
+
+    #[test]
+    fn recognises_routes_through_our_device() {
+        assert!(is_through("192.0.2.0/24 dev xlat64 scope link", "xlat64"));
+        assert!(is_through(
+            "2001:db8:64::/96 dev xlat64 metric 1024 pref medium",
+            "xlat64"
+        ));
+        assert!(!is_through("192.0.2.0/24 dev eth0 proto kernel", "xlat64"));
+        assert!(!is_through(
+            "192.0.2.0/24 via 198.51.100.1 dev xlat640",
+            "xlat64"
+        ));
+        assert!(!is_through("unreachable 192.0.2.0/24", "xlat64"));
+    }
+}

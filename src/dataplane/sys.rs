@@ -1,0 +1,480 @@
+//! The only module that talks to the kernel directly: TUN creation/attachment, link
+//! configuration ioctls, and the read/writev calls of the packet loop.
+//!
+//! Everything else in the crate goes through the safe functions here. Each `unsafe` block
+//! states why it is sound. Errors keep the raw `io::Error` plus what we were doing and on
+//! which device, so [`SysError`]'s `Display` can tell the operator what to do.
+
+use std::ffi::CString;
+use std::fmt;
+use std::fs::OpenOptions;
+use std::io;
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+/// Path of the TUN/TAP clone device.
+pub const TUN_CLONE_DEVICE: &str = "/dev/net/tun";
+
+/// Longest interface name the kernel accepts (IFNAMSIZ - 1 for the NUL).
+pub const MAX_IFNAME_LEN: usize = libc::IFNAMSIZ - 1;
+
+/// Optional TUN features. Both default to off; they exist in the API so the multi-queue
+/// and offload work can turn them on without touching the ioctl code.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TunFlags {
+    /// IFF_MULTI_QUEUE: opening the same name again adds a queue. An existing device
+    /// only accepts attachments whose multi-queue flag matches its own.
+    pub multi_queue: bool,
+    /// IFF_VNET_HDR: every read/write starts with a virtio-net header (offloads).
+    pub vnet_hdr: bool,
+}
+
+impl TunFlags {
+    fn ifr_flags(self) -> libc::c_short {
+        let mut f = libc::IFF_TUN | libc::IFF_NO_PI;
+        if self.multi_queue {
+            f |= libc::IFF_MULTI_QUEUE;
+        }
+        if self.vnet_hdr {
+            f |= libc::IFF_VNET_HDR;
+        }
+        // All TUN flags fit in 16 bits (the ifreq field is a short).
+        f as libc::c_short
+    }
+}
+
+/// What we were doing when a system call failed; selects the advice in the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SysOp {
+    OpenCloneDevice,
+    CreateTun,
+    SetNonBlocking,
+    GetMtu,
+    SetMtu,
+    GetTxQueueLen,
+    SetTxQueueLen,
+    GetFlags,
+    SetUp,
+}
+
+impl SysOp {
+    fn doing(self) -> &'static str {
+        match self {
+            SysOp::OpenCloneDevice => "open /dev/net/tun for",
+            SysOp::CreateTun => "create TUN device",
+            SysOp::SetNonBlocking => "make non-blocking the fd of",
+            SysOp::GetMtu => "read the MTU of",
+            SysOp::SetMtu => "set the MTU of",
+            SysOp::GetTxQueueLen => "read the txqueuelen of",
+            SysOp::SetTxQueueLen => "set the txqueuelen of",
+            SysOp::GetFlags => "read the link flags of",
+            SysOp::SetUp => "bring up",
+        }
+    }
+}
+
+/// A failed system call during device setup, rendered as one actionable line.
+#[derive(Debug)]
+pub struct SysError {
+    pub op: SysOp,
+    pub dev: String,
+    pub source: io::Error,
+}
+
+impl SysError {
+    fn new(op: SysOp, dev: &str, source: io::Error) -> Self {
+        SysError {
+            op,
+            dev: dev.to_string(),
+            source,
+        }
+    }
+
+    /// Whether the failure was a missing privilege (CAP_NET_ADMIN).
+    pub fn is_permission(&self) -> bool {
+        matches!(
+            self.source.raw_os_error(),
+            Some(libc::EPERM) | Some(libc::EACCES)
+        )
+    }
+}
+
+impl fmt::Display for SysError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dev = &self.dev;
+        let errno = self.source.raw_os_error();
+        match (self.op, errno) {
+            (SysOp::OpenCloneDevice, Some(libc::ENOENT | libc::ENODEV | libc::ENXIO)) => write!(
+                f,
+                "{TUN_CLONE_DEVICE} is missing ({}): load the tun module (`modprobe tun`) \
+                 or create the node (`mknod {TUN_CLONE_DEVICE} c 10 200`)",
+                self.source
+            ),
+            (SysOp::OpenCloneDevice, Some(libc::EPERM | libc::EACCES)) => write!(
+                f,
+                "xlat64 needs CAP_NET_ADMIN to create TUN device '{dev}': run as root or grant \
+                 it with `setcap cap_net_admin+ep`; {TUN_CLONE_DEVICE} must also be readable \
+                 and writable by this user (it usually has mode 0666; here: {})",
+                self.source
+            ),
+            (SysOp::CreateTun, Some(libc::EPERM | libc::EACCES)) => {
+                write!(
+                    f,
+                    "xlat64 needs CAP_NET_ADMIN to create TUN device '{dev}': run as root or \
+                     grant it with `setcap cap_net_admin+ep` (an unprivileged user can only \
+                     attach to a persistent device it owns: `ip tuntap add dev {dev} mode tun \
+                     user USER`)"
+                )
+            }
+            (_, Some(libc::EPERM | libc::EACCES)) => write!(
+                f,
+                "xlat64 needs CAP_NET_ADMIN to {} TUN device '{dev}': run as root or grant it \
+                 with `setcap cap_net_admin+ep`, or configure the device beforehand with `ip \
+                 link` so that xlat64 finds nothing to change",
+                self.op.doing()
+            ),
+            (SysOp::CreateTun, Some(libc::EBUSY)) => write!(
+                f,
+                "cannot attach to TUN device '{dev}': another process holds it (a single-queue \
+                 TUN has one reader); stop that process or choose another name with --tun"
+            ),
+            (SysOp::CreateTun, Some(libc::EINVAL)) => write!(
+                f,
+                "cannot attach to '{dev}': a network device of that name exists but is not a \
+                 TUN device with matching flags (TUN, not TAP; same multi-queue setting); \
+                 delete it (`ip link del {dev}`) or choose another name with --tun"
+            ),
+            (SysOp::SetMtu, Some(libc::EINVAL)) => write!(
+                f,
+                "the kernel refused the MTU of TUN device '{dev}' ({}): choose a value the \
+                 device accepts (68..=65535; at least 1280 to carry IPv6)",
+                self.source
+            ),
+            _ => write!(
+                f,
+                "cannot {} TUN device '{dev}': {}",
+                self.op.doing(),
+                self.source
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SysError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Builds an `ifreq` for `name`; the caller validated the name's length.
+fn ifreq(name: &str) -> libc::ifreq {
+    // SAFETY: ifreq is a plain C struct (char array + union of integers, sockaddrs and a
+    // pointer); all-zero bytes are a valid value for every member.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req
+        .ifr_name
+        .iter_mut()
+        .zip(name.bytes().take(MAX_IFNAME_LEN))
+    {
+        *dst = src as libc::c_char;
+    }
+    req
+}
+
+fn ifreq_name(req: &libc::ifreq) -> String {
+    let bytes: Vec<u8> = req
+        .ifr_name
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Checks what the kernel's `dev_valid_name` checks, so a bad name is reported as such
+/// rather than as a bare EINVAL from the ioctl.
+pub fn validate_ifname(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_IFNAME_LEN {
+        return Err(format!("1 to {MAX_IFNAME_LEN} bytes"));
+    }
+    if name == "." || name == ".." {
+        return Err("a name other than '.' or '..'".into());
+    }
+    if name
+        .bytes()
+        .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
+    {
+        return Err("no '/', ':', NUL or whitespace".into());
+    }
+    Ok(())
+}
+
+/// Opens the clone device and creates (or attaches to a persistent) TUN device named
+/// `name`. Returns the queue fd (blocking) and the name the kernel used.
+///
+/// Attaching to an existing persistent device works when it is a TUN (not TAP) device
+/// with the same multi-queue setting and either we have CAP_NET_ADMIN or the device's
+/// owner/group (`ip tuntap add ... user U group G`) is ours.
+pub fn tun_open(name: &str, flags: TunFlags) -> Result<(OwnedFd, String), SysError> {
+    if let Err(expected) = validate_ifname(name) {
+        return Err(SysError::new(
+            SysOp::CreateTun,
+            name,
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid interface name: expected {expected}"),
+            ),
+        ));
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(TUN_CLONE_DEVICE)
+        .map_err(|e| SysError::new(SysOp::OpenCloneDevice, name, e))?;
+    let fd: OwnedFd = file.into();
+    let mut req = ifreq(name);
+    req.ifr_ifru.ifru_flags = flags.ifr_flags();
+    // SAFETY: fd is an open /dev/net/tun descriptor; TUNSETIFF reads and writes one
+    // `struct ifreq`, and `req` is a live, properly aligned ifreq for the whole call.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, &mut req) };
+    if rc < 0 {
+        return Err(SysError::new(
+            SysOp::CreateTun,
+            name,
+            io::Error::last_os_error(),
+        ));
+    }
+    Ok((fd, ifreq_name(&req)))
+}
+
+/// Sets O_NONBLOCK so reads return EAGAIN instead of blocking the event loop.
+pub fn set_nonblocking(fd: BorrowedFd<'_>, dev: &str) -> Result<(), SysError> {
+    let err = |e| SysError::new(SysOp::SetNonBlocking, dev, e);
+    // SAFETY: F_GETFL on a valid, borrowed fd takes no pointer argument.
+    let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    if fl < 0 {
+        return Err(err(io::Error::last_os_error()));
+    }
+    // SAFETY: F_SETFL on a valid, borrowed fd with an integer flag argument.
+    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) };
+    if rc < 0 {
+        return Err(err(io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// A throwaway datagram socket: interface ioctls (SIOC*IF*) need some socket to go
+/// through, and it must belong to the network namespace the device lives in (ours).
+fn ctl_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call with constant arguments; no pointers.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by socket(2), is valid and owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Runs one interface ioctl (`req` carries the name and the in/out value).
+fn if_ioctl(
+    op: SysOp,
+    dev: &str,
+    request: libc::Ioctl,
+    req: &mut libc::ifreq,
+) -> Result<(), SysError> {
+    let sock = ctl_socket().map_err(|e| SysError::new(op, dev, e))?;
+    // SAFETY: `sock` is a valid socket; every SIOC[GS]IF* request used here reads/writes
+    // exactly one `struct ifreq`, and `req` is a live, aligned ifreq for the whole call.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), request, req as *mut libc::ifreq) };
+    if rc < 0 {
+        return Err(SysError::new(op, dev, io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Current MTU of `dev`.
+pub fn get_mtu(dev: &str) -> Result<u32, SysError> {
+    let mut req = ifreq(dev);
+    if_ioctl(SysOp::GetMtu, dev, libc::SIOCGIFMTU, &mut req)?;
+    // SAFETY: SIOCGIFMTU filled the `ifru_mtu` member (an int) of the union.
+    let mtu = unsafe { req.ifr_ifru.ifru_mtu };
+    Ok(mtu.max(0) as u32)
+}
+
+/// Sets the MTU of `dev`.
+pub fn set_mtu(dev: &str, mtu: u32) -> Result<(), SysError> {
+    let mut req = ifreq(dev);
+    req.ifr_ifru.ifru_mtu = libc::c_int::try_from(mtu).unwrap_or(libc::c_int::MAX);
+    if_ioctl(SysOp::SetMtu, dev, libc::SIOCSIFMTU, &mut req)
+}
+
+/// Current transmit queue length of `dev`.
+pub fn get_txqueuelen(dev: &str) -> Result<u32, SysError> {
+    let mut req = ifreq(dev);
+    if_ioctl(SysOp::GetTxQueueLen, dev, libc::SIOCGIFTXQLEN, &mut req)?;
+    // SAFETY: SIOCGIFTXQLEN filled `ifr_qlen`, an int at the start of the union, the same
+    // place and type as `ifru_mtu` (libc names no `ifru_ivalue`).
+    let qlen = unsafe { req.ifr_ifru.ifru_mtu };
+    Ok(qlen.max(0) as u32)
+}
+
+/// Sets the transmit queue length of `dev` (packets the kernel queues towards us).
+pub fn set_txqueuelen(dev: &str, qlen: u32) -> Result<(), SysError> {
+    let mut req = ifreq(dev);
+    // `ifr_qlen` is the int at the start of the union, like `ifru_mtu`.
+    req.ifr_ifru.ifru_mtu = libc::c_int::try_from(qlen).unwrap_or(libc::c_int::MAX);
+    if_ioctl(SysOp::SetTxQueueLen, dev, libc::SIOCSIFTXQLEN, &mut req)
+}
+
+/// Whether `dev` is administratively up.
+pub fn is_up(dev: &str) -> Result<bool, SysError> {
+    let mut req = ifreq(dev);
+    if_ioctl(SysOp::GetFlags, dev, libc::SIOCGIFFLAGS, &mut req)?;
+    // SAFETY: SIOCGIFFLAGS filled the `ifru_flags` member (a short) of the union.
+    let flags = unsafe { req.ifr_ifru.ifru_flags };
+    Ok(flags as libc::c_int & libc::IFF_UP != 0)
+}
+
+/// Sets IFF_UP on `dev`, keeping its other flags.
+pub fn set_up(dev: &str) -> Result<(), SysError> {
+    let mut req = ifreq(dev);
+    if_ioctl(SysOp::GetFlags, dev, libc::SIOCGIFFLAGS, &mut req)?;
+    // SAFETY: SIOCGIFFLAGS filled the `ifru_flags` member (a short) of the union.
+    let flags = unsafe { req.ifr_ifru.ifru_flags };
+    req.ifr_ifru.ifru_flags = flags | libc::IFF_UP as libc::c_short;
+    if_ioctl(SysOp::SetUp, dev, libc::SIOCSIFFLAGS, &mut req)
+}
+
+/// One read(2): a TUN read returns exactly one packet (truncated if `buf` is short).
+#[inline]
+pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is a valid, writable slice of `buf.len()` bytes for the whole call,
+    // and the kernel writes at most that many.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// One writev(2): a TUN write takes the gathered iovecs as exactly one packet.
+#[inline]
+pub fn writev(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    let cnt = libc::c_int::try_from(bufs.len()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `IoSlice` is guaranteed ABI-compatible with `struct iovec` on Unix; the
+    // slices it points to stay borrowed (alive, unmodified) for the whole call, and
+    // `cnt` does not exceed the number of elements.
+    let n = unsafe { libc::writev(fd.as_raw_fd(), bufs.as_ptr().cast(), cnt) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Whether an interface of this name exists in our network namespace.
+pub fn if_exists(dev: &str) -> bool {
+    let Ok(c) = CString::new(dev) else {
+        return false;
+    };
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
+}
+
+/// Whether we run as root (tests that need CAP_NET_ADMIN skip otherwise).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid(2) takes no arguments and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Moves the calling *thread* into a new, empty network namespace (tests: a TUN device
+/// and routes that vanish when the thread ends). Threads it spawns inherit it.
+pub fn unshare_netns() -> io::Result<()> {
+    // SAFETY: unshare(2) with a constant flag; no pointers. CLONE_NEWNET affects only
+    // the calling thread and is allowed in a multi-threaded process.
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ifname_rules_match_kernel_dev_valid_name() {
+        assert!(validate_ifname("xlat64").is_ok());
+        assert!(validate_ifname("abcdefghijklmno").is_ok()); // 15 bytes
+        assert!(validate_ifname("abcdefghijklmnop").is_err()); // 16 bytes
+        assert!(validate_ifname("").is_err());
+        assert!(validate_ifname(".").is_err());
+        assert!(validate_ifname("..").is_err());
+        assert!(validate_ifname("a/b").is_err());
+        assert!(validate_ifname("a:b").is_err());
+        assert!(validate_ifname("a b").is_err());
+    }
+
+    #[test]
+    fn ifreq_round_trips_the_name() {
+        let r = ifreq("xt0");
+        assert_eq!(ifreq_name(&r), "xt0");
+    }
+
+    #[test]
+    fn tun_flags_are_tun_no_pi_by_default() {
+        let f = TunFlags::default().ifr_flags() as libc::c_int;
+        assert_eq!(f, libc::IFF_TUN | libc::IFF_NO_PI);
+        let f = TunFlags {
+            multi_queue: true,
+            vnet_hdr: true,
+        }
+        .ifr_flags() as libc::c_int;
+        assert_ne!(f & libc::IFF_MULTI_QUEUE, 0);
+        assert_ne!(f & libc::IFF_VNET_HDR, 0);
+    }
+
+    #[test]
+    fn permission_errors_name_cap_net_admin() {
+        let e = SysError::new(
+            SysOp::CreateTun,
+            "xlat64",
+            io::Error::from_raw_os_error(libc::EPERM),
+        );
+        assert!(e.is_permission());
+        let msg = e.to_string();
+        assert!(msg.starts_with(
+            "xlat64 needs CAP_NET_ADMIN to create TUN device 'xlat64': run as root or grant \
+             it with `setcap cap_net_admin+ep`"
+        ));
+        let e = SysError::new(
+            SysOp::SetMtu,
+            "t",
+            io::Error::from_raw_os_error(libc::EPERM),
+        );
+        assert!(
+            e.to_string()
+                .contains("CAP_NET_ADMIN to set the MTU of TUN device 't'")
+        );
+    }
+
+    #[test]
+    fn busy_and_mismatch_errors_say_what_to_do() {
+        let busy = SysError::new(
+            SysOp::CreateTun,
+            "t",
+            io::Error::from_raw_os_error(libc::EBUSY),
+        );
+        assert!(busy.to_string().contains("another process holds it"));
+        let inval = SysError::new(
+            SysOp::CreateTun,
+            "t",
+            io::Error::from_raw_os_error(libc::EINVAL),
+        );
+        assert!(inval.to_string().contains("ip link del t"));
+    }
+}

@@ -1,0 +1,229 @@
+//! The packet loop: wait for the TUN fd, read packets, translate, write frames, count.
+//!
+//! Stopping: a [`Stop`] is a shared flag plus one `mio::Waker` per worker. The signal
+//! thread (see `control`) calls [`Stop::request`], which sets the flag and wakes every
+//! registered worker out of `poll`; a busy worker also checks the flag between batches.
+//! So the loop blocks in `poll` with no timeout and no periodic wake-ups, yet stops
+//! within one batch of the signal.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::counters::{Counters, Snapshot};
+use super::tun::{SendError, Tun};
+use crate::wire::buf::PacketBuf;
+use crate::xlat::{Output, Translator, Verdict};
+
+/// Packets handled between two checks of the stop flag and two clock readings.
+pub const BATCH: usize = 64;
+
+const TUN: Token = Token(0);
+const WAKE: Token = Token(1);
+
+/// A stop request shared by the signal handler thread and the workers.
+#[derive(Clone, Default)]
+pub struct Stop {
+    flag: Arc<AtomicBool>,
+    wakers: Arc<Mutex<Vec<Arc<Waker>>>>,
+}
+
+impl Stop {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks every worker to stop. Safe to call from any thread, any number of times.
+    pub fn request(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        let wakers = self.wakers.lock().unwrap_or_else(|p| p.into_inner());
+        for w in wakers.iter() {
+            // A failed wake only delays the stop to the next batch or packet.
+            let _ = w.wake();
+        }
+    }
+
+    pub fn is_requested(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
+    }
+
+    fn attach(&self, w: Arc<Waker>) {
+        self.wakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(w);
+    }
+}
+
+/// Why the loop ended abnormally.
+#[derive(Debug)]
+pub enum WorkerError {
+    /// Setting up the poller failed.
+    Poll(io::Error),
+    /// Reading the TUN device failed in a way that will not go away (e.g. the device was
+    /// deleted under us).
+    Read { dev: String, source: io::Error },
+}
+
+impl std::fmt::Display for WorkerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WorkerError::Poll(e) => write!(f, "event loop failed: {e}"),
+            WorkerError::Read { dev, source } if source.raw_os_error() == Some(libc::EBADFD) => {
+                write!(
+                    f,
+                    "TUN device '{dev}' went away (deleted with `ip link del`?): {source}"
+                )
+            }
+            WorkerError::Read { dev, source } => {
+                write!(f, "reading TUN device '{dev}' failed: {source}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for WorkerError {}
+
+/// One packet loop on one TUN queue, with its preallocated buffers and counters.
+pub struct Worker {
+    tun: Tun,
+    poll: Poll,
+    events: Events,
+    pkt: PacketBuf,
+    out: Output,
+    counters: Arc<Counters>,
+    epoch: Instant,
+}
+
+impl Worker {
+    /// Registers the TUN fd and a waker with a new poller and attaches the waker to
+    /// `stop`. Everything the loop needs is allocated here.
+    pub fn new(tun: Tun, stop: &Stop) -> Result<Worker, WorkerError> {
+        let poll = Poll::new().map_err(WorkerError::Poll)?;
+        let waker = Waker::new(poll.registry(), WAKE).map_err(WorkerError::Poll)?;
+        stop.attach(Arc::new(waker));
+        poll.registry()
+            .register(&mut SourceFd(&tun.as_raw_fd()), TUN, Interest::READABLE)
+            .map_err(WorkerError::Poll)?;
+        Ok(Worker {
+            tun,
+            poll,
+            events: Events::with_capacity(8),
+            pkt: PacketBuf::new(),
+            out: Output::new(),
+            counters: Arc::new(Counters::new()),
+            epoch: Instant::now(),
+        })
+    }
+
+    /// The live counters, for readers on other threads.
+    pub fn counters(&self) -> Arc<Counters> {
+        Arc::clone(&self.counters)
+    }
+
+    pub fn tun(&self) -> &Tun {
+        &self.tun
+    }
+
+    /// Gives back the device (e.g. to remove routes before closing it).
+    pub fn into_tun(self) -> Tun {
+        self.tun
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Runs until `stop` is requested; returns the final counters.
+    pub fn run(&mut self, xlat: &Translator, stop: &Stop) -> Result<Snapshot, WorkerError> {
+        // The TUN registration is edge-triggered: packets queued before we first poll
+        // would raise no event, so drain once up front.
+        self.drain(xlat, stop)?;
+        while !stop.is_requested() {
+            match self.poll.poll(&mut self.events, None) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(WorkerError::Poll(e)),
+            }
+            let readable = self.events.iter().any(|e| e.token() == TUN);
+            if readable {
+                self.drain(xlat, stop)?;
+            }
+        }
+        Ok(self.counters.snapshot())
+    }
+
+    /// Reads until EAGAIN (required with edge-triggered readiness), in batches of
+    /// [`BATCH`] between which the stop flag and the clock are checked.
+    fn drain(&mut self, xlat: &Translator, stop: &Stop) -> Result<(), WorkerError> {
+        loop {
+            let now = self.now_ms();
+            for _ in 0..BATCH {
+                match self.tun.recv(&mut self.pkt) {
+                    Ok(0) => {}
+                    Ok(n) => self.handle(xlat, n, now),
+                    Err(e) => match e.kind() {
+                        io::ErrorKind::WouldBlock => return Ok(()),
+                        io::ErrorKind::Interrupted => {}
+                        _ => {
+                            self.counters.read_errors.add(1);
+                            return Err(WorkerError::Read {
+                                dev: self.tun.name().to_string(),
+                                source: e,
+                            });
+                        }
+                    },
+                }
+            }
+            if stop.is_requested() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Translates one received packet and writes what the translator produced.
+    #[inline]
+    fn handle(&mut self, xlat: &Translator, n: usize, now: u64) {
+        let c = &*self.counters;
+        c.rx_packets.add(1);
+        c.rx_bytes.add(n as u64);
+        let verdict = xlat.translate(&mut self.pkt, &mut self.out, now);
+        let dropped = match verdict {
+            Verdict::V6ToV4 => {
+                c.v6_to_v4.add(1);
+                false
+            }
+            Verdict::V4ToV6 => {
+                c.v4_to_v6.add(1);
+                false
+            }
+            Verdict::Hairpinned => {
+                c.hairpinned.add(1);
+                false
+            }
+            Verdict::Drop(reason) => {
+                c.drop(reason);
+                true
+            }
+        };
+        for f in self.out.frames() {
+            match self.tun.send_frame(&self.out, &self.pkt, f) {
+                Ok(len) => {
+                    c.tx_packets.add(1);
+                    c.tx_bytes.add(len as u64);
+                    if dropped {
+                        // A frame for a dropped packet is the ICMP error about it.
+                        c.icmp_errors.add(1);
+                    }
+                }
+                Err(SendError::Io(_)) => c.write_errors.add(1),
+                Err(SendError::BadFrame) => c.bad_frames.add(1),
+            }
+        }
+    }
+}

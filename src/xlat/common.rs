@@ -1,0 +1,133 @@
+//! Small helpers shared by both directions.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::wire::checksum;
+
+/// IPv4 packets translated from IPv6 without a Fragment header get DF=0 and a generated
+/// Identification up to this size, DF=1 above (RFC 7915 §5.1 "Flags": 1280 minus the
+/// 20 bytes the header shrinks by).
+pub(super) const DF_THRESHOLD: usize = 1260;
+
+/// Minimum IPv6 MTU (RFC 8200 §5).
+pub(super) const IPV6_MIN_MTU: usize = 1280;
+
+/// Largest ICMPv4 error we emit (RFC 1812 §4.3.2.3: at most 576 bytes).
+pub(super) const ICMPV4_ERROR_MAX: usize = 576;
+
+/// Largest ICMPv6 error we emit (RFC 4443 §2.4(c): must not exceed the minimum MTU).
+pub(super) const ICMPV6_ERROR_MAX: usize = IPV6_MIN_MTU;
+
+#[inline(always)]
+pub(super) fn v4(a: [u8; 4]) -> Ipv4Addr {
+    Ipv4Addr::from(a)
+}
+
+#[inline(always)]
+pub(super) fn v6(a: [u8; 16]) -> Ipv6Addr {
+    Ipv6Addr::from(a)
+}
+
+/// Identification for an IPv4 packet the translator creates without an IPv6 Fragment
+/// header to copy from (RFC 7915 §5.1, RFC 6864).
+///
+/// Stateless on purpose (no counter, clock or lock, so every worker computes it
+/// independently): a hash of the IPv4 addresses, the protocol and the first 8 transport
+/// bytes (ports plus the TCP sequence number, or the UDP length and checksum, or the
+/// ICMP checksum, identifier and sequence). Consecutive datagrams of one flow therefore
+/// usually get different values; strict RFC 6864 uniqueness cannot be promised without
+/// state, which is acceptable because only packets of at most 1260 bytes get DF=0.
+/// Never zero, so it never looks like "no ID".
+#[inline]
+pub(super) fn ipv4_ident(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> u16 {
+    let mut w = [0u8; 8];
+    let n = l4.len().min(8);
+    w[..n].copy_from_slice(&l4[..n]);
+    let words = [
+        u32::from_be_bytes(src),
+        u32::from_be_bytes(dst),
+        u32::from_be_bytes([w[0], w[1], w[2], w[3]]),
+        u32::from_be_bytes([w[4], w[5], w[6], w[7]]),
+    ];
+    let mut h: u32 = 0x9e37_79b9 ^ u32::from(proto);
+    for x in words {
+        h = (h ^ x).wrapping_mul(0x85eb_ca6b);
+        h ^= h >> 15;
+    }
+    let id = ((h >> 16) ^ h) as u16;
+    if id == 0 { 1 } else { id }
+}
+
+/// Hash of an IPv6 address for choosing an RFC 6791 pool address: the same router keeps
+/// the same IPv4 stand-in.
+pub(super) fn hash_v6(a: [u8; 16]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in a {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+/// Sum of the two addresses of an IPv4 pseudo-header.
+#[inline(always)]
+pub(super) fn addr_sum_v4(src: [u8; 4], dst: [u8; 4]) -> u16 {
+    checksum::add(checksum::sum_v4_addr(src), checksum::sum_v4_addr(dst))
+}
+
+/// Sum of the two addresses of an IPv6 pseudo-header.
+#[inline(always)]
+pub(super) fn addr_sum_v6(src: [u8; 16], dst: [u8; 16]) -> u16 {
+    checksum::add(checksum::sum_v6_addr(src), checksum::sum_v6_addr(dst))
+}
+
+/// Rewrites a TCP or UDP checksum in `l4` (the transport bytes, at least up to the
+/// checksum field) for a pseudo-header whose address sum changes from `old` to `new`.
+/// The length and protocol parts of the pseudo-header are equal in IPv4 and IPv6, so
+/// only the addresses matter (RFC 7915 §4.5/§5.5, RFC 1624). A UDP checksum of zero
+/// ("none") is left alone; a computed zero is sent as 0xffff (RFC 768). Returns false
+/// if the checksum field is not inside `l4`.
+#[inline(always)]
+pub(super) fn fix_l4_checksum(l4: &mut [u8], proto: u8, old: u16, new: u16) -> bool {
+    let at = match proto {
+        6 => 16,
+        17 => 6,
+        _ => return true,
+    };
+    let Some(f) = l4.get_mut(at..at + 2) else {
+        return false;
+    };
+    let cs = u16::from_be_bytes([f[0], f[1]]);
+    if proto == 17 && cs == 0 {
+        return true;
+    }
+    let mut n = checksum::update(cs, old, new);
+    if proto == 17 && n == 0 {
+        n = 0xffff;
+    }
+    f.copy_from_slice(&n.to_be_bytes());
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ident_is_nonzero_and_varies() {
+        let a = ipv4_ident(
+            [192, 0, 2, 2],
+            [198, 51, 100, 2],
+            17,
+            &[0, 1, 0, 2, 0, 9, 1, 2],
+        );
+        let b = ipv4_ident(
+            [192, 0, 2, 2],
+            [198, 51, 100, 2],
+            17,
+            &[0, 1, 0, 2, 0, 9, 1, 3],
+        );
+        assert_ne!(a, 0);
+        assert_ne!(a, b);
+        assert_ne!(ipv4_ident([0; 4], [0; 4], 0, &[]), 0);
+    }
+}

@@ -1,0 +1,164 @@
+//! Consistency checks on emitted packets, for tests and fuzz targets (not the data
+//! path: it allocates and panics).
+
+use std::sync::OnceLock;
+
+use crate::addr::AddrMapper;
+use crate::wire::buf::PacketBuf;
+use crate::wire::checksum;
+use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::ipv6::Ipv6Packet;
+use crate::wire::ipv6ext;
+
+use super::{Output, Translator, XlatConfig};
+
+/// Checks that `frame` (one emitted packet) has consistent lengths — IPv4 Total Length
+/// or IPv6 40 + Payload Length equal to the bytes — and, unless it is a fragment,
+/// valid checksums: IPv4 header, and TCP/UDP/ICMP/ICMPv6 when the transport header is
+/// complete. A UDP Length must match the datagram.
+pub fn check_emitted(frame: &[u8]) -> Result<(), String> {
+    check_lengths(frame)?;
+    match frame.first().map(|b| b >> 4) {
+        Some(4) => check_v4(frame),
+        Some(6) => check_v6(frame),
+        _ => Err("unknown version".into()),
+    }
+}
+
+/// Only the IP-level length and header checks of [`check_emitted`].
+pub fn check_lengths(frame: &[u8]) -> Result<(), String> {
+    match frame.first().map(|b| b >> 4) {
+        Some(4) => {
+            let ip = Ipv4Packet::new_checked(frame).map_err(|e| format!("ipv4 header: {e:?}"))?;
+            if usize::from(ip.total_len()) != frame.len() {
+                return Err(format!(
+                    "ipv4 total length {} != {} bytes",
+                    ip.total_len(),
+                    frame.len()
+                ));
+            }
+            if !ip.verify_checksum() {
+                return Err("ipv4 header checksum".into());
+            }
+            Ok(())
+        }
+        Some(6) => {
+            let ip = Ipv6Packet::new_checked(frame).map_err(|e| format!("ipv6 header: {e:?}"))?;
+            if 40 + usize::from(ip.payload_len()) != frame.len() {
+                return Err(format!(
+                    "ipv6 payload length {} + 40 != {} bytes",
+                    ip.payload_len(),
+                    frame.len()
+                ));
+            }
+            Ok(())
+        }
+        _ => Err("unknown version".into()),
+    }
+}
+
+fn check_v4(frame: &[u8]) -> Result<(), String> {
+    let ip = Ipv4Packet::new_checked(frame).map_err(|e| format!("{e:?}"))?;
+    if ip.is_fragment() {
+        return Ok(());
+    }
+    let l4 = ip.payload();
+    let ph = checksum::pseudo_v4(ip.src_addr(), ip.dst_addr(), ip.protocol(), l4.len() as u16);
+    check_l4(ip.protocol(), l4, ph, false)
+}
+
+fn check_v6(frame: &[u8]) -> Result<(), String> {
+    let ip = Ipv6Packet::new_checked(frame).map_err(|e| format!("{e:?}"))?;
+    // Payloads whose protocol number names an extension header are opaque here.
+    let Ok(chain) = ipv6ext::walk(frame) else {
+        return Ok(());
+    };
+    if chain.is_fragment() {
+        return Ok(());
+    }
+    let l4 = frame.get(chain.upper_off..).unwrap_or(&[]);
+    let ph = checksum::pseudo_v6(
+        ip.src_addr(),
+        ip.dst_addr(),
+        chain.upper_proto,
+        l4.len() as u32,
+    );
+    check_l4(chain.upper_proto, l4, ph, true)
+}
+
+fn check_l4(proto: u8, l4: &[u8], pseudo: u16, v6: bool) -> Result<(), String> {
+    let with_ph = checksum::add(pseudo, checksum::ones_sum(l4));
+    match proto {
+        6 if l4.len() >= 20 && with_ph != 0xffff => Err("tcp checksum".into()),
+        17 if l4.len() >= 8 => {
+            let ulen = u16::from_be_bytes([l4[4], l4[5]]);
+            let cs = u16::from_be_bytes([l4[6], l4[7]]);
+            if usize::from(ulen) != l4.len() {
+                Err(format!("udp length {ulen} != {}", l4.len()))
+            } else if cs == 0 && v6 {
+                Err("udp checksum zero in ipv6".into())
+            } else if cs != 0 && with_ph != 0xffff {
+                Err("udp checksum".into())
+            } else {
+                Ok(())
+            }
+        }
+        1 if !v6 && l4.len() >= 8 && checksum::ones_sum(l4) != 0xffff => {
+            Err("icmpv4 checksum".into())
+        }
+        58 if v6 && l4.len() >= 8 && with_ph != 0xffff => Err("icmpv6 checksum".into()),
+        _ => Ok(()),
+    }
+}
+
+/// The fixed translator of the fuzz targets and property tests: pool6 2001:db8:64::/96,
+/// EAM 2001:db8:1::/120 = 192.0.2.0/24, error sources 203.0.113.1 and
+/// 2001:db8:64::cb00:7101, MTU 1500, lowest IPv6 MTU 1280.
+pub fn test_translator() -> Translator {
+    let map = AddrMapper::new(
+        Some("2001:db8:64::/96".parse().expect("literal")),
+        &[(
+            "2001:db8:1::/120".parse().expect("literal"),
+            "192.0.2.0/24".parse().expect("literal"),
+        )],
+        false,
+    )
+    .expect("valid test mapping");
+    Translator::new(XlatConfig {
+        map,
+        ipv4_addr: "203.0.113.1".parse().expect("literal"),
+        ipv6_addr: "2001:db8:64::cb00:7101".parse().expect("literal"),
+        ..XlatConfig::default()
+    })
+}
+
+/// Whether `data`, cut to its IP length field, would itself pass [`check_emitted`]:
+/// only then must the translation of its checksums verify.
+fn input_is_valid(data: &[u8]) -> bool {
+    let len = match data.first().map(|b| b >> 4) {
+        Some(4) if data.len() >= 4 => usize::from(u16::from_be_bytes([data[2], data[3]])),
+        Some(6) if data.len() >= 6 => 40 + usize::from(u16::from_be_bytes([data[4], data[5]])),
+        _ => return false,
+    };
+    data.get(..len).is_some_and(|d| check_emitted(d).is_ok())
+}
+
+/// Translates `data` with [`test_translator`] and panics if an emitted frame has
+/// inconsistent lengths, or invalid checksums although the input's were valid.
+pub fn fuzz_one(data: &[u8]) {
+    static T: OnceLock<Translator> = OnceLock::new();
+    let t = T.get_or_init(test_translator);
+    let valid = input_is_valid(data);
+    let mut pkt = PacketBuf::from_packet(data);
+    let mut out = Output::new();
+    let verdict = t.translate(&mut pkt, &mut out, 0);
+    for i in 0..out.frames().len() {
+        let f = out.frame_bytes(i, &pkt);
+        if let Err(e) = check_lengths(&f) {
+            panic!("frame {i} of {verdict:?}: {e}\ninput {data:02x?}\noutput {f:02x?}");
+        }
+        if let (true, Err(e)) = (valid, check_emitted(&f)) {
+            panic!("frame {i} of {verdict:?}: {e}\ninput {data:02x?}\noutput {f:02x?}");
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! IPv4 → IPv6 (RFC 7915 §4).
+//!
+//! The common path parses once, rewrites the transport checksum incrementally, and
+//! writes the IPv6 header (plus a Fragment header when needed) into the headroom in
+//! front of the unmoved transport header.
+
+use crate::addr::validity;
+use crate::wire::WireError;
+use crate::wire::buf::PacketBuf;
+use crate::wire::checksum;
+use crate::wire::ipv4::{Ipv4Packet, option};
+use crate::wire::ipv6::Ipv6Repr;
+use crate::wire::ipv6ext::FragRepr;
+
+use super::common::{addr_sum_v4, addr_sum_v6, fix_l4_checksum, v4};
+use super::{DropReason, Output, Translator, Verdict, error, frag, icmp, icmp_error};
+
+use DropReason as R;
+
+/// Translates the IPv4 packet in `pkt`. `from_hairpin`: the packet is the IPv4 form of
+/// an IPv6 packet being hairpinned (RFC 7757 §4): its TTL was already decremented, its
+/// source is translated with RFC 6052 only, and no ICMPv4 error is generated (the
+/// sender is an IPv6 node).
+pub(super) fn translate(
+    t: &Translator,
+    pkt: &mut PacketBuf,
+    out: &mut Output,
+    from_hairpin: bool,
+) -> Verdict {
+    let start = pkt.start();
+    let data = pkt.data();
+    let ip = match Ipv4Packet::new_checked(data) {
+        Ok(p) => p,
+        Err(WireError::Truncated) => return Verdict::Drop(R::Ipv4Truncated),
+        Err(WireError::BadHeaderLen) => return Verdict::Drop(R::Ipv4BadIhl),
+        Err(WireError::BadLength) => return Verdict::Drop(R::Ipv4BadLength),
+        Err(WireError::BadVersion) => return Verdict::Drop(R::UnknownVersion),
+    };
+    if !ip.verify_checksum() {
+        return Verdict::Drop(R::Ipv4BadChecksum);
+    }
+    let hl = ip.header_len();
+    // Bytes past Total Length (link padding) are trimmed.
+    let total = usize::from(ip.total_len());
+    let Some(pkt4) = data.get(..total) else {
+        return Verdict::Drop(R::Ipv4BadLength);
+    };
+    let src4 = ip.src_addr();
+    let dst4 = ip.dst_addr();
+    if validity::ipv4_source_is_illegal(v4(src4)) {
+        return Verdict::Drop(R::Ipv4BadSource);
+    }
+    if validity::ipv4_destination_is_illegal(v4(dst4)) {
+        return Verdict::Drop(R::Ipv4BadDestination);
+    }
+    let map = &t.cfg.map;
+    // RFC 7757 §4: a hairpinned packet's source is translated with RFC 6052 only. An
+    // IPv4 packet with both addresses in EAM prefixes is one that another box routed
+    // back to us (§4.2.1 simple hairpinning).
+    let hairpin = from_hairpin || (map.is_eam_v4(v4(src4)) && map.is_eam_v4(v4(dst4)));
+    let src6 = if hairpin {
+        map.to_v6_rfc6052(v4(src4))
+    } else {
+        map.to_v6(v4(src4)).map(|m| m.0)
+    };
+    let Some(src6) = src6 else {
+        return Verdict::Drop(R::Ipv4SourceUnmapped);
+    };
+    let Some((dst6, _)) = map.to_v6(v4(dst4)) else {
+        return Verdict::Drop(R::Ipv4DestinationUnmapped);
+    };
+    let (src6, dst6) = (src6.octets(), dst6.octets());
+    // RFC 7915 §4.1: options are ignored, but an unexpired source route is refused
+    // with ICMPv4 "source route failed" (type 3, code 5).
+    if hl > 20 && has_unexpired_source_route(ip.options()) {
+        if !from_hairpin {
+            error::icmpv4(t, out, pkt4, 3, 5, [0; 4]);
+        }
+        return Verdict::Drop(R::Ipv4SourceRoute);
+    }
+    // The translator is a router (RFC 7915 §4.1 "Hop Limit"): TTL decremented, Time
+    // Exceeded (11/0) at zero (RFC 1812 §5.3.1). Hairpinned packets were already
+    // decremented on their way in.
+    let ttl = ip.ttl();
+    let hop = if from_hairpin {
+        ttl
+    } else {
+        if ttl <= 1 {
+            error::icmpv4(t, out, pkt4, 11, 0, [0; 4]);
+            return Verdict::Drop(R::Ipv4TtlExceeded);
+        }
+        ttl - 1
+    };
+    let tc = if t.cfg.reset_traffic_class {
+        0
+    } else {
+        ip.tos()
+    };
+    let proto = ip.protocol();
+    let is_frag = ip.is_fragment();
+    let first = ip.frag_offset() == 0;
+    let Some(l4) = pkt4.get(hl..) else {
+        return Verdict::Drop(R::Ipv4BadIhl);
+    };
+    let l4len = l4.len();
+    let mut amend_udp = false;
+    match proto {
+        1 => {
+            if is_frag {
+                return Verdict::Drop(R::IcmpFragmented);
+            }
+            if l4len < 8 {
+                return Verdict::Drop(R::TransportTruncated);
+            }
+            match l4[0] {
+                // Echo Request / Reply: in place below.
+                8 | 0 => {}
+                3 | 11 | 12 => {
+                    let outer = icmp_error::OuterV6 {
+                        src6,
+                        dst6,
+                        tc,
+                        hop,
+                    };
+                    return match icmp_error::v4_to_v6(t, l4, outer, hairpin, out) {
+                        Err(r) => Verdict::Drop(r),
+                        Ok(range) => {
+                            out.push(range, 0..0);
+                            if from_hairpin {
+                                Verdict::Hairpinned
+                            } else {
+                                Verdict::V4ToV6
+                            }
+                        }
+                    };
+                }
+                // RFC 7915 §4.2: information request/reply, timestamp, address mask,
+                // router advertisement/solicitation, source quench, redirect,
+                // alternate host address and unknown types are dropped.
+                _ => return Verdict::Drop(R::IcmpUntranslatable),
+            }
+        }
+        // RFC 7915 §4.2 "IGMP messages": single-hop, dropped.
+        2 => return Verdict::Drop(R::IcmpUntranslatable),
+        // Protocol numbers that IPv6 reads as extension headers.
+        0 | 43 | 44 | 60 => return Verdict::Drop(R::Ipv4BadProtocol),
+        6 if first && l4len < 20 => return Verdict::Drop(R::TransportTruncated),
+        17 if first => {
+            if l4len < 8 {
+                return Verdict::Drop(R::TransportTruncated);
+            }
+            if l4[6] == 0 && l4[7] == 0 {
+                // RFC 7915 §4.5: a zero IPv4 UDP checksum is invalid in IPv6. It can
+                // only be computed for a whole datagram, and only if configured.
+                if is_frag || !t.cfg.amend_udp_checksum_zero {
+                    return Verdict::Drop(R::UdpChecksumZero);
+                }
+                amend_udp = true;
+            }
+        }
+        _ => {}
+    }
+
+    let proto6 = if proto == 1 { 58 } else { proto };
+    let mtu = usize::from(t.cfg.mtu);
+    let limit = usize::from(t.cfg.lowest_ipv6_mtu).min(mtu);
+    // RFC 7915 §4.1: a Fragment header only for IPv4 fragments, or when a DF=0 packet
+    // must be fragmented to fit lowest-ipv6-mtu. Never an atomic fragment (RFC 8021).
+    let frag_hdr = is_frag || (!ip.dont_frag() && 40 + l4len > limit);
+    if !frag_hdr && 40 + l4len > mtu {
+        // RFC 7915 §4.1 / RFC 1191: Fragmentation Needed with the MTU the IPv4 sender
+        // must use, the IPv6 next-hop MTU minus the 20 bytes the header grows by.
+        if !from_hairpin {
+            let mtu4 = mtu.saturating_sub(20).max(68) as u16;
+            let m = mtu4.to_be_bytes();
+            error::icmpv4(t, out, pkt4, 3, 4, [0, 0, m[0], m[1]]);
+        }
+        return Verdict::Drop(R::Ipv4FragmentationNeeded);
+    }
+    let hdr_len = if frag_hdr { 48 } else { 40 };
+    let l4_at = start + hl;
+    let end = start + total;
+    let Some(hdr_at) = l4_at.checked_sub(hdr_len) else {
+        return Verdict::Drop(R::OutputOverflow);
+    };
+    let base = Ipv6Repr {
+        traffic_class: tc,
+        flow_label: 0,
+        payload_len: 0,
+        next_header: proto6,
+        hop_limit: hop,
+        src: src6,
+        dst: dst6,
+    };
+    let fr = FragRepr {
+        next_header: proto6,
+        offset: ip.frag_offset(),
+        more: ip.more_frags(),
+        ident: u32::from(ip.ident()),
+    };
+    let fragment_now = frag_hdr && 48 + l4len > limit;
+    if fragment_now && !frag::fits_v6(l4len, limit, fr.offset) {
+        return Verdict::Drop(R::FragmentOverflow);
+    }
+    let pseudo6 = if proto == 1 {
+        checksum::pseudo_v6(src6, dst6, 58, l4len as u32)
+    } else {
+        0
+    };
+    let (old_sum, new_sum) = (addr_sum_v4(src4, dst4), addr_sum_v6(src6, dst6));
+
+    // From here on the packet is rewritten: nothing below may fail before emitting,
+    // except output space for fragments, which is checked by `fits_v6` above.
+    let raw = pkt.raw_mut();
+    if first {
+        let l4m = &mut raw[l4_at..end];
+        if proto == 1 {
+            icmp::echo_v4_to_v6(l4m, pseudo6);
+        } else if amend_udp {
+            l4m[6] = 0;
+            l4m[7] = 0;
+            let s = checksum::add(
+                checksum::pseudo_v6(src6, dst6, 17, l4len as u32),
+                checksum::ones_sum(l4m),
+            );
+            let c = match !s {
+                0 => 0xffff,
+                c => c,
+            };
+            l4m[6..8].copy_from_slice(&c.to_be_bytes());
+        } else {
+            fix_l4_checksum(l4m, proto, old_sum, new_sum);
+        }
+    }
+    let verdict = if from_hairpin {
+        Verdict::Hairpinned
+    } else {
+        Verdict::V4ToV6
+    };
+    if fragment_now {
+        return match frag::fragment_v6(out, l4_at..end, &base, &fr, limit) {
+            Ok(()) => verdict,
+            Err(r) => Verdict::Drop(r),
+        };
+    }
+    let mut repr = base;
+    if frag_hdr {
+        repr.payload_len = (l4len + 8) as u16;
+        repr.next_header = 44;
+        fr.emit(&mut raw[hdr_at + 40..l4_at]);
+    } else {
+        repr.payload_len = l4len as u16;
+    }
+    repr.emit(&mut raw[hdr_at..]);
+    pkt.set_bounds(hdr_at, end);
+    out.push(0..0, hdr_at..end);
+    verdict
+}
+
+/// RFC 791 §3.1: a Loose or Strict Source Route option whose pointer is not past its
+/// length still has hops to visit. Malformed options end the scan.
+fn has_unexpired_source_route(opts: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&ty) = opts.get(i) {
+        match ty {
+            option::END => return false,
+            option::NOP => i += 1,
+            _ => {
+                let Some(&len) = opts.get(i + 1) else {
+                    return false;
+                };
+                if len < 2 {
+                    return false;
+                }
+                let source_route = ty == option::LSRR || ty == option::SSRR;
+                if source_route && opts.get(i + 2).is_some_and(|&ptr| ptr <= len) {
+                    return true;
+                }
+                i += usize::from(len);
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // RFC 791 §3.1 option layouts: LSRR with one hop left, expired, and behind a NOP.
+    #[test]
+    fn rfc791_source_route_options() {
+        assert!(has_unexpired_source_route(&[131, 7, 4, 192, 0, 2, 9, 0]));
+        assert!(!has_unexpired_source_route(&[131, 7, 8, 192, 0, 2, 9, 0]));
+        assert!(has_unexpired_source_route(&[1, 137, 7, 4, 192, 0, 2, 9]));
+        assert!(!has_unexpired_source_route(&[0, 137, 7, 4, 192, 0, 2, 9]));
+        assert!(!has_unexpired_source_route(&[7, 7, 4, 0, 0, 0, 0, 0]));
+        assert!(!has_unexpired_source_route(&[131, 1, 4, 0]));
+        assert!(!has_unexpired_source_route(&[131]));
+    }
+}

@@ -1,0 +1,200 @@
+//! IPv6 → IPv4 (RFC 7915 §5).
+//!
+//! The common path parses once, rewrites the transport checksum incrementally, and
+//! writes the 20-byte IPv4 header right in front of the (unmoved) transport header; the
+//! packet start moves forward over what was the IPv6 header and its extension headers.
+
+use crate::addr::validity;
+use crate::wire::WireError;
+use crate::wire::buf::PacketBuf;
+use crate::wire::checksum;
+use crate::wire::ipv4::Ipv4Repr;
+use crate::wire::ipv6::Ipv6Packet;
+use crate::wire::ipv6ext::{self, ChainError};
+
+use super::common::{
+    DF_THRESHOLD, IPV6_MIN_MTU, addr_sum_v4, addr_sum_v6, fix_l4_checksum, hash_v6, ipv4_ident, v4,
+    v6,
+};
+use super::{DropReason, Output, Translator, Verdict, error, frag, hairpin, icmp, icmp_error};
+
+use DropReason as R;
+
+/// Translates the IPv6 packet in `pkt`.
+pub(super) fn translate(t: &Translator, pkt: &mut PacketBuf, out: &mut Output) -> Verdict {
+    let start = pkt.start();
+    let data = pkt.data();
+    let ip = match Ipv6Packet::new_checked(data) {
+        Ok(p) => p,
+        Err(WireError::BadLength) => return Verdict::Drop(R::Ipv6BadLength),
+        Err(_) => return Verdict::Drop(R::Ipv6Truncated),
+    };
+    // Bytes past Payload Length (link padding) are trimmed.
+    let total = 40 + usize::from(ip.payload_len());
+    let Some(pkt6) = data.get(..total) else {
+        return Verdict::Drop(R::Ipv6BadLength);
+    };
+    let src6 = ip.src_addr();
+    let dst6 = ip.dst_addr();
+    if validity::ipv6_source_is_illegal(v6(src6)) {
+        return Verdict::Drop(R::Ipv6BadSource);
+    }
+    if validity::ipv6_destination_is_illegal(v6(dst6)) {
+        return Verdict::Drop(R::Ipv6BadDestination);
+    }
+    let map = &t.cfg.map;
+    let Some((dst4, _)) = map.to_v4(v6(dst6)) else {
+        return Verdict::Drop(R::Ipv6DestinationUnmapped);
+    };
+    let walked = ipv6ext::walk(pkt6);
+    let is_icmp_error = walked.as_ref().is_ok_and(|c| {
+        c.upper_proto == 58
+            && c.has_transport_header()
+            && pkt6.get(c.upper_off).is_some_and(|&t| t < 128)
+    });
+    let src4 = match map.to_v4(v6(src6)) {
+        Some((a, _)) => a,
+        // RFC 7915 §5.1 / RFC 6791: an ICMPv6 error from an IPv6 router without an IPv4
+        // mapping takes a source from the RFC 6791 pool (or the translator's address).
+        None if is_icmp_error => t.pool6791.pick(hash_v6(src6)).unwrap_or(t.cfg.ipv4_addr),
+        None => return Verdict::Drop(R::Ipv6SourceUnmapped),
+    };
+    let chain = match walked {
+        Ok(c) => c,
+        Err(ChainError::SegmentsLeft { pointer }) => {
+            // RFC 7915 §5.1: Parameter Problem, code 0, pointing at Segments Left.
+            error::icmpv6(t, out, pkt6, None, 4, 0, (pointer as u32).to_be_bytes());
+            return Verdict::Drop(R::Ipv6RoutingHeader);
+        }
+        Err(_) => return Verdict::Drop(R::Ipv6BadExtensionHeader),
+    };
+    // The translator is a router: Hop Limit is decremented, and at zero the packet is
+    // dropped with Time Exceeded (RFC 7915 §5.1 "Time to Live", RFC 4443 §3.3).
+    let hop = ip.hop_limit();
+    if hop <= 1 {
+        error::icmpv6(t, out, pkt6, Some(&chain), 3, 0, [0; 4]);
+        return Verdict::Drop(R::Ipv6HopLimitExceeded);
+    }
+    let src4 = src4.octets();
+    let dst4 = dst4.octets();
+    let tos = if t.cfg.reset_tos {
+        0
+    } else {
+        ip.traffic_class()
+    };
+    let upper = chain.upper_proto;
+    let Some(l4) = pkt6.get(chain.upper_off..) else {
+        return Verdict::Drop(R::Ipv6BadExtensionHeader);
+    };
+    let l4len = l4.len();
+    let with_transport = chain.has_transport_header();
+    let hairpin = map.is_eam_v4(v4(dst4));
+
+    if upper == 58 {
+        if chain.is_fragment() {
+            // The ICMPv6 checksum covers a pseudo-header with the whole message length,
+            // unknown without reassembly.
+            return Verdict::Drop(R::IcmpFragmented);
+        }
+        if l4len < 8 {
+            return Verdict::Drop(R::TransportTruncated);
+        }
+        match l4[0] {
+            128 | 129 => {}
+            ty if ty < 128 => {
+                let outer = icmp_error::OuterV4 {
+                    src4,
+                    dst4,
+                    tos,
+                    ttl: hop - 1,
+                };
+                return match icmp_error::v6_to_v4(t, l4, outer, out) {
+                    Err(r) => Verdict::Drop(r),
+                    Ok(range) if hairpin => hairpin::from_scratch(t, pkt, out, range),
+                    Ok(range) => {
+                        out.push(range, 0..0);
+                        Verdict::V6ToV4
+                    }
+                };
+            }
+            _ => return Verdict::Drop(R::IcmpUntranslatable),
+        }
+    } else if with_transport {
+        let need = match upper {
+            6 => 20,
+            17 => 8,
+            _ => 0,
+        };
+        if l4len < need {
+            return Verdict::Drop(R::TransportTruncated);
+        }
+    }
+
+    let new_total = 20 + l4len;
+    let proto4 = if upper == 58 { 1 } else { upper };
+    // RFC 7915 §5.1.1 with a Fragment header; §5.1 "Identification"/"Flags" without.
+    let (ident, df, mf, offset) = match chain.frag {
+        Some(f) => (f.ident as u16, false, f.more, f.offset),
+        None if new_total <= DF_THRESHOLD => (ipv4_ident(src4, dst4, proto4, l4), false, false, 0),
+        None => (0, true, false, 0),
+    };
+    let too_big = !hairpin && new_total > usize::from(t.cfg.mtu);
+    if too_big && df {
+        // RFC 7915 §5 (the translator is a router): Packet Too Big. An IPv6 packet S
+        // bytes long becomes S − 20 bytes of IPv4, so the IPv6 sender may use mtu + 20;
+        // never below the IPv6 minimum (RFC 8201 §4 ignores smaller values anyway, and
+        // 1280-byte packets become ≤ 1260-byte DF=0 packets that we fragment).
+        let mtu6 = (usize::from(t.cfg.mtu) + 20).max(IPV6_MIN_MTU) as u32;
+        error::icmpv6(t, out, pkt6, Some(&chain), 2, 0, mtu6.to_be_bytes());
+        return Verdict::Drop(R::Ipv6PacketTooBig);
+    }
+    if new_total > 0xffff && !too_big {
+        return Verdict::Drop(R::OutputOverflow);
+    }
+    let pseudo6 = if upper == 58 {
+        checksum::pseudo_v6(src6, dst6, 58, l4len as u32)
+    } else {
+        0
+    };
+    let (old_sum, new_sum) = (addr_sum_v6(src6, dst6), addr_sum_v4(src4, dst4));
+
+    // From here on the packet is rewritten: nothing below may fail before emitting.
+    let l4_at = start + chain.upper_off;
+    let end = start + total;
+    let hdr_at = l4_at - 20;
+    let raw = pkt.raw_mut();
+    if with_transport {
+        let l4m = &mut raw[l4_at..end];
+        if upper == 58 {
+            icmp::echo_v6_to_v4(l4m, pseudo6);
+        } else {
+            fix_l4_checksum(l4m, upper, old_sum, new_sum);
+        }
+    }
+    let repr = Ipv4Repr {
+        tos,
+        total_len: new_total.min(0xffff) as u16,
+        ident,
+        df,
+        mf,
+        frag_offset: offset,
+        ttl: hop - 1,
+        protocol: proto4,
+        src: src4,
+        dst: dst4,
+    };
+    repr.emit(&mut raw[hdr_at..l4_at]);
+    if hairpin {
+        pkt.set_bounds(hdr_at, end);
+        return hairpin::from_packet(t, pkt, out);
+    }
+    if too_big {
+        return match frag::fragment_v4(out, l4_at..end, &repr, usize::from(t.cfg.mtu)) {
+            Ok(()) => Verdict::V6ToV4,
+            Err(r) => Verdict::Drop(r),
+        };
+    }
+    pkt.set_bounds(hdr_at, end);
+    out.push(0..0, hdr_at..end);
+    Verdict::V6ToV4
+}
