@@ -69,7 +69,10 @@ fn valid_packet(kind: u8, payload: &[u8]) -> Vec<u8> {
 
 /// 512 cases by default (CI); `PROPTEST_CASES` raises it for longer local runs.
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(512)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(512)
 }
 
 proptest! {
