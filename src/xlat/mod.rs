@@ -5,11 +5,30 @@
 //! [`Verdict`]. No syscalls, clocks, threads, locks or allocation happen here; the
 //! translator never panics on any input bytes.
 //!
-//! Layout: [`v6_to_v4`] (RFC 7915 §5) and [`v4_to_v6`] (§4) handle the common path in
-//! place; [`icmp`] holds the §4.2/§5.2 type and pointer tables and echo rewriting;
-//! [`icmp_error`] translates ICMP errors with their inner packet (§4.3/§5.3) in the
-//! output scratch; [`error`] generates the translator's own ICMP errors (§4.4/§5.4);
-//! [`frag`] splits packets too big for the next hop; [`hairpin`] is RFC 7757 §4.
+//! Layout: `v6_to_v4` (RFC 7915 §5) and `v4_to_v6` (§4) handle the common path in
+//! place; `icmp` holds the §4.2/§5.2 type and pointer tables and echo rewriting;
+//! `icmp_error` translates ICMP errors with their inner packet (§4.3/§5.3) in the
+//! output scratch; `error` generates the translator's own ICMP errors (§4.4/§5.4);
+//! `frag` splits packets too big for the next hop; `hairpin` is RFC 7757 §4.
+//!
+//! Choices where the RFCs leave room (each is also noted where it is implemented):
+//! - IPv6→IPv4 without a Fragment header: DF=0 and a stateless hashed Identification
+//!   up to 1260 bytes, DF=1 and Identification 0 above (RFC 7915 §5.1).
+//! - IPv6→IPv4 result larger than `mtu`: DF=1 → ICMPv6 Packet Too Big with
+//!   max(mtu + 20, 1280); DF=0 (small packets, fragments) → IPv4 fragmentation.
+//! - IPv4→IPv6, DF=1 and larger than `mtu` after translation: ICMPv4 Fragmentation
+//!   Needed with mtu − 20. DF=0 and larger than min(lowest-ipv6-mtu, mtu): IPv6
+//!   fragments. Atomic fragments are never generated (RFC 8021).
+//! - Translated Packet Too Big: min(MTU + 20, mtu), at least 1280, RFC 1191 plateau for
+//!   MTU 0. Translated Fragmentation Needed: min(MTU − 20, mtu − 20), − 28 when the
+//!   quoted packet had a Fragment header, at least 68.
+//! - RFC 4884 extensions in ICMP errors are stripped (length field 0 on output).
+//! - Packets dropped for unmapped or illegal addresses get no ICMP error (RFC 7915
+//!   §4.4/§5.4 make that a SHOULD-be-able-to; not reflecting errors at whatever a
+//!   scanner sends is the safer default).
+//! - Fragmented ICMP/ICMPv6 is dropped: its checksum covers a pseudo-header (IPv6) or
+//!   the whole message (type change), which needs the whole datagram.
+//! - Hairpinned packets consume one hop, and generate no ICMP errors on the way back.
 
 use crate::addr::pool6791::Pool6791;
 use crate::wire::buf::PacketBuf;

@@ -45,8 +45,9 @@ drop_reasons! {
     Ipv4TtlExceeded => "ipv4_ttl_exceeded",
     /// Unexpired loose/strict source route option (ICMPv4 3/5 sent).
     Ipv4SourceRoute => "ipv4_source_route",
-    /// IPv4 Protocol is an IPv6 extension header number (0, 43, 44, 60): the IPv6
-    /// receiver would parse the payload as that header.
+    /// IPv4 Protocol is an IPv6 extension header number (0, 43, 44, 60), which the IPv6
+    /// receiver would parse as that header, or ICMPv6 (58), whose checksum needs a
+    /// pseudo-header the IPv4 sender did not include.
     Ipv4BadProtocol => "ipv4_bad_protocol",
     /// DF=1 and too big for the IPv6 side (ICMPv4 Fragmentation Needed sent).
     Ipv4FragmentationNeeded => "ipv4_fragmentation_needed",
@@ -56,6 +57,9 @@ drop_reasons! {
     Ipv6BadLength => "ipv6_bad_length",
     /// Extension header chain truncated or malformed.
     Ipv6BadExtensionHeader => "ipv6_bad_extension_header",
+    /// Next Header 1 (ICMPv4) in IPv6: it would become an ICMPv4 message whose checksum
+    /// was never computed as one.
+    Ipv6BadProtocol => "ipv6_bad_protocol",
     /// Routing header with Segments Left ≠ 0 (ICMPv6 Parameter Problem sent).
     Ipv6RoutingHeader => "ipv6_routing_header",
     /// Source ::, ::1, multicast or link-local.

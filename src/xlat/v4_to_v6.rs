@@ -142,8 +142,9 @@ pub(super) fn translate(
         }
         // RFC 7915 §4.2 "IGMP messages": single-hop, dropped.
         2 => return Verdict::Drop(R::IcmpUntranslatable),
-        // Protocol numbers that IPv6 reads as extension headers.
-        0 | 43 | 44 | 60 => return Verdict::Drop(R::Ipv4BadProtocol),
+        // Protocol numbers that IPv6 reads as extension headers, and ICMPv6 (its
+        // checksum would lack the pseudo-header).
+        0 | 43 | 44 | 58 | 60 => return Verdict::Drop(R::Ipv4BadProtocol),
         6 if first && l4len < 20 => return Verdict::Drop(R::TransportTruncated),
         17 if first => {
             if l4len < 8 {

@@ -90,6 +90,9 @@ pub(super) fn translate(t: &Translator, pkt: &mut PacketBuf, out: &mut Output) -
     let with_transport = chain.has_transport_header();
     let hairpin = map.is_eam_v4(v4(dst4));
 
+    if upper == 1 {
+        return Verdict::Drop(R::Ipv6BadProtocol);
+    }
     if upper == 58 {
         if chain.is_fragment() {
             // The ICMPv6 checksum covers a pseudo-header with the whole message length,

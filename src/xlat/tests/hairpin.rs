@@ -48,3 +48,13 @@ fn rfc7757_s4_icmp_error_hairpinned() {
     assert_eq!((ih.source, ih.destination), (CLIENT6, a6(B_VIA_POOL6)));
     check_emitted(&f[48..]).unwrap();
 }
+
+// §4.2.1 simple hairpinning: an IPv4 packet between two EAM addresses (routed back to
+// us by another box) has its source translated with RFC 6052 only.
+#[test]
+fn rfc7757_s4_2_1_simple_hairpinning() {
+    let p = udp4(CLIENT4, a4("192.0.2.3"), 64, b"simple");
+    let f = one(&p, Verdict::V4ToV6);
+    let h = parse6(&f);
+    assert_eq!((h.source, h.destination), (a6(A_VIA_POOL6), a6(B6)));
+}

@@ -337,3 +337,25 @@ fn fragmented_icmp_dropped() {
     let q = insert_ext(&e, 44, &[58, 0, 0, 1, 0, 0, 0, 9]);
     assert_eq!(run(&q).verdict, Verdict::Drop(R::IcmpFragmented));
 }
+
+// §4.3: a quoted IPv4 fragment becomes an IPv6 packet with a Fragment header (ID,
+// offset, M), Payload Length including it; a non-first quoted fragment's data is left
+// alone.
+#[test]
+fn rfc7915_s4_3_quoted_fragment() {
+    let mut inner = udp4(CLIENT4, SERVER4, 61, &[5; 64]);
+    set_v4_frag(&mut inner, 0x7777, false, true, 0);
+    let f = one(&v4_error(11, 1, [0; 4], &inner), Verdict::V4ToV6);
+    let q = &f[48..];
+    let ih = parse6(q);
+    assert_eq!(
+        ih.next_header,
+        etherparse::IpNumber::IPV6_FRAGMENTATION_HEADER
+    );
+    assert_eq!(usize::from(ih.payload_length), 8 + 72);
+    assert_eq!(&q[40..48], &[17, 0, 0, 1, 0, 0, 0x77, 0x77]);
+    let mut later = inner.clone();
+    set_v4_frag(&mut later, 0x7777, false, false, 9);
+    let f = one(&v4_error(11, 1, [0; 4], &later), Verdict::V4ToV6);
+    assert_eq!(&f[48 + 48..], &later[20..]);
+}

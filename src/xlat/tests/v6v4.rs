@@ -243,6 +243,10 @@ fn rfc7915_s5_1_validation() {
     // Truncated extension header.
     let q = insert_ext(&p[..40], 60, &[17, 1, 0, 0, 0, 0, 0, 0]);
     assert_eq!(run(&q).verdict, Verdict::Drop(R::Ipv6BadExtensionHeader));
+    // ICMPv4 inside IPv6 (Next Header 1).
+    let mut q = p.clone();
+    q[6] = 1;
+    assert_eq!(run(&q).verdict, Verdict::Drop(R::Ipv6BadProtocol));
     // Non-IPv4/IPv6 version.
     assert_eq!(run(&[0x50; 40]).verdict, Verdict::Drop(R::UnknownVersion));
     assert_eq!(run(&[]).verdict, Verdict::Drop(R::UnknownVersion));
