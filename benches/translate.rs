@@ -68,6 +68,7 @@ fn translator() -> Translator {
         mtu: 9000,
         lowest_ipv6_mtu: 1280,
         amend_udp_checksum_zero: false,
+        ..XlatConfig::default()
     })
 }
 
