@@ -499,10 +499,10 @@ impl Lab {
     /// The exit code once the process has exited (`Some(None)`: killed by a signal).
     fn poll(&mut self, id: ProcId) -> Option<Option<i32>> {
         let p = &mut self.procs[id.0];
-        if p.exited.is_none() {
-            if let Ok(Some(status)) = p.child.try_wait() {
-                p.exited = Some(status.code());
-            }
+        if p.exited.is_none()
+            && let Ok(Some(status)) = p.child.try_wait()
+        {
+            p.exited = Some(status.code());
         }
         p.exited
     }
@@ -842,10 +842,10 @@ pub fn parse_counters(text: &str) -> std::collections::BTreeMap<String, u64> {
     let mut map = std::collections::BTreeMap::new();
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
-        if let [name, value] = words[..] {
-            if let Ok(v) = value.parse::<u64>() {
-                map.insert(name.trim_end_matches(':').to_string(), v);
-            }
+        if let [name, value] = words[..]
+            && let Ok(v) = value.parse::<u64>()
+        {
+            map.insert(name.trim_end_matches(':').to_string(), v);
         }
     }
     map
