@@ -312,9 +312,40 @@ impl Lab {
             self.ip(node, "link set lo up")?;
         }
         match self.topology {
-            Topology::Full => self.build_full(),
-            Topology::Bench => self.build_bench(),
+            Topology::Full => self.build_full()?,
+            Topology::Bench => self.build_bench()?,
         }
+        self.wait_links_up()
+    }
+
+    /// Waits until every interface reports operational state UP. Until the kernel's
+    /// link watcher has run (up to a second after `link set up`), a fresh veth drops what
+    /// it is given, which would cost the first packets of a test a neighbour-discovery
+    /// retransmission (1 s).
+    fn wait_links_up(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for &node in self.topology.nodes() {
+            loop {
+                let out = self.ip(node, "-o link show")?;
+                let down: Vec<&str> = out
+                    .stdout
+                    .lines()
+                    .filter(|l| !l.contains(" lo:") && !l.contains("state UP"))
+                    .collect();
+                if down.is_empty() {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    return err(format!(
+                        "interfaces in {} not up after 5 s:\n{}",
+                        node.role(),
+                        down.join("\n")
+                    ));
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Ok(())
     }
 
     fn build_full(&mut self) -> Result<()> {
@@ -601,8 +632,18 @@ impl Lab {
                 self.spawn(Node::Xlt, "tayga", &["tayga", "-c", &conf, "--nodetach"])?
             }
         };
+        if let Err(e) = self.route_through_tun(id, t.name(), setup) {
+            self.kill(id);
+            return Err(e);
+        }
         self.translator = Some(id);
-        self.wait_for_tun(id, t.name())?;
+        Ok(id)
+    }
+
+    /// Waits for the translator's TUN device, brings it up and adds the routes through it
+    /// (only once the device exists: routes cannot name a missing device).
+    fn route_through_tun(&mut self, id: ProcId, name: &str, setup: TunSetup) -> Result<()> {
+        self.wait_for_tun(id, name)?;
         self.ip(Node::Xlt, &format!("link set {TUN} up"))?;
         if setup == TunSetup::Routed {
             self.ip(
@@ -615,7 +656,7 @@ impl Lab {
             Node::Xlt,
             &format!("route add {}/32 dev {TUN}", addr::XLAT_IPV4),
         )?;
-        Ok(id)
+        Ok(())
     }
 
     fn wait_for_tun(&mut self, id: ProcId, name: &str) -> Result<()> {

@@ -36,7 +36,11 @@ impl Options {
 struct Row {
     name: &'static str,
     tcp_gbps: Option<f64>,
+    /// Datagrams iperf3's receiver got per second.
     udp_pps: Option<f64>,
+    /// Packets per second that reached the server's interface (the translator's output,
+    /// before any loss in the receiving socket).
+    udp_if_pps: Option<f64>,
     note: String,
 }
 
@@ -119,6 +123,7 @@ fn measure(
         name,
         tcp_gbps: None,
         udp_pps: None,
+        udp_if_pps: None,
         note: String::new(),
     };
     if let Some(t) = &translator
@@ -132,8 +137,14 @@ fn measure(
         Ok(json) => row.tcp_gbps = tcp_receiver_bps(&json).map(|b| b / 1e9),
         Err(e) => row.note = e,
     }
+    let rx_before = srv_rx_packets(lab);
     match iperf(lab, o, target, true) {
-        Ok(json) => row.udp_pps = udp_received_pps(&json),
+        Ok(json) => {
+            row.udp_pps = udp_received_pps(&json);
+            if let (Some(a), Some(b)) = (rx_before, srv_rx_packets(lab)) {
+                row.udp_if_pps = Some(b.saturating_sub(a) as f64 / f64::from(o.seconds));
+            }
+        }
         Err(e) if row.note.is_empty() => row.note = e,
         Err(_) => {}
     }
@@ -144,11 +155,23 @@ fn measure(
         }
     }
     println!(
-        "{name}: TCP {} Gbit/s, UDP {} packets/s",
+        "{name}: TCP {} Gbit/s, UDP {} packets/s at the server's interface, {} in iperf3",
         fmt_opt(row.tcp_gbps, 2),
+        fmt_opt(row.udp_if_pps, 0),
         fmt_opt(row.udp_pps, 0)
     );
     row
+}
+
+/// Packets received so far on the server's interface.
+fn srv_rx_packets(lab: &Lab) -> Option<u64> {
+    let out = lab
+        .run(
+            Node::Srv,
+            &["cat", "/sys/class/net/eth0/statistics/rx_packets"],
+        )
+        .ok()?;
+    out.stdout.trim().parse().ok()
 }
 
 /// Runs one iperf3 test from `cli` and returns its JSON report.
@@ -228,34 +251,36 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 }
 
 fn print_table(rows: &[Row]) {
-    println!("\n== results (receiver side)");
+    println!("\n== results");
     println!(
-        "{:<16} {:>12} {:>16}  note",
-        "", "TCP Gbit/s", "UDP-64 pkt/s"
+        "{:<16} {:>11} {:>15} {:>15}  note",
+        "", "TCP Gbit/s", "UDP-64 pkt/s", "UDP-64 pkt/s"
+    );
+    println!(
+        "{:<16} {:>11} {:>15} {:>15}",
+        "", "(receiver)", "(srv iface)", "(iperf3 rcv)"
     );
     for r in rows {
         println!(
-            "{:<16} {:>12} {:>16}  {}",
+            "{:<16} {:>11} {:>15} {:>15}  {}",
             r.name,
             fmt_opt(r.tcp_gbps, 2),
+            fmt_opt(r.udp_if_pps, 0),
             fmt_opt(r.udp_pps, 0),
             r.note
         );
     }
     let find = |n: &str| rows.iter().find(|r| r.name == n);
     if let (Some(x), Some(t), Some(k)) = (find("xlat64"), find("tayga"), find("kernel IPv6 fwd")) {
-        println!(
-            "{:<16} {:>12} {:>16}",
-            "xlat64/tayga",
-            ratio(x.tcp_gbps, t.tcp_gbps),
-            ratio(x.udp_pps, t.udp_pps)
-        );
-        println!(
-            "{:<16} {:>12} {:>16}",
-            "xlat64/kernel",
-            ratio(x.tcp_gbps, k.tcp_gbps),
-            ratio(x.udp_pps, k.udp_pps)
-        );
+        for (label, other) in [("xlat64/tayga", t), ("xlat64/kernel", k)] {
+            println!(
+                "{:<16} {:>11} {:>15} {:>15}",
+                label,
+                ratio(x.tcp_gbps, other.tcp_gbps),
+                ratio(x.udp_if_pps, other.udp_if_pps),
+                ratio(x.udp_pps, other.udp_pps)
+            );
+        }
     }
 }
 

@@ -13,7 +13,7 @@ lab topology (one network namespace per box, documentation addresses):
   seen from IPv6, srv 198.51.100.130 is 2001:db8:64::c633:6482 (RFC 6052 prefix 2001:db8:64::/96)
   seen from IPv4, cli 2001:db8:1::2 is 192.0.2.2 (EAM 2001:db8:1::/120 = 192.0.2.0/24)";
 
-pub fn run() -> Result<(), String> {
+pub fn run(tayga: bool) -> Result<(), String> {
     crate::deps::ensure()?;
     if !lab::is_root() {
         return Err("the demo creates network namespaces: run it as root".into());
@@ -47,8 +47,14 @@ pub fn run() -> Result<(), String> {
     lab.wait_listening(Node::Srv, "tcp", 80)
         .map_err(|e| e.to_string())?;
 
-    println!("[xlt] {} run &   (built-in defaults)", bin.display());
-    lab.start_translator(&Translator::xlat64(&bin, &[]))
+    let translator = if tayga {
+        println!("[xlt] tayga -c tayga.conf --nodetach &   (TAYGA instead of xlat64)");
+        Translator::Tayga
+    } else {
+        println!("[xlt] {} run &   (built-in defaults)", bin.display());
+        Translator::xlat64(&bin, &[])
+    };
+    lab.start_translator(&translator)
         .map_err(|e| e.to_string())?;
     println!(
         "[xlt] routes: {} dev {tun}, {} dev {tun}, {}/32 dev {tun}",
@@ -90,7 +96,10 @@ pub fn run() -> Result<(), String> {
         }
     }
 
-    println!("\n[xlt]$ kill -INT <xlat64>   (it prints its counters on exit)");
+    println!(
+        "\n[xlt]$ kill -INT <{}>   (xlat64 prints its counters on exit)",
+        translator.name()
+    );
     match lab.stop_translator() {
         Ok(stopped) => {
             print!("{}", stopped.stdout);
@@ -106,7 +115,10 @@ pub fn run() -> Result<(), String> {
     drop(lab);
     println!("\nremoved the lab");
     if failed.is_empty() {
-        println!("demo: IPv6-only client and IPv4-only server talked through xlat64");
+        println!(
+            "demo: IPv6-only client and IPv4-only server talked through {}",
+            translator.name()
+        );
         Ok(())
     } else {
         Err(format!("demo steps failed: {}", failed.join("; ")))

@@ -25,8 +25,9 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  demo                      build, create the lab, ping and curl an IPv4-only server
+  demo [--tayga]            build, create the lab, ping and curl an IPv4-only server
                             from an IPv6-only client through xlat64, print its counters
+                            (--tayga: same show with TAYGA, to check the lab itself)
   test                      fmt, clippy, release build, unit tests, end-to-end tests, fuzz
   bench [--seconds N] [--streams N] [--workers N]
                             cargo bench, then TCP Gbit/s and 64-byte UDP packets/s through
@@ -42,7 +43,11 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match cmd.as_str() {
-        "demo" => no_options(rest).and_then(|()| demo::run()),
+        "demo" => match rest {
+            [] => demo::run(false),
+            [flag] if flag == "--tayga" => demo::run(true),
+            _ => no_options(rest),
+        },
         "test" => no_options(rest).and_then(|()| suite::run()),
         "bench" => bench::Options::parse(rest).and_then(bench::run),
         "fuzz" => fuzz::seconds_option(rest).and_then(fuzz::run),
