@@ -1,1 +1,138 @@
-fn main() {}
+//! `cargo xtask <command>`: the project's developer commands.
+//!
+//! - `demo`: build, create the lab, show an IPv6-only client reaching an IPv4-only server.
+//! - `test`: everything CI checks (fmt, clippy, build, unit, end-to-end, fuzz).
+//! - `bench`: microbenchmarks, then kernel forwarding vs xlat64 vs TAYGA in namespaces.
+//! - `fuzz --seconds N`: bounded fuzz runs.
+//!
+//! std-only on purpose: it must build fast on a fresh machine and share `lab.rs` with the
+//! integration tests without extra dependencies.
+
+#[allow(dead_code)]
+#[path = "../../integration/lab.rs"]
+mod lab;
+
+mod bench;
+mod demo;
+mod deps;
+mod fuzz;
+mod suite;
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  demo [--tayga]            build, create the lab, ping and curl an IPv4-only server
+                            from an IPv6-only client through xlat64, print its counters
+                            (--tayga: same show with TAYGA, to check the lab itself)
+  test                      fmt, clippy, release build, unit tests, end-to-end tests, fuzz
+  bench [--seconds N] [--streams N] [--workers N]
+                            cargo bench, then TCP Gbit/s and 64-byte UDP packets/s through
+                            kernel IPv6 forwarding, xlat64 and TAYGA, side by side
+  fuzz [--seconds N]        bounded fuzz runs
+
+demo, test and bench install missing Debian packages when run as root.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((cmd, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match cmd.as_str() {
+        "demo" => match rest {
+            [] => demo::run(false),
+            [flag] if flag == "--tayga" => demo::run(true),
+            _ => no_options(rest),
+        },
+        "test" => no_options(rest).and_then(|()| suite::run()),
+        "bench" => bench::Options::parse(rest).and_then(bench::run),
+        "fuzz" => fuzz::seconds_option(rest).and_then(fuzz::run),
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("xtask: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn no_options(rest: &[String]) -> Result<(), String> {
+    match rest.first() {
+        None => Ok(()),
+        Some(a) => Err(format!("unexpected argument `{a}`\n\n{USAGE}")),
+    }
+}
+
+/// Parses `--name N` pairs into (name, number) with a clear error for anything else.
+fn numeric_options(rest: &[String], allowed: &[&str]) -> Result<Vec<(String, u32)>, String> {
+    let mut out = Vec::new();
+    let mut it = rest.iter();
+    while let Some(flag) = it.next() {
+        let name = flag.trim_start_matches("--");
+        if !flag.starts_with("--") || !allowed.contains(&name) {
+            return Err(format!(
+                "unknown option `{flag}` (expected one of: {})",
+                allowed
+                    .iter()
+                    .map(|a| format!("--{a} N"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let value = it
+            .next()
+            .ok_or_else(|| format!("`{flag}` needs a number, e.g. `{flag} 5`"))?;
+        let n = value
+            .parse::<u32>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("`{flag}` needs a positive whole number, got `{value}`"))?;
+        out.push((name.to_string(), n));
+    }
+    Ok(out)
+}
+
+/// The workspace root (the parent of `xtask/`).
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
+}
+
+/// `cargo` (the one running us), in the workspace root.
+fn cargo(args: &[&str]) -> Command {
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.args(args).current_dir(root());
+    c
+}
+
+/// Where cargo puts build outputs.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => root().join(d),
+        None => root().join("target"),
+    }
+}
+
+/// Builds the release binary and returns its path.
+fn build_release() -> Result<PathBuf, String> {
+    println!("$ cargo build --release --bin xlat64");
+    let status = cargo(&["build", "--release", "--bin", "xlat64"])
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("cargo build --release failed".into());
+    }
+    Ok(target_dir().join("release").join("xlat64"))
+}

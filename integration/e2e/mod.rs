@@ -1,0 +1,116 @@
+//! The end-to-end tests and what they share: building a lab, choosing the translator,
+//! stopping it and reading its counters.
+
+mod config;
+mod hairpin;
+mod icmp_errors;
+mod malformed;
+mod ping;
+mod pmtu;
+mod scripts;
+mod tcp;
+mod udp;
+
+use crate::lab::{self, Lab, Node, Output, Translator};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Fails the test with an actionable message unless we are root.
+pub fn require_root() {
+    assert!(
+        lab::is_root(),
+        "the end-to-end tests need root (network namespaces, veth pairs, a TUN device).\n\
+         Run them as root: `sudo -E cargo test --release --test integration -- --test-threads=1` \
+         or `sudo -E cargo xtask test`; plain unit tests: `cargo test --workspace -- --skip e2e::`"
+    );
+}
+
+/// The binary under test: `$XLAT64_BIN`, else the one cargo built with this test target
+/// (the release binary under `cargo test --release`).
+pub fn xlat64_bin() -> PathBuf {
+    match std::env::var_os("XLAT64_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_xlat64")),
+    }
+}
+
+/// True when `XLAT64_E2E_TRANSLATOR=tayga` asks to check the lab against TAYGA.
+pub fn using_tayga() -> bool {
+    std::env::var("XLAT64_E2E_TRANSLATOR").is_ok_and(|v| v == "tayga")
+}
+
+/// The translator for the traffic tests: xlat64 with its built-in defaults plus `args`
+/// (which match the lab's addresses), or TAYGA when asked.
+pub fn translator(args: &[&str]) -> Translator {
+    if using_tayga() {
+        Translator::Tayga
+    } else {
+        Translator::xlat64(xlat64_bin(), args)
+    }
+}
+
+/// A full lab with the translator running and routed.
+pub fn lab_with_translator(args: &[&str]) -> Lab {
+    require_root();
+    let mut lab = Lab::new().unwrap();
+    lab.start_translator(&translator(args)).unwrap();
+    lab
+}
+
+/// Runs `argv` in `node` and fails the test if it does not exit 0.
+pub fn run_ok(lab: &Lab, node: Node, argv: &[&str]) -> Output {
+    let out = lab.run(node, argv).unwrap();
+    if !out.success() {
+        panic!("{}", out.failure());
+    }
+    out
+}
+
+/// Same, with a time limit.
+pub fn run_ok_within(lab: &Lab, node: Node, secs: u64, argv: &[&str]) -> Output {
+    let out = lab
+        .run_timeout(node, Duration::from_secs(secs), argv)
+        .unwrap();
+    if !out.success() {
+        panic!("{}", out.failure());
+    }
+    out
+}
+
+/// Pings until `count` replies arrived (10 s at most); fails the test otherwise.
+pub fn ping(lab: &Lab, node: Node, target: &str, count: u32) -> Output {
+    let count = count.to_string();
+    run_ok(
+        lab,
+        node,
+        &["ping", "-n", "-c", &count, "-i", "0.2", "-w", "10", target],
+    )
+}
+
+/// Stops the translator with SIGINT and returns its counters. xlat64 must exit 0.
+pub fn finish(lab: &mut Lab) -> BTreeMap<String, u64> {
+    let alive = lab.translator_alive();
+    let stopped = lab.stop_translator().unwrap();
+    println!("translator stdout:\n{}", stopped.stdout);
+    if !using_tayga() {
+        assert!(alive, "xlat64 died during the test: {}", stopped.stderr);
+        assert_eq!(
+            stopped.code,
+            Some(0),
+            "xlat64 should exit 0 on SIGINT; stderr:\n{}",
+            stopped.stderr
+        );
+    }
+    lab::parse_counters(&stopped.stdout)
+}
+
+/// SHA-256 of a file, via coreutils `sha256sum`.
+pub fn sha256(lab: &Lab, node: Node, path: &str) -> String {
+    let out = run_ok(lab, node, &["sha256sum", path]);
+    out.stdout
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
