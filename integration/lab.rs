@@ -11,9 +11,9 @@
 //! Full topology (documentation addresses only):
 //!
 //! ```text
-//!  cli  2001:db8:1::2 ─┐                      xlt                         rtr                      srv
-//!                      ├─ br0 2001:db8:1::1 ── [xlat64 TUN] ── v4 198.51.100.1/25 ── .126 │ .129 ── 198.51.100.130
-//!  cli2 2001:db8:1::3 ─┘
+//!  cli  2001:db8:1::2 ─┐   xlt                              rtr                       srv
+//!                      ├─ br0 2001:db8:1::1    v4 198.51.100.1 ── x 198.51.100.126
+//!  cli2 2001:db8:1::3 ─┘   TUN xlat64 (translator)             s 198.51.100.129 ── eth0 198.51.100.130
 //! ```
 //!
 //! The bench topology drops `cli2`, the bridge and the router: `cli` ── `xlt` ── `srv`,
