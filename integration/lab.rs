@@ -11,9 +11,9 @@
 //! Full topology (documentation addresses only):
 //!
 //! ```text
-//!  cli  2001:db8:1::2 ─┐                      xlt                         rtr                      srv
-//!                      ├─ br0 2001:db8:1::1 ── [xlat64 TUN] ── v4 198.51.100.1/25 ── .126 │ .129 ── 198.51.100.130
-//!  cli2 2001:db8:1::3 ─┘
+//!  cli  2001:db8:1::2 ─┐   xlt                              rtr                       srv
+//!                      ├─ br0 2001:db8:1::1    v4 198.51.100.1 ── x 198.51.100.126
+//!  cli2 2001:db8:1::3 ─┘   TUN xlat64 (translator)             s 198.51.100.129 ── eth0 198.51.100.130
 //! ```
 //!
 //! The bench topology drops `cli2`, the bridge and the router: `cli` ── `xlt` ── `srv`,
@@ -165,6 +165,9 @@ pub enum TunSetup {
     /// IPv6 disabled on the TUN, so the kernel sends nothing (no MLD reports) the
     /// translator would count: for tests that inject packets and count drops exactly.
     Quiet,
+    /// Up, but the prefix and EAM routes are left to the translator (`--setup-routes`);
+    /// the lab only routes the translator's own IPv4 address.
+    ByTranslator,
 }
 
 /// Result of a finished command.
@@ -583,6 +586,31 @@ impl Lab {
         }
     }
 
+    /// Waits until the process has printed `needle` (on stdout or stderr).
+    pub fn wait_for_output(&mut self, id: ProcId, needle: &str, limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let (out, errout) = self.output(id);
+            if out.contains(needle) || errout.contains(needle) {
+                return Ok(());
+            }
+            if let Some(code) = self.poll(id) {
+                return err(format!(
+                    "{} exited ({code:?}) before printing {needle:?}:\n{out}{errout}",
+                    self.procs[id.0].name
+                ));
+            }
+            if Instant::now() >= deadline {
+                return err(format!(
+                    "{} did not print {needle:?} within {} s",
+                    self.procs[id.0].name,
+                    limit.as_secs()
+                ));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits until something listens on `port` (`proto`: "tcp" or "udp") in `node`.
     pub fn wait_listening(&self, node: Node, proto: &str, port: u16) -> Result<()> {
         let flag = if proto == "udp" { "-Hlun" } else { "-Hltn" };
@@ -645,16 +673,22 @@ impl Lab {
     fn route_through_tun(&mut self, id: ProcId, name: &str, setup: TunSetup) -> Result<()> {
         self.wait_for_tun(id, name)?;
         self.ip(Node::Xlt, &format!("link set {TUN} up"))?;
-        if setup == TunSetup::Routed {
+        // `replace`, not `add`: the translator may have added the same route already.
+        if setup != TunSetup::ByTranslator {
+            if setup == TunSetup::Routed {
+                self.ip(
+                    Node::Xlt,
+                    &format!("-6 route replace {} dev {TUN}", addr::PREFIX6),
+                )?;
+            }
             self.ip(
                 Node::Xlt,
-                &format!("-6 route add {} dev {TUN}", addr::PREFIX6),
+                &format!("route replace {} dev {TUN}", addr::EAM4),
             )?;
         }
-        self.ip(Node::Xlt, &format!("route add {} dev {TUN}", addr::EAM4))?;
         self.ip(
             Node::Xlt,
-            &format!("route add {}/32 dev {TUN}", addr::XLAT_IPV4),
+            &format!("route replace {}/32 dev {TUN}", addr::XLAT_IPV4),
         )?;
         Ok(())
     }

@@ -7,6 +7,7 @@ mod icmp_errors;
 mod malformed;
 mod ping;
 mod pmtu;
+mod routes;
 mod scripts;
 mod tcp;
 mod udp;

@@ -103,8 +103,13 @@ pub fn run(tayga: bool) -> Result<(), String> {
     match lab.stop_translator() {
         Ok(stopped) => {
             print!("{}", stopped.stdout);
-            if !stopped.stderr.trim().is_empty() {
+            if stopped.code != Some(0) && stopped.code.is_some() {
                 println!("--- stderr ---\n{}", stopped.stderr.trim_end());
+                failed.push(format!(
+                    "{} exit code {:?}",
+                    translator.name(),
+                    stopped.code
+                ));
             }
         }
         Err(e) => {

@@ -125,8 +125,13 @@ fn target_dir() -> PathBuf {
     }
 }
 
-/// Builds the release binary and returns its path.
+/// Builds the release binary and returns its path; `$XLAT64_BIN` names another binary
+/// to use instead (as for the integration tests).
 fn build_release() -> Result<PathBuf, String> {
+    if let Some(bin) = std::env::var_os("XLAT64_BIN") {
+        println!("using XLAT64_BIN={}", PathBuf::from(&bin).display());
+        return Ok(PathBuf::from(bin));
+    }
     println!("$ cargo build --release --bin xlat64");
     let status = cargo(&["build", "--release", "--bin", "xlat64"])
         .status()
