@@ -237,43 +237,37 @@ pub struct Ipv4Repr {
 impl Ipv4Repr {
     /// Writes a 20-byte header with a valid checksum into `b[..20]`. Returns false (and
     /// writes nothing) if `b` is too short.
+    ///
+    /// The checksum is summed from the fields as 16-bit words (RFC 1071 §2(B) allows
+    /// any grouping) rather than over the assembled bytes: it is on every translated
+    /// packet's path.
     #[inline]
     pub fn emit(&self, b: &mut [u8]) -> bool {
-        let Some(h) = b.get_mut(..HEADER_LEN) else {
+        let Some(h) = b.first_chunk_mut::<HEADER_LEN>() else {
             return false;
         };
         let flg = (if self.df { FLAG_DF } else { 0 })
             | (if self.mf { FLAG_MF } else { 0 })
             | (self.frag_offset & OFFSET_MASK);
-        let id = self.ident.to_be_bytes();
-        let tl = self.total_len.to_be_bytes();
-        let fl = flg.to_be_bytes();
-        let hdr: [u8; 20] = [
-            0x45,
-            self.tos,
-            tl[0],
-            tl[1],
-            id[0],
-            id[1],
-            fl[0],
-            fl[1],
-            self.ttl,
-            self.protocol,
-            0,
-            0,
-            self.src[0],
-            self.src[1],
-            self.src[2],
-            self.src[3],
-            self.dst[0],
-            self.dst[1],
-            self.dst[2],
-            self.dst[3],
-        ];
-        let c = checksum::checksum(&hdr).to_be_bytes();
-        h.copy_from_slice(&hdr);
-        h[10] = c[0];
-        h[11] = c[1];
+        let (src, dst) = (u32::from_be_bytes(self.src), u32::from_be_bytes(self.dst));
+        let sum = 0x4500
+            + u64::from(self.tos)
+            + u64::from(self.total_len)
+            + u64::from(self.ident)
+            + u64::from(flg)
+            + (u64::from(self.ttl) << 8)
+            + u64::from(self.protocol)
+            + u64::from(src)
+            + u64::from(dst);
+        let c = !checksum::fold(sum);
+        let w0 = 0x4500_0000 | (u32::from(self.tos) << 16) | u32::from(self.total_len);
+        let w1 = (u32::from(self.ident) << 16) | u32::from(flg);
+        let w2 = (u32::from(self.ttl) << 24) | (u32::from(self.protocol) << 16) | u32::from(c);
+        h[0..4].copy_from_slice(&w0.to_be_bytes());
+        h[4..8].copy_from_slice(&w1.to_be_bytes());
+        h[8..12].copy_from_slice(&w2.to_be_bytes());
+        h[12..16].copy_from_slice(&self.src);
+        h[16..20].copy_from_slice(&self.dst);
         true
     }
 }
@@ -337,6 +331,29 @@ mod tests {
         Ipv4Packet::new_unchecked(&mut g[..]).fill_checksum();
         assert_eq!(b, g);
         assert!(!r.emit(&mut [0u8; 19]));
+    }
+
+    // RFC 1071: the field-wise checksum equals the checksum over the emitted bytes,
+    // including carries (all-ones fields).
+    #[test]
+    fn rfc1071_emit_checksum_fieldwise() {
+        for (v, f) in [(0u8, false), (0xff, true), (0x5a, false)] {
+            let r = Ipv4Repr {
+                tos: v,
+                total_len: u16::from(v) * 257,
+                ident: u16::from(v) * 255,
+                df: f,
+                mf: !f,
+                frag_offset: 0x1fff,
+                ttl: v,
+                protocol: v,
+                src: [v; 4],
+                dst: [0xff; 4],
+            };
+            let mut b = [0u8; 20];
+            assert!(r.emit(&mut b));
+            assert_eq!(checksum::ones_sum(&b), 0xffff);
+        }
     }
 
     #[test]

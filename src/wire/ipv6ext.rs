@@ -252,11 +252,37 @@ mod tests {
             .emit(&mut o)
         );
         assert_eq!(o, b);
+        // Our layout is RFC 8200's (and Linux's: `frag_off = htons(byte_offset | IP6_MF)`).
+        // etherparse 0.16 reads M from bit 7 of byte 3 and the offset's low bits from
+        // bits 4..0 (JulianSchmid/etherparse#150, fixed in 0.20), so only the fields it
+        // reads correctly are compared with it; offsets are checked against the RFC.
         let (e, _) = etherparse::Ipv6FragmentHeader::from_slice(&b).unwrap();
-        // etherparse 0.16 decodes the IPv6 fragment offset from the wrong bits of
-        // byte 3 (it masks instead of shifting), so only M and the ID are compared.
-        assert!(e.more_fragments);
+        assert_eq!(e.next_header, etherparse::IpNumber::UDP);
         assert_eq!(e.identification, 0xdeadbeef);
+    }
+
+    // RFC 8200 §4.5 bit layout, field by field: the offset occupies the 13 high bits of
+    // bytes 2..4, then 2 reserved bits, then M in the lowest bit.
+    #[test]
+    fn rfc8200_s4_5_fragment_bit_layout() {
+        let emit = |offset, more| {
+            let mut o = [0u8; 8];
+            FragRepr {
+                next_header: 6,
+                offset,
+                more,
+                ident: 1,
+            }
+            .emit(&mut o);
+            [o[2], o[3]]
+        };
+        assert_eq!(emit(0, true), [0x00, 0x01]);
+        assert_eq!(emit(1, false), [0x00, 0x08]);
+        assert_eq!(emit(0x1fff, false), [0xff, 0xf8]);
+        assert_eq!(emit(0x1fff, true), [0xff, 0xf9]);
+        // Reserved bits set by a sender are ignored on reading.
+        let f = Ipv6FragHeader::new_checked(&[6u8, 0, 0x00, 0x0f, 0, 0, 0, 1][..]).unwrap();
+        assert_eq!((f.frag_offset(), f.more_frags()), (1, true));
     }
 
     // RFC 7915 §5.1: HbH, Destination Options and Routing (Segments Left 0) are skipped.

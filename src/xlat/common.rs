@@ -40,21 +40,22 @@ pub(super) fn v6(a: [u8; 16]) -> Ipv6Addr {
 /// Never zero, so it never looks like "no ID".
 #[inline]
 pub(super) fn ipv4_ident(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> u16 {
-    let mut w = [0u8; 8];
-    let n = l4.len().min(8);
-    w[..n].copy_from_slice(&l4[..n]);
-    let words = [
-        u32::from_be_bytes(src),
-        u32::from_be_bytes(dst),
-        u32::from_be_bytes([w[0], w[1], w[2], w[3]]),
-        u32::from_be_bytes([w[4], w[5], w[6], w[7]]),
-    ];
-    let mut h: u32 = 0x9e37_79b9 ^ u32::from(proto);
-    for x in words {
-        h = (h ^ x).wrapping_mul(0x85eb_ca6b);
-        h ^= h >> 15;
-    }
-    let id = ((h >> 16) ^ h) as u16;
+    let l4w = match l4.first_chunk::<8>() {
+        Some(w) => u64::from_be_bytes(*w),
+        None => {
+            let mut w = [0u8; 8];
+            let n = l4.len().min(8);
+            w[..n].copy_from_slice(&l4[..n]);
+            u64::from_be_bytes(w)
+        }
+    };
+    let addrs = (u64::from(u32::from_be_bytes(src)) << 32) | u64::from(u32::from_be_bytes(dst));
+    // Two multiply-xorshift rounds (a multiplicative hash): every input bit reaches the
+    // high 16 bits that become the Identification.
+    let mut h = (addrs ^ u64::from(proto)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h = (h ^ (h >> 29) ^ l4w).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 31;
+    let id = (h >> 48) as u16;
     if id == 0 { 1 } else { id }
 }
 

@@ -208,13 +208,14 @@ pub(super) fn v6_to_v4(
         Rest::Mtu => {
             // RFC 7915 §5.2: min(advertised − 20, IPv4 next-hop MTU, IPv6 next-hop MTU
             // − 20), subtracting 28 instead of 20 when the quoted packet has a Fragment
-            // header (it loses that header too). Kept at or above the IPv4 minimum.
+            // header: such IPv4 packets grow by 28 on both IPv6 paths, the one that
+            // advertised the MTU and our own next hop. Kept at or above the IPv4 minimum.
             let sub = if quoted_frag_hdr { 28 } else { 20 };
             let mtu = u32::from(t.cfg.mtu);
             let m = word
                 .saturating_sub(sub)
                 .min(mtu)
-                .min(mtu.saturating_sub(20))
+                .min(mtu.saturating_sub(sub))
                 .clamp(68, 0xffff) as u16;
             let b = m.to_be_bytes();
             [0, 0, b[0], b[1]]

@@ -20,8 +20,8 @@
 //!   Needed with mtu − 20. DF=0 and larger than min(lowest-ipv6-mtu, mtu): IPv6
 //!   fragments. Atomic fragments are never generated (RFC 8021).
 //! - Translated Packet Too Big: min(MTU + 20, mtu), at least 1280, RFC 1191 plateau for
-//!   MTU 0. Translated Fragmentation Needed: min(MTU − 20, mtu − 20), − 28 when the
-//!   quoted packet had a Fragment header, at least 68.
+//!   MTU 0. Translated Fragmentation Needed: min(MTU − 20, mtu − 20), both − 28 when
+//!   the quoted packet had a Fragment header, at least 68.
 //! - RFC 4884 extensions in ICMP errors are stripped (length field 0 on output).
 //! - Packets dropped for unmapped or illegal addresses get no ICMP error (RFC 7915
 //!   §4.4/§5.4 make that a SHOULD-be-able-to; not reflecting errors at whatever a

@@ -4,7 +4,7 @@
 //! writes the IPv6 header (plus a Fragment header when needed) into the headroom in
 //! front of the unmoved transport header.
 
-use crate::addr::validity;
+use crate::addr::{MappedBy, validity};
 use crate::wire::WireError;
 use crate::wire::buf::PacketBuf;
 use crate::wire::checksum;
@@ -57,16 +57,22 @@ pub(super) fn translate(
     // RFC 7757 §4: a hairpinned packet's source is translated with RFC 6052 only. An
     // IPv4 packet with both addresses in EAM prefixes is one that another box routed
     // back to us (§4.2.1 simple hairpinning).
-    let hairpin = from_hairpin || (map.is_eam_v4(v4(src4)) && map.is_eam_v4(v4(dst4)));
+    // `to_v6` maps by EAM exactly when the address is inside an EAM IPv4 prefix, so
+    // its answer doubles as the hairpin test (one lookup per address).
+    let mapped_src = map.to_v6(v4(src4));
+    let mapped_dst = map.to_v6(v4(dst4));
+    let hairpin = from_hairpin
+        || (matches!(mapped_src, Some((_, MappedBy::Eam)))
+            && matches!(mapped_dst, Some((_, MappedBy::Eam))));
     let src6 = if hairpin {
         map.to_v6_rfc6052(v4(src4))
     } else {
-        map.to_v6(v4(src4)).map(|m| m.0)
+        mapped_src.map(|m| m.0)
     };
     let Some(src6) = src6 else {
         return Verdict::Drop(R::Ipv4SourceUnmapped);
     };
-    let Some((dst6, _)) = map.to_v6(v4(dst4)) else {
+    let Some((dst6, _)) = mapped_dst else {
         return Verdict::Drop(R::Ipv4DestinationUnmapped);
     };
     let (src6, dst6) = (src6.octets(), dst6.octets());

@@ -4,7 +4,7 @@
 //! writes the 20-byte IPv4 header right in front of the (unmoved) transport header; the
 //! packet start moves forward over what was the IPv6 header and its extension headers.
 
-use crate::addr::validity;
+use crate::addr::{MappedBy, validity};
 use crate::wire::WireError;
 use crate::wire::buf::PacketBuf;
 use crate::wire::checksum;
@@ -43,7 +43,7 @@ pub(super) fn translate(t: &Translator, pkt: &mut PacketBuf, out: &mut Output) -
         return Verdict::Drop(R::Ipv6BadDestination);
     }
     let map = &t.cfg.map;
-    let Some((dst4, _)) = map.to_v4(v6(dst6)) else {
+    let Some((dst4, dst_by)) = map.to_v4(v6(dst6)) else {
         return Verdict::Drop(R::Ipv6DestinationUnmapped);
     };
     let walked = ipv6ext::walk(pkt6);
@@ -88,7 +88,9 @@ pub(super) fn translate(t: &Translator, pkt: &mut PacketBuf, out: &mut Output) -
     };
     let l4len = l4.len();
     let with_transport = chain.has_transport_header();
-    let hairpin = map.is_eam_v4(v4(dst4));
+    // An EAM-mapped destination lies in an EAM IPv4 prefix by construction; only an
+    // RFC 6052 one needs the lookup.
+    let hairpin = dst_by == MappedBy::Eam || map.is_eam_v4(v4(dst4));
 
     if upper == 1 {
         return Verdict::Drop(R::Ipv6BadProtocol);

@@ -120,16 +120,15 @@ fn rfc7915_s4_3_truncated_inner_packet() {
     assert_eq!(f.len(), 48 + 40 + 28);
     let ih = parse6(&f[48..]);
     assert_eq!(usize::from(ih.payload_length), 1020);
-    // Incremental TCP checksum update on the quoted header: translating the full
-    // packet gives the same checksum bytes.
-    let whole = one(&tcp4(CLIENT4, SERVER4, 61, &[0xab; 1000]), Verdict::V4ToV6);
-    let _ = whole;
-    let mut expect = full.clone();
-    // Translate the full quoted datagram on its own to compare the checksum.
-    expect[8] = 62;
-    fix_v4_checksum(&mut expect);
-    let g = one(&expect, Verdict::V4ToV6);
-    assert_eq!(&f[48 + 40 + 16..48 + 40 + 18], &g[40 + 16..40 + 18]);
+    // The quoted TCP header (checksum included, updated incrementally for the new
+    // pseudo-header) equals the one the IPv6 client's own stack built.
+    let mut native = Vec::new();
+    PacketBuilder::ipv6(CLIENT6, SERVER6, 61)
+        .tcp(80, 40000, 0x01020304, 1000)
+        .ack(7)
+        .write(&mut native, &[0xab; 1000])
+        .unwrap();
+    assert_eq!(&f[48..], &native[..68]);
 }
 
 // §4.2: Fragmentation Needed → Packet Too Big with min(MTU + 20, IPv6 MTU), RFC 1191
@@ -358,4 +357,229 @@ fn rfc7915_s4_3_quoted_fragment() {
     set_v4_frag(&mut later, 0x7777, false, false, 9);
     let f = one(&v4_error(11, 1, [0; 4], &later), Verdict::V4ToV6);
     assert_eq!(&f[48 + 48..], &later[20..]);
+}
+
+/// An IPv4 router on the path to the server (2001:db8:64::c633:6401 through pool6).
+const ROUTER4: [u8; 4] = [198, 51, 100, 1];
+
+/// The UDP packet (ports 53 → 40000, `payload`) the IPv6 client sends to the server,
+/// and its IPv4 form as the server side sees it (TTL one less).
+fn client_udp(hop: u8, payload: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut v6 = Vec::new();
+    PacketBuilder::ipv6(CLIENT6, SERVER6, hop)
+        .udp(53, 40000)
+        .write(&mut v6, payload)
+        .unwrap();
+    let mut v4 = Vec::new();
+    PacketBuilder::ipv4(CLIENT4, SERVER4, hop)
+        .udp(53, 40000)
+        .write(&mut v4, payload)
+        .unwrap();
+    (v6, v4)
+}
+
+fn ptb_mtu(f: &[u8]) -> u32 {
+    let h = parse6(f);
+    let (icmp, body) = etherparse::Icmpv6Header::from_slice(&f[40..]).unwrap();
+    assert_eq!(
+        icmp.checksum,
+        icmp.icmp_type
+            .calc_checksum(h.source, h.destination, body)
+            .unwrap()
+    );
+    match icmp.icmp_type {
+        etherparse::Icmpv6Type::PacketTooBig { mtu } => mtu,
+        t => panic!("not a Packet Too Big: {t:?}"),
+    }
+}
+
+// §4.2 "Code 4 (Fragmentation Needed and DF was Set)" → ICMPv6 Packet Too Big (2/0):
+// MTU = min(advertised + 20, MTU of the IPv6 next hop, MTU of the IPv4 next hop + 20);
+// both next hops are our 1500-byte device, so min(1400 + 20, 1500, 1520) = 1420. §4.3:
+// the quoted IPv4 header + 8 bytes becomes exactly the IPv6 header + 8 bytes the client
+// sent (addresses mapped back, Payload Length from the quoted Total Length, hop limit as
+// quoted, UDP checksum as the IPv6 client computed it).
+#[test]
+fn rfc7915_s4_2_fragmentation_needed_golden() {
+    let (native6, inner4) = client_udp(61, &[0x42; 1472]);
+    let p = icmp4_raw(ROUTER4, CLIENT4, 3, 4, [0, 0, 0x05, 0x78], &inner4[..28]);
+    let f = one(&p, Verdict::V4ToV6);
+    let h = parse6(&f);
+    assert_eq!(h.source, a6("2001:db8:64::c633:6401"));
+    assert_eq!((h.destination, h.hop_limit), (CLIENT6, 63));
+    assert_eq!(&f[40..42], &[2, 0]);
+    assert_eq!(ptb_mtu(&f), 1420);
+    assert_eq!(f.len(), 48 + 48);
+    assert_eq!(&f[48..], &native6[..48]);
+}
+
+// §4.2: a router that predates RFC 1191 sends MTU 0: use the greatest RFC 1191 plateau
+// below the quoted Total Length, then + 20 (IPv6 next hop 9000 here, so no cap); §6
+// item 1: a result below 1280 is raised to 1280.
+#[test]
+fn rfc7915_s4_2_fragmentation_needed_mtu_zero_plateaus() {
+    let t = translator_with(|c| c.mtu = 9000);
+    for (total, want) in [
+        (1500u16, 1492 + 20),
+        (1492, 1006 + 20 + (1280 - 1026)), // 1026 → floor 1280
+        (2002, 1492 + 20),
+        (4000, 2002 + 20),
+        (65535, 9000), // 32000 + 20, capped by the IPv6 next hop
+    ] {
+        let (_, mut inner4) = client_udp(61, &[0; 8]);
+        inner4[2..4].copy_from_slice(&total.to_be_bytes());
+        fix_v4_checksum(&mut inner4);
+        let p = icmp4_raw(ROUTER4, CLIENT4, 3, 4, [0; 4], &inner4);
+        let f = one_with(&t, &p, Verdict::V4ToV6);
+        assert_eq!(ptb_mtu(&f), want, "total length {total}");
+        assert_eq!(parse6(&f[48..]).payload_length, total - 20);
+    }
+}
+
+// §5.2 "Packet Too Big (Type 2)" → ICMPv4 3/4 with MTU = min(advertised − 20, MTU of
+// the IPv4 next hop, MTU of the IPv6 next hop − 20) = min(1380, 1500, 1480) = 1380,
+// in the low 16 bits (RFC 1191 §4; the high 16 bits zero). Sent by an unmapped IPv6
+// router, so the source is the translator's IPv4 address (RFC 6791 pool empty). §5.3:
+// the quoted packet is the IPv4 packet the server sent (1380 > 1260 bytes: DF = 1,
+// Identification 0 per §5.1), with the server's own UDP checksum.
+#[test]
+fn rfc7915_s5_2_packet_too_big_golden() {
+    let payload = [0x24u8; 1352];
+    let mut inner6 = Vec::new();
+    PacketBuilder::ipv6(SERVER6, CLIENT6, 33)
+        .udp(40000, 53)
+        .write(&mut inner6, &payload)
+        .unwrap();
+    let mut native4 = Vec::new();
+    PacketBuilder::ipv4(SERVER4, CLIENT4, 33)
+        .udp(40000, 53)
+        .write(&mut native4, &payload)
+        .unwrap();
+    let p = icmp6_raw(
+        a6("2001:db8:ffff::1"),
+        SERVER6,
+        2,
+        0,
+        1400u32.to_be_bytes(),
+        &inner6[..1232],
+    );
+    let f = one(&p, Verdict::V6ToV4);
+    let h = parse4(&f);
+    assert_eq!(
+        (h.source, h.destination, h.time_to_live),
+        (XLAT4, SERVER4, 63)
+    );
+    let (icmp, body) = etherparse::Icmpv4Header::from_slice(&f[20..]).unwrap();
+    assert_eq!(icmp.checksum, icmp.icmp_type.calc_checksum(body));
+    assert_eq!(&f[20..28], &[3, 4, f[22], f[23], 0, 0, 0x05, 0x64]);
+    assert_eq!(f.len(), 576);
+    let ih = parse4(&f[28..]);
+    assert_eq!(
+        (ih.source, ih.destination, ih.time_to_live),
+        (SERVER4, CLIENT4, 33)
+    );
+    assert_eq!(ih.total_len, 1380);
+    assert!(ih.dont_fragment && !ih.more_fragments);
+    assert_eq!(ih.identification, 0);
+    assert_eq!(&f[48..56], &native4[20..28]);
+}
+
+// §5.2 "taking into account whether or not the packet in error includes a Fragment
+// Header": the IPv4 packet grows by 28 bytes (IPv6 + Fragment header), so both the
+// advertised MTU and the IPv6 next hop lose 28: min(1600 − 28, 1500, 1500 − 28) = 1472.
+#[test]
+fn rfc7915_s5_2_packet_too_big_fragment_header_next_hop() {
+    let inner = udp6(SERVER6, CLIENT6, 33, &[0; 100]);
+    let fragd = insert_ext(&inner, 44, &[17, 0, 0, 1, 0, 0, 0, 5]);
+    let p = icmp6_raw(
+        a6("2001:db8:ffff::1"),
+        SERVER6,
+        2,
+        0,
+        1600u32.to_be_bytes(),
+        &fragd,
+    );
+    let f = one(&p, Verdict::V6ToV4);
+    assert_eq!(u16::from_be_bytes([f[26], f[27]]), 1472);
+}
+
+// §4.2 Parameter Problem codes 0 and 2, every row of Figure 3, end to end: the pointer
+// lands in the first byte of the ICMPv6 pointer's low octet; "n/a" rows are dropped.
+#[test]
+fn rfc7915_figure3_rows_end_to_end() {
+    let (_, inner4) = client_udp(61, b"quoted");
+    let rows: [(u8, Option<u8>); 20] = [
+        (0, Some(0)),
+        (1, Some(1)),
+        (2, Some(4)),
+        (3, Some(4)),
+        (4, None),
+        (5, None),
+        (6, None),
+        (7, None),
+        (8, Some(7)),
+        (9, Some(6)),
+        (10, None),
+        (11, None),
+        (12, Some(8)),
+        (13, Some(8)),
+        (14, Some(8)),
+        (15, Some(8)),
+        (16, Some(24)),
+        (17, Some(24)),
+        (18, Some(24)),
+        (19, Some(24)),
+    ];
+    for code in [0u8, 2] {
+        for (p4, p6) in rows {
+            let r = run(&v4_error(12, code, [p4, 0, 0, 0], &inner4));
+            match p6 {
+                Some(p6) => {
+                    assert_eq!(r.verdict, Verdict::V4ToV6, "pointer {p4}");
+                    assert_eq!(
+                        &r.frames[0][40..48],
+                        &[4, 0, r.frames[0][42], r.frames[0][43], 0, 0, 0, p6]
+                    );
+                    check_emitted(&r.frames[0]).unwrap();
+                }
+                None => assert_eq!(r.verdict, Verdict::Drop(R::IcmpUntranslatable)),
+            }
+        }
+    }
+    // Code 1 (missing a required option): dropped.
+    assert_eq!(
+        run(&v4_error(12, 1, [0; 4], &inner4)).verdict,
+        Verdict::Drop(R::IcmpUntranslatable)
+    );
+}
+
+// §5.2 Parameter Problem code 0, every row of Figure 6, end to end: the ICMPv4 pointer
+// is one octet (byte 4); "n/a" rows and pointers past the fixed header are dropped.
+#[test]
+fn rfc7915_figure6_rows_end_to_end() {
+    let inner = udp6(SERVER6, CLIENT6, 33, b"quoted");
+    for p6 in 0u32..48 {
+        let want: Option<u8> = match p6 {
+            0 => Some(0),
+            1 => Some(1),
+            4 | 5 => Some(2),
+            6 => Some(9),
+            7 => Some(8),
+            8..=23 => Some(12),
+            24..=39 => Some(16),
+            _ => None,
+        };
+        let r = run(&v6_error(CLIENT6, 4, 0, p6.to_be_bytes(), &inner));
+        match want {
+            Some(p4) => {
+                assert_eq!(r.verdict, Verdict::V6ToV4, "pointer {p6}");
+                assert_eq!(
+                    &r.frames[0][20..28],
+                    &[12, 0, r.frames[0][22], r.frames[0][23], p4, 0, 0, 0]
+                );
+                check_emitted(&r.frames[0]).unwrap();
+            }
+            None => assert_eq!(r.verdict, Verdict::Drop(R::IcmpUntranslatable), "{p6}"),
+        }
+    }
 }

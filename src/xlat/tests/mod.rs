@@ -220,3 +220,18 @@ pub fn parse4(f: &[u8]) -> etherparse::Ipv4Header {
 pub fn parse6(f: &[u8]) -> etherparse::Ipv6Header {
     etherparse::Ipv6Header::from_slice(f).unwrap().0
 }
+
+/// The RFC 8200 §4.5 Fragment header of an emitted IPv6 frame: (Next Header, offset in
+/// 8-octet units, M, Identification). etherparse finds the header and reads Next Header
+/// and Identification; offset and M are decoded here from the RFC diagram because
+/// etherparse 0.16 reads them from the wrong bits (JulianSchmid/etherparse#150).
+pub fn frag6(f: &[u8]) -> (u8, u16, bool, u32) {
+    let (h, rest) = etherparse::Ipv6Header::from_slice(f).unwrap();
+    assert_eq!(
+        h.next_header,
+        etherparse::IpNumber::IPV6_FRAGMENTATION_HEADER
+    );
+    let (e, _) = etherparse::Ipv6FragmentHeader::from_slice(rest).unwrap();
+    let word = u16::from_be_bytes([rest[2], rest[3]]);
+    (e.next_header.0, word >> 3, word & 1 == 1, e.identification)
+}

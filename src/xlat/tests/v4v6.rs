@@ -62,15 +62,8 @@ fn rfc7915_s4_1_fragment_header_for_ipv4_fragments() {
     let o2 = one(&f2, Verdict::V4ToV6);
     for (o, off, m, len) in [(&o1, 0u16, true, 104usize), (&o2, 13, false, 104)] {
         let h = parse6(o);
-        assert_eq!(
-            h.next_header,
-            etherparse::IpNumber::IPV6_FRAGMENTATION_HEADER
-        );
         assert_eq!(usize::from(h.payload_length), 8 + len);
-        assert_eq!(o[40], 17);
-        assert_eq!(u16::from_be_bytes([o[42], o[43]]) >> 3, off);
-        assert_eq!(o[43] & 1 == 1, m);
-        assert_eq!(&o[44..48], &[0, 0, 0xab, 0xcd]);
+        assert_eq!(frag6(o), (17, off, m, 0xabcd));
     }
     // The first fragment's UDP checksum covers the whole datagram: reassembled, it
     // verifies over the IPv6 pseudo-header.
@@ -95,10 +88,9 @@ fn rfc7915_s4_1_df0_fragmented_to_lowest_ipv6_mtu() {
     for (i, f) in r.frames.iter().enumerate() {
         check_emitted(f).unwrap();
         assert!(f.len() <= 1280);
-        let off = u16::from_be_bytes([f[42], f[43]]) >> 3;
+        let (nh, off, m, id) = frag6(f);
         assert_eq!(usize::from(off) * 8, expect_off);
-        assert_eq!(f[43] & 1 == 1, i == 0);
-        assert_eq!(&f[44..48], &[0, 0, 1, 2]);
+        assert_eq!((nh, m, id), (17, i == 0, 0x0102));
         expect_off += f.len() - 48;
         dgram.extend_from_slice(&f[48..]);
     }
@@ -117,13 +109,11 @@ fn rfc7915_s4_1_fragment_of_fragment_offsets_combine() {
     let r = run(&p);
     assert_eq!(r.verdict, Verdict::V4ToV6);
     assert_eq!(r.frames.len(), 2);
-    let offs: Vec<u16> = r
-        .frames
-        .iter()
-        .map(|f| u16::from_be_bytes([f[42], f[43]]) >> 3)
-        .collect();
-    assert_eq!(offs, vec![185, 185 + 1232 / 8]);
-    assert!(r.frames.iter().all(|f| f[43] & 1 == 1));
+    let hdrs: Vec<_> = r.frames.iter().map(|f| frag6(f)).collect();
+    assert_eq!(
+        hdrs,
+        vec![(17, 185, true, 7), (17, 185 + 1232 / 8, true, 7)]
+    );
     assert_eq!(r.frames[1].len(), 48 + 1480 - 1232);
 }
 
@@ -292,4 +282,45 @@ fn rfc7915_s4_1_validation() {
         parse6(&one(&q, Verdict::V4ToV6)).next_header,
         etherparse::IpNumber(253)
     );
+}
+
+// §4.1: a DF = 0 IPv4 datagram of 2000 bytes (UDP, 1972 payload bytes) exceeds
+// lowest-ipv6-mtu (1280): it is split into IPv6 fragments of at most 1280 bytes, each
+// with a Fragment header (Next Header UDP, Identification = IPv4 ID with the high 16
+// bits zero), offsets in 8-octet units counting the fragmentable part, M = 1 on all
+// but the last. 1980 transport bytes, 1280 − 48 = 1232 per fragment: 1232 + 748, the
+// second at offset 1232 / 8 = 154. Reassembled, the UDP datagram equals the one an
+// IPv6 stack would have sent natively (checksum over the IPv6 pseudo-header, §4.5).
+#[test]
+fn rfc7915_s4_1_df0_2000_bytes_udp_fragments() {
+    let payload: Vec<u8> = (0..1972u32).map(|i| (i % 251) as u8).collect();
+    let mut p = udp4(SERVER4, CLIENT4, 64, &payload);
+    assert_eq!(p.len(), 2000);
+    set_v4_frag(&mut p, 0xbeef, false, false, 0);
+    let r = run(&p);
+    assert_eq!(r.verdict, Verdict::V4ToV6);
+    assert_eq!(r.frames.len(), 2);
+    let want = [
+        (17u8, 0u16, true, 0xbeefu32, 1232usize),
+        (17, 154, false, 0xbeef, 748),
+    ];
+    let mut dgram = Vec::new();
+    for (f, (nh, off, m, id, len)) in r.frames.iter().zip(want) {
+        check_emitted(f).unwrap();
+        let h = parse6(f);
+        assert_eq!(
+            (h.source, h.destination, h.hop_limit),
+            (SERVER6, CLIENT6, 63)
+        );
+        assert_eq!(usize::from(h.payload_length), 8 + len);
+        assert!(f.len() <= 1280);
+        assert_eq!(frag6(f), (nh, off, m, id));
+        dgram.extend_from_slice(&f[48..]);
+    }
+    let mut native = Vec::new();
+    PacketBuilder::ipv6(SERVER6, CLIENT6, 63)
+        .udp(53, 40000)
+        .write(&mut native, &payload)
+        .unwrap();
+    assert_eq!(dgram, native[40..]);
 }

@@ -262,3 +262,47 @@ fn rfc7915_s5_1_reset_tos_option() {
     let f = one_with(&t, &p, Verdict::V6ToV4);
     assert_eq!(f[1], 0);
 }
+
+// §5.1.1: IPv6 fragments → IPv4 fragments, one for one. A UDP datagram of 8 + 1000
+// bytes sent by an IPv6 host as two fragments (512 data bytes at offset 0 with M = 1,
+// 496 at offset 64 with M = 0, Identification 0xdeadbeef): each becomes an IPv4
+// fragment with Identification = the low 16 bits (0xbeef), MF = M, DF = 0, the same
+// offset, Protocol = the Fragment header's Next Header, Total Length = 20 + data.
+// Reassembled, the UDP datagram equals what an IPv4 stack would have sent natively
+// (checksum over the IPv4 pseudo-header, §5.5).
+#[test]
+fn rfc7915_s5_1_1_ipv6_fragments_to_ipv4_fragments() {
+    let payload: Vec<u8> = (0..1000u32).map(|i| (i % 253) as u8).collect();
+    let whole = udp6(CLIENT6, SERVER6, 64, &payload);
+    let data = &whole[40..];
+    let frag = |chunk: &[u8], off: u16, more: bool| {
+        let word = (off << 3) | u16::from(more);
+        let w = word.to_be_bytes();
+        let mut ext = vec![17u8, 0, w[0], w[1], 0xde, 0xad, 0xbe, 0xef];
+        ext.extend_from_slice(chunk);
+        insert_ext(&whole[..40], 44, &ext)
+    };
+    let f1 = frag(&data[..512], 0, true);
+    let f2 = frag(&data[512..], 64, false);
+    let mut dgram = Vec::new();
+    for (p, off, mf, len) in [(&f1, 0u16, true, 512usize), (&f2, 64, false, 496)] {
+        let o = one(p, Verdict::V6ToV4);
+        let h = parse4(&o);
+        assert_eq!(h.identification, 0xbeef);
+        assert_eq!((h.more_fragments, h.dont_fragment), (mf, false));
+        assert_eq!(h.fragment_offset.value(), off);
+        assert_eq!(h.protocol, etherparse::IpNumber::UDP);
+        assert_eq!(usize::from(h.total_len), 20 + len);
+        assert_eq!(
+            (h.source, h.destination, h.time_to_live),
+            (CLIENT4, SERVER4, 63)
+        );
+        dgram.extend_from_slice(&o[20..]);
+    }
+    let mut native = Vec::new();
+    PacketBuilder::ipv4(CLIENT4, SERVER4, 63)
+        .udp(40000, 53)
+        .write(&mut native, &payload)
+        .unwrap();
+    assert_eq!(dgram, native[20..]);
+}
