@@ -10,6 +10,9 @@ use std::time::Duration;
 
 pub struct Options {
     seconds: u32,
+    /// Rounds of all rows, interleaved; the table shows each figure's median. Shared,
+    /// noisy machines make single runs swing by ±30%.
+    rounds: u32,
     streams: u32,
     workers: Option<u32>,
 }
@@ -18,12 +21,15 @@ impl Options {
     pub fn parse(rest: &[String]) -> Result<Options, String> {
         let mut o = Options {
             seconds: 5,
+            rounds: 3,
             streams: 1,
             workers: None,
         };
-        for (name, n) in crate::numeric_options(rest, &["seconds", "streams", "workers"])? {
+        for (name, n) in crate::numeric_options(rest, &["seconds", "rounds", "streams", "workers"])?
+        {
             match name.as_str() {
                 "seconds" => o.seconds = n,
+                "rounds" => o.rounds = n.max(1),
                 "streams" => o.streams = n,
                 _ => o.workers = Some(n),
             }
@@ -63,7 +69,8 @@ pub fn run(o: Options) -> Result<(), String> {
         args.extend(["--workers", w.as_str()]);
     }
     println!(
-        "\n== end-to-end: {} s per figure, {} TCP stream(s){}",
+        "\n== end-to-end: {} round(s), {} s per figure, {} TCP stream(s){}",
+        o.rounds,
         o.seconds,
         o.streams,
         workers
@@ -71,20 +78,58 @@ pub fn run(o: Options) -> Result<(), String> {
             .map(|w| format!(", xlat64 --workers {w}"))
             .unwrap_or_default()
     );
-    let rows = vec![
-        measure(&mut lab, &o, "kernel IPv6 fwd", None, addr::SRV6_NATIVE),
-        measure(
-            &mut lab,
-            &o,
-            "xlat64",
-            Some(Translator::xlat64(&bin, &args)),
-            addr::SRV6,
-        ),
-        measure(&mut lab, &o, "tayga", Some(Translator::Tayga), addr::SRV6),
-    ];
+    let mut rounds = Vec::new();
+    for round in 1..=o.rounds {
+        println!("\n==== round {round} of {}", o.rounds);
+        let rows = vec![
+            measure(&mut lab, &o, "kernel IPv6 fwd", None, addr::SRV6_NATIVE),
+            measure(
+                &mut lab,
+                &o,
+                "xlat64",
+                Some(Translator::xlat64(&bin, &args)),
+                addr::SRV6,
+            ),
+            measure(&mut lab, &o, "tayga", Some(Translator::Tayga), addr::SRV6),
+        ];
+        print_table(&format!("round {round}"), &rows);
+        rounds.push(rows);
+    }
     drop(lab);
-    print_table(&rows);
+    print_table(
+        &format!("median of {} round(s)", o.rounds),
+        &medians(&rounds),
+    );
     Ok(())
+}
+
+/// Row by row, the median of each figure over the rounds (rounds that failed a figure
+/// are left out of that figure's median).
+fn medians(rounds: &[Vec<Row>]) -> Vec<Row> {
+    let Some(first) = rounds.first() else {
+        return Vec::new();
+    };
+    (0..first.len())
+        .map(|i| {
+            let col = |f: fn(&Row) -> Option<f64>| {
+                let mut v: Vec<f64> = rounds.iter().filter_map(|r| f(&r[i])).collect();
+                v.sort_by(f64::total_cmp);
+                (!v.is_empty()).then(|| v[v.len() / 2])
+            };
+            Row {
+                name: first[i].name,
+                tcp_gbps: col(|r| r.tcp_gbps),
+                udp_pps: col(|r| r.udp_pps),
+                udp_if_pps: col(|r| r.udp_if_pps),
+                note: rounds
+                    .iter()
+                    .map(|r| r[i].note.as_str())
+                    .find(|n| !n.is_empty())
+                    .unwrap_or_default()
+                    .to_string(),
+            }
+        })
+        .collect()
 }
 
 /// `cargo bench` over the bench targets in benches/, if there are any yet.
@@ -250,8 +295,8 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     }
 }
 
-fn print_table(rows: &[Row]) {
-    println!("\n== results");
+fn print_table(title: &str, rows: &[Row]) {
+    println!("\n== results: {title}");
     println!(
         "{:<16} {:>11} {:>15} {:>15}  note",
         "", "TCP Gbit/s", "UDP-64 pkt/s", "UDP-64 pkt/s"

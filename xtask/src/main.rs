@@ -29,7 +29,7 @@ commands:
                             from an IPv6-only client through xlat64, print its counters
                             (--tayga: same show with TAYGA, to check the lab itself)
   test                      fmt, clippy, release build, unit tests, end-to-end tests, fuzz
-  bench [--seconds N] [--streams N] [--workers N]
+  bench [--seconds N] [--rounds N] [--streams N] [--workers N]
                             cargo bench, then TCP Gbit/s and 64-byte UDP packets/s through
                             kernel IPv6 forwarding, xlat64 and TAYGA, side by side
   fuzz [--seconds N]        bounded fuzz runs
