@@ -126,11 +126,16 @@ fn hash_bib4(h: &Hasher, proto: u8, v4: u32, port: u16) -> u64 {
 }
 
 #[inline]
-fn hash_sess(h: &Hasher, bib: u32, raddr: u32, rport: u16) -> u64 {
-    h.h2(
-        u64::from(bib) << 32 | u64::from(raddr),
-        u64::from(rport) | 1 << 32,
-    )
+fn hash_sess(h: &Hasher, v4key: u64, raddr: u32, rport: u16) -> u64 {
+    h.h3(v4key, u64::from(raddr) << 16 | u64::from(rport), 0x5e55)
+}
+
+/// The binding's IPv4 transport address as one word. Sessions are hashed by their IPv4
+/// view, so an IPv4 packet probes the session index and the binding index at once
+/// (two overlapping memory round trips instead of four in a row).
+#[inline]
+fn v4key(proto: u8, v4: u32, port4: u16) -> u64 {
+    u64::from(v4) << 32 | u64::from(port4) << 8 | u64::from(proto)
 }
 
 fn class_of(proto: Proto, state: TcpState) -> u8 {
@@ -234,7 +239,8 @@ impl Shard {
 
     #[inline]
     fn h_sess(&self, bib: u32, raddr: u32, rport: u16) -> u64 {
-        hash_sess(&self.hasher, bib, raddr, rport)
+        let b = &self.bibs[bib as usize];
+        hash_sess(&self.hasher, v4key(b.proto, b.v4, b.port4), raddr, rport)
     }
 
     // ---- lookups -------------------------------------------------------------
@@ -259,8 +265,36 @@ impl Shard {
 
     #[inline]
     fn find_sess(&self, bib: u32, raddr: u32, rport: u16) -> Option<u32> {
+        self.find_sess_hashed(self.h_sess(bib, raddr, rport), bib, raddr, rport)
+    }
+
+    /// From the IPv6 side the binding is already in hand: most bindings have one or
+    /// two sessions (a TCP client uses a new port per connection), so walking its list
+    /// costs one memory round trip where the index costs two. Long lists use the index.
+    #[inline]
+    fn find_sess_from_bib(&self, bib: u32, raddr: u32, rport: u16) -> Option<u32> {
+        const WALK: usize = 4;
+        let mut s = self.bibs[bib as usize].first;
+        for _ in 0..WALK {
+            if s == NIL {
+                return None;
+            }
+            let e = &self.sessions[s as usize];
+            if e.raddr == raddr && e.rport == rport {
+                return Some(s);
+            }
+            s = e.b_next;
+        }
+        if s == NIL {
+            return None;
+        }
+        self.find_sess(bib, raddr, rport)
+    }
+
+    #[inline]
+    fn find_sess_hashed(&self, h: u64, bib: u32, raddr: u32, rport: u16) -> Option<u32> {
         let ss = &self.sessions;
-        self.sess_idx.find(self.h_sess(bib, raddr, rport), |i| {
+        self.sess_idx.find(h, |i| {
             let s = &ss[i as usize];
             s.bib == bib && s.raddr == raddr && s.rport == rport
         })
@@ -288,7 +322,7 @@ impl Shard {
         let rport = if proto == Proto::Icmp { 0 } else { dport };
         let bib = self.find_bib6(proto, &src, sport);
         if let Some(b) = bib
-            && let Some(s) = self.find_sess(b, raddr, rport)
+            && let Some(s) = self.find_sess_from_bib(b, raddr, rport)
         {
             self.touch(s, proto, Side::V6, tcp_flags, now32);
             return Ok(self.outbound(b, false));
@@ -334,6 +368,13 @@ impl Shard {
         let raddr = u32::from(src4);
         let rport = if proto == Proto::Icmp { 0 } else { sport };
         let syn = proto == Proto::Tcp && tcp_flags & tcp::SYN != 0;
+        // Both probes depend only on the packet, so their cache misses overlap.
+        let hs = hash_sess(
+            &self.hasher,
+            v4key(proto as u8, u32::from(dst4), dport),
+            raddr,
+            rport,
+        );
         let Some(b) = self.find_bib4(proto, u32::from(dst4), dport) else {
             if syn && !self.cfg.drop_externally_initiated_tcp {
                 return self.hold(raddr, sport, u32::from(dst4), dport, now32);
@@ -345,7 +386,7 @@ impl Shard {
             };
             return V4Lookup::Refused(self.refuse(r));
         };
-        if let Some(s) = self.find_sess(b, raddr, rport) {
+        if let Some(s) = self.find_sess_hashed(hs, b, raddr, rport) {
             self.touch(s, proto, Side::V4, tcp_flags, now32);
             return V4Lookup::Forward(self.inbound(b));
         }
@@ -769,10 +810,11 @@ impl Shard {
     fn free_session(&mut self, s: u32) {
         let e = self.sessions[s as usize];
         let h = self.h_sess(e.bib, e.raddr, e.rport);
-        let (ss, hasher) = (&self.sessions, self.hasher);
+        let (ss, bibs, hasher) = (&self.sessions, &self.bibs, self.hasher);
         let removed = self.sess_idx.remove(h, s, |j| {
             let x = &ss[j as usize];
-            hash_sess(&hasher, x.bib, x.raddr, x.rport)
+            let b = &bibs[x.bib as usize];
+            hash_sess(&hasher, v4key(b.proto, b.v4, b.port4), x.raddr, x.rport)
         });
         debug_assert!(removed);
         if e.b_prev == NIL {

@@ -61,6 +61,20 @@ fn endpoint_independent_mapping_rfc6146_3_5_1_rfc4787_req1() {
 }
 
 #[test]
+fn binding_with_many_sessions_finds_each_rfc6146_3_5_1() {
+    let mut s = shard(cfg());
+    for round in 0..2 {
+        for k in 0..12u8 {
+            let dst = Ipv4Addr::new(198, 51, 100, k);
+            s.lookup_or_create_v6(Proto::Udp, c6(1), 5000, dst, 53, 0, round)
+                .unwrap();
+        }
+        assert_eq!(s.session_count(), 12, "round {round}: no duplicates");
+    }
+    s.check_invariants();
+}
+
+#[test]
 fn reply_maps_back_rfc6146_3_5_1() {
     let mut s = shard(cfg());
     let o = s
