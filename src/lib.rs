@@ -11,5 +11,6 @@
 pub mod addr;
 pub mod control;
 pub mod dataplane;
+pub mod nat64;
 pub mod wire;
 pub mod xlat;

@@ -1,0 +1,309 @@
+//! Configuration of the NAT64 state: pool4, timers, filtering, limits.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// The three kinds of flow RFC 6146 keeps state for (ICMP: queries, the echo
+/// identifier standing in for the port).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Proto {
+    Tcp = 0,
+    Udp = 1,
+    Icmp = 2,
+}
+
+impl Proto {
+    pub const ALL: [Proto; 3] = [Proto::Tcp, Proto::Udp, Proto::Icmp];
+
+    pub(crate) fn from_u8(v: u8) -> Proto {
+        match v {
+            0 => Proto::Tcp,
+            1 => Proto::Udp,
+            _ => Proto::Icmp,
+        }
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Icmp => "icmp",
+        })
+    }
+}
+
+/// An inclusive range of ports (or ICMP identifiers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl PortRange {
+    pub const fn new(first: u16, last: u16) -> Self {
+        PortRange { first, last }
+    }
+
+    pub fn len(&self) -> u32 {
+        u32::from(self.last) - u32::from(self.first) + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.last < self.first
+    }
+
+    pub fn contains(&self, p: u16) -> bool {
+        self.first <= p && p <= self.last
+    }
+}
+
+/// The IPv4 side of the translator: addresses × a port range per protocol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pool4 {
+    pub addrs: Vec<Ipv4Addr>,
+    pub tcp: PortRange,
+    pub udp: PortRange,
+    pub icmp: PortRange,
+}
+
+impl Pool4 {
+    /// The default ranges: 1024–65535 for TCP and UDP (the well-known ports stay with
+    /// the host), every ICMP identifier.
+    pub fn new(addrs: Vec<Ipv4Addr>) -> Self {
+        Pool4 {
+            addrs,
+            tcp: PortRange::new(1024, 65535),
+            udp: PortRange::new(1024, 65535),
+            icmp: PortRange::new(0, 65535),
+        }
+    }
+
+    pub fn range(&self, proto: Proto) -> PortRange {
+        match proto {
+            Proto::Tcp => self.tcp,
+            Proto::Udp => self.udp,
+            Proto::Icmp => self.icmp,
+        }
+    }
+}
+
+/// Worker `w`'s slice of `range` when it is cut into `workers` contiguous pieces.
+/// Replies find their owner by the slice their destination port falls in
+/// ([`owner_of_port`]), so both must use this one function.
+pub fn port_slice(range: PortRange, worker: usize, workers: usize) -> PortRange {
+    let n = range.len() as usize;
+    let w = workers.max(1);
+    let lo = n * worker / w;
+    let hi = n * (worker + 1) / w;
+    let first = u32::from(range.first) + lo as u32;
+    if hi == lo {
+        // More workers than ports: an empty slice.
+        return PortRange { first: 1, last: 0 };
+    }
+    PortRange {
+        first: first as u16,
+        last: (u32::from(range.first) + hi as u32 - 1) as u16,
+    }
+}
+
+/// Inverse of [`port_slice`]: which worker's slice holds `port`.
+pub fn owner_of_port(range: PortRange, workers: usize, port: u16) -> Option<usize> {
+    if !range.contains(port) {
+        return None;
+    }
+    let n = range.len() as usize;
+    let off = usize::from(port - range.first);
+    let w = workers.max(1);
+    // Smallest worker whose slice end passes `off`.
+    let mut guess = off * w / n;
+    while n * (guess + 1) / w <= off {
+        guess += 1;
+    }
+    while guess > 0 && n * guess / w > off {
+        guess -= 1;
+    }
+    Some(guess)
+}
+
+/// Session lifetimes in milliseconds (RFC 6146 §4 defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// UDP_Min is 2 min (§3.5.1); the default, 5 min, is RFC 4787 REQ-5's.
+    pub udp: u64,
+    /// TCP_EST: 2 h 4 min (§3.5.2.2, after RFC 5382).
+    pub tcp_est: u64,
+    /// TCP_TRANS: 4 min.
+    pub tcp_trans: u64,
+    /// TCP_INCOMING_SYN: how long an IPv4 SYN waits for a simultaneous open (6 s).
+    pub tcp_incoming_syn: u64,
+    /// ICMP_DEFAULT: 60 s (§3.5.3).
+    pub icmp: u64,
+}
+
+pub const UDP_MIN_MS: u64 = 2 * 60 * 1000;
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            udp: 5 * 60 * 1000,
+            tcp_est: (2 * 60 + 4) * 60 * 1000,
+            tcp_trans: 4 * 60 * 1000,
+            tcp_incoming_syn: 6 * 1000,
+            icmp: 60 * 1000,
+        }
+    }
+}
+
+/// How unsolicited IPv4 packets to an existing mapping are treated (RFC 4787 §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filtering {
+    /// Anyone may reach a mapping once it exists (REQ-8's recommendation when
+    /// transparency matters most).
+    EndpointIndependent,
+    /// Only IPv4 hosts the IPv6 side has already sent to.
+    AddressDependent,
+}
+
+/// Everything one shard needs. `worker`/`workers` decide its slice of pool4 ports.
+#[derive(Clone, Debug)]
+pub struct ShardConfig {
+    pub pool: Pool4,
+    pub worker: usize,
+    pub workers: usize,
+    pub timeouts: Timeouts,
+    pub filtering: Filtering,
+    /// Drop IPv4-initiated TCP instead of holding/creating (RFC 6146 §3.5.2.2's
+    /// "security policy" switch).
+    pub drop_externally_initiated_tcp: bool,
+    /// Sessions this shard can hold; all tables are sized for it up front.
+    pub max_sessions: usize,
+    /// Static BIB entries this shard can hold.
+    pub max_static: usize,
+    /// Distinct subscribers (addresses, prefixes) tracked for quotas.
+    pub max_subscribers: usize,
+    /// Sessions per IPv6 address.
+    pub max_sessions_per_addr: u32,
+    /// Sessions per subscriber prefix.
+    pub max_sessions_per_prefix: u32,
+    /// Length of the subscriber prefix (≤ 64), e.g. 64 or 56.
+    pub subscriber_prefix_len: u8,
+    /// IPv4 SYNs held for simultaneous open at once (RFC 6146 asks for a limit).
+    pub max_held_syns: usize,
+}
+
+impl ShardConfig {
+    /// One worker, defaults everywhere, `max_sessions` sessions.
+    pub fn new(pool: Pool4, max_sessions: usize) -> Self {
+        ShardConfig {
+            pool,
+            worker: 0,
+            workers: 1,
+            timeouts: Timeouts::default(),
+            filtering: Filtering::EndpointIndependent,
+            drop_externally_initiated_tcp: false,
+            max_sessions,
+            max_static: 1024,
+            max_subscribers: (max_sessions / 16).max(64),
+            max_sessions_per_addr: 8192,
+            max_sessions_per_prefix: 16384,
+            subscriber_prefix_len: 64,
+            max_held_syns: 1024,
+        }
+    }
+
+    /// Checks the values a shard relies on; errors name the key and the expected form.
+    pub fn validate(&self) -> Result<(), String> {
+        let t = &self.timeouts;
+        if t.udp < UDP_MIN_MS {
+            return Err(format!(
+                "nat64.udp-timeout: {} ms is below RFC 6146's 2-minute minimum; use at least 120000",
+                t.udp
+            ));
+        }
+        for (key, v) in [
+            ("nat64.udp-timeout", t.udp),
+            ("nat64.tcp-est-timeout", t.tcp_est),
+            ("nat64.tcp-trans-timeout", t.tcp_trans),
+            ("nat64.tcp-incoming-syn-timeout", t.tcp_incoming_syn),
+            ("nat64.icmp-timeout", t.icmp),
+        ] {
+            if v == 0 || v >= 1 << 31 {
+                return Err(format!(
+                    "{key}: expected milliseconds between 1 and {} (24 days), got {v}",
+                    (1u64 << 31) - 1
+                ));
+            }
+        }
+        if self.pool.addrs.is_empty() {
+            return Err("nat64.pool4: expected at least one IPv4 address".into());
+        }
+        if self.pool.addrs.len() > 65535 {
+            return Err("nat64.pool4: at most 65535 addresses".into());
+        }
+        for p in Proto::ALL {
+            if self.pool.range(p).is_empty() {
+                return Err(format!(
+                    "nat64.pool4.{p}-ports: expected FIRST-LAST with FIRST <= LAST"
+                ));
+            }
+        }
+        if self.workers == 0 || self.worker >= self.workers {
+            return Err(format!(
+                "nat64.workers: worker {} of {} is out of range",
+                self.worker, self.workers
+            ));
+        }
+        if self.max_sessions == 0 || self.max_sessions + self.max_static >= u32::MAX as usize / 2 {
+            return Err("nat64.max-sessions: expected 1 to 2^31 - 1".into());
+        }
+        if self.subscriber_prefix_len == 0 || self.subscriber_prefix_len > 64 {
+            return Err(format!(
+                "nat64.subscriber-prefix-len: expected 1 to 64, got {}",
+                self.subscriber_prefix_len
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_partition_the_range() {
+        for workers in [1usize, 2, 3, 7, 16] {
+            for range in [
+                PortRange::new(1024, 65535),
+                PortRange::new(0, 65535),
+                PortRange::new(5, 9),
+            ] {
+                let mut next = u32::from(range.first);
+                for w in 0..workers {
+                    let s = port_slice(range, w, workers);
+                    if s.is_empty() {
+                        continue;
+                    }
+                    assert_eq!(u32::from(s.first), next);
+                    next = u32::from(s.last) + 1;
+                    for p in [s.first, s.last, s.first + (s.last - s.first) / 2] {
+                        assert_eq!(owner_of_port(range, workers, p), Some(w));
+                    }
+                }
+                assert_eq!(next, u32::from(range.last) + 1);
+            }
+        }
+        assert_eq!(owner_of_port(PortRange::new(1024, 65535), 4, 80), None);
+    }
+
+    #[test]
+    fn udp_timeout_floor_rfc6146_3_5_1() {
+        let mut c = ShardConfig::new(Pool4::new(vec![Ipv4Addr::new(192, 0, 2, 1)]), 100);
+        assert!(c.validate().is_ok());
+        c.timeouts.udp = 60_000;
+        let e = c.validate().unwrap_err();
+        assert!(e.contains("nat64.udp-timeout"), "{e}");
+    }
+}
