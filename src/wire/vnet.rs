@@ -120,3 +120,59 @@ mod tests {
         assert!(VnetHdr::new_checked(&b[..9]).is_err());
     }
 }
+
+/// A decoded `virtio_net_hdr`: the offload metadata that travels beside a packet when
+/// the TUN device runs with IFF_VNET_HDR. `Offload::NONE` (all zero) is a plain packet
+/// with a complete checksum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offload {
+    pub flags: u8,
+    pub gso_type: u8,
+    pub hdr_len: u16,
+    pub gso_size: u16,
+    pub csum_start: u16,
+    pub csum_offset: u16,
+}
+
+impl Offload {
+    pub const NONE: Offload = Offload {
+        flags: 0,
+        gso_type: gso::NONE,
+        hdr_len: 0,
+        gso_size: 0,
+        csum_start: 0,
+        csum_offset: 0,
+    };
+
+    /// Decodes the first [`HEADER_LEN`] bytes; None if `b` is shorter.
+    pub fn parse(b: &[u8]) -> Option<Offload> {
+        let h = VnetHdr::new_checked(b).ok()?;
+        Some(Offload {
+            flags: h.flags(),
+            gso_type: h.gso_type(),
+            hdr_len: h.hdr_len(),
+            gso_size: h.gso_size(),
+            csum_start: h.csum_start(),
+            csum_offset: h.csum_offset(),
+        })
+    }
+
+    /// Encodes into the first [`HEADER_LEN`] bytes of `b` (the 12-byte variant's
+    /// `num_buffers` is left alone); false if `b` is shorter.
+    pub fn emit(&self, b: &mut [u8]) -> bool {
+        let Ok(mut h) = VnetHdr::new_checked(b) else {
+            return false;
+        };
+        h.set_flags(self.flags);
+        h.set_gso_type(self.gso_type);
+        h.set_hdr_len(self.hdr_len);
+        h.set_gso_size(self.gso_size);
+        h.set_csum_start(self.csum_start);
+        h.set_csum_offset(self.csum_offset);
+        true
+    }
+
+    pub fn is_none(&self) -> bool {
+        *self == Offload::NONE
+    }
+}

