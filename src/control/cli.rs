@@ -82,6 +82,18 @@ pub struct RunArgs {
     /// Transmit queue length of the TUN device, in packets [default: 10000].
     #[arg(long, value_name = "N")]
     pub txqueuelen: Option<String>,
+    /// TUN queues, one worker thread each; 1 opens a single-queue device
+    /// [default: the number of CPUs this process may run on].
+    #[arg(long, value_name = "N")]
+    pub workers: Option<String>,
+    /// Pin worker i to CPU i (modulo the CPUs this process may run on) [default: true].
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
+    pub pin: Option<String>,
+    /// TUN offloads: open the device with a virtio-net header and let the kernel hand
+    /// over (and take back) TCP/UDP super-packets with partial checksums; false opens it
+    /// as a plain TUN [default: true].
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
+    pub offload: Option<String>,
     /// error, warn, info, debug or trace. Precedence: this flag, then RUST_LOG, then the
     /// file [default: info].
     #[arg(long, value_name = "LEVEL")]
@@ -132,6 +144,9 @@ impl RunArgs {
             wkp_strict: opt("wkp-strict", &self.wkp_strict, parse_bool)?,
             setup_routes: opt("setup-routes", &self.setup_routes, parse_bool)?,
             txqueuelen: opt("txqueuelen", &self.txqueuelen, parse_txqueuelen)?,
+            workers: opt("workers", &self.workers, parse_workers)?,
+            pin: opt("pin", &self.pin, parse_bool)?,
+            offload: opt("offload", &self.offload, parse_bool)?,
             log_level: opt("log-level", &self.log_level, parse_log_level)?,
         })
     }
@@ -199,6 +214,12 @@ mod tests {
             "--setup-routes",
             "--txqueuelen",
             "5000",
+            "--workers",
+            "3",
+            "--pin",
+            "false",
+            "--offload",
+            "false",
             "--log-level",
             "debug",
         ]);
@@ -212,6 +233,8 @@ mod tests {
         assert_eq!(p.wkp_strict, Some(false));
         assert_eq!(p.setup_routes, Some(true));
         assert_eq!(p.txqueuelen, Some(5000));
+        assert_eq!(p.workers, Some(3));
+        assert_eq!((p.pin, p.offload), (Some(false), Some(false)));
         assert_eq!(p.log_level, Some(config::LogLevel::Debug));
     }
 

@@ -116,7 +116,7 @@ impl Source {
 }
 
 /// Every key, in display order. Flag `--K` and TOML key `K` are the same setting.
-pub const KEYS: [&str; 14] = [
+pub const KEYS: [&str; 17] = [
     "tun",
     "mode",
     "prefix",
@@ -130,6 +130,9 @@ pub const KEYS: [&str; 14] = [
     "wkp-strict",
     "setup-routes",
     "txqueuelen",
+    "workers",
+    "pin",
+    "offload",
     "log-level",
 ];
 
@@ -146,6 +149,8 @@ pub mod default {
     pub const SETUP_ROUTES: bool = false;
     /// The kernel's default of 500 overflows under load before the translator does.
     pub const TXQUEUELEN: u32 = 10_000;
+    pub const PIN: bool = true;
+    pub const OFFLOAD: bool = true;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -165,6 +170,18 @@ mod expect {
     pub const BOOL: &str = "true or false";
     pub const TXQUEUELEN: &str = "an integer from 1 to 2147483647 (packets)";
     pub const LOG_LEVEL: &str = "one of error, warn, info, debug, trace";
+    pub const WORKERS: &str = "an integer from 1 to 256 (TUN queues, one thread each)";
+}
+
+/// Most queues a TUN device can have (the kernel's MAX_TAP_QUEUES).
+pub const MAX_WORKERS: u16 = 256;
+
+/// The default worker count: one per CPU this process may run on.
+pub fn default_workers() -> u16 {
+    let n = crate::dataplane::sys::usable_cpus().len();
+    u16::try_from(n)
+        .unwrap_or(MAX_WORKERS)
+        .clamp(1, MAX_WORKERS)
 }
 
 pub fn parse_tun(key: &str, raw: &str) -> Result<String, ConfigError> {
@@ -278,6 +295,13 @@ pub fn parse_txqueuelen(key: &str, raw: &str) -> Result<u32, ConfigError> {
     }
 }
 
+pub fn parse_workers(key: &str, raw: &str) -> Result<u16, ConfigError> {
+    match raw.parse::<u16>() {
+        Ok(v) if (1..=MAX_WORKERS).contains(&v) => Ok(v),
+        _ => Err(invalid(key, raw, expect::WORKERS)),
+    }
+}
+
 pub fn parse_log_level(key: &str, raw: &str) -> Result<LogLevel, ConfigError> {
     match raw {
         "error" => Ok(LogLevel::Error),
@@ -308,6 +332,9 @@ pub struct Partial {
     pub wkp_strict: Option<bool>,
     pub setup_routes: Option<bool>,
     pub txqueuelen: Option<u32>,
+    pub workers: Option<u16>,
+    pub pin: Option<bool>,
+    pub offload: Option<bool>,
     pub log_level: Option<LogLevel>,
 }
 
@@ -329,6 +356,9 @@ struct FileKeys {
     wkp_strict: Option<toml::Value>,
     setup_routes: Option<toml::Value>,
     txqueuelen: Option<toml::Value>,
+    workers: Option<toml::Value>,
+    pin: Option<toml::Value>,
+    offload: Option<toml::Value>,
     log_level: Option<toml::Value>,
 }
 
@@ -465,6 +495,9 @@ impl Partial {
                 parse_txqueuelen,
                 expect::TXQUEUELEN,
             )?,
+            workers: from_int_value("workers", k.workers, parse_workers, expect::WORKERS)?,
+            pin: from_bool_value("pin", k.pin)?,
+            offload: from_bool_value("offload", k.offload)?,
             log_level: from_str_value(
                 "log-level",
                 k.log_level,
@@ -501,6 +534,12 @@ pub struct Config {
     pub wkp_strict: bool,
     pub setup_routes: bool,
     pub txqueuelen: u32,
+    /// TUN queues, one worker thread each; 1 opens a single-queue device.
+    pub workers: u16,
+    /// Pin worker i to usable CPU i mod count.
+    pub pin: bool,
+    /// IFF_VNET_HDR + TUNSETOFFLOAD (super-packets, partial checksums).
+    pub offload: bool,
     pub log_level: LogLevel,
     /// Source of each value, indexed like [`KEYS`].
     sources: [Source; KEYS.len()],
@@ -564,6 +603,11 @@ impl Config {
             d(default::SETUP_ROUTES),
         );
         let (txqueuelen, s_txq) = pick(flags.txqueuelen, file.txqueuelen, d(default::TXQUEUELEN));
+        let (workers, s_workers) = pick(flags.workers, file.workers, || {
+            (default_workers(), Source::Default)
+        });
+        let (pin, s_pin) = pick(flags.pin, file.pin, d(default::PIN));
+        let (offload, s_offload) = pick(flags.offload, file.offload, d(default::OFFLOAD));
         let (log_level, s_log) = pick(flags.log_level, file.log_level, d(LogLevel::Info));
         let cfg = Config {
             tun,
@@ -579,10 +623,13 @@ impl Config {
             wkp_strict,
             setup_routes,
             txqueuelen,
+            workers,
+            pin,
+            offload,
             log_level,
             sources: [
                 s_tun, s_mode, s_prefix, s_eam, s_v4, s_v6, s_pool, s_mtu, s_low, s_amend, s_wkp,
-                s_routes, s_txq, s_log,
+                s_routes, s_txq, s_workers, s_pin, s_offload, s_log,
             ],
         };
         // Fail now, with the check-config exit code, on anything the mapper refuses.
@@ -640,6 +687,9 @@ impl Config {
             "wkp-strict" => self.wkp_strict.to_string(),
             "setup-routes" => self.setup_routes.to_string(),
             "txqueuelen" => self.txqueuelen.to_string(),
+            "workers" => self.workers.to_string(),
+            "pin" => self.pin.to_string(),
+            "offload" => self.offload.to_string(),
             "log-level" => format!("\"{}\"", self.log_level),
             _ => String::new(),
         }
@@ -711,6 +761,9 @@ mod tests {
         assert!(c.wkp_strict);
         assert!(!c.setup_routes);
         assert_eq!(c.txqueuelen, 10_000);
+        assert!(c.workers >= 1);
+        assert_eq!(c.source("workers"), Some(Source::Default));
+        assert!(c.pin && c.offload);
         assert_eq!(c.log_level, LogLevel::Info);
         let lab: Vec<_> = c.lab_defaults().collect();
         assert_eq!(lab, ["prefix", "eam", "ipv4-addr"]);
@@ -735,6 +788,9 @@ mod tests {
             wkp-strict = false
             setup-routes = true
             txqueuelen = 2000
+            workers = 4
+            pin = false
+            offload = false
             log-level = "debug"
             "#,
         )
@@ -747,6 +803,8 @@ mod tests {
         assert_eq!((c.mtu, c.lowest_ipv6_mtu), (9000, 1400));
         assert!(c.amend_udp_checksum_zero && !c.wkp_strict && c.setup_routes);
         assert_eq!(c.txqueuelen, 2000);
+        assert_eq!(c.workers, 4);
+        assert!(!c.pin && !c.offload);
         assert_eq!(c.log_level, LogLevel::Debug);
         assert!(c.entries().all(|(_, _, s)| s == Source::File));
         assert_eq!(c.lab_defaults().count(), 0);
@@ -874,6 +932,10 @@ mod tests {
             ("setup-routes", "setup-routes = \"true\"", "true or false"),
             ("txqueuelen", "txqueuelen = 0", "from 1 to 2147483647"),
             ("txqueuelen", "txqueuelen = -5", "from 1 to 2147483647"),
+            ("workers", "workers = 0", "from 1 to 256"),
+            ("workers", "workers = 257", "from 1 to 256"),
+            ("pin", "pin = \"yes\"", "true or false"),
+            ("offload", "offload = 0", "true or false"),
             ("log-level", "log-level = \"loud\"", "one of error, warn"),
         ];
         for (key, text, expected) in cases {

@@ -10,9 +10,12 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use clap::Parser;
-use tracing::{info, warn};
+use std::sync::Arc;
 
-use crate::dataplane::{Stop, Tun, TunFlags, Worker};
+use tracing::{debug, info, warn};
+
+use crate::dataplane::sys::OffloadFlags;
+use crate::dataplane::{Counters, Snapshot, Stop, Tun, TunFlags, Worker, WorkerError};
 use crate::xlat::Translator;
 use cli::{Cli, Command, RunArgs};
 use config::{Config, ConfigError, LogLevel, Partial, Source};
@@ -130,13 +133,83 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     let stop = Stop::new();
     signals::install(&stop).map_err(|e| runtime(format!("cannot install signal handlers: {e}")))?;
 
-    let tun = Tun::open(&cfg.tun, TunFlags::default()).map_err(runtime)?;
-    let link = tun
+    let queues = open_queues(&cfg)?;
+    let workers = queues
+        .into_iter()
+        .map(|q| Worker::new(q, &stop))
+        .collect::<Result<Vec<Worker>, _>>()
+        .map_err(runtime)?;
+    let dev = workers
+        .first()
+        .map(|w| w.tun().name().to_string())
+        .unwrap_or_default();
+    routes::warn_if_forwarding_disabled();
+    // Declared after the workers so that, on any exit path, routes go before the device.
+    let routes = if cfg.setup_routes {
+        let plan = routes::plan(&cfg);
+        Some(Routes::install(&dev, &plan).map_err(runtime)?)
+    } else {
+        None
+    };
+
+    info!(
+        "translating ({}) on '{dev}' with {} worker{}; stop with Ctrl-C or SIGTERM",
+        cfg.mode,
+        workers.len(),
+        if workers.len() == 1 { "" } else { "s" }
+    );
+    let counters: Vec<Arc<Counters>> = workers.iter().map(Worker::counters).collect();
+    let (workers, results) = run_workers(workers, &translator, &stop, cfg.pin);
+    if let Some(r) = routes {
+        r.remove();
+    }
+    drop(workers);
+    let snapshot = Snapshot::sum(counters.iter().map(|c| &**c));
+    stdout(&snapshot.render_table(cfg.log_level >= LogLevel::Debug));
+    if let Some(e) = results.into_iter().find_map(Result::err) {
+        return Err(runtime(e));
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// Opens the TUN device once per worker (IFF_MULTI_QUEUE when more than one), turns on
+/// the offloads the kernel accepts, and configures the link.
+fn open_queues(cfg: &Config) -> Result<Vec<Tun>, Failure> {
+    let flags = TunFlags {
+        multi_queue: cfg.workers > 1,
+        vnet_hdr: cfg.offload,
+    };
+    let mut queues = Vec::with_capacity(usize::from(cfg.workers));
+    for _ in 0..cfg.workers {
+        queues.push(Tun::open(&cfg.tun, flags).map_err(runtime)?);
+    }
+    let Some(first) = queues.first() else {
+        return Err(runtime("no TUN queue to open (workers = 0)"));
+    };
+    if cfg.offload {
+        let on = first.enable_offloads();
+        let refused = OffloadFlags(OffloadFlags::ALL.0 & !on.0);
+        if refused == OffloadFlags::NONE {
+            info!("TUN offloads on: {}", on.describe());
+        } else {
+            info!(
+                "TUN offloads on: {} (the kernel refused: {}; UDP segmentation needs Linux 6.2+)",
+                on.describe(),
+                refused.describe()
+            );
+        }
+    } else {
+        info!("TUN offloads off (offload = false): plain packets, no virtio-net header");
+    }
+    let link = first
         .configure(u32::from(cfg.mtu), cfg.txqueuelen)
         .map_err(runtime)?;
     info!(
-        "TUN device '{}' up: mtu {}{}, txqueuelen {}{}",
-        tun.name(),
+        "TUN device '{}' up: {} queue{}, mtu {}{}, txqueuelen {}{}",
+        first.name(),
+        queues.len(),
+        if queues.len() == 1 { "" } else { "s" },
         link.mtu,
         if link.mtu_changed {
             ""
@@ -150,32 +223,59 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
             " (already set)"
         },
     );
-    routes::warn_if_forwarding_disabled();
+    Ok(queues)
+}
 
-    let mut worker = Worker::new(tun, &stop).map_err(runtime)?;
-    // Declared after the worker so that, on any exit path, routes go before the device.
-    let routes = if cfg.setup_routes {
-        let plan = routes::plan(&cfg);
-        Some(Routes::install(worker.tun().name(), &plan).map_err(runtime)?)
-    } else {
-        None
-    };
-
-    info!(
-        "translating ({}) on '{}'; stop with Ctrl-C or SIGTERM",
-        cfg.mode,
-        worker.tun().name()
-    );
-    let result = worker.run(&translator, &stop);
-    if let Some(r) = routes {
-        r.remove();
-    }
-    let snapshot = match &result {
-        Ok(s) => *s,
-        Err(_) => worker.counters().snapshot(),
-    };
-    stdout(&snapshot.render_table(cfg.log_level >= LogLevel::Debug));
-    result.map(|_| ()).map_err(runtime)?;
-    info!("stopped");
-    Ok(())
+/// Runs each worker on its own thread (pinned to a CPU if asked) until `stop`; a worker
+/// that fails stops the others. Returns the workers (their devices still open, so routes
+/// can be removed first) and each one's result.
+fn run_workers(
+    workers: Vec<Worker>,
+    xlat: &Translator,
+    stop: &Stop,
+    pin: bool,
+) -> (Vec<Worker>, Vec<Result<(), WorkerError>>) {
+    let cpus = crate::dataplane::sys::usable_cpus();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = workers
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut w)| {
+                let cpu = cpus.get(i % cpus.len().max(1)).copied();
+                std::thread::Builder::new()
+                    .name(format!("xlat64-q{i}"))
+                    .spawn_scoped(scope, move || {
+                        if let (true, Some(cpu)) = (pin, cpu) {
+                            match crate::dataplane::sys::pin_current_thread(cpu) {
+                                Ok(()) => debug!("worker {i} pinned to CPU {cpu}"),
+                                Err(e) => warn!("cannot pin worker {i} to CPU {cpu}: {e}"),
+                            }
+                        }
+                        let res = w.run(xlat, stop).map(|_| ());
+                        if res.is_err() {
+                            stop.request();
+                        }
+                        (w, res)
+                    })
+            })
+            .collect();
+        let mut done = Vec::new();
+        let mut results = Vec::new();
+        for h in handles {
+            match h {
+                Ok(h) => match h.join() {
+                    Ok((w, r)) => {
+                        done.push(w);
+                        results.push(r);
+                    }
+                    Err(_) => results.push(Err(WorkerError::Panicked)),
+                },
+                Err(e) => {
+                    stop.request();
+                    results.push(Err(WorkerError::Poll(e)));
+                }
+            }
+        }
+        (done, results)
+    })
 }

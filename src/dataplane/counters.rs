@@ -53,6 +53,10 @@ pub struct Counters {
     pub bad_frames: Counter,
     /// Non-fatal read errors.
     pub read_errors: Counter,
+    /// Packets read as GSO super-packets (TUN offloads): one count per super-packet.
+    pub rx_gso_packets: Counter,
+    /// Frames with offload metadata the kernel refused (EINVAL); also in `write_errors`.
+    pub offload_write_errors: Counter,
     drops: [Counter; DropReason::COUNT],
 }
 
@@ -70,6 +74,8 @@ impl Default for Counters {
             write_errors: Counter::default(),
             bad_frames: Counter::default(),
             read_errors: Counter::default(),
+            rx_gso_packets: Counter::default(),
+            offload_write_errors: Counter::default(),
             drops: std::array::from_fn(|_| Counter::default()),
         }
     }
@@ -102,6 +108,8 @@ impl Counters {
             write_errors: self.write_errors.get(),
             bad_frames: self.bad_frames.get(),
             read_errors: self.read_errors.get(),
+            rx_gso_packets: self.rx_gso_packets.get(),
+            offload_write_errors: self.offload_write_errors.get(),
             drops: std::array::from_fn(|i| self.drops[i].get()),
         }
     }
@@ -121,6 +129,8 @@ pub struct Snapshot {
     pub write_errors: u64,
     pub bad_frames: u64,
     pub read_errors: u64,
+    pub rx_gso_packets: u64,
+    pub offload_write_errors: u64,
     pub drops: [u64; DropReason::COUNT],
 }
 
@@ -138,6 +148,8 @@ impl Default for Snapshot {
             write_errors: 0,
             bad_frames: 0,
             read_errors: 0,
+            rx_gso_packets: 0,
+            offload_write_errors: 0,
             drops: [0; DropReason::COUNT],
         }
     }
@@ -170,7 +182,7 @@ impl Snapshot {
     }
 
     /// The general counters by stable name (drop reasons excluded).
-    pub fn fields(&self) -> [(&'static str, u64); 11] {
+    pub fn fields(&self) -> [(&'static str, u64); 13] {
         [
             ("rx_packets", self.rx_packets),
             ("rx_bytes", self.rx_bytes),
@@ -183,10 +195,12 @@ impl Snapshot {
             ("write_errors", self.write_errors),
             ("bad_frames", self.bad_frames),
             ("read_errors", self.read_errors),
+            ("rx_gso_packets", self.rx_gso_packets),
+            ("offload_write_errors", self.offload_write_errors),
         ]
     }
 
-    fn fields_mut(&mut self) -> [&mut u64; 11] {
+    fn fields_mut(&mut self) -> [&mut u64; 13] {
         [
             &mut self.rx_packets,
             &mut self.rx_bytes,
@@ -199,6 +213,8 @@ impl Snapshot {
             &mut self.write_errors,
             &mut self.bad_frames,
             &mut self.read_errors,
+            &mut self.rx_gso_packets,
+            &mut self.offload_write_errors,
         ]
     }
 
@@ -307,7 +323,7 @@ mod tests {
         let kv = c.snapshot().render_kv();
         assert!(kv.contains("translated_v4_to_v6=7\n"));
         assert!(kv.contains("drop.unknown_version=0\n"));
-        assert_eq!(kv.lines().count(), 11 + 1 + DropReason::COUNT);
+        assert_eq!(kv.lines().count(), 13 + 1 + DropReason::COUNT);
         for line in kv.lines() {
             let (k, v) = line.split_once('=').expect("key=value");
             assert!(!k.is_empty());

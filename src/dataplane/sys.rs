@@ -19,8 +19,8 @@ pub const TUN_CLONE_DEVICE: &str = "/dev/net/tun";
 /// Longest interface name the kernel accepts (IFNAMSIZ - 1 for the NUL).
 pub const MAX_IFNAME_LEN: usize = libc::IFNAMSIZ - 1;
 
-/// Optional TUN features. Both default to off; they exist in the API so the multi-queue
-/// and offload work can turn them on without touching the ioctl code.
+/// Optional TUN features; both default to off (one queue, no virtio-net header), which is
+/// how the device is opened with `--workers 1 --offload false`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TunFlags {
     /// IFF_MULTI_QUEUE: opening the same name again adds a queue. An existing device
@@ -382,6 +382,139 @@ pub fn if_exists(dev: &str) -> bool {
     };
     // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
     unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
+}
+
+/// TUN offload features (TUNSETOFFLOAD): which super-packets and partial checksums the
+/// kernel may hand us, and so which ones it accepts back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OffloadFlags(pub libc::c_uint);
+
+impl OffloadFlags {
+    pub const NONE: OffloadFlags = OffloadFlags(0);
+    /// Partial checksums only (NEEDS_CSUM), no segmentation offload.
+    pub const CSUM: OffloadFlags = OffloadFlags(libc::TUN_F_CSUM);
+    /// Checksums and TCP segmentation offload (IPv4, IPv6, with ECN).
+    pub const TSO: OffloadFlags =
+        OffloadFlags(libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6 | libc::TUN_F_TSO_ECN);
+    /// Everything we handle: TSO plus UDP segmentation offload (Linux 6.2+).
+    pub const ALL: OffloadFlags = OffloadFlags(Self::TSO.0 | libc::TUN_F_USO4 | libc::TUN_F_USO6);
+
+    /// The fallback order of the start-up probe: newest kernels first.
+    pub const PROBE_ORDER: [OffloadFlags; 3] = [Self::ALL, Self::TSO, Self::CSUM];
+
+    /// Feature names in `ethtool -k` spirit, for the start-up log.
+    pub fn describe(self) -> String {
+        let names = [
+            (libc::TUN_F_CSUM, "csum"),
+            (libc::TUN_F_TSO4, "tso4"),
+            (libc::TUN_F_TSO6, "tso6"),
+            (libc::TUN_F_TSO_ECN, "tso-ecn"),
+            (libc::TUN_F_USO4, "uso4"),
+            (libc::TUN_F_USO6, "uso6"),
+        ];
+        let on: Vec<&str> = names
+            .iter()
+            .filter(|(bit, _)| self.0 & bit != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        if on.is_empty() {
+            "none".to_string()
+        } else {
+            on.join(" ")
+        }
+    }
+}
+
+/// TUNSETOFFLOAD on a queue fd (the setting is device-wide). EINVAL means the kernel does
+/// not know one of the flags (USO before Linux 6.2).
+pub fn set_offload(fd: BorrowedFd<'_>, flags: OffloadFlags) -> io::Result<()> {
+    // SAFETY: TUNSETOFFLOAD takes its argument by value (an unsigned long of flag bits),
+    // no pointer; `fd` is a valid TUN fd for the call.
+    let rc = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::TUNSETOFFLOAD,
+            libc::c_ulong::from(flags.0),
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// One readv(2) into a header buffer and a packet buffer: with IFF_VNET_HDR a TUN read
+/// returns the virtio-net header and the packet as one datagram, and two iovecs split
+/// it without a copy.
+#[inline]
+pub fn readv2(fd: BorrowedFd<'_>, hdr: &mut [u8], pkt: &mut [u8]) -> io::Result<usize> {
+    let iov = [
+        libc::iovec {
+            iov_base: hdr.as_mut_ptr().cast(),
+            iov_len: hdr.len(),
+        },
+        libc::iovec {
+            iov_base: pkt.as_mut_ptr().cast(),
+            iov_len: pkt.len(),
+        },
+    ];
+    // SAFETY: both iovecs point at live, writable slices of the stated lengths, which
+    // stay mutably borrowed (unaliased) for the whole call; the kernel writes at most
+    // that many bytes into each.
+    let n = unsafe { libc::readv(fd.as_raw_fd(), iov.as_ptr(), 2) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// The CPUs this process may run on (its affinity mask), in ascending order. Equals the
+/// online CPUs unless a cpuset or `taskset` restricts us, in which case workers beyond
+/// it would only compete for the same cores.
+pub fn usable_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is a plain bit array; all-zero is a valid (empty) set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 is the calling thread; `set` is a live cpu_set_t of the size passed.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    let n = libc::CPU_SETSIZE as usize;
+    let cpus: Vec<usize> = if rc == 0 {
+        // SAFETY: CPU_ISSET reads one bit of the initialised set; `i` < CPU_SETSIZE.
+        (0..n)
+            .filter(|&i| unsafe { libc::CPU_ISSET(i, &set) })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if cpus.is_empty() {
+        // SAFETY: sysconf takes a constant and has no memory effects.
+        let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+        (0..usize::try_from(online).unwrap_or(1).max(1)).collect()
+    } else {
+        cpus
+    }
+}
+
+/// Pins the calling thread to one CPU, so a queue's worker keeps its caches and does not
+/// bounce between cores.
+pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("CPU {cpu} is beyond CPU_SETSIZE"),
+        ));
+    }
+    // SAFETY: cpu_set_t is a plain bit array; all-zero is a valid (empty) set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET writes one bit of `set`; `cpu` < CPU_SETSIZE was checked above.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: pid 0 is the calling thread; `set` is a live cpu_set_t of the size passed.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Whether we run as root (tests that need CAP_NET_ADMIN skip otherwise).

@@ -4,16 +4,26 @@
 use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-use super::sys::{self, SysError, TunFlags};
+use super::sys::{self, OffloadFlags, SysError, TunFlags};
 use crate::wire::buf::PacketBuf;
+use crate::wire::vnet::{self, Offload};
 use crate::xlat::{Frame, Output};
 
-/// One queue of a TUN device (the only queue until multi-queue lands). Closing it
-/// destroys a non-persistent device, and with it the routes through it.
+/// Length of the virtio-net header in front of every packet with IFF_VNET_HDR. We keep
+/// the kernel's default of 10 bytes (no TUNSETVNETHDRSZ): the 12-byte variant only adds
+/// `num_buffers`, which means something for mergeable receive buffers of a virtio NIC
+/// and nothing for TUN, so it would cost an ioctl and two bytes per packet for nothing.
+pub const VNET_HDR_LEN: usize = vnet::HEADER_LEN;
+
+/// One queue of a TUN device (with IFF_MULTI_QUEUE, one of several fds of the same
+/// device). Closing the last one destroys a non-persistent device, and with it the
+/// routes through it.
 #[derive(Debug)]
 pub struct Tun {
     fd: OwnedFd,
     name: String,
+    /// IFF_VNET_HDR: every read and write starts with a virtio-net header.
+    vnet: bool,
 }
 
 /// What [`Tun::configure`] changed, for the startup log.
@@ -42,7 +52,30 @@ impl Tun {
     pub fn open(name: &str, flags: TunFlags) -> Result<Tun, SysError> {
         let (fd, name) = sys::tun_open(name, flags)?;
         sys::set_nonblocking(fd.as_fd(), &name)?;
-        Ok(Tun { fd, name })
+        Ok(Tun {
+            fd,
+            name,
+            vnet: flags.vnet_hdr,
+        })
+    }
+
+    /// Whether packets carry a virtio-net header (the device was opened with offloads).
+    pub fn has_vnet_hdr(&self) -> bool {
+        self.vnet
+    }
+
+    /// Turns on the richest offload set the kernel accepts: all of them, then without
+    /// UDP segmentation (USO needs Linux 6.2), then checksums only; if even that is
+    /// refused, none (the header stays, always zero). The setting is device-wide, so one
+    /// queue does it for all.
+    pub fn enable_offloads(&self) -> OffloadFlags {
+        for flags in OffloadFlags::PROBE_ORDER {
+            if sys::set_offload(self.fd.as_fd(), flags).is_ok() {
+                return flags;
+            }
+        }
+        let _ = sys::set_offload(self.fd.as_fd(), OffloadFlags::NONE);
+        OffloadFlags::NONE
     }
 
     /// The name the kernel gave the device.
@@ -77,16 +110,32 @@ impl Tun {
         })
     }
 
-    /// Reads one packet into the buffer's receive area and marks it received.
+    /// Reads one packet into the buffer's receive area, marks it received, and returns
+    /// its length and offload metadata ([`Offload::NONE`] without a virtio-net header).
+    /// A read shorter than the header yields an empty packet.
     #[inline]
-    pub fn recv(&self, pkt: &mut PacketBuf) -> io::Result<usize> {
-        let n = sys::read(self.fd.as_fd(), pkt.receive_area())?;
-        pkt.set_received(n);
-        Ok(n)
+    pub fn recv(&self, pkt: &mut PacketBuf) -> io::Result<(usize, Offload)> {
+        if !self.vnet {
+            let n = sys::read(self.fd.as_fd(), pkt.receive_area())?;
+            pkt.set_received(n);
+            return Ok((n, Offload::NONE));
+        }
+        let mut hdr = [0u8; VNET_HDR_LEN];
+        let n = sys::readv2(self.fd.as_fd(), &mut hdr, pkt.receive_area())?;
+        let len = n.saturating_sub(VNET_HDR_LEN);
+        pkt.set_received(len);
+        let offload = if n < VNET_HDR_LEN {
+            Offload::NONE
+        } else {
+            Offload::parse(&hdr).unwrap_or(Offload::NONE)
+        };
+        Ok((len, offload))
     }
 
     /// Writes one frame, `head` (from the output's scratch area) followed by `body` (from
-    /// the packet buffer), as one packet with one writev.
+    /// the packet buffer), as one packet with one writev, behind the frame's offload
+    /// metadata when the device has a virtio-net header. Returns the packet length
+    /// (header excluded).
     #[inline]
     pub fn send_frame(&self, out: &Output, pkt: &PacketBuf, f: &Frame) -> Result<usize, SendError> {
         let (Some(head), Some(body)) = (
@@ -95,18 +144,30 @@ impl Tun {
         ) else {
             return Err(SendError::BadFrame);
         };
-        let iov = [IoSlice::new(head), IoSlice::new(body)];
-        let iov: &[IoSlice<'_>] = match (head.is_empty(), body.is_empty()) {
-            (true, false) => &iov[1..],
-            (false, true) => &iov[..1],
-            _ => &iov,
+        let mut hdr = [0u8; VNET_HDR_LEN];
+        let hdr: &[u8] = if self.vnet {
+            f.offload.emit(&mut hdr);
+            &hdr
+        } else {
+            &[]
         };
-        sys::writev(self.fd.as_fd(), iov).map_err(SendError::Io)
+        let parts = [hdr, head, body];
+        let mut iov = [IoSlice::new(&[]); 3];
+        let mut cnt = 0;
+        for p in parts.iter().filter(|p| !p.is_empty()) {
+            iov[cnt] = IoSlice::new(p);
+            cnt += 1;
+        }
+        let n = sys::writev(self.fd.as_fd(), &iov[..cnt]).map_err(SendError::Io)?;
+        Ok(n.saturating_sub(hdr.len()))
     }
 
-    /// Writes one contiguous packet (tests, diagnostics).
+    /// Writes one contiguous packet without offload metadata (tests, diagnostics).
     pub fn send(&self, bytes: &[u8]) -> io::Result<usize> {
-        sys::writev(self.fd.as_fd(), &[IoSlice::new(bytes)])
+        let hdr = [0u8; VNET_HDR_LEN];
+        let hdr: &[u8] = if self.vnet { &hdr } else { &[] };
+        let n = sys::writev(self.fd.as_fd(), &[IoSlice::new(hdr), IoSlice::new(bytes)])?;
+        Ok(n.saturating_sub(hdr.len()))
     }
 }
 

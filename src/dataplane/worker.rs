@@ -5,12 +5,20 @@
 //! registered worker out of `poll`; a busy worker also checks the flag between batches.
 //! So the loop blocks in `poll` with no timeout and no periodic wake-ups, yet stops
 //! within one batch of the signal.
+//!
+//! Multi-queue: one worker per TUN queue, each on its own thread with its own buffers
+//! and counters; they share only the (read-only) [`Translator`]. SIIT is stateless, so
+//! whichever queue the kernel picks for a packet can translate it and no packet is ever
+//! handed between workers. Stateful NAT64 will need owner-based hand-off (the worker
+//! that owns a session's port slice), through the SPSC rings of `nat64::ring`, or queue
+//! steering with TUNSETSTEERINGEBPF (see the design notes).
 
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tracing::warn;
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -18,7 +26,12 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::counters::{Counters, Snapshot};
 use super::tun::{SendError, Tun};
 use crate::wire::buf::PacketBuf;
+use crate::wire::vnet::{Offload, gso};
 use crate::xlat::{Output, Translator, Verdict};
+
+/// Set once the first refused offload frame was logged, so the log says it once per
+/// process, not once per packet.
+static OFFLOAD_REFUSAL_LOGGED: AtomicBool = AtomicBool::new(false);
 
 /// Packets handled between two checks of the stop flag and two clock readings.
 pub const BATCH: usize = 64;
@@ -68,6 +81,8 @@ pub enum WorkerError {
     /// Reading the TUN device failed in a way that will not go away (e.g. the device was
     /// deleted under us).
     Read { dev: String, source: io::Error },
+    /// A worker thread panicked (a bug).
+    Panicked,
 }
 
 impl std::fmt::Display for WorkerError {
@@ -82,6 +97,9 @@ impl std::fmt::Display for WorkerError {
             }
             WorkerError::Read { dev, source } => {
                 write!(f, "reading TUN device '{dev}' failed: {source}")
+            }
+            WorkerError::Panicked => {
+                write!(f, "a worker thread panicked (a bug: please report it)")
             }
         }
     }
@@ -165,8 +183,8 @@ impl Worker {
             let now = self.now_ms();
             for _ in 0..BATCH {
                 match self.tun.recv(&mut self.pkt) {
-                    Ok(0) => {}
-                    Ok(n) => self.handle(xlat, n, now),
+                    Ok((0, _)) => {}
+                    Ok((n, offload)) => self.handle(xlat, n, offload, now),
                     Err(e) => match e.kind() {
                         io::ErrorKind::WouldBlock => return Ok(()),
                         io::ErrorKind::Interrupted => {}
@@ -188,11 +206,14 @@ impl Worker {
 
     /// Translates one received packet and writes what the translator produced.
     #[inline]
-    fn handle(&mut self, xlat: &Translator, n: usize, now: u64) {
+    fn handle(&mut self, xlat: &Translator, n: usize, offload: Offload, now: u64) {
         let c = &*self.counters;
         c.rx_packets.add(1);
         c.rx_bytes.add(n as u64);
-        let verdict = xlat.translate(&mut self.pkt, &mut self.out, now);
+        if offload.gso_type != gso::NONE {
+            c.rx_gso_packets.add(1);
+        }
+        let verdict = xlat.translate_offload(&mut self.pkt, offload, &mut self.out, now);
         let dropped = match verdict {
             Verdict::V6ToV4 => {
                 c.v6_to_v4.add(1);
@@ -221,9 +242,28 @@ impl Worker {
                         c.icmp_errors.add(1);
                     }
                 }
-                Err(SendError::Io(_)) => c.write_errors.add(1),
+                Err(SendError::Io(e)) => {
+                    c.write_errors.add(1);
+                    if !f.offload.is_none() && e.raw_os_error() == Some(libc::EINVAL) {
+                        c.offload_write_errors.add(1);
+                        log_offload_refusal(f.offload);
+                    }
+                }
                 Err(SendError::BadFrame) => c.bad_frames.add(1),
             }
         }
+    }
+}
+
+/// Logs the first frame whose offload metadata the kernel refused; later ones are only
+/// counted (`offload_write_errors`).
+#[cold]
+fn log_offload_refusal(o: Offload) {
+    if !OFFLOAD_REFUSAL_LOGGED.swap(true, Ordering::Relaxed) {
+        warn!(
+            "the kernel refused a frame with offload metadata {o:?} (EINVAL); such frames \
+             are counted in offload_write_errors and not logged again; if this repeats, \
+             run with --offload false and report it"
+        );
     }
 }
