@@ -5,6 +5,7 @@ mod config;
 mod hairpin;
 mod icmp_errors;
 mod malformed;
+mod offload;
 mod ping;
 mod pmtu;
 mod routes;

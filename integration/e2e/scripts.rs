@@ -97,3 +97,93 @@ for h in sys.argv[2:]:
     s.sendto(pkt, (ifname, ethertype))
 print("injected", len(sys.argv) - 2, "packets")
 "#;
+
+/// TCP stream with SHA-256 on both ends: `ROLE ADDR PORT BYTES`, ROLE one of
+/// `send-listen`, `recv-listen`, `send-connect`, `recv-connect`. The sender streams
+/// `BYTES` bytes of random data (1 MiB windows at scattered offsets of a 64 MiB random
+/// pool, so nothing touches the disk and no period hides a misplaced segment); both
+/// ends print `<bytes> <sha256>`.
+pub const TCP_STREAM: &str = r#"
+import hashlib, os, socket, sys
+role, host, port, total = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+CHUNK = 1 << 20
+fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+if role.endswith("listen"):
+    ls = socket.socket(fam, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((host, port))
+    ls.listen(1)
+    s, _ = ls.accept()
+else:
+    s = socket.create_connection((host, port), timeout=10)
+s.settimeout(60)
+h, n = hashlib.sha256(), 0
+if role.startswith("send"):
+    pool = memoryview(os.urandom(64 << 20))
+    span, i = len(pool) - CHUNK, 0
+    while n < total:
+        off = (i * 7919 * 4099) % span
+        b = pool[off:off + min(CHUNK, total - n)]
+        s.sendall(b)
+        h.update(b)
+        n += len(b)
+        i += 1
+    s.shutdown(socket.SHUT_WR)
+    s.recv(1)  # the receiver closes once it has everything
+else:
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    while True:
+        k = s.recv_into(buf)
+        if not k:
+            break
+        h.update(view[:k])
+        n += k
+s.close()
+print(n, h.hexdigest(), flush=True)
+"#;
+
+/// UDP with segmentation offload (UDP_SEGMENT, Linux 4.18+):
+/// `send ADDR PORT ROUNDS` sends ROUNDS sendmsg calls of 10 × 1200 bytes each, cut into
+/// 1200-byte datagrams by the kernel (or the NIC, or the translator's device);
+/// `recv ADDR PORT ROUNDS` checks every datagram (1200 bytes: round, index, then a fill
+/// byte derived from both) and prints `intact <n> bad <m>`; exit 1 unless all
+/// ROUNDS × 10 arrived intact.
+pub const UDP_GSO: &str = r#"
+import socket, struct, sys, time
+role, host, port, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+UDP_SEGMENT, SEG, PER = 103, 1200, 10
+fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+def datagram(r, i):
+    return struct.pack("!II", r, i) + bytes([(r * PER + i) & 0xFF]) * (SEG - 8)
+if role == "send":
+    s.setsockopt(socket.SOL_UDP, UDP_SEGMENT, SEG)
+    s.connect((host, port))
+    for r in range(rounds):
+        s.sendmsg([b"".join(datagram(r, i) for i in range(PER))])
+        time.sleep(0.005)
+    print("sent", rounds * PER, flush=True)
+    sys.exit(0)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+s.bind((host, port))
+print("ready", flush=True)
+s.settimeout(10)
+seen, bad = set(), 0
+try:
+    while len(seen) < rounds * PER:
+        d = s.recv(65535)
+        if len(d) != SEG:
+            bad += 1
+            continue
+        r, i = struct.unpack("!II", d[:8])
+        if r < rounds and i < PER and d == datagram(r, i):
+            seen.add((r, i))
+        else:
+            bad += 1
+        s.settimeout(3)
+except socket.timeout:
+    pass
+print("intact", len(seen), "bad", bad, flush=True)
+sys.exit(0 if len(seen) == rounds * PER and bad == 0 else 1)
+"#;

@@ -166,11 +166,30 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     drop(workers);
     let snapshot = Snapshot::sum(counters.iter().map(|c| &**c));
     stdout(&snapshot.render_table(cfg.log_level >= LogLevel::Debug));
+    if counters.len() > 1 {
+        stdout(&per_worker_table(&counters));
+    }
     if let Some(e) = results.into_iter().find_map(Result::err) {
         return Err(runtime(e));
     }
     info!("stopped");
     Ok(())
+}
+
+/// Packets in and out per worker, to see how the kernel spread flows over the queues.
+fn per_worker_table(counters: &[Arc<Counters>]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::from("per worker:\n");
+    for (i, c) in counters.iter().enumerate() {
+        let snap = c.snapshot();
+        for (what, v) in [
+            ("rx_packets", snap.rx_packets),
+            ("tx_packets", snap.tx_packets),
+        ] {
+            let _ = writeln!(s, "  {:<34} {v:>16}", format!("worker{i}_{what}"));
+        }
+    }
+    s
 }
 
 /// Opens the TUN device once per worker (IFF_MULTI_QUEUE when more than one), turns on
