@@ -40,6 +40,7 @@ mod frag;
 mod hairpin;
 mod icmp;
 mod icmp_error;
+mod mss;
 mod output;
 mod reason;
 pub mod selfcheck;
@@ -94,6 +95,9 @@ pub struct XlatConfig {
     /// RFC 7915 §5.1 "Type of Service": set the IPv4 TOS to zero instead of copying the
     /// IPv6 Traffic Class. Default false (copy).
     pub reset_tos: bool,
+    /// Lower the MSS option of TCP SYN and SYN-ACK segments so full-sized segments fit
+    /// `mtu` after translation (IPv6→IPv4: mtu − 40, IPv4→IPv6: mtu − 60). Default true.
+    pub mss_clamp: bool,
 }
 
 impl Default for XlatConfig {
@@ -110,6 +114,7 @@ impl Default for XlatConfig {
             amend_udp_checksum_zero: false,
             reset_traffic_class: false,
             reset_tos: false,
+            mss_clamp: true,
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::wire::ipv6::Ipv6Repr;
 use crate::wire::ipv6ext::FragRepr;
 
 use super::common::{addr_sum_v4, addr_sum_v6, fix_l4_checksum, v4};
-use super::{DropReason, Output, Translator, Verdict, error, frag, icmp, icmp_error};
+use super::{DropReason, Output, Translator, Verdict, error, frag, icmp, icmp_error, mss};
 
 use DropReason as R;
 
@@ -237,6 +237,10 @@ pub(super) fn translate(
             l4m[6..8].copy_from_slice(&c.to_be_bytes());
         } else {
             fix_l4_checksum(l4m, proto, old_sum, new_sum);
+            if proto == 6 && t.cfg.mss_clamp {
+                // IPv6 + TCP headers are 60 bytes.
+                mss::clamp(l4m, t.cfg.mtu.saturating_sub(60));
+            }
         }
     }
     let verdict = if from_hairpin {

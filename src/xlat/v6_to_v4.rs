@@ -16,7 +16,7 @@ use super::common::{
     DF_THRESHOLD, IPV6_MIN_MTU, addr_sum_v4, addr_sum_v6, fix_l4_checksum, hash_v6, ipv4_ident, v4,
     v6,
 };
-use super::{DropReason, Output, Translator, Verdict, error, frag, hairpin, icmp, icmp_error};
+use super::{DropReason, Output, Translator, Verdict, error, frag, hairpin, icmp, icmp_error, mss};
 
 use DropReason as R;
 
@@ -174,6 +174,10 @@ pub(super) fn translate(t: &Translator, pkt: &mut PacketBuf, out: &mut Output) -
             icmp::echo_v6_to_v4(l4m, pseudo6);
         } else {
             fix_l4_checksum(l4m, upper, old_sum, new_sum);
+            if upper == 6 && t.cfg.mss_clamp {
+                // IPv4 + TCP headers are 40 bytes.
+                mss::clamp(l4m, t.cfg.mtu.saturating_sub(40));
+            }
         }
     }
     let repr = Ipv4Repr {
