@@ -75,6 +75,10 @@ pub struct RunArgs {
     /// Refuse non-global IPv4 addresses with the well-known prefix 64:ff9b::/96 [default: true].
     #[arg(long, value_name = "true|false")]
     pub wkp_strict: Option<String>,
+    /// Lower the MSS option of TCP SYNs to what fits the translated path (MTU minus 40
+    /// towards IPv4, minus 60 towards IPv6) [default: true].
+    #[arg(long, value_name = "true|false")]
+    pub mss_clamp: Option<String>,
     /// Route the RFC 6052 prefix and the EAM IPv4 prefixes into the TUN device (with
     /// `ip route`), and remove those routes on exit [default: false].
     #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
@@ -142,6 +146,7 @@ impl RunArgs {
                 parse_bool,
             )?,
             wkp_strict: opt("wkp-strict", &self.wkp_strict, parse_bool)?,
+            mss_clamp: opt("mss-clamp", &self.mss_clamp, parse_bool)?,
             setup_routes: opt("setup-routes", &self.setup_routes, parse_bool)?,
             txqueuelen: opt("txqueuelen", &self.txqueuelen, parse_txqueuelen)?,
             workers: opt("workers", &self.workers, parse_workers)?,
@@ -211,6 +216,8 @@ mod tests {
             "--amend-udp-checksum-zero",
             "--wkp-strict",
             "false",
+            "--mss-clamp",
+            "false",
             "--setup-routes",
             "--txqueuelen",
             "5000",
@@ -231,6 +238,7 @@ mod tests {
         assert_eq!(p.lowest_ipv6_mtu, Some(1400));
         assert_eq!(p.amend_udp_checksum_zero, Some(true));
         assert_eq!(p.wkp_strict, Some(false));
+        assert_eq!(p.mss_clamp, Some(false));
         assert_eq!(p.setup_routes, Some(true));
         assert_eq!(p.txqueuelen, Some(5000));
         assert_eq!(p.workers, Some(3));

@@ -116,7 +116,7 @@ impl Source {
 }
 
 /// Every key, in display order. Flag `--K` and TOML key `K` are the same setting.
-pub const KEYS: [&str; 17] = [
+pub const KEYS: [&str; 18] = [
     "tun",
     "mode",
     "prefix",
@@ -128,6 +128,7 @@ pub const KEYS: [&str; 17] = [
     "lowest-ipv6-mtu",
     "amend-udp-checksum-zero",
     "wkp-strict",
+    "mss-clamp",
     "setup-routes",
     "txqueuelen",
     "workers",
@@ -146,6 +147,7 @@ pub mod default {
     pub const LOWEST_IPV6_MTU: u16 = 1280;
     pub const AMEND_UDP_CHECKSUM_ZERO: bool = false;
     pub const WKP_STRICT: bool = true;
+    pub const MSS_CLAMP: bool = true;
     pub const SETUP_ROUTES: bool = false;
     /// The kernel's default of 500 overflows under load before the translator does.
     pub const TXQUEUELEN: u32 = 10_000;
@@ -330,6 +332,7 @@ pub struct Partial {
     pub lowest_ipv6_mtu: Option<u16>,
     pub amend_udp_checksum_zero: Option<bool>,
     pub wkp_strict: Option<bool>,
+    pub mss_clamp: Option<bool>,
     pub setup_routes: Option<bool>,
     pub txqueuelen: Option<u32>,
     pub workers: Option<u16>,
@@ -354,6 +357,7 @@ struct FileKeys {
     lowest_ipv6_mtu: Option<toml::Value>,
     amend_udp_checksum_zero: Option<toml::Value>,
     wkp_strict: Option<toml::Value>,
+    mss_clamp: Option<toml::Value>,
     setup_routes: Option<toml::Value>,
     txqueuelen: Option<toml::Value>,
     workers: Option<toml::Value>,
@@ -488,6 +492,7 @@ impl Partial {
                 k.amend_udp_checksum_zero,
             )?,
             wkp_strict: from_bool_value("wkp-strict", k.wkp_strict)?,
+            mss_clamp: from_bool_value("mss-clamp", k.mss_clamp)?,
             setup_routes: from_bool_value("setup-routes", k.setup_routes)?,
             txqueuelen: from_int_value(
                 "txqueuelen",
@@ -532,6 +537,8 @@ pub struct Config {
     pub lowest_ipv6_mtu: u16,
     pub amend_udp_checksum_zero: bool,
     pub wkp_strict: bool,
+    /// Lower the MSS option of SYNs to what the translated path carries.
+    pub mss_clamp: bool,
     pub setup_routes: bool,
     pub txqueuelen: u32,
     /// TUN queues, one worker thread each; 1 opens a single-queue device.
@@ -597,6 +604,7 @@ impl Config {
             d(default::AMEND_UDP_CHECKSUM_ZERO),
         );
         let (wkp_strict, s_wkp) = pick(flags.wkp_strict, file.wkp_strict, d(default::WKP_STRICT));
+        let (mss_clamp, s_mss) = pick(flags.mss_clamp, file.mss_clamp, d(default::MSS_CLAMP));
         let (setup_routes, s_routes) = pick(
             flags.setup_routes,
             file.setup_routes,
@@ -621,6 +629,7 @@ impl Config {
             lowest_ipv6_mtu,
             amend_udp_checksum_zero,
             wkp_strict,
+            mss_clamp,
             setup_routes,
             txqueuelen,
             workers,
@@ -629,7 +638,7 @@ impl Config {
             log_level,
             sources: [
                 s_tun, s_mode, s_prefix, s_eam, s_v4, s_v6, s_pool, s_mtu, s_low, s_amend, s_wkp,
-                s_routes, s_txq, s_workers, s_pin, s_offload, s_log,
+                s_mss, s_routes, s_txq, s_workers, s_pin, s_offload, s_log,
             ],
         };
         // Fail now, with the check-config exit code, on anything the mapper refuses.
@@ -663,6 +672,7 @@ impl Config {
             mtu: self.mtu,
             lowest_ipv6_mtu: self.lowest_ipv6_mtu,
             amend_udp_checksum_zero: self.amend_udp_checksum_zero,
+            mss_clamp: self.mss_clamp,
             // reset-traffic-class / reset-tos have no operator key yet: RFC 7915 defaults.
             ..XlatConfig::default()
         })
@@ -685,6 +695,7 @@ impl Config {
             "lowest-ipv6-mtu" => self.lowest_ipv6_mtu.to_string(),
             "amend-udp-checksum-zero" => self.amend_udp_checksum_zero.to_string(),
             "wkp-strict" => self.wkp_strict.to_string(),
+            "mss-clamp" => self.mss_clamp.to_string(),
             "setup-routes" => self.setup_routes.to_string(),
             "txqueuelen" => self.txqueuelen.to_string(),
             "workers" => self.workers.to_string(),
@@ -759,6 +770,7 @@ mod tests {
         assert_eq!(c.lowest_ipv6_mtu, 1280);
         assert!(!c.amend_udp_checksum_zero);
         assert!(c.wkp_strict);
+        assert!(c.mss_clamp);
         assert!(!c.setup_routes);
         assert_eq!(c.txqueuelen, 10_000);
         assert!(c.workers >= 1);
@@ -786,6 +798,7 @@ mod tests {
             lowest-ipv6-mtu = 1400
             amend-udp-checksum-zero = true
             wkp-strict = false
+            mss-clamp = false
             setup-routes = true
             txqueuelen = 2000
             workers = 4
@@ -802,6 +815,7 @@ mod tests {
         assert_eq!(c.pool6791.len(), 1);
         assert_eq!((c.mtu, c.lowest_ipv6_mtu), (9000, 1400));
         assert!(c.amend_udp_checksum_zero && !c.wkp_strict && c.setup_routes);
+        assert!(!c.mss_clamp && !c.xlat_config().unwrap().mss_clamp);
         assert_eq!(c.txqueuelen, 2000);
         assert_eq!(c.workers, 4);
         assert!(!c.pin && !c.offload);
@@ -930,6 +944,7 @@ mod tests {
             ),
             ("wkp-strict", "wkp-strict = 1", "true or false"),
             ("setup-routes", "setup-routes = \"true\"", "true or false"),
+            ("mss-clamp", "mss-clamp = \"no\"", "true or false"),
             ("txqueuelen", "txqueuelen = 0", "from 1 to 2147483647"),
             ("txqueuelen", "txqueuelen = -5", "from 1 to 2147483647"),
             ("workers", "workers = 0", "from 1 to 256"),
