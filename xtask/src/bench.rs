@@ -1,9 +1,22 @@
 //! `cargo xtask bench`: microbenchmarks, then an end-to-end comparison in namespaces.
 //!
-//! Same topology for every row (cli ── xlt ── srv, no router), one run, side by side:
-//! kernel IPv6 forwarding (the ceiling: no translation at all), xlat64 and TAYGA.
-//! Figures are what the receiver got: TCP Gbit/s (iperf3, receiver side) and packets per
-//! second for 64-byte UDP payloads sent as fast as the client can (`-b 0`).
+//! Same topology for every row (cli ── xlt ── srv, no router), rows interleaved round by
+//! round, medians at the end:
+//! - kernel IPv6 forwarding (the ceiling: no translation at all), with the veths'
+//!   segmentation offloads as they come (GSO/TSO/GRO on) and with them off on every veth
+//!   of the path (cli eth0, xlt c1 and v4, srv eth0: `ethtool -K DEV gso off tso off gro
+//!   off`), so that every packet is MTU-sized end to end, as a translator without
+//!   offloads sees them;
+//! - TAYGA (single-threaded, no offloads);
+//! - xlat64 with one queue and no offloads, with one queue and offloads, with N queues.
+//!
+//! Figures are what the receiver got: TCP Gbit/s (iperf3, receiver side) with 1 and
+//! `--streams` streams; 64-byte UDP packets per second over 64 flows (two iperf3
+//! clients with 32 streams each, sending as fast as they can) counted at the server's
+//! interface and in iperf3; and the translator's CPU time (utime + stime from
+//! /proc/PID/stat) during the UDP run divided by the packets that reached the server.
+//! The UDP figure with 100 000 flows belongs with stateful NAT64 (where flows cost
+//! table entries) and is not measured here.
 
 use crate::lab::{self, Lab, Node, Translator, addr};
 use std::time::Duration;
@@ -22,7 +35,7 @@ impl Options {
         let mut o = Options {
             seconds: 5,
             rounds: 3,
-            streams: 1,
+            streams: 8,
             workers: None,
         };
         for (name, n) in crate::numeric_options(rest, &["seconds", "rounds", "streams", "workers"])?
@@ -30,24 +43,54 @@ impl Options {
             match name.as_str() {
                 "seconds" => o.seconds = n,
                 "rounds" => o.rounds = n.max(1),
-                "streams" => o.streams = n,
-                _ => o.workers = Some(n),
+                "streams" => o.streams = n.max(1),
+                _ => o.workers = Some(n.max(1)),
             }
         }
         Ok(o)
     }
 }
 
-/// One row of the table; `None` where the measurement failed.
+/// UDP flows of the packet-rate figure: this many iperf3 clients (one server each) ...
+const UDP_CLIENTS: u32 = 2;
+/// ... with this many streams each.
+const UDP_STREAMS_PER_CLIENT: u32 = 32;
+/// First iperf3 server port in `srv`.
+const IPERF_PORT: u16 = 5201;
+
+/// One row of the table; `None` where the measurement failed or does not apply.
 struct Row {
-    name: &'static str,
-    tcp_gbps: Option<f64>,
-    /// Datagrams iperf3's receiver got per second.
-    udp_pps: Option<f64>,
+    name: String,
+    tcp1_gbps: Option<f64>,
+    tcpn_gbps: Option<f64>,
     /// Packets per second that reached the server's interface (the translator's output,
-    /// before any loss in the receiving socket).
+    /// before any loss in the receiving sockets).
     udp_if_pps: Option<f64>,
+    /// Datagrams iperf3's receivers got per second.
+    udp_pps: Option<f64>,
+    /// Translator CPU nanoseconds per UDP packet delivered.
+    cpu_ns_per_pkt: Option<f64>,
     note: String,
+}
+
+impl Row {
+    fn new(name: &str) -> Row {
+        Row {
+            name: name.to_string(),
+            tcp1_gbps: None,
+            tcpn_gbps: None,
+            udp_if_pps: None,
+            udp_pps: None,
+            cpu_ns_per_pkt: None,
+            note: String::new(),
+        }
+    }
+}
+
+/// What runs in `xlt` for one row.
+enum Setup {
+    Kernel { offloads: bool },
+    Translator(Translator),
 }
 
 pub fn run(o: Options) -> Result<(), String> {
@@ -58,42 +101,48 @@ pub fn run(o: Options) -> Result<(), String> {
     }
     let bin = crate::build_release()?;
     let mut lab = Lab::new_bench().map_err(|e| e.to_string())?;
-    lab.spawn(Node::Srv, "iperf3", &["iperf3", "-s"])
-        .map_err(|e| e.to_string())?;
-    lab.wait_listening(Node::Srv, "tcp", 5201)
-        .map_err(|e| e.to_string())?;
-
-    let mut args = Vec::new();
-    let workers = o.workers.map(|w| w.to_string());
-    if let Some(w) = &workers {
-        args.extend(["--workers", w.as_str()]);
+    for k in 0..UDP_CLIENTS {
+        let port = (IPERF_PORT + k as u16).to_string();
+        lab.spawn(Node::Srv, "iperf3", &["iperf3", "-s", "-p", &port])
+            .map_err(|e| e.to_string())?;
+        lab.wait_listening(Node::Srv, "tcp", IPERF_PORT + k as u16)
+            .map_err(|e| e.to_string())?;
     }
+
+    let n = o
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
+    let n_s = n.to_string();
+    let xlat = |args: &[&str]| Setup::Translator(Translator::xlat64(&bin, args));
+    let rows: Vec<(String, Setup)> = vec![
+        ("kernel fwd".into(), Setup::Kernel { offloads: true }),
+        ("kernel fwd nogso".into(), Setup::Kernel { offloads: false }),
+        ("tayga".into(), Setup::Translator(Translator::Tayga)),
+        (
+            "xlat64 1q nooff".into(),
+            xlat(&["--workers", "1", "--offload", "false"]),
+        ),
+        ("xlat64 1q".into(), xlat(&["--workers", "1"])),
+        (format!("xlat64 {n}q"), xlat(&["--workers", &n_s])),
+    ];
     println!(
-        "\n== end-to-end: {} round(s), {} s per figure, {} TCP stream(s){}",
+        "\n== end-to-end: {} round(s), {} s per figure, TCP with 1 and {} stream(s), UDP \
+         64-byte payloads over {} flows, xlat64 N = {n} queue(s)\n   (UDP with 100 000 \
+         flows: measured with the NAT64 work, skipped here)",
         o.rounds,
         o.seconds,
         o.streams,
-        workers
-            .as_ref()
-            .map(|w| format!(", xlat64 --workers {w}"))
-            .unwrap_or_default()
+        UDP_CLIENTS * UDP_STREAMS_PER_CLIENT
     );
     let mut rounds = Vec::new();
     for round in 1..=o.rounds {
         println!("\n==== round {round} of {}", o.rounds);
-        let rows = vec![
-            measure(&mut lab, &o, "kernel IPv6 fwd", None, addr::SRV6_NATIVE),
-            measure(
-                &mut lab,
-                &o,
-                "xlat64",
-                Some(Translator::xlat64(&bin, &args)),
-                addr::SRV6,
-            ),
-            measure(&mut lab, &o, "tayga", Some(Translator::Tayga), addr::SRV6),
-        ];
-        print_table(&format!("round {round}"), &rows);
-        rounds.push(rows);
+        let results: Vec<Row> = rows
+            .iter()
+            .map(|(name, setup)| measure(&mut lab, &o, name, setup))
+            .collect();
+        print_table(&format!("round {round}"), &results);
+        rounds.push(results);
     }
     drop(lab);
     print_table(
@@ -117,10 +166,12 @@ fn medians(rounds: &[Vec<Row>]) -> Vec<Row> {
                 (!v.is_empty()).then(|| v[v.len() / 2])
             };
             Row {
-                name: first[i].name,
-                tcp_gbps: col(|r| r.tcp_gbps),
-                udp_pps: col(|r| r.udp_pps),
+                name: first[i].name.clone(),
+                tcp1_gbps: col(|r| r.tcp1_gbps),
+                tcpn_gbps: col(|r| r.tcpn_gbps),
                 udp_if_pps: col(|r| r.udp_if_pps),
+                udp_pps: col(|r| r.udp_pps),
+                cpu_ns_per_pkt: col(|r| r.cpu_ns_per_pkt),
                 note: rounds
                     .iter()
                     .map(|r| r[i].note.as_str())
@@ -156,56 +207,125 @@ fn micro_benches() -> Result<(), String> {
     }
 }
 
-fn measure(
-    lab: &mut Lab,
-    o: &Options,
-    name: &'static str,
-    translator: Option<Translator>,
-    target: &str,
-) -> Row {
-    println!("\n-- {name} (client → {target})");
-    let mut row = Row {
-        name,
-        tcp_gbps: None,
-        udp_pps: None,
-        udp_if_pps: None,
-        note: String::new(),
+/// The veths a packet crosses in the bench topology.
+const PATH_DEVICES: [(Node, &str); 4] = [
+    (Node::Cli, "eth0"),
+    (Node::Xlt, "c1"),
+    (Node::Xlt, "v4"),
+    (Node::Srv, "eth0"),
+];
+
+/// Turns GSO, TSO and GRO on or off on every veth of the path.
+fn set_path_offloads(lab: &Lab, on: bool) -> Result<(), String> {
+    let v = if on { "on" } else { "off" };
+    for (node, dev) in PATH_DEVICES {
+        let argv = ["ethtool", "-K", dev, "gso", v, "tso", v, "gro", v];
+        let out = lab.run(node, &argv).map_err(|e| e.to_string())?;
+        if !out.success() {
+            return Err(first_line(&format!("ethtool: {}", out.stderr)));
+        }
+    }
+    Ok(())
+}
+
+fn measure(lab: &mut Lab, o: &Options, name: &str, setup: &Setup) -> Row {
+    let mut row = Row::new(name);
+    let target = match setup {
+        Setup::Kernel { .. } => addr::SRV6_NATIVE,
+        Setup::Translator(_) => addr::SRV6,
     };
-    if let Some(t) = &translator
-        && let Err(e) = lab.start_translator(t)
-    {
-        row.note = first_line(&e.to_string());
-        println!("cannot start {name}: {e}");
-        return row;
-    }
-    match iperf(lab, o, target, false) {
-        Ok(json) => row.tcp_gbps = tcp_receiver_bps(&json).map(|b| b / 1e9),
-        Err(e) => row.note = e,
-    }
-    let rx_before = srv_rx_packets(lab);
-    match iperf(lab, o, target, true) {
-        Ok(json) => {
-            row.udp_pps = udp_received_pps(&json);
-            if let (Some(a), Some(b)) = (rx_before, srv_rx_packets(lab)) {
-                row.udp_if_pps = Some(b.saturating_sub(a) as f64 / f64::from(o.seconds));
+    println!("\n-- {name} (client → {target})");
+    match setup {
+        Setup::Kernel { offloads } => {
+            if let Err(e) = set_path_offloads(lab, *offloads) {
+                row.note = e;
+                println!("cannot set offloads: {}", row.note);
+                return row;
             }
         }
-        Err(e) if row.note.is_empty() => row.note = e,
-        Err(_) => {}
-    }
-    if translator.is_some() {
-        match lab.stop_translator() {
-            Ok(s) => print!("{name} counters:\n{}", s.stdout),
-            Err(e) => println!("{e}"),
+        Setup::Translator(t) => {
+            if let Err(e) = lab.start_translator(t) {
+                row.note = first_line(&e.to_string());
+                println!("cannot start {name}: {e}");
+                return row;
+            }
         }
     }
+    let pid = lab.translator().map(|id| lab.pid(id));
+    let note = |row: &mut Row, e: String| {
+        if row.note.is_empty() {
+            row.note = e;
+        }
+    };
+    match iperf_tcp(lab, o, target, 1) {
+        Ok(json) => row.tcp1_gbps = tcp_receiver_bps(&json).map(|b| b / 1e9),
+        Err(e) => note(&mut row, e),
+    }
+    match iperf_tcp(lab, o, target, o.streams) {
+        Ok(json) => row.tcpn_gbps = tcp_receiver_bps(&json).map(|b| b / 1e9),
+        Err(e) => note(&mut row, e),
+    }
+    let rx_before = srv_rx_packets(lab);
+    let cpu_before = pid.and_then(cpu_ticks);
+    match iperf_udp(lab, o, target) {
+        Ok(jsons) => {
+            row.udp_pps = jsons.iter().map(|j| udp_received_pps(j)).sum();
+            if let (Some(a), Some(b)) = (rx_before, srv_rx_packets(lab)) {
+                let packets = b.saturating_sub(a);
+                row.udp_if_pps = Some(packets as f64 / f64::from(o.seconds));
+                if let (Some(c0), Some(c1)) = (cpu_before, pid.and_then(cpu_ticks))
+                    && packets > 0
+                {
+                    let secs = c1.saturating_sub(c0) as f64 / clock_ticks_per_sec();
+                    row.cpu_ns_per_pkt = Some(secs * 1e9 / packets as f64);
+                }
+            }
+        }
+        Err(e) => note(&mut row, e),
+    }
+    match setup {
+        Setup::Kernel { offloads: false } => {
+            if let Err(e) = set_path_offloads(lab, true) {
+                println!("cannot turn offloads back on: {e}");
+            }
+        }
+        Setup::Kernel { .. } => {}
+        Setup::Translator(_) => match lab.stop_translator() {
+            Ok(s) => print!("{name} counters:\n{}", s.stdout),
+            Err(e) => println!("{e}"),
+        },
+    }
     println!(
-        "{name}: TCP {} Gbit/s, UDP {} packets/s at the server's interface, {} in iperf3",
-        fmt_opt(row.tcp_gbps, 2),
+        "{name}: TCP {} / {} Gbit/s (1 / {} streams), UDP {} packets/s at the server's \
+         interface, {} in iperf3, {} ns CPU per packet",
+        fmt_opt(row.tcp1_gbps, 2),
+        fmt_opt(row.tcpn_gbps, 2),
+        o.streams,
         fmt_opt(row.udp_if_pps, 0),
-        fmt_opt(row.udp_pps, 0)
+        fmt_opt(row.udp_pps, 0),
+        fmt_opt(row.cpu_ns_per_pkt, 0),
     );
     row
+}
+
+/// utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat,
+/// counted after the parenthesised command name, which may contain spaces).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After ")": state is field 3, so utime (14) and stime (15) are at 11 and 12.
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// USER_HZ: the unit of /proc/PID/stat times (100 on every Linux we know of).
+fn clock_ticks_per_sec() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 /// Packets received so far on the server's interface.
@@ -219,21 +339,58 @@ fn srv_rx_packets(lab: &Lab) -> Option<u64> {
     out.stdout.trim().parse().ok()
 }
 
-/// Runs one iperf3 test from `cli` and returns its JSON report.
-fn iperf(lab: &Lab, o: &Options, target: &str, udp: bool) -> Result<String, String> {
-    let secs = o.seconds.to_string();
-    let streams = o.streams.to_string();
-    let mut argv = vec!["iperf3", "-c", target, "-t", &secs, "-J"];
-    if udp {
-        argv.extend(["-u", "-l", "64", "-b", "0"]);
-    } else {
-        argv.extend(["-P", &streams]);
-    }
+/// One TCP iperf3 test with `streams` parallel streams; returns its JSON report.
+fn iperf_tcp(lab: &Lab, o: &Options, target: &str, streams: u32) -> Result<String, String> {
+    let (secs, streams) = (o.seconds.to_string(), streams.to_string());
+    let argv = ["iperf3", "-c", target, "-t", &secs, "-J", "-P", &streams];
     println!("[cli]$ {}", lab::shell_words(&argv));
     let limit = Duration::from_secs(u64::from(o.seconds) + 30);
     let out = lab
         .run_timeout(Node::Cli, limit, &argv)
         .map_err(|e| e.to_string())?;
+    iperf_result(out)
+}
+
+/// 64-byte UDP as fast as possible from [`UDP_CLIENTS`] iperf3 clients at once (iperf3
+/// before 3.16 runs all streams on one thread); returns their JSON reports.
+fn iperf_udp(lab: &Lab, o: &Options, target: &str) -> Result<Vec<String>, String> {
+    let secs = o.seconds.to_string();
+    let streams = UDP_STREAMS_PER_CLIENT.to_string();
+    let clients: Vec<String> = (0..UDP_CLIENTS)
+        .map(|k| {
+            let port = (IPERF_PORT + k as u16).to_string();
+            let argv = [
+                "iperf3", "-c", target, "-p", &port, "-t", &secs, "-J", "-u", "-l", "64", "-b",
+                "0", "-P", &streams,
+            ];
+            lab::shell_words(&argv)
+        })
+        .collect();
+    let dir = lab.dir().to_string_lossy().into_owned();
+    let script = clients
+        .iter()
+        .enumerate()
+        .map(|(k, c)| format!("{c} > {dir}/udp{k}.json &"))
+        .collect::<Vec<_>>()
+        .join(" ")
+        + " wait";
+    println!("[cli]$ {script}");
+    let limit = Duration::from_secs(u64::from(o.seconds) + 30);
+    lab.run_timeout(Node::Cli, limit, &["sh", "-c", &script])
+        .map_err(|e| e.to_string())?;
+    (0..clients.len())
+        .map(|k| {
+            let path = lab.dir().join(format!("udp{k}.json"));
+            let json = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+            match json_string(&json, "\"error\"") {
+                Some(msg) => Err(first_line(&format!("iperf3: {msg}"))),
+                None => Ok(json),
+            }
+        })
+        .collect()
+}
+
+fn iperf_result(out: lab::Output) -> Result<String, String> {
     if out.success() {
         Ok(out.stdout)
     } else {
@@ -298,34 +455,38 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 fn print_table(title: &str, rows: &[Row]) {
     println!("\n== results: {title}");
     println!(
-        "{:<16} {:>11} {:>15} {:>15}  note",
-        "", "TCP Gbit/s", "UDP-64 pkt/s", "UDP-64 pkt/s"
+        "{:<18} {:>8} {:>8} {:>13} {:>13} {:>9}  note",
+        "", "TCP x1", "TCP xN", "UDP-64 pkt/s", "UDP-64 pkt/s", "CPU ns"
     );
     println!(
-        "{:<16} {:>11} {:>15} {:>15}",
-        "", "(receiver)", "(srv iface)", "(iperf3 rcv)"
+        "{:<18} {:>8} {:>8} {:>13} {:>13} {:>9}",
+        "", "Gbit/s", "Gbit/s", "(srv iface)", "(iperf3 rcv)", "per pkt"
     );
     for r in rows {
         println!(
-            "{:<16} {:>11} {:>15} {:>15}  {}",
+            "{:<18} {:>8} {:>8} {:>13} {:>13} {:>9}  {}",
             r.name,
-            fmt_opt(r.tcp_gbps, 2),
+            fmt_opt(r.tcp1_gbps, 2),
+            fmt_opt(r.tcpn_gbps, 2),
             fmt_opt(r.udp_if_pps, 0),
             fmt_opt(r.udp_pps, 0),
+            fmt_opt(r.cpu_ns_per_pkt, 0),
             r.note
         );
     }
-    let find = |n: &str| rows.iter().find(|r| r.name == n);
-    if let (Some(x), Some(t), Some(k)) = (find("xlat64"), find("tayga"), find("kernel IPv6 fwd")) {
-        for (label, other) in [("xlat64/tayga", t), ("xlat64/kernel", k)] {
-            println!(
-                "{:<16} {:>11} {:>15} {:>15}",
-                label,
-                ratio(x.tcp_gbps, other.tcp_gbps),
-                ratio(x.udp_if_pps, other.udp_if_pps),
-                ratio(x.udp_pps, other.udp_pps)
-            );
-        }
+    let Some(tayga) = rows.iter().find(|r| r.name == "tayga") else {
+        return;
+    };
+    for x in rows.iter().filter(|r| r.name.starts_with("xlat64")) {
+        println!(
+            "{:<18} {:>8} {:>8} {:>13} {:>13} {:>9}",
+            format!("{}/tayga", x.name.trim_start_matches("xlat64 ")),
+            ratio(x.tcp1_gbps, tayga.tcp1_gbps),
+            ratio(x.tcpn_gbps, tayga.tcpn_gbps),
+            ratio(x.udp_if_pps, tayga.udp_if_pps),
+            ratio(x.udp_pps, tayga.udp_pps),
+            ratio(x.cpu_ns_per_pkt, tayga.cpu_ns_per_pkt),
+        );
     }
 }
 
@@ -341,6 +502,7 @@ mod tests {
     fn reads_iperf3_receiver_figures() {
         assert_eq!(udp_received_pps(UDP), Some(500.0));
         assert_eq!(tcp_receiver_bps(UDP), Some(1.5e6));
+        assert_eq!(cpu_ticks(std::process::id()).map(|_| ()), Some(()));
         assert_eq!(
             json_string("{\"error\": \"unable to connect\"}", "\"error\""),
             Some("unable to connect".into())

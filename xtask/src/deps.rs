@@ -12,6 +12,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("tayga", "tayga"),
     ("python3", "python3"),
     ("procps", "sysctl"),
+    ("ethtool", "ethtool"),
 ];
 
 /// Makes sure every package is installed: as root, installs what is missing with
