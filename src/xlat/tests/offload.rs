@@ -817,3 +817,38 @@ proptest! {
         prop_assert_eq!(mine, theirs);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    // The fuzz entry on near-valid inputs: a real super-packet and its metadata, with a
+    // few header bytes and metadata bytes flipped.
+    #[test]
+    fn offload_fuzz_entry_on_mutated_super_packets(
+        v6_in in any::<bool>(), udp in any::<bool>(), gso_size in 1usize..2000,
+        n in 0usize..4000, ctl in any::<u8>(), seed in any::<u64>(),
+        meta_flips in proptest::collection::vec((0usize..10, any::<u8>()), 0..3),
+        flips in proptest::collection::vec((0usize..80, any::<u8>()), 0..3),
+    ) {
+        let (input, off) = super_input(v6_in, udp, gso_size, n, ACK, 1, 0, 64, true, PartialLen::Zero, seed);
+        let mut data = vec![0u8; 10];
+        off.emit(&mut data);
+        for (i, x) in meta_flips {
+            data[i] ^= x;
+        }
+        let mut p = input;
+        for (i, x) in flips {
+            if let Some(b) = p.get_mut(i) {
+                *b ^= x;
+            }
+        }
+        data.extend_from_slice(&p);
+        data.push(ctl);
+        crate::xlat::selfcheck::fuzz_offload(&data);
+    }
+
+    #[test]
+    fn offload_fuzz_entry_on_random_bytes(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        crate::xlat::selfcheck::fuzz_offload(&data);
+    }
+}
