@@ -41,6 +41,7 @@ mod hairpin;
 mod icmp;
 mod icmp_error;
 mod mss;
+mod offload;
 mod output;
 mod reason;
 pub mod selfcheck;
@@ -153,6 +154,7 @@ impl Translator {
     /// super-packet and/or a packet whose checksum is only a partial pseudo-header sum
     /// (NEEDS_CSUM). The translated packet's frame carries the rewritten metadata in
     /// [`Frame::offload`]. With [`Offload::NONE`] this is exactly [`translate`](Self::translate).
+    /// Behaviour and the choices made are described in the `offload` module.
     pub fn translate_offload(
         &self,
         pkt: &mut PacketBuf,
@@ -163,7 +165,6 @@ impl Translator {
         if offload.is_none() {
             return self.translate(pkt, out, now_ms);
         }
-        out.clear();
-        Verdict::Drop(DropReason::OffloadUnsupported)
+        offload::translate(self, pkt, offload, out, now_ms)
     }
 }

@@ -113,6 +113,14 @@ impl Output {
         }
     }
 
+    /// Moves the end of the last queued frame's body (a GSO super-packet translated as its
+    /// first segment gets its remaining payload back).
+    pub(super) fn set_last_body_end(&mut self, end: usize) {
+        if let Some(f) = self.frames[..self.n].last_mut() {
+            f.body.1 = end as u32;
+        }
+    }
+
     /// Copies frame `i` into one contiguous vector (tests and fuzzing only).
     pub fn frame_bytes(&self, i: usize, pkt: &crate::wire::buf::PacketBuf) -> Vec<u8> {
         let f = self.frames[i];

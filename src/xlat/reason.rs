@@ -88,6 +88,11 @@ drop_reasons! {
     IcmpFragmented => "icmp_fragmented",
     /// Offload metadata (virtio-net header) the translator cannot handle.
     OffloadUnsupported => "offload_unsupported",
+    /// GSO super-packet whose segments would have to be fragmented after translation
+    /// (UDP datagrams too big for the next hop with DF=0); not split in software.
+    OffloadNeedsFragmentation => "offload_needs_fragmentation",
+    /// GSO super-packet that would exceed 65535 bytes after translation.
+    OffloadTooLong => "offload_too_long",
     /// The translated result does not fit the output (too many fragments).
     OutputOverflow => "output_overflow",
     /// Fragmenting would need more frames than an output holds, or a fragment offset

@@ -1,0 +1,469 @@
+//! Packets with TUN offload metadata (virtio_net_hdr, IFF_VNET_HDR): partial checksums
+//! (NEEDS_CSUM) and GSO super-packets (TCPV4, TCPV6, UDP_L4).
+//!
+//! The payload is never read. Both kinds reuse the plain translator for every RFC 7915
+//! decision and then repair what differs:
+//! - A partial checksum field holds the *uncomplemented* pseudo-header sum; the kernel
+//!   adds the transport header and payload later. Linux puts the full transport length
+//!   in it (`__tcp_v4_send_check`, `udp4_hwcsum` use `skb->len`), NIC drivers use 0;
+//!   TCP/UDP lengths and protocol numbers are the same in IPv4 and IPv6, so either way
+//!   only the address part changes: P' = P − old addresses + new addresses. The plain
+//!   translator's incremental update of that field (and its MSS-clamp update) is
+//!   overwritten with P', so clamping needs no special case.
+//! - A super-packet is translated as its first segment: the IP length field and buffer
+//!   bounds are cut to one segment (headers + gso_size) before the plain translator
+//!   runs, so every size check (Packet Too Big, Fragmentation Needed, lowest-ipv6-mtu,
+//!   the 1260-byte DF rule) and every ICMP error applies to a segment, exactly as if the
+//!   segments had arrived one by one. Afterwards the length field and the frame are
+//!   stretched back over the whole payload.
+//!
+//! Choices:
+//! - TCP IPv4→IPv6 lowers gso_size by 20 so segments keep their size. With DF=0 it is
+//!   lowered further to fit min(lowest-ipv6-mtu, mtu): TCP may re-segment freely, and
+//!   smaller segments beat IPv6 fragments.
+//! - UDP keeps gso_size (segments are datagrams). A UDP super-packet whose datagrams
+//!   would need fragmenting is dropped (`offload_needs_fragmentation`), not split in
+//!   software; with DF=1 the per-datagram Fragmentation Needed/Packet Too Big is sent.
+//! - IPv6→IPv4 segments follow the plain 1260-byte rule: DF=1 and ID 0 above it,
+//!   DF=0 and the hashed ID below, decided on the first (full) segment; the kernel then
+//!   numbers segments ID, ID+1, ... A short last segment therefore keeps DF=1 where on
+//!   its own it would get DF=0 (one header serves all segments).
+//! - hdr_len moves with the header size change (clamped to the packet); other flags
+//!   (DATA_VALID) are not carried over.
+//! - A partial checksum the fast path cannot carry over (not TCP/UDP, csum_start not at
+//!   the transport header, an IPv4/IPv6 fragment) is completed in software first, as the
+//!   kernel's `skb_checksum_help` would, and the packet is translated plainly.
+//! - Fragments and ICMP errors are always emitted with full checksums and
+//!   [`Offload::NONE`]. An ICMP error quoting a NEEDS_CSUM packet quotes its partial
+//!   checksum (receivers match quoted packets by addresses and ports).
+//! - GSO without NEEDS_CSUM, UFO (gso_type UDP) and unknown types are dropped
+//!   (`offload_unsupported`).
+
+use crate::wire::buf::PacketBuf;
+use crate::wire::checksum;
+use crate::wire::ipv6ext;
+use crate::wire::vnet::{FLAG_NEEDS_CSUM, Offload, gso};
+
+use super::{DropReason, Output, Translator, Verdict};
+
+use DropReason as R;
+
+/// Entry point behind [`Translator::translate_offload`] for anything but `Offload::NONE`.
+pub(super) fn translate(
+    t: &Translator,
+    pkt: &mut PacketBuf,
+    off: Offload,
+    out: &mut Output,
+    now_ms: u64,
+) -> Verdict {
+    let needs_csum = off.flags & FLAG_NEEDS_CSUM != 0;
+    let kind = off.gso_type & !gso::ECN;
+    if kind == gso::NONE {
+        return if needs_csum {
+            partial(t, pkt, off, out, now_ms)
+        } else {
+            t.translate(pkt, out, now_ms)
+        };
+    }
+    out.clear();
+    if !needs_csum {
+        return Verdict::Drop(R::OffloadUnsupported);
+    }
+    super_packet(t, pkt, off, kind, out, now_ms)
+}
+
+/// Where an input packet's transport header is, as far as offloads care.
+struct Located {
+    v4: bool,
+    /// Transport header offset from the packet start.
+    l4_off: usize,
+    /// IP length (bytes past it are link padding).
+    total: usize,
+    proto: u8,
+    fragment: bool,
+    dont_frag: bool,
+    /// Sum of the pseudo-header addresses.
+    addr_sum: u16,
+}
+
+fn locate(d: &[u8]) -> Option<Located> {
+    match d.first()? >> 4 {
+        4 => {
+            let hdr = d.get(..20)?;
+            let hl = usize::from(hdr[0] & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes([hdr[2], hdr[3]]));
+            if hl < 20 || total < hl || total > d.len() {
+                return None;
+            }
+            let frag = u16::from_be_bytes([hdr[6], hdr[7]]);
+            Some(Located {
+                v4: true,
+                l4_off: hl,
+                total,
+                proto: hdr[9],
+                fragment: frag & 0x3fff != 0,
+                dont_frag: frag & 0x4000 != 0,
+                addr_sum: addr_sum(hdr)?,
+            })
+        }
+        6 => {
+            let hdr = d.get(..40)?;
+            let total = 40 + usize::from(u16::from_be_bytes([hdr[4], hdr[5]]));
+            let pkt = d.get(..total)?;
+            let (l4_off, proto, fragment) = match hdr[6] {
+                6 | 17 => (40, hdr[6], false),
+                _ => {
+                    let c = ipv6ext::walk(pkt).ok()?;
+                    (c.upper_off, c.upper_proto, c.is_fragment())
+                }
+            };
+            Some(Located {
+                v4: false,
+                l4_off,
+                total,
+                proto,
+                fragment,
+                dont_frag: true,
+                addr_sum: addr_sum(hdr)?,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Sum of the source and destination addresses of the IP header at the start of `hdr`.
+fn addr_sum(hdr: &[u8]) -> Option<u16> {
+    let addrs = match hdr.first()? >> 4 {
+        4 => hdr.get(12..20)?,
+        6 => hdr.get(8..40)?,
+        _ => return None,
+    };
+    Some(checksum::ones_sum(addrs))
+}
+
+/// Offset of the checksum field in a TCP or UDP header, and the minimum header size.
+fn csum_field(proto: u8) -> Option<(usize, usize)> {
+    match proto {
+        6 => Some((16, 20)),
+        17 => Some((6, 8)),
+        _ => None,
+    }
+}
+
+/// The input, if `off` describes a TCP/UDP checksum at its transport header that a
+/// pseudo-header update can carry over.
+fn matching(d: &[u8], off: &Offload) -> Option<Located> {
+    let loc = locate(d)?;
+    let (field, min) = csum_field(loc.proto)?;
+    let ok = !loc.fragment
+        && usize::from(off.csum_start) == loc.l4_off
+        && usize::from(off.csum_offset) == field
+        && loc.total >= loc.l4_off + min;
+    ok.then_some(loc)
+}
+
+fn read16(raw: &[u8], at: usize) -> u16 {
+    raw.get(at..at + 2)
+        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
+}
+
+fn write16(raw: &mut [u8], at: usize, v: u16) {
+    if let Some(b) = raw.get_mut(at..at + 2) {
+        b.copy_from_slice(&v.to_be_bytes());
+    }
+}
+
+/// Reads the partial sum at raw offset `at`. A sum of 0 is stored as 0xffff (the same
+/// one's-complement value), so the plain translator's "UDP checksum 0 means none" rules
+/// never fire on it.
+fn take_partial(pkt: &mut PacketBuf, at: usize) -> u16 {
+    let raw = pkt.raw_mut();
+    let p = match read16(raw, at) {
+        0 => 0xffff,
+        p => p,
+    };
+    write16(raw, at, p);
+    p
+}
+
+/// The one zero-copy frame the plain translator emitted for a forwarded packet, if
+/// that is what `out` holds and its body contains raw offsets `from..to`.
+fn single_body(out: &Output, from: usize, to: usize) -> Option<(usize, usize)> {
+    match out.frames() {
+        [f] if f.head_range().is_empty() && f.body_range().start <= from => {
+            let r = f.body_range();
+            (to <= r.end).then_some((r.start, r.end))
+        }
+        _ => None,
+    }
+}
+
+/// New `hdr_len`: moved by the header size change, kept inside the packet.
+fn moved_hdr_len(hdr_len: u16, delta: isize, len: usize) -> u16 {
+    let v = (hdr_len as isize).saturating_add(delta);
+    v.clamp(0, len.min(0xffff) as isize) as u16
+}
+
+/// NEEDS_CSUM without GSO.
+fn partial(
+    t: &Translator,
+    pkt: &mut PacketBuf,
+    off: Offload,
+    out: &mut Output,
+    now_ms: u64,
+) -> Verdict {
+    let Some(loc) = matching(pkt.data(), &off) else {
+        return complete_then_translate(t, pkt, off, out, now_ms);
+    };
+    let l4_at = pkt.start() + loc.l4_off;
+    let field = l4_at + usize::from(off.csum_offset);
+    let p = take_partial(pkt, field);
+    let v = t.translate(pkt, out, now_ms);
+    if matches!(v, Verdict::Drop(_)) {
+        return v;
+    }
+    if let Some((start, end)) = single_body(out, l4_at, field + 2) {
+        let raw = pkt.raw_mut();
+        let Some(new_sum) = raw.get(start..).and_then(addr_sum) else {
+            out.clear();
+            return Verdict::Drop(R::OffloadUnsupported);
+        };
+        write16(raw, field, checksum::update(p, new_sum, loc.addr_sum));
+        let csum_start = l4_at - start;
+        let delta = csum_start as isize - loc.l4_off as isize;
+        out.set_last_offload(Offload {
+            flags: FLAG_NEEDS_CSUM,
+            gso_type: gso::NONE,
+            hdr_len: moved_hdr_len(off.hdr_len, delta, end - start),
+            gso_size: 0,
+            csum_start: csum_start as u16,
+            csum_offset: off.csum_offset,
+        });
+        return v;
+    }
+    // Fragmented: the first fragment carries the transport header, which must now hold
+    // the complete checksum over the whole datagram (all fragments' bodies).
+    if finish_fragmented(pkt, out, l4_at, field, p, loc.addr_sum, loc.proto) {
+        v
+    } else {
+        out.clear();
+        Verdict::Drop(R::OffloadUnsupported)
+    }
+}
+
+/// Completes the checksum of a fragmented translation whose transport header is at raw
+/// offset `l4_at` (fragment bodies are contiguous slices of the untouched payload).
+fn finish_fragmented(
+    pkt: &mut PacketBuf,
+    out: &Output,
+    l4_at: usize,
+    field: usize,
+    p: u16,
+    old_sum: u16,
+    proto: u8,
+) -> bool {
+    let Some(first) = out.frames().first() else {
+        return false;
+    };
+    let hdr = if first.head_range().is_empty() {
+        pkt.raw().get(first.body_range())
+    } else {
+        out.scratch().get(first.head_range())
+    };
+    let Some(new_sum) = hdr.and_then(addr_sum) else {
+        return false;
+    };
+    let end = out.frames().iter().map(|f| f.body_range().end).max();
+    let raw = pkt.raw_mut();
+    let Some(l4) = end.and_then(|e| raw.get_mut(l4_at..e)) else {
+        return false;
+    };
+    let at = field - l4_at;
+    if at + 2 > l4.len() {
+        return false;
+    }
+    write16(l4, at, checksum::update(p, new_sum, old_sum));
+    let c = match !checksum::ones_sum(l4) {
+        0 if proto == 17 => 0xffff,
+        c => c,
+    };
+    write16(l4, at, c);
+    true
+}
+
+/// A partial checksum the fast path cannot carry over: complete it as the kernel would
+/// (sum from csum_start to the end, stored at csum_start + csum_offset), then translate
+/// the packet as a plain one. Touches the payload; only odd packets come here.
+fn complete_then_translate(
+    t: &Translator,
+    pkt: &mut PacketBuf,
+    off: Offload,
+    out: &mut Output,
+    now_ms: u64,
+) -> Verdict {
+    let d = pkt.data_mut();
+    let ip_len = match d.first().map(|b| b >> 4) {
+        Some(4) if d.len() >= 4 => usize::from(read16(d, 2)),
+        Some(6) if d.len() >= 6 => 40 + usize::from(read16(d, 4)),
+        _ => d.len(),
+    };
+    let end = ip_len.min(d.len());
+    let start = usize::from(off.csum_start);
+    let at = start + usize::from(off.csum_offset);
+    if at + 2 > end {
+        out.clear();
+        return Verdict::Drop(R::OffloadUnsupported);
+    }
+    let c = match !checksum::ones_sum(&d[start..end]) {
+        0 => 0xffff,
+        c => c,
+    };
+    write16(d, at, c);
+    t.translate(pkt, out, now_ms)
+}
+
+/// GSO super-packet (NEEDS_CSUM set, `kind` without the ECN bit).
+fn super_packet(
+    t: &Translator,
+    pkt: &mut PacketBuf,
+    off: Offload,
+    kind: u8,
+    out: &mut Output,
+    now_ms: u64,
+) -> Verdict {
+    let Some(loc) = matching(pkt.data(), &off) else {
+        return Verdict::Drop(R::OffloadUnsupported);
+    };
+    let tcp = match (kind, loc.proto, loc.v4) {
+        (gso::TCPV4, 6, true) | (gso::TCPV6, 6, false) => true,
+        (gso::UDP_L4, 17, _) => false,
+        _ => return Verdict::Drop(R::OffloadUnsupported),
+    };
+    let start = pkt.start();
+    let l4_at = start + loc.l4_off;
+    let l4len = loc.total - loc.l4_off;
+    let th = if tcp {
+        usize::from(pkt.raw().get(l4_at + 12).map_or(0, |b| b >> 4)) * 4
+    } else {
+        8
+    };
+    if (tcp && th < 20) || th > l4len {
+        return Verdict::Drop(R::TransportTruncated);
+    }
+    let gso_size = match segment_size(t, &loc, tcp, th, off.gso_size) {
+        Ok(g) => g,
+        Err(r) => return Verdict::Drop(r),
+    };
+    let seg_len = loc.l4_off + th + (l4len - th).min(usize::from(gso_size));
+    cut_to(pkt, &loc, seg_len);
+    let field = l4_at + usize::from(off.csum_offset);
+    let p = take_partial(pkt, field);
+
+    let v = t.translate(pkt, out, now_ms);
+    if matches!(v, Verdict::Drop(_)) {
+        return v;
+    }
+    let Some((new_start, _)) = single_body(out, l4_at, start + seg_len) else {
+        // The segment was fragmented (UDP with DF=0, or an MTU below 1260).
+        out.clear();
+        return Verdict::Drop(R::OffloadNeedsFragmentation);
+    };
+    let csum_start = l4_at - new_start;
+    let new_len = csum_start + l4len;
+    let end = start + loc.total;
+    let raw = pkt.raw_mut();
+    let Some(new_sum) = raw.get(new_start..).and_then(addr_sum) else {
+        out.clear();
+        return Verdict::Drop(R::OffloadUnsupported);
+    };
+    let v6_out = raw.get(new_start).is_some_and(|b| b >> 4 == 6);
+    if !stretch(&mut raw[new_start..], v6_out, new_len) {
+        out.clear();
+        return Verdict::Drop(R::OffloadTooLong);
+    }
+    write16(raw, field, checksum::update(p, new_sum, loc.addr_sum));
+    out.set_last_body_end(end);
+    pkt.set_bounds(new_start, end);
+    let gso_type = match (tcp, v6_out) {
+        (true, true) => gso::TCPV6 | (off.gso_type & gso::ECN),
+        (true, false) => gso::TCPV4 | (off.gso_type & gso::ECN),
+        (false, _) => off.gso_type,
+    };
+    let delta = csum_start as isize - loc.l4_off as isize;
+    out.set_last_offload(Offload {
+        flags: FLAG_NEEDS_CSUM,
+        gso_type,
+        hdr_len: moved_hdr_len(off.hdr_len, delta, new_len),
+        gso_size,
+        csum_start: csum_start as u16,
+        csum_offset: off.csum_offset,
+    });
+    v
+}
+
+/// Payload bytes per output segment. TCP from IPv4 (the output is IPv6: the header
+/// grows by 20) gives the growth back; with DF=0 the segments must also fit
+/// min(lowest-ipv6-mtu, mtu), which TCP can do without fragments.
+fn segment_size(
+    t: &Translator,
+    loc: &Located,
+    tcp: bool,
+    th: usize,
+    gso_size: u16,
+) -> Result<u16, DropReason> {
+    if gso_size == 0 {
+        return Err(R::OffloadUnsupported);
+    }
+    if !tcp || !loc.v4 {
+        return Ok(gso_size);
+    }
+    let mut g = usize::from(gso_size).saturating_sub(20);
+    if !loc.dont_frag {
+        let limit = usize::from(t.cfg.lowest_ipv6_mtu.min(t.cfg.mtu));
+        g = g.min(limit.saturating_sub(40 + th));
+    }
+    if g == 0 {
+        return Err(R::OffloadNeedsFragmentation);
+    }
+    Ok(g as u16)
+}
+
+/// Makes the packet look like its first segment: IP length field (IPv4 header checksum
+/// updated incrementally, so a bad one stays bad) and buffer bounds.
+fn cut_to(pkt: &mut PacketBuf, loc: &Located, seg_len: usize) {
+    let start = pkt.start();
+    let d = pkt.data_mut();
+    if loc.v4 {
+        let old = read16(d, 2);
+        let new = seg_len as u16;
+        write16(d, 2, new);
+        write16(d, 10, checksum::update(read16(d, 10), old, new));
+    } else {
+        write16(d, 4, (seg_len - 40) as u16);
+    }
+    pkt.set_bounds(start, start + seg_len);
+}
+
+/// Sets the translated header's length field for the whole super-packet (`len` bytes
+/// from the header start); false if it does not fit the field.
+fn stretch(hdr: &mut [u8], v6: bool, len: usize) -> bool {
+    if v6 {
+        let Some(p) = len.checked_sub(40).filter(|&p| p <= 0xffff) else {
+            return false;
+        };
+        write16(hdr, 4, p as u16);
+        return true;
+    }
+    if len > 0xffff {
+        return false;
+    }
+    let hl = usize::from(hdr.first().map_or(0, |b| b & 0x0f)) * 4;
+    let Some(h) = hdr.get_mut(..hl) else {
+        return false;
+    };
+    write16(h, 2, len as u16);
+    write16(h, 10, 0);
+    let c = checksum::checksum(h);
+    write16(h, 10, c);
+    true
+}
