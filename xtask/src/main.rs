@@ -30,8 +30,11 @@ commands:
                             (--tayga: same show with TAYGA, to check the lab itself)
   test                      fmt, clippy, release build, unit tests, end-to-end tests, fuzz
   bench [--seconds N] [--rounds N] [--streams N] [--workers N]
-                            cargo bench, then TCP Gbit/s and 64-byte UDP packets/s through
-                            kernel IPv6 forwarding, xlat64 and TAYGA, side by side
+                            cargo bench, then, interleaved over rounds (medians shown):
+                            kernel IPv6 forwarding with and without GSO, TAYGA, xlat64
+                            with 1 queue and no offloads, with offloads, with N queues:
+                            TCP Gbit/s (1 and N streams), 64-byte UDP packets/s over 64
+                            flows, translator CPU ns per packet
   fuzz [--seconds N]        bounded fuzz runs
 
 demo, test and bench install missing Debian packages when run as root.";
