@@ -35,6 +35,7 @@ use crate::wire::buf::PacketBuf;
 use crate::wire::vnet::Offload;
 
 mod common;
+mod ctx;
 mod error;
 mod frag;
 mod hairpin;
@@ -144,8 +145,8 @@ impl Translator {
         let _ = now_ms;
         out.clear();
         match pkt.data().first().map(|b| b >> 4) {
-            Some(6) => v6_to_v4::translate(self, pkt, out),
-            Some(4) => v4_to_v6::translate(self, pkt, out, false),
+            Some(6) => v6_to_v4::translate(self, &mut ctx::Siit, pkt, out),
+            Some(4) => v4_to_v6::translate(self, &mut ctx::Siit, pkt, out, false),
             _ => Verdict::Drop(DropReason::UnknownVersion),
         }
     }
