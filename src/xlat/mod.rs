@@ -46,6 +46,7 @@ mod offload;
 mod output;
 mod reason;
 pub mod selfcheck;
+mod stateful;
 mod v4_to_v6;
 mod v6_to_v4;
 
@@ -54,6 +55,7 @@ mod tests;
 
 pub use output::{Frame, MAX_FRAMES, Output, SCRATCH_LEN};
 pub use reason::DropReason;
+pub use stateful::{HeldSynKey, Nat64Translator, Nat64Verdict};
 
 /// What happened to one input packet. Frames queued in the [`Output`] are sent whatever
 /// the verdict (a dropped packet may still produce an ICMP error).
