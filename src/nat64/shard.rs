@@ -401,6 +401,48 @@ impl Shard {
         V4Lookup::Forward(self.inbound(b))
     }
 
+    /// The mapping of an existing IPv6-side session, without creating, touching or
+    /// counting anything: ICMP errors travel on a session but never create or refresh
+    /// one (RFC 6146 §3.5, ICMP error messages), so the translator maps their inner
+    /// packet with this. `dport` is ignored for ICMP (the remote "port" is 0).
+    pub fn find_v6(
+        &self,
+        proto: Proto,
+        src6: Ipv6Addr,
+        sport: u16,
+        dst4: Ipv4Addr,
+        dport: u16,
+    ) -> Option<Outbound> {
+        let rport = if proto == Proto::Icmp { 0 } else { dport };
+        let b = self.find_bib6(proto, &src6.octets(), sport)?;
+        self.find_sess_from_bib(b, u32::from(dst4), rport)?;
+        Some(self.outbound(b, false))
+    }
+
+    /// The IPv4-side twin of [`find_v6`](Self::find_v6): the IPv6 endpoint of an
+    /// existing session between `src4:sport` (the IPv4 peer) and the pool4 address
+    /// `dst4:dport`, read-only.
+    pub fn find_v4(
+        &self,
+        proto: Proto,
+        src4: Ipv4Addr,
+        sport: u16,
+        dst4: Ipv4Addr,
+        dport: u16,
+    ) -> Option<Inbound> {
+        let rport = if proto == Proto::Icmp { 0 } else { sport };
+        let b = self.find_bib4(proto, u32::from(dst4), dport)?;
+        self.find_sess(b, u32::from(src4), rport)?;
+        Some(self.inbound(b))
+    }
+
+    /// Whether `a` is one of this shard's pool4 addresses (RFC 6146 §3.8: an IPv6
+    /// packet to pool6 ∘ pool4 is hairpinned).
+    #[inline]
+    pub fn is_pool4(&self, a: Ipv4Addr) -> bool {
+        self.cfg.pool.addrs.contains(&a)
+    }
+
     /// Filtering for a packet from IPv4 that found a binding but no session.
     fn may_open_from_v4(&self, b: u32, proto: Proto, syn: bool, raddr: u32) -> Result<(), Refusal> {
         if proto == Proto::Tcp {

@@ -8,18 +8,25 @@ use core::ops::Range;
 
 use crate::wire::buf::{HEADROOM, PacketBuf};
 
+use super::ctx::MapCtx;
 use super::{DropReason, Output, Translator, Verdict, v4_to_v6};
 
 /// The IPv4 form sits in `pkt` (bounds set): translate it back.
-pub(super) fn from_packet(t: &Translator, pkt: &mut PacketBuf, out: &mut Output) -> Verdict {
+pub(super) fn from_packet<M: MapCtx>(
+    t: &Translator,
+    m: &mut M,
+    pkt: &mut PacketBuf,
+    out: &mut Output,
+) -> Verdict {
     out.clear();
-    v4_to_v6::translate(t, pkt, out, true)
+    v4_to_v6::translate(t, m, pkt, out, true)
 }
 
 /// The IPv4 form is a translated ICMP error in `out`'s scratch: copy it into the packet
 /// buffer (it is at most 576 bytes), then translate it back.
-pub(super) fn from_scratch(
+pub(super) fn from_scratch<M: MapCtx>(
     t: &Translator,
+    m: &mut M,
     pkt: &mut PacketBuf,
     out: &mut Output,
     r: Range<usize>,
@@ -35,5 +42,5 @@ pub(super) fn from_scratch(
     if !pkt.set_bounds(HEADROOM, HEADROOM + len) {
         return Verdict::Drop(DropReason::OutputOverflow);
     }
-    from_packet(t, pkt, out)
+    from_packet(t, m, pkt, out)
 }

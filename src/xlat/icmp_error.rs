@@ -24,8 +24,9 @@ use crate::wire::ipv6ext::{self, FragRepr};
 
 use super::common::{
     DF_THRESHOLD, ICMPV4_ERROR_MAX, ICMPV6_ERROR_MAX, IPV6_MIN_MTU, addr_sum_v4, addr_sum_v6,
-    fix_l4_checksum, ipv4_ident, v4, v6,
+    fix_l4_checksum, ipv4_ident,
 };
+use super::ctx::MapCtx;
 use super::icmp::{self, Rest};
 use super::{DropReason, Output, Translator};
 
@@ -50,10 +51,11 @@ pub(super) struct OuterV4 {
 /// ICMPv4 error `icmp` (the whole ICMP message) → a complete IPv6 packet in `out`'s
 /// scratch; returns its range. `hairpin`: the outer packet is hairpinned, so the quoted
 /// destination is translated with RFC 6052 only (RFC 7757 §4, mirror rule).
-pub(super) fn v4_to_v6(
+pub(super) fn v4_to_v6<M: MapCtx>(
     t: &Translator,
+    m: &mut M,
     icmp: &[u8],
-    o: OuterV6,
+    mut o: OuterV6,
     hairpin: bool,
     out: &mut Output,
 ) -> Result<Range<usize>, DropReason> {
@@ -86,7 +88,8 @@ pub(super) fn v4_to_v6(
         .alloc_scratch(ICMPV6_ERROR_MAX)
         .ok_or(R::OutputOverflow)?;
     let buf = &mut out.scratch_mut()[r.clone()];
-    let n = inner_v4_to_v6(t, quoted, &mut buf[48..], hairpin)?;
+    let (n, s6, d6) = inner_v4_to_v6(t, m, quoted, &mut buf[48..], hairpin)?;
+    m.error_outer_v6(&mut o, s6, d6);
     let len = 48 + n;
     buf[40..44].copy_from_slice(&[ty6, code6, 0, 0]);
     buf[44..48].copy_from_slice(&rest6.to_be_bytes());
@@ -105,13 +108,14 @@ pub(super) fn v4_to_v6(
 }
 
 /// The IPv4 packet quoted in an ICMPv4 error → IPv6 header(s) and quoted transport
-/// bytes in `dst`; returns the bytes written.
-fn inner_v4_to_v6(
+/// bytes in `dst`; returns the bytes written and the inner addresses.
+fn inner_v4_to_v6<M: MapCtx>(
     t: &Translator,
+    m: &mut M,
     quoted: &[u8],
     dst: &mut [u8],
     hairpin: bool,
-) -> Result<usize, DropReason> {
+) -> Result<(usize, [u8; 16], [u8; 16]), DropReason> {
     let ip = Ipv4Packet::new_checked_header(quoted).map_err(|_| R::IcmpInnerUntranslatable)?;
     let hl = ip.header_len();
     let first = ip.frag_offset() == 0;
@@ -121,18 +125,11 @@ fn inner_v4_to_v6(
     if proto == 1 && first && l4.first().is_some_and(|&t| icmpv4::is_error(t)) {
         return Err(R::IcmpErrorInError);
     }
-    let map = &t.cfg.map;
     let (s4, d4) = (ip.src_addr(), ip.dst_addr());
-    let src6 = map.to_v6(v4(s4)).map(|m| m.0);
-    let dst6 = if hairpin {
-        map.to_v6_rfc6052(v4(d4))
-    } else {
-        map.to_v6(v4(d4)).map(|m| m.0)
-    };
-    let (Some(src6), Some(dst6)) = (src6, dst6) else {
-        return Err(R::IcmpInnerUntranslatable);
-    };
-    let (src6, dst6) = (src6.octets(), dst6.octets());
+    let payload = if first { l4 } else { &[] };
+    let (src6, dst6, rewrite) = m
+        .inner_v4(t, s4, d4, hairpin, proto, payload)
+        .ok_or(R::IcmpInnerUntranslatable)?;
     let proto6 = if proto == 1 { 58 } else { proto };
     // Length of the original datagram's payload, from its own header (not what was
     // quoted).
@@ -168,6 +165,9 @@ fn inner_v4_to_v6(
     let body = &mut dst[hdr_len..hdr_len + n];
     body.copy_from_slice(&l4[..n]);
     if first {
+        if let Some(rw) = rewrite {
+            rw.apply(body);
+        }
         if proto == 1 {
             if !is_frag {
                 icmp::echo_v4_to_v6(body, checksum::pseudo_v6(src6, dst6, 58, claimed as u32));
@@ -176,15 +176,16 @@ fn inner_v4_to_v6(
             fix_l4_checksum(body, proto, addr_sum_v4(s4, d4), addr_sum_v6(src6, dst6));
         }
     }
-    Ok(hdr_len + n)
+    Ok((hdr_len + n, src6, dst6))
 }
 
 /// ICMPv6 error `icmp` (the whole ICMPv6 message) → a complete IPv4 packet in `out`'s
 /// scratch; returns its range.
-pub(super) fn v6_to_v4(
+pub(super) fn v6_to_v4<M: MapCtx>(
     t: &Translator,
+    m: &mut M,
     icmp: &[u8],
-    o: OuterV4,
+    mut o: OuterV4,
     out: &mut Output,
 ) -> Result<Range<usize>, DropReason> {
     let (ty, code) = (icmp[0], icmp[1]);
@@ -200,7 +201,8 @@ pub(super) fn v6_to_v4(
         .alloc_scratch(ICMPV4_ERROR_MAX)
         .ok_or(R::OutputOverflow)?;
     let buf = &mut out.scratch_mut()[r.clone()];
-    let (n, quoted_frag_hdr) = inner_v6_to_v4(t, quoted, &mut buf[28..])?;
+    let (n, quoted_frag_hdr, s4, d4) = inner_v6_to_v4(t, m, quoted, &mut buf[28..])?;
+    m.error_outer_v4(&mut o, s4, d4);
     let len = 28 + n;
     let rest4: [u8; 4] = match rest {
         Rest::Zero => [0; 4],
@@ -242,12 +244,14 @@ pub(super) fn v6_to_v4(
 }
 
 /// The IPv6 packet quoted in an ICMPv6 error → IPv4 header and quoted transport bytes in
-/// `dst`; returns the bytes written and whether the quoted packet had a Fragment header.
-fn inner_v6_to_v4(
+/// `dst`; returns the bytes written, whether the quoted packet had a Fragment header,
+/// and the inner IPv4 addresses.
+fn inner_v6_to_v4<M: MapCtx>(
     t: &Translator,
+    m: &mut M,
     quoted: &[u8],
     dst: &mut [u8],
-) -> Result<(usize, bool), DropReason> {
+) -> Result<(usize, bool, [u8; 4], [u8; 4]), DropReason> {
     let ip = Ipv6Packet::new_checked_header(quoted).map_err(|_| R::IcmpInnerUntranslatable)?;
     let chain = ipv6ext::walk(quoted).map_err(|_| R::IcmpInnerUntranslatable)?;
     let end = (40 + usize::from(ip.payload_len())).min(quoted.len());
@@ -257,12 +261,11 @@ fn inner_v6_to_v4(
     if upper == 58 && with_transport && l4.first().is_some_and(|&t| icmpv6::is_error(t)) {
         return Err(R::IcmpErrorInError);
     }
-    let map = &t.cfg.map;
     let (s6, d6) = (ip.src_addr(), ip.dst_addr());
-    let (Some((s4, _)), Some((d4, _))) = (map.to_v4(v6(s6)), map.to_v4(v6(d6))) else {
-        return Err(R::IcmpInnerUntranslatable);
-    };
-    let (s4, d4) = (s4.octets(), d4.octets());
+    let payload = if with_transport { l4 } else { &[] };
+    let (s4, d4, rewrite) = m
+        .inner_v6(t, s6, d6, upper, payload)
+        .ok_or(R::IcmpInnerUntranslatable)?;
     let proto4 = if upper == 58 { 1 } else { upper };
     let claimed = (40 + usize::from(ip.payload_len())).saturating_sub(chain.upper_off);
     let total4 = 20 + claimed;
@@ -295,6 +298,9 @@ fn inner_v6_to_v4(
     let body = &mut dst[20..20 + n];
     body.copy_from_slice(&l4[..n]);
     if with_transport {
+        if let Some(rw) = rewrite {
+            rw.apply(body);
+        }
         if upper == 58 {
             if !chain.is_fragment() {
                 icmp::echo_v6_to_v4(body, checksum::pseudo_v6(s6, d6, 58, claimed as u32));
@@ -303,5 +309,5 @@ fn inner_v6_to_v4(
             fix_l4_checksum(body, upper, addr_sum_v6(s6, d6), addr_sum_v4(s4, d4));
         }
     }
-    Ok((20 + n, chain.frag.is_some()))
+    Ok((20 + n, chain.frag.is_some(), s4, d4))
 }

@@ -35,6 +35,7 @@ use crate::wire::buf::PacketBuf;
 use crate::wire::vnet::Offload;
 
 mod common;
+mod ctx;
 mod error;
 mod frag;
 mod hairpin;
@@ -45,6 +46,7 @@ mod offload;
 mod output;
 mod reason;
 pub mod selfcheck;
+mod stateful;
 mod v4_to_v6;
 mod v6_to_v4;
 
@@ -53,6 +55,7 @@ mod tests;
 
 pub use output::{Frame, MAX_FRAMES, Output, SCRATCH_LEN};
 pub use reason::DropReason;
+pub use stateful::{HeldSynKey, Nat64Translator, Nat64Verdict};
 
 /// What happened to one input packet. Frames queued in the [`Output`] are sent whatever
 /// the verdict (a dropped packet may still produce an ICMP error).
@@ -144,8 +147,8 @@ impl Translator {
         let _ = now_ms;
         out.clear();
         match pkt.data().first().map(|b| b >> 4) {
-            Some(6) => v6_to_v4::translate(self, pkt, out),
-            Some(4) => v4_to_v6::translate(self, pkt, out, false),
+            Some(6) => v6_to_v4::translate(self, &mut ctx::Siit, pkt, out),
+            Some(4) => v4_to_v6::translate(self, &mut ctx::Siit, pkt, out, false),
             _ => Verdict::Drop(DropReason::UnknownVersion),
         }
     }

@@ -98,4 +98,30 @@ drop_reasons! {
     /// Fragmenting would need more frames than an output holds, or a fragment offset
     /// past the 13-bit field (the datagram would exceed 65535 bytes).
     FragmentOverflow => "fragment_overflow",
+    /// NAT64: an IPv4 SYN without a mapping, held for a simultaneous open (RFC 6146
+    /// §3.5.2.2). Not lost: the caller keeps the packet until the IPv6 SYN releases it
+    /// (`Nat64Verdict::release_held`) or the hold expires (ICMP port unreachable).
+    Nat64HeldSyn => "nat64_held_syn",
+    /// NAT64: TCP segment other than SYN with no session (RFC 6146 §3.5.2.2).
+    Nat64NoSession => "nat64_no_session",
+    /// NAT64: IPv4 packet to a pool4 transport address without a binding.
+    Nat64NoMapping => "nat64_no_mapping",
+    /// NAT64: refused by filtering (address-dependent filtering, or IPv4-initiated TCP
+    /// refused by policy).
+    Nat64Filtered => "nat64_filtered",
+    /// NAT64: the shard's session table is full.
+    Nat64TableFull => "nat64_table_full",
+    /// NAT64: per-address or per-prefix session quota reached, or too many subscribers.
+    Nat64SubscriberLimit => "nat64_subscriber_limit",
+    /// NAT64: no free pool4 port in this worker's slice.
+    Nat64PoolExhausted => "nat64_pool_exhausted",
+    /// NAT64: too many IPv4 SYNs held for simultaneous open already.
+    Nat64HeldTableFull => "nat64_held_table_full",
+    /// NAT64: fragments are not translated (no reassembly; non-first fragments carry
+    /// no ports to find the session by).
+    Nat64Fragment => "nat64_fragment",
+    /// NAT64: neither TCP, UDP nor ICMP echo (RFC 6146 §3.1 keeps state for those only).
+    Nat64UnsupportedProtocol => "nat64_unsupported_protocol",
+    /// NAT64: IPv6 source inside pool6 (RFC 6146 §3.5: silently discarded).
+    Nat64SourceInPool6 => "nat64_source_in_pool6",
 }

@@ -4,7 +4,7 @@
 //! writes the IPv6 header (plus a Fragment header when needed) into the headroom in
 //! front of the unmoved transport header.
 
-use crate::addr::{MappedBy, validity};
+use crate::addr::validity;
 use crate::wire::WireError;
 use crate::wire::buf::PacketBuf;
 use crate::wire::checksum;
@@ -13,6 +13,7 @@ use crate::wire::ipv6::Ipv6Repr;
 use crate::wire::ipv6ext::FragRepr;
 
 use super::common::{addr_sum_v4, addr_sum_v6, fix_l4_checksum, v4};
+use super::ctx::MapCtx;
 use super::{DropReason, Output, Translator, Verdict, error, frag, icmp, icmp_error, mss};
 
 use DropReason as R;
@@ -21,8 +22,10 @@ use DropReason as R;
 /// an IPv6 packet being hairpinned (RFC 7757 §4): its TTL was already decremented, its
 /// source is translated with RFC 6052 only, and no ICMPv4 error is generated (the
 /// sender is an IPv6 node).
-pub(super) fn translate(
+#[inline]
+pub(super) fn translate<M: MapCtx>(
     t: &Translator,
+    m: &mut M,
     pkt: &mut PacketBuf,
     out: &mut Output,
     from_hairpin: bool,
@@ -53,29 +56,10 @@ pub(super) fn translate(
     if validity::ipv4_destination_is_illegal(v4(dst4)) {
         return Verdict::Drop(R::Ipv4BadDestination);
     }
-    let map = &t.cfg.map;
-    // RFC 7757 §4: a hairpinned packet's source is translated with RFC 6052 only. An
-    // IPv4 packet with both addresses in EAM prefixes is one that another box routed
-    // back to us (§4.2.1 simple hairpinning).
-    // `to_v6` maps by EAM exactly when the address is inside an EAM IPv4 prefix, so
-    // its answer doubles as the hairpin test (one lookup per address).
-    let mapped_src = map.to_v6(v4(src4));
-    let mapped_dst = map.to_v6(v4(dst4));
-    let hairpin = from_hairpin
-        || (matches!(mapped_src, Some((_, MappedBy::Eam)))
-            && matches!(mapped_dst, Some((_, MappedBy::Eam))));
-    let src6 = if hairpin {
-        map.to_v6_rfc6052(v4(src4))
-    } else {
-        mapped_src.map(|m| m.0)
+    let (src6, mut dst6, hairpin) = match m.v4_addrs(t, src4, dst4, from_hairpin) {
+        Ok(a) => a,
+        Err(r) => return Verdict::Drop(r),
     };
-    let Some(src6) = src6 else {
-        return Verdict::Drop(R::Ipv4SourceUnmapped);
-    };
-    let Some((dst6, _)) = mapped_dst else {
-        return Verdict::Drop(R::Ipv4DestinationUnmapped);
-    };
-    let (src6, dst6) = (src6.octets(), dst6.octets());
     // RFC 7915 §4.1: options are ignored, but an unexpired source route is refused
     // with ICMPv4 "source route failed" (type 3, code 5).
     if hl > 20 && has_unexpired_source_route(ip.options()) {
@@ -128,7 +112,7 @@ pub(super) fn translate(
                         tc,
                         hop,
                     };
-                    return match icmp_error::v4_to_v6(t, l4, outer, hairpin, out) {
+                    return match icmp_error::v4_to_v6(t, m, l4, outer, hairpin, out) {
                         Err(r) => Verdict::Drop(r),
                         Ok(range) => {
                             out.push(range, 0..0);
@@ -167,6 +151,11 @@ pub(super) fn translate(
         }
         _ => {}
     }
+
+    let rewrite = match m.v4_bind(src4, dst4, &mut dst6, proto, l4, is_frag) {
+        Ok(rw) => rw,
+        Err(r) => return Verdict::Drop(r),
+    };
 
     let proto6 = if proto == 1 { 58 } else { proto };
     let mtu = usize::from(t.cfg.mtu);
@@ -221,6 +210,9 @@ pub(super) fn translate(
     let raw = pkt.raw_mut();
     if first {
         let l4m = &mut raw[l4_at..end];
+        if let Some(rw) = rewrite {
+            rw.apply(l4m);
+        }
         if proto == 1 {
             icmp::echo_v4_to_v6(l4m, pseudo6);
         } else if amend_udp {

@@ -4,7 +4,7 @@
 //! writes the 20-byte IPv4 header right in front of the (unmoved) transport header; the
 //! packet start moves forward over what was the IPv6 header and its extension headers.
 
-use crate::addr::{MappedBy, validity};
+use crate::addr::validity;
 use crate::wire::WireError;
 use crate::wire::buf::PacketBuf;
 use crate::wire::checksum;
@@ -13,15 +13,21 @@ use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::ipv6ext::{self, ChainError};
 
 use super::common::{
-    DF_THRESHOLD, IPV6_MIN_MTU, addr_sum_v4, addr_sum_v6, fix_l4_checksum, hash_v6, ipv4_ident, v4,
-    v6,
+    DF_THRESHOLD, IPV6_MIN_MTU, addr_sum_v4, addr_sum_v6, fix_l4_checksum, ipv4_ident, v6,
 };
+use super::ctx::MapCtx;
 use super::{DropReason, Output, Translator, Verdict, error, frag, hairpin, icmp, icmp_error, mss};
 
 use DropReason as R;
 
 /// Translates the IPv6 packet in `pkt`.
-pub(super) fn translate(t: &Translator, pkt: &mut PacketBuf, out: &mut Output) -> Verdict {
+#[inline]
+pub(super) fn translate<M: MapCtx>(
+    t: &Translator,
+    m: &mut M,
+    pkt: &mut PacketBuf,
+    out: &mut Output,
+) -> Verdict {
     let start = pkt.start();
     let data = pkt.data();
     let ip = match Ipv6Packet::new_checked(data) {
@@ -42,8 +48,7 @@ pub(super) fn translate(t: &Translator, pkt: &mut PacketBuf, out: &mut Output) -
     if validity::ipv6_destination_is_illegal(v6(dst6)) {
         return Verdict::Drop(R::Ipv6BadDestination);
     }
-    let map = &t.cfg.map;
-    let Some((dst4, dst_by)) = map.to_v4(v6(dst6)) else {
+    let Some((dst4, dst_by)) = m.v6_dst(t, dst6) else {
         return Verdict::Drop(R::Ipv6DestinationUnmapped);
     };
     let walked = ipv6ext::walk(pkt6);
@@ -52,12 +57,9 @@ pub(super) fn translate(t: &Translator, pkt: &mut PacketBuf, out: &mut Output) -
             && c.has_transport_header()
             && pkt6.get(c.upper_off).is_some_and(|&t| t < 128)
     });
-    let src4 = match map.to_v4(v6(src6)) {
-        Some((a, _)) => a,
-        // RFC 7915 §5.1 / RFC 6791: an ICMPv6 error from an IPv6 router without an IPv4
-        // mapping takes a source from the RFC 6791 pool (or the translator's address).
-        None if is_icmp_error => t.pool6791.pick(hash_v6(src6)).unwrap_or(t.cfg.ipv4_addr),
-        None => return Verdict::Drop(R::Ipv6SourceUnmapped),
+    let mut src4 = match m.v6_src(t, src6, is_icmp_error) {
+        Ok(a) => a,
+        Err(r) => return Verdict::Drop(r),
     };
     let chain = match walked {
         Ok(c) => c,
@@ -75,8 +77,6 @@ pub(super) fn translate(t: &Translator, pkt: &mut PacketBuf, out: &mut Output) -
         error::icmpv6(t, out, pkt6, Some(&chain), 3, 0, [0; 4]);
         return Verdict::Drop(R::Ipv6HopLimitExceeded);
     }
-    let src4 = src4.octets();
-    let dst4 = dst4.octets();
     let tos = if t.cfg.reset_tos {
         0
     } else {
@@ -88,9 +88,7 @@ pub(super) fn translate(t: &Translator, pkt: &mut PacketBuf, out: &mut Output) -
     };
     let l4len = l4.len();
     let with_transport = chain.has_transport_header();
-    // An EAM-mapped destination lies in an EAM IPv4 prefix by construction; only an
-    // RFC 6052 one needs the lookup.
-    let hairpin = dst_by == MappedBy::Eam || map.is_eam_v4(v4(dst4));
+    let hairpin = m.v6_hairpin(t, dst4, dst_by);
 
     if upper == 1 {
         return Verdict::Drop(R::Ipv6BadProtocol);
@@ -113,9 +111,9 @@ pub(super) fn translate(t: &Translator, pkt: &mut PacketBuf, out: &mut Output) -
                     tos,
                     ttl: hop - 1,
                 };
-                return match icmp_error::v6_to_v4(t, l4, outer, out) {
+                return match icmp_error::v6_to_v4(t, m, l4, outer, out) {
                     Err(r) => Verdict::Drop(r),
-                    Ok(range) if hairpin => hairpin::from_scratch(t, pkt, out, range),
+                    Ok(range) if hairpin => hairpin::from_scratch(t, m, pkt, out, range),
                     Ok(range) => {
                         out.push(range, 0..0);
                         Verdict::V6ToV4
@@ -134,6 +132,11 @@ pub(super) fn translate(t: &Translator, pkt: &mut PacketBuf, out: &mut Output) -
             return Verdict::Drop(R::TransportTruncated);
         }
     }
+
+    let rewrite = match m.v6_bind(src6, &mut src4, dst4, upper, l4, chain.is_fragment()) {
+        Ok(rw) => rw,
+        Err(r) => return Verdict::Drop(r),
+    };
 
     let new_total = 20 + l4len;
     let proto4 = if upper == 58 { 1 } else { upper };
@@ -170,6 +173,9 @@ pub(super) fn translate(t: &Translator, pkt: &mut PacketBuf, out: &mut Output) -
     let raw = pkt.raw_mut();
     if with_transport {
         let l4m = &mut raw[l4_at..end];
+        if let Some(rw) = rewrite {
+            rw.apply(l4m);
+        }
         if upper == 58 {
             icmp::echo_v6_to_v4(l4m, pseudo6);
         } else {
@@ -195,7 +201,7 @@ pub(super) fn translate(t: &Translator, pkt: &mut PacketBuf, out: &mut Output) -
     repr.emit(&mut raw[hdr_at..l4_at]);
     if hairpin {
         pkt.set_bounds(hdr_at, end);
-        return hairpin::from_packet(t, pkt, out);
+        return hairpin::from_packet(t, m, pkt, out);
     }
     if too_big {
         return match frag::fragment_v4(out, l4_at..end, &repr, usize::from(t.cfg.mtu)) {

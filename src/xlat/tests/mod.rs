@@ -19,6 +19,7 @@ mod errors;
 mod frag;
 mod hairpin;
 mod icmp;
+mod nat64;
 mod offload;
 mod prop;
 mod v4v6;
