@@ -728,18 +728,13 @@ impl Config {
 /// RFC 6052 §2.2: the IPv4 address follows the prefix, skipping bits 64-71 (the u
 /// octet); the suffix is zero. `prefix` has one of the six lengths (checked on parse).
 pub fn rfc6052_embed(prefix: Ipv6Net, v4: Ipv4Addr) -> Ipv6Addr {
-    let mut b = prefix.network().octets();
-    let mut i = usize::from(prefix.prefix_len() / 8);
-    for byte in v4.octets() {
-        if i == 8 {
-            i = 9;
-        }
-        if let Some(slot) = b.get_mut(i) {
-            *slot = byte;
-        }
-        i += 1;
+    // `prefix` passed `parse_prefix`, so `Prefix6052::new` accepts it; the raw embedding
+    // skips the well-known-prefix policy, which is about translated hosts, not about the
+    // translator's own address.
+    match crate::addr::Prefix6052::new(prefix) {
+        Ok(p) => Ipv6Addr::from(p.embed_bits(u32::from(v4))),
+        Err(_) => prefix.network(),
     }
-    Ipv6Addr::from(b)
 }
 
 #[cfg(test)]
