@@ -13,6 +13,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("python3", "python3"),
     ("procps", "sysctl"),
     ("ethtool", "ethtool"),
+    // libFuzzer (libfuzzer-sys) is C++, built from source by the fuzz step.
+    ("g++", "g++"),
 ];
 
 /// Makes sure every package is installed: as root, installs what is missing with
