@@ -5,6 +5,7 @@ mod config;
 mod hairpin;
 mod icmp_errors;
 mod malformed;
+mod nat64;
 mod offload;
 mod ping;
 mod pmtu;

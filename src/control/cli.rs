@@ -42,7 +42,8 @@ pub struct RunArgs {
     /// TUN device name; created, or attached to if it exists persistently [default: xlat64].
     #[arg(long, value_name = "NAME")]
     pub tun: Option<String>,
-    /// Translation mode: siit (nat64 and clat are not implemented yet) [default: siit].
+    /// Translation mode: siit (stateless) or nat64 (stateful, RFC 6146; needs pool4)
+    /// [default: siit].
     #[arg(long, value_name = "MODE")]
     pub mode: Option<String>,
     /// RFC 6052 prefix for IPv4-embedded IPv6 addresses [default: 2001:db8:64::/96, lab only].
@@ -102,6 +103,37 @@ pub struct RunArgs {
     /// file [default: info].
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
+    /// NAT64: IPv4 prefix the IPv6 clients share; repeatable; replaces the file's list
+    /// [required in nat64 mode].
+    #[arg(long, value_name = "IPV4/LEN")]
+    pub pool4: Vec<String>,
+    /// NAT64: TCP and UDP ports handed out on pool4 (ICMP identifiers: all) [default: 1024-65535].
+    #[arg(long, value_name = "FIRST-LAST")]
+    pub pool4_ports: Option<String>,
+    /// NAT64: sessions the tables are sized for at startup (about 110 bytes each)
+    /// [default: 262144].
+    #[arg(long, value_name = "N")]
+    pub max_sessions: Option<String>,
+    /// NAT64: UDP session lifetime in seconds, at least 120 (RFC 6146) [default: 300].
+    #[arg(long, value_name = "SECONDS")]
+    pub udp_timeout: Option<String>,
+    /// NAT64: established TCP session lifetime in seconds [default: 7440].
+    #[arg(long, value_name = "SECONDS")]
+    pub tcp_est_timeout: Option<String>,
+    /// NAT64: transitory TCP session lifetime in seconds [default: 240].
+    #[arg(long, value_name = "SECONDS")]
+    pub tcp_trans_timeout: Option<String>,
+    /// NAT64: ICMP query session lifetime in seconds [default: 60].
+    #[arg(long, value_name = "SECONDS")]
+    pub icmp_timeout: Option<String>,
+    /// NAT64: accept IPv4 packets to a mapping only from hosts the client has sent to
+    /// (RFC 4787 address-dependent filtering) [default: false].
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
+    pub address_dependent_filtering: Option<String>,
+    /// NAT64: answer refused packets with ICMP errors instead of dropping them silently
+    /// [default: false].
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
+    pub icmp_on_refusal: Option<String>,
 }
 
 fn opt<T>(
@@ -153,6 +185,19 @@ impl RunArgs {
             pin: opt("pin", &self.pin, parse_bool)?,
             offload: opt("offload", &self.offload, parse_bool)?,
             log_level: opt("log-level", &self.log_level, parse_log_level)?,
+            pool4: list("pool4", &self.pool4, parse_pool4)?,
+            pool4_ports: opt("pool4-ports", &self.pool4_ports, parse_ports)?,
+            max_sessions: opt("max-sessions", &self.max_sessions, parse_max_sessions)?,
+            udp_timeout: opt("udp-timeout", &self.udp_timeout, parse_udp_timeout)?,
+            tcp_est_timeout: opt("tcp-est-timeout", &self.tcp_est_timeout, parse_timeout)?,
+            tcp_trans_timeout: opt("tcp-trans-timeout", &self.tcp_trans_timeout, parse_timeout)?,
+            icmp_timeout: opt("icmp-timeout", &self.icmp_timeout, parse_timeout)?,
+            address_dependent_filtering: opt(
+                "address-dependent-filtering",
+                &self.address_dependent_filtering,
+                parse_bool,
+            )?,
+            icmp_on_refusal: opt("icmp-on-refusal", &self.icmp_on_refusal, parse_bool)?,
         })
     }
 }
@@ -269,11 +314,13 @@ mod tests {
         assert!(e.starts_with("invalid value for 'eam'"), "{e}");
         let e = run(&["--wkp-strict", "maybe"]).to_partial().unwrap_err().0;
         assert!(e.starts_with("invalid value for 'wkp-strict'"), "{e}");
-        let e = run(&["--mode", "nat64"]).to_partial().unwrap_err().0;
+        let e = run(&["--mode", "clat"]).to_partial().unwrap_err().0;
         assert_eq!(
             e,
-            "mode 'nat64' is not implemented yet (coming next); use --mode siit"
+            "mode 'clat' is not implemented yet (coming next); use --mode siit"
         );
+        let e = run(&["--pool4-ports", "80"]).to_partial().unwrap_err().0;
+        assert!(e.starts_with("invalid value for 'pool4-ports'"), "{e}");
     }
 
     #[test]

@@ -35,16 +35,20 @@ fn invalid(key: &str, raw: &str, expected: &str) -> ConfigError {
     ))
 }
 
-/// Translation mode. Only SIIT exists today.
+/// Translation mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Stateless (RFC 7915 + RFC 6052 + RFC 7757).
     Siit,
+    /// Stateful (RFC 6146): IPv6 clients share the pool4 addresses.
+    Nat64,
 }
 
 impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Mode::Siit => "siit",
+            Mode::Nat64 => "nat64",
         })
     }
 }
@@ -116,7 +120,7 @@ impl Source {
 }
 
 /// Every key, in display order. Flag `--K` and TOML key `K` are the same setting.
-pub const KEYS: [&str; 18] = [
+pub const KEYS: [&str; 27] = [
     "tun",
     "mode",
     "prefix",
@@ -135,6 +139,15 @@ pub const KEYS: [&str; 18] = [
     "pin",
     "offload",
     "log-level",
+    "pool4",
+    "pool4-ports",
+    "max-sessions",
+    "udp-timeout",
+    "tcp-est-timeout",
+    "tcp-trans-timeout",
+    "icmp-timeout",
+    "address-dependent-filtering",
+    "icmp-on-refusal",
 ];
 
 pub mod default {
@@ -153,6 +166,15 @@ pub mod default {
     pub const TXQUEUELEN: u32 = 10_000;
     pub const PIN: bool = true;
     pub const OFFLOAD: bool = true;
+    /// RFC 6146 leaves the well-known ports to the host.
+    pub const POOL4_PORTS: crate::nat64::PortRange = crate::nat64::PortRange::new(1024, 65535);
+    /// Tables are sized for this up front: about 30 MB at roughly 110 bytes a session.
+    pub const MAX_SESSIONS: u32 = 262_144;
+    /// RFC 6146 §4 defaults, in seconds.
+    pub const UDP_TIMEOUT: u32 = 300;
+    pub const TCP_EST_TIMEOUT: u32 = 7440;
+    pub const TCP_TRANS_TIMEOUT: u32 = 240;
+    pub const ICMP_TIMEOUT: u32 = 60;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -161,7 +183,13 @@ pub mod default {
 mod expect {
     pub const TUN: &str =
         "an interface name of 1 to 15 bytes without '/', ':' or whitespace, e.g. xlat64";
-    pub const MODE: &str = "siit";
+    pub const MODE: &str = "siit or nat64";
+    pub const POOL4: &str = "IPV4/LEN, e.g. 198.51.100.0/28";
+    pub const PORTS: &str = "FIRST-LAST with 1 <= FIRST <= LAST <= 65535, e.g. 1024-65535";
+    pub const MAX_SESSIONS: &str = "an integer from 1 to 100000000 (sessions)";
+    pub const UDP_TIMEOUT: &str =
+        "an integer from 120 (RFC 6146's 2-minute minimum) to 2147483 (seconds)";
+    pub const TIMEOUT: &str = "an integer from 1 to 2147483 (seconds)";
     pub const PREFIX: &str = "an RFC 6052 prefix IPV6/LEN with LEN one of 32, 40, 48, 56, 64, 96, no bits set after LEN and bits 64-71 zero, e.g. 64:ff9b::/96";
     pub const EAM: &str =
         "IPV6/LEN=IPV4/LEN with equal host bits, e.g. 2001:db8:1::/120=192.0.2.0/24";
@@ -194,7 +222,8 @@ pub fn parse_tun(key: &str, raw: &str) -> Result<String, ConfigError> {
 pub fn parse_mode(key: &str, raw: &str) -> Result<Mode, ConfigError> {
     match raw {
         "siit" => Ok(Mode::Siit),
-        "nat64" | "clat" => Err(ConfigError(format!(
+        "nat64" => Ok(Mode::Nat64),
+        "clat" => Err(ConfigError(format!(
             "mode '{raw}' is not implemented yet (coming next); use --mode siit"
         ))),
         _ => Err(invalid(key, raw, expect::MODE)),
@@ -275,6 +304,61 @@ pub fn parse_pool6791(key: &str, raw: &str) -> Result<Ipv4Net, ConfigError> {
     Ok(net)
 }
 
+pub fn parse_pool4(key: &str, raw: &str) -> Result<Ipv4Net, ConfigError> {
+    let net = Ipv4Net::from_str(raw).map_err(|_| invalid(key, raw, expect::POOL4))?;
+    if net.addr() != net.network() {
+        return Err(ConfigError(format!(
+            "{} (bits are set after /{}: did you mean {}?)",
+            invalid(key, raw, expect::POOL4),
+            net.prefix_len(),
+            net.trunc()
+        )));
+    }
+    if net.prefix_len() < 16 {
+        return Err(ConfigError(format!(
+            "{} (at most 65535 addresses: use a /16 or longer)",
+            invalid(key, raw, expect::POOL4)
+        )));
+    }
+    Ok(net)
+}
+
+pub fn parse_ports(key: &str, raw: &str) -> Result<crate::nat64::PortRange, ConfigError> {
+    let bad = || invalid(key, raw, expect::PORTS);
+    let (a, b) = raw.split_once('-').ok_or_else(bad)?;
+    let first = a.trim().parse::<u16>().map_err(|_| bad())?;
+    let last = b.trim().parse::<u16>().map_err(|_| bad())?;
+    if first == 0 || first > last {
+        return Err(bad());
+    }
+    Ok(crate::nat64::PortRange::new(first, last))
+}
+
+pub fn parse_max_sessions(key: &str, raw: &str) -> Result<u32, ConfigError> {
+    match raw.parse::<u32>() {
+        Ok(v) if (1..=100_000_000).contains(&v) => Ok(v),
+        _ => Err(invalid(key, raw, expect::MAX_SESSIONS)),
+    }
+}
+
+/// Largest timeout in seconds whose milliseconds fit the shard's 31-bit clock deltas.
+const MAX_TIMEOUT_S: u32 = 2_147_483;
+
+pub fn parse_timeout(key: &str, raw: &str) -> Result<u32, ConfigError> {
+    match raw.parse::<u32>() {
+        Ok(v) if (1..=MAX_TIMEOUT_S).contains(&v) => Ok(v),
+        _ => Err(invalid(key, raw, expect::TIMEOUT)),
+    }
+}
+
+/// RFC 6146 §3.5.1: the UDP session lifetime MUST NOT be less than 2 minutes.
+pub fn parse_udp_timeout(key: &str, raw: &str) -> Result<u32, ConfigError> {
+    match raw.parse::<u32>() {
+        Ok(v) if (120..=MAX_TIMEOUT_S).contains(&v) => Ok(v),
+        _ => Err(invalid(key, raw, expect::UDP_TIMEOUT)),
+    }
+}
+
 pub fn parse_mtu(key: &str, raw: &str) -> Result<u16, ConfigError> {
     match raw.parse::<u16>() {
         Ok(v) if v >= 1280 => Ok(v),
@@ -339,6 +423,15 @@ pub struct Partial {
     pub pin: Option<bool>,
     pub offload: Option<bool>,
     pub log_level: Option<LogLevel>,
+    pub pool4: Option<Vec<Ipv4Net>>,
+    pub pool4_ports: Option<crate::nat64::PortRange>,
+    pub max_sessions: Option<u32>,
+    pub udp_timeout: Option<u32>,
+    pub tcp_est_timeout: Option<u32>,
+    pub tcp_trans_timeout: Option<u32>,
+    pub icmp_timeout: Option<u32>,
+    pub address_dependent_filtering: Option<bool>,
+    pub icmp_on_refusal: Option<bool>,
 }
 
 /// The file as serde sees it: only the key set is checked here (unknown keys rejected);
@@ -364,6 +457,15 @@ struct FileKeys {
     pin: Option<toml::Value>,
     offload: Option<toml::Value>,
     log_level: Option<toml::Value>,
+    pool4: Option<toml::Value>,
+    pool4_ports: Option<toml::Value>,
+    max_sessions: Option<toml::Value>,
+    udp_timeout: Option<toml::Value>,
+    tcp_est_timeout: Option<toml::Value>,
+    tcp_trans_timeout: Option<toml::Value>,
+    icmp_timeout: Option<toml::Value>,
+    address_dependent_filtering: Option<toml::Value>,
+    icmp_on_refusal: Option<toml::Value>,
 }
 
 type Parser<T> = fn(&str, &str) -> Result<T, ConfigError>;
@@ -509,6 +611,43 @@ impl Partial {
                 parse_log_level,
                 expect::LOG_LEVEL,
             )?,
+            pool4: from_list_value("pool4", k.pool4, parse_pool4, "198.51.100.0/28")?,
+            pool4_ports: from_str_value("pool4-ports", k.pool4_ports, parse_ports, expect::PORTS)?,
+            max_sessions: from_int_value(
+                "max-sessions",
+                k.max_sessions,
+                parse_max_sessions,
+                expect::MAX_SESSIONS,
+            )?,
+            udp_timeout: from_int_value(
+                "udp-timeout",
+                k.udp_timeout,
+                parse_udp_timeout,
+                expect::UDP_TIMEOUT,
+            )?,
+            tcp_est_timeout: from_int_value(
+                "tcp-est-timeout",
+                k.tcp_est_timeout,
+                parse_timeout,
+                expect::TIMEOUT,
+            )?,
+            tcp_trans_timeout: from_int_value(
+                "tcp-trans-timeout",
+                k.tcp_trans_timeout,
+                parse_timeout,
+                expect::TIMEOUT,
+            )?,
+            icmp_timeout: from_int_value(
+                "icmp-timeout",
+                k.icmp_timeout,
+                parse_timeout,
+                expect::TIMEOUT,
+            )?,
+            address_dependent_filtering: from_bool_value(
+                "address-dependent-filtering",
+                k.address_dependent_filtering,
+            )?,
+            icmp_on_refusal: from_bool_value("icmp-on-refusal", k.icmp_on_refusal)?,
         })
     }
 
@@ -548,6 +687,20 @@ pub struct Config {
     /// IFF_VNET_HDR + TUNSETOFFLOAD (super-packets, partial checksums).
     pub offload: bool,
     pub log_level: LogLevel,
+    /// NAT64: the IPv4 prefixes the clients share (empty in SIIT mode).
+    pub pool4: Vec<Ipv4Net>,
+    /// NAT64: TCP and UDP ports handed out on pool4 (ICMP identifiers: all).
+    pub pool4_ports: crate::nat64::PortRange,
+    pub max_sessions: u32,
+    /// Session lifetimes, seconds (RFC 6146 §4).
+    pub udp_timeout: u32,
+    pub tcp_est_timeout: u32,
+    pub tcp_trans_timeout: u32,
+    pub icmp_timeout: u32,
+    /// RFC 4787 address-dependent filtering instead of endpoint-independent.
+    pub address_dependent_filtering: bool,
+    /// ICMP errors for refused packets (RFC 6146 §3.5.1.1 / §3.5.2.2 SHOULDs).
+    pub icmp_on_refusal: bool,
     /// Source of each value, indexed like [`KEYS`].
     sources: [Source; KEYS.len()],
 }
@@ -581,7 +734,12 @@ impl Config {
         let (prefix, s_prefix) = pick(flags.prefix, file.prefix, || {
             lab(parse_prefix("prefix", default::PREFIX))
         });
+        let nat64 = mode == Mode::Nat64;
         let (eam, s_eam) = pick(flags.eam, file.eam, || {
+            if nat64 {
+                // EAM is SIIT's; NAT64 maps clients through sessions.
+                return (Vec::new(), Source::Default);
+            }
             let (e, s) = lab(parse_eam("eam", default::EAM));
             (vec![e], s)
         });
@@ -612,11 +770,42 @@ impl Config {
         );
         let (txqueuelen, s_txq) = pick(flags.txqueuelen, file.txqueuelen, d(default::TXQUEUELEN));
         let (workers, s_workers) = pick(flags.workers, file.workers, || {
-            (default_workers(), Source::Default)
+            (if nat64 { 1 } else { default_workers() }, Source::Default)
         });
         let (pin, s_pin) = pick(flags.pin, file.pin, d(default::PIN));
-        let (offload, s_offload) = pick(flags.offload, file.offload, d(default::OFFLOAD));
+        let (offload, s_offload) = pick(flags.offload, file.offload, d(default::OFFLOAD && !nat64));
         let (log_level, s_log) = pick(flags.log_level, file.log_level, d(LogLevel::Info));
+        let (pool4, s_pool4) = pick(flags.pool4, file.pool4, d(Vec::new()));
+        let (pool4_ports, s_ports) =
+            pick(flags.pool4_ports, file.pool4_ports, d(default::POOL4_PORTS));
+        let (max_sessions, s_maxs) = pick(
+            flags.max_sessions,
+            file.max_sessions,
+            d(default::MAX_SESSIONS),
+        );
+        let (udp_timeout, s_udp) =
+            pick(flags.udp_timeout, file.udp_timeout, d(default::UDP_TIMEOUT));
+        let (tcp_est_timeout, s_est) = pick(
+            flags.tcp_est_timeout,
+            file.tcp_est_timeout,
+            d(default::TCP_EST_TIMEOUT),
+        );
+        let (tcp_trans_timeout, s_trans) = pick(
+            flags.tcp_trans_timeout,
+            file.tcp_trans_timeout,
+            d(default::TCP_TRANS_TIMEOUT),
+        );
+        let (icmp_timeout, s_icmp) = pick(
+            flags.icmp_timeout,
+            file.icmp_timeout,
+            d(default::ICMP_TIMEOUT),
+        );
+        let (address_dependent_filtering, s_adf) = pick(
+            flags.address_dependent_filtering,
+            file.address_dependent_filtering,
+            d(false),
+        );
+        let (icmp_on_refusal, s_ior) = pick(flags.icmp_on_refusal, file.icmp_on_refusal, d(false));
         let cfg = Config {
             tun,
             mode,
@@ -636,14 +825,101 @@ impl Config {
             pin,
             offload,
             log_level,
+            pool4,
+            pool4_ports,
+            max_sessions,
+            udp_timeout,
+            tcp_est_timeout,
+            tcp_trans_timeout,
+            icmp_timeout,
+            address_dependent_filtering,
+            icmp_on_refusal,
             sources: [
                 s_tun, s_mode, s_prefix, s_eam, s_v4, s_v6, s_pool, s_mtu, s_low, s_amend, s_wkp,
-                s_mss, s_routes, s_txq, s_workers, s_pin, s_offload, s_log,
+                s_mss, s_routes, s_txq, s_workers, s_pin, s_offload, s_log, s_pool4, s_ports,
+                s_maxs, s_udp, s_est, s_trans, s_icmp, s_adf, s_ior,
             ],
         };
+        if nat64 {
+            cfg.check_nat64()?;
+        }
         // Fail now, with the check-config exit code, on anything the mapper refuses.
         cfg.xlat_config()?;
         Ok(cfg)
+    }
+
+    /// What NAT64 mode needs on top of the per-key checks.
+    fn check_nat64(&self) -> Result<(), ConfigError> {
+        if self.pool4.is_empty() {
+            return Err(ConfigError(
+                "missing 'pool4': nat64 mode needs the IPv4 addresses its clients share, \
+                 e.g. --pool4 198.51.100.0/28 or pool4 = [\"198.51.100.0/28\"]"
+                    .into(),
+            ));
+        }
+        if self.workers > 1 {
+            return Err(ConfigError(
+                "invalid value for 'workers': nat64 runs on one worker for now (queue \
+                 steering comes next); use --workers 1"
+                    .into(),
+            ));
+        }
+        if self.offload {
+            return Err(ConfigError(
+                "invalid value for 'offload': nat64 mode does not take TUN offloads yet; \
+                 use --offload false (the nat64 default)"
+                    .into(),
+            ));
+        }
+        let n = self.pool4_addrs().len();
+        if n > 65535 {
+            return Err(ConfigError(format!(
+                "invalid value for 'pool4': {n} addresses; expected at most 65535"
+            )));
+        }
+        self.shard_config().validate().map_err(ConfigError)?;
+        Ok(())
+    }
+
+    /// Keys given by the operator that this mode does not use.
+    pub fn ignored_keys(&self) -> Vec<&'static str> {
+        let given = |k: &str| matches!(self.source(k), Some(Source::Flag | Source::File));
+        match self.mode {
+            Mode::Nat64 => ["eam"].into_iter().filter(|k| given(k)).collect(),
+            Mode::Siit => KEYS[18..].iter().copied().filter(|k| given(k)).collect(),
+        }
+    }
+
+    /// The pool4 addresses: every address of every prefix (a /32 is one address).
+    pub fn pool4_addrs(&self) -> Vec<Ipv4Addr> {
+        let mut v: Vec<u32> = Vec::new();
+        for p in &self.pool4 {
+            v.extend(u32::from(p.network())..=u32::from(p.broadcast()));
+        }
+        v.sort_unstable();
+        v.dedup();
+        v.into_iter().map(Ipv4Addr::from).collect()
+    }
+
+    /// The NAT64 state configuration of the (single) worker.
+    pub fn shard_config(&self) -> crate::nat64::ShardConfig {
+        use crate::nat64::{Filtering, Pool4, PortRange, ShardConfig};
+        let mut pool = Pool4::new(self.pool4_addrs());
+        pool.tcp = self.pool4_ports;
+        pool.udp = self.pool4_ports;
+        pool.icmp = PortRange::new(0, 65535);
+        let mut c = ShardConfig::new(pool, self.max_sessions as usize);
+        let ms = |s: u32| u64::from(s) * 1000;
+        c.timeouts.udp = ms(self.udp_timeout);
+        c.timeouts.tcp_est = ms(self.tcp_est_timeout);
+        c.timeouts.tcp_trans = ms(self.tcp_trans_timeout);
+        c.timeouts.icmp = ms(self.icmp_timeout);
+        c.filtering = if self.address_dependent_filtering {
+            Filtering::AddressDependent
+        } else {
+            Filtering::EndpointIndependent
+        };
+        c
     }
 
     /// Where the value of `key` came from.
@@ -661,7 +937,10 @@ impl Config {
 
     /// The translator's view of this configuration.
     pub fn xlat_config(&self) -> Result<XlatConfig, ConfigError> {
-        let eams: Vec<(Ipv6Net, Ipv4Net)> = self.eam.iter().map(|e| (e.v6, e.v4)).collect();
+        let eams: Vec<(Ipv6Net, Ipv4Net)> = match self.mode {
+            Mode::Siit => self.eam.iter().map(|e| (e.v6, e.v4)).collect(),
+            Mode::Nat64 => Vec::new(),
+        };
         let map = AddrMapper::new(Some(self.prefix), &eams, self.wkp_strict)
             .map_err(|e| ConfigError(format!("invalid address configuration: {e}")))?;
         Ok(XlatConfig {
@@ -702,6 +981,15 @@ impl Config {
             "pin" => self.pin.to_string(),
             "offload" => self.offload.to_string(),
             "log-level" => format!("\"{}\"", self.log_level),
+            "pool4" => list(&self.pool4),
+            "pool4-ports" => format!("\"{}-{}\"", self.pool4_ports.first, self.pool4_ports.last),
+            "max-sessions" => self.max_sessions.to_string(),
+            "udp-timeout" => self.udp_timeout.to_string(),
+            "tcp-est-timeout" => self.tcp_est_timeout.to_string(),
+            "tcp-trans-timeout" => self.tcp_trans_timeout.to_string(),
+            "icmp-timeout" => self.icmp_timeout.to_string(),
+            "address-dependent-filtering" => self.address_dependent_filtering.to_string(),
+            "icmp-on-refusal" => self.icmp_on_refusal.to_string(),
             _ => String::new(),
         }
     }
@@ -800,6 +1088,15 @@ mod tests {
             pin = false
             offload = false
             log-level = "debug"
+            pool4 = ["198.51.100.0/28"]
+            pool4-ports = "2000-3000"
+            max-sessions = 1000
+            udp-timeout = 120
+            tcp-est-timeout = 3600
+            tcp-trans-timeout = 100
+            icmp-timeout = 5
+            address-dependent-filtering = true
+            icmp-on-refusal = true
             "#,
         )
         .unwrap();
@@ -889,7 +1186,7 @@ mod tests {
         let cases = [
             ("tun", "tun = \"a/b\"", "expected an interface name"),
             ("tun", "tun = 5", "expected a string"),
-            ("mode", "mode = \"nat46\"", "expected siit"),
+            ("mode", "mode = \"nat46\"", "expected siit or nat64"),
             ("prefix", "prefix = \"2001:db8::/60\"", "RFC 6052 prefix"),
             (
                 "prefix",
@@ -971,14 +1268,89 @@ mod tests {
     }
 
     #[test]
-    fn nat64_and_clat_are_recognised_but_not_implemented() {
-        for m in ["nat64", "clat"] {
-            let e = parse_mode("mode", m).unwrap_err().0;
-            assert_eq!(
-                e,
-                format!("mode '{m}' is not implemented yet (coming next); use --mode siit")
+    fn nat64_mode_defaults_and_requirements() {
+        let e = resolve_file("mode = \"nat64\"").unwrap_err().0;
+        assert!(e.contains("missing 'pool4'"), "{e}");
+        let c = resolve_file("mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]").unwrap();
+        assert_eq!(c.workers, 1);
+        assert!(!c.offload && c.eam.is_empty());
+        assert_eq!(c.pool4_addrs().len(), 16);
+        assert_eq!((c.pool4_ports.first, c.pool4_ports.last), (1024, 65535));
+        assert_eq!(c.max_sessions, 262_144);
+        assert_eq!(c.udp_timeout, 300);
+        assert!(c.ignored_keys().is_empty());
+        let sc = c.shard_config();
+        assert_eq!(sc.timeouts.icmp, 60_000);
+        assert_eq!(sc.pool.icmp.first, 0);
+        let e = resolve_file("mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]\nworkers = 2")
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains(
+                "nat64 runs on one worker for now (queue steering comes next); use --workers 1"
+            ),
+            "{e}"
+        );
+        let c = resolve_file(
+            "mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]\neam = [\"2001:db8:1::/120=192.0.2.0/24\"]",
+        )
+        .unwrap();
+        assert_eq!(c.ignored_keys(), ["eam"]);
+        let text = c.render_toml();
+        assert!(text.contains("pool4-ports = \"1024-65535\""), "{text}");
+        assert_eq!(resolve_file(&text).unwrap().pool4, c.pool4);
+    }
+
+    /// RFC 6146 §3.5.1 (UDP lifetime at least 2 minutes) and the other NAT64 keys: each
+    /// bad value names its key.
+    #[test]
+    fn rfc6146_3_5_1_nat64_bad_values_name_their_key() {
+        for (key, text, expected) in [
+            ("udp-timeout", "udp-timeout = 60", "from 120"),
+            ("icmp-timeout", "icmp-timeout = 0", "from 1 to 2147483"),
+            ("tcp-est-timeout", "tcp-est-timeout = \"1\"", "from 1 to"),
+            (
+                "tcp-trans-timeout",
+                "tcp-trans-timeout = 9999999",
+                "from 1 to",
+            ),
+            (
+                "pool4",
+                "pool4 = [\"203.0.113.1/24\"]",
+                "did you mean 203.0.113.0/24",
+            ),
+            ("pool4", "pool4 = [\"10.0.0.0/8\"]", "/16 or longer"),
+            ("pool4-ports", "pool4-ports = \"2000-1000\"", "FIRST-LAST"),
+            ("pool4-ports", "pool4-ports = \"0-10\"", "FIRST-LAST"),
+            ("max-sessions", "max-sessions = 0", "from 1 to 100000000"),
+            ("icmp-on-refusal", "icmp-on-refusal = 1", "true or false"),
+            (
+                "address-dependent-filtering",
+                "address-dependent-filtering = \"x\"",
+                "true or false",
+            ),
+            (
+                "offload",
+                "mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]\noffload = true",
+                "offload",
+            ),
+        ] {
+            let e = resolve_file(text).unwrap_err().0;
+            assert!(
+                e.contains(&format!("invalid value for '{key}'")),
+                "{text}: {e}"
             );
+            assert!(e.contains(expected), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn clat_is_recognised_but_not_implemented() {
+        let e = parse_mode("mode", "clat").unwrap_err().0;
+        assert_eq!(
+            e,
+            "mode 'clat' is not implemented yet (coming next); use --mode siit"
+        );
     }
 
     #[test]

@@ -15,10 +15,13 @@ use std::sync::Arc;
 use tracing::{debug, info, warn};
 
 use crate::dataplane::sys::OffloadFlags;
-use crate::dataplane::{Counters, Snapshot, Stop, Tun, TunFlags, Worker, WorkerError};
-use crate::xlat::Translator;
+use crate::dataplane::{
+    Counters, Engine, Nat64Engine, Snapshot, Stop, Tun, TunFlags, Worker, WorkerError,
+};
+use crate::nat64::Shard;
+use crate::xlat::{Nat64Translator, Translator};
 use cli::{Cli, Command, RunArgs};
-use config::{Config, ConfigError, LogLevel, Partial, Source};
+use config::{Config, ConfigError, LogLevel, Mode, Partial, Source};
 use routes::Routes;
 
 /// Exit status for configuration and usage errors (clap uses 2 as well).
@@ -122,13 +125,70 @@ fn log_config(cfg: &Config) {
              or '{key}' in the config file for a real network"
         );
     }
+    for key in cfg.ignored_keys() {
+        warn!("'{key}' is ignored in {} mode", cfg.mode);
+    }
+}
+
+/// The translator of the configured mode, built before any device is opened so that a
+/// configuration it refuses fails early.
+enum Xlat {
+    Siit(Translator),
+    Nat64(Nat64Translator),
+}
+
+impl Xlat {
+    fn new(cfg: &Config) -> Result<Xlat, Failure> {
+        let xc = cfg.xlat_config()?;
+        Ok(match cfg.mode {
+            Mode::Siit => Xlat::Siit(Translator::new(xc)),
+            Mode::Nat64 => Xlat::Nat64(Nat64Translator::new(xc, cfg.icmp_on_refusal).map_err(
+                |e| Failure {
+                    code: EXIT_USAGE,
+                    msg: e,
+                },
+            )?),
+        })
+    }
+}
+
+/// The NAT64 state of the single worker, keyed with a per-process random seed.
+fn nat64_shard(cfg: &Config) -> Result<Shard, Failure> {
+    let seed = crate::dataplane::sys::random_u64().map_err(|e| {
+        runtime(format!(
+            "cannot read random bytes for the NAT64 tables: {e}"
+        ))
+    })?;
+    let sc = cfg.shard_config();
+    let shard = Shard::new(sc, seed).map_err(|e| Failure {
+        code: EXIT_USAGE,
+        msg: e,
+    })?;
+    info!(
+        "nat64: {} pool4 address{}, ports {}-{}, tables for {} sessions ({} MB)",
+        cfg.pool4_addrs().len(),
+        if cfg.pool4_addrs().len() == 1 {
+            ""
+        } else {
+            "es"
+        },
+        cfg.pool4_ports.first,
+        cfg.pool4_ports.last,
+        cfg.max_sessions,
+        shard.reserved_bytes() / (1024 * 1024)
+    );
+    Ok(shard)
 }
 
 fn run(args: &RunArgs) -> Result<(), Failure> {
     let cfg = load(args)?;
     init_logging(&cfg);
     log_config(&cfg);
-    let translator = Translator::new(cfg.xlat_config()?);
+    let translator = Xlat::new(&cfg)?;
+    let shard = match translator {
+        Xlat::Nat64(_) => Some(nat64_shard(&cfg)?),
+        Xlat::Siit(_) => None,
+    };
 
     let stop = Stop::new();
     signals::install(&stop).map_err(|e| runtime(format!("cannot install signal handlers: {e}")))?;
@@ -159,7 +219,22 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         if workers.len() == 1 { "" } else { "s" }
     );
     let counters: Vec<Arc<Counters>> = workers.iter().map(Worker::counters).collect();
-    let (workers, results) = run_workers(workers, &translator, &stop, cfg.pin);
+    let (workers, results) = match &translator {
+        Xlat::Siit(t) => run_workers(
+            workers.into_iter().map(|w| (w, t)).collect(),
+            &stop,
+            cfg.pin,
+        ),
+        Xlat::Nat64(t) => {
+            // One worker (the config refuses more), so one shard.
+            let mut shard = shard;
+            let paired = workers
+                .into_iter()
+                .filter_map(|w| shard.take().map(|s| (w, Nat64Engine::new(t, s))))
+                .collect();
+            run_workers(paired, &stop, cfg.pin)
+        }
+    };
     if let Some(r) = routes {
         r.remove();
     }
@@ -248,9 +323,8 @@ fn open_queues(cfg: &Config) -> Result<Vec<Tun>, Failure> {
 /// Runs each worker on its own thread (pinned to a CPU if asked) until `stop`; a worker
 /// that fails stops the others. Returns the workers (their devices still open, so routes
 /// can be removed first) and each one's result.
-fn run_workers(
-    workers: Vec<Worker>,
-    xlat: &Translator,
+fn run_workers<E: Engine + Send>(
+    workers: Vec<(Worker, E)>,
     stop: &Stop,
     pin: bool,
 ) -> (Vec<Worker>, Vec<Result<(), WorkerError>>) {
@@ -259,7 +333,7 @@ fn run_workers(
         let handles: Vec<_> = workers
             .into_iter()
             .enumerate()
-            .map(|(i, mut w)| {
+            .map(|(i, (mut w, mut engine))| {
                 let cpu = cpus.get(i % cpus.len().max(1)).copied();
                 std::thread::Builder::new()
                     .name(format!("xlat64-q{i}"))
@@ -270,7 +344,7 @@ fn run_workers(
                                 Err(e) => warn!("cannot pin worker {i} to CPU {cpu}: {e}"),
                             }
                         }
-                        let res = w.run(xlat, stop).map(|_| ());
+                        let res = w.run(&mut engine, stop).map(|_| ());
                         if res.is_err() {
                             stop.request();
                         }

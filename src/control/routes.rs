@@ -28,8 +28,13 @@ use super::config::Config;
 /// The destinations to route into the TUN device for `cfg`.
 pub fn plan(cfg: &Config) -> Vec<IpNet> {
     let mut v = vec![IpNet::V6(cfg.prefix)];
-    for e in &cfg.eam {
-        let n = IpNet::V4(e.v4);
+    // NAT64 replies come back to pool4; SIIT's to the EAM IPv4 prefixes.
+    let v4 = match cfg.mode {
+        super::config::Mode::Siit => cfg.eam.iter().map(|e| e.v4).collect::<Vec<_>>(),
+        super::config::Mode::Nat64 => cfg.pool4.clone(),
+    };
+    for p in v4 {
+        let n = IpNet::V4(p);
         if !v.contains(&n) {
             v.push(n);
         }

@@ -23,6 +23,12 @@ impl Counter {
         self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
     }
 
+    /// Overwrites the value: for gauges such as the session count. Owner only.
+    #[inline]
+    pub fn set(&self, v: u64) {
+        self.0.store(v, Relaxed);
+    }
+
     #[inline]
     pub fn get(&self) -> u64 {
         self.0.load(Relaxed)
@@ -57,6 +63,8 @@ pub struct Counters {
     pub rx_gso_packets: Counter,
     /// Frames with offload metadata the kernel refused (EINVAL); also in `write_errors`.
     pub offload_write_errors: Counter,
+    /// NAT64 sessions held at the last look (a gauge, not a count; 0 in SIIT mode).
+    pub sessions: Counter,
     drops: [Counter; DropReason::COUNT],
 }
 
@@ -76,6 +84,7 @@ impl Default for Counters {
             read_errors: Counter::default(),
             rx_gso_packets: Counter::default(),
             offload_write_errors: Counter::default(),
+            sessions: Counter::default(),
             drops: std::array::from_fn(|_| Counter::default()),
         }
     }
@@ -110,6 +119,7 @@ impl Counters {
             read_errors: self.read_errors.get(),
             rx_gso_packets: self.rx_gso_packets.get(),
             offload_write_errors: self.offload_write_errors.get(),
+            sessions: self.sessions.get(),
             drops: std::array::from_fn(|i| self.drops[i].get()),
         }
     }
@@ -131,6 +141,8 @@ pub struct Snapshot {
     pub read_errors: u64,
     pub rx_gso_packets: u64,
     pub offload_write_errors: u64,
+    /// NAT64 sessions at the time of the snapshot (summed over workers).
+    pub sessions: u64,
     pub drops: [u64; DropReason::COUNT],
 }
 
@@ -150,6 +162,7 @@ impl Default for Snapshot {
             read_errors: 0,
             rx_gso_packets: 0,
             offload_write_errors: 0,
+            sessions: 0,
             drops: [0; DropReason::COUNT],
         }
     }
@@ -182,7 +195,7 @@ impl Snapshot {
     }
 
     /// The general counters by stable name (drop reasons excluded).
-    pub fn fields(&self) -> [(&'static str, u64); 13] {
+    pub fn fields(&self) -> [(&'static str, u64); 14] {
         [
             ("rx_packets", self.rx_packets),
             ("rx_bytes", self.rx_bytes),
@@ -197,10 +210,11 @@ impl Snapshot {
             ("read_errors", self.read_errors),
             ("rx_gso_packets", self.rx_gso_packets),
             ("offload_write_errors", self.offload_write_errors),
+            ("nat64_sessions", self.sessions),
         ]
     }
 
-    fn fields_mut(&mut self) -> [&mut u64; 13] {
+    fn fields_mut(&mut self) -> [&mut u64; 14] {
         [
             &mut self.rx_packets,
             &mut self.rx_bytes,
@@ -215,6 +229,7 @@ impl Snapshot {
             &mut self.read_errors,
             &mut self.rx_gso_packets,
             &mut self.offload_write_errors,
+            &mut self.sessions,
         ]
     }
 
@@ -323,7 +338,7 @@ mod tests {
         let kv = c.snapshot().render_kv();
         assert!(kv.contains("translated_v4_to_v6=7\n"));
         assert!(kv.contains("drop.unknown_version=0\n"));
-        assert_eq!(kv.lines().count(), 13 + 1 + DropReason::COUNT);
+        assert_eq!(kv.lines().count(), 14 + 1 + DropReason::COUNT);
         for line in kv.lines() {
             let (k, v) = line.split_once('=').expect("key=value");
             assert!(!k.is_empty());

@@ -5,14 +5,16 @@
 //! what happened.
 
 pub mod counters;
+pub mod nat64;
 pub mod sys;
 pub mod tun;
 pub mod worker;
 
 pub use counters::{Counters, Snapshot};
+pub use nat64::Nat64Engine;
 pub use sys::{SysError, TunFlags};
 pub use tun::Tun;
-pub use worker::{Stop, Worker, WorkerError};
+pub use worker::{Engine, Io, Stop, Worker, WorkerError};
 
 #[cfg(test)]
 mod netns_tests;

@@ -142,7 +142,7 @@ fn worker_counts_packets_and_stops_on_request() {
             })
         };
         let started = Instant::now();
-        let snap = worker.run(&translator(), &stop).expect("run");
+        let snap = worker.run(&mut &translator(), &stop).expect("run");
         stopper.join().unwrap();
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(snap.rx_packets >= 5, "{snap:?}");
@@ -164,7 +164,7 @@ fn stop_before_run_returns_immediately() {
         let stop = Stop::new();
         stop.request();
         let mut worker = Worker::new(tun, &stop).unwrap();
-        let snap = worker.run(&translator(), &stop).unwrap();
+        let snap = worker.run(&mut &translator(), &stop).unwrap();
         assert_eq!(snap.rx_packets, 0);
     });
 }

@@ -517,6 +517,28 @@ pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// 64 random bits from the kernel (getrandom(2)), to key the NAT64 table hashes per
+/// process so that nobody outside can aim flows at one hash chain.
+pub fn random_u64() -> io::Result<u64> {
+    let mut b = [0u8; 8];
+    let mut got = 0usize;
+    while got < b.len() {
+        let rest = &mut b[got..];
+        // SAFETY: the pointer and length describe `rest`, a live mutable slice that
+        // getrandom(2) writes at most `rest.len()` bytes into; flags 0 = urandom pool.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        got += n as usize;
+    }
+    Ok(u64::from_ne_bytes(b))
+}
+
 /// Whether we run as root (tests that need CAP_NET_ADMIN skip otherwise).
 pub fn is_root() -> bool {
     // SAFETY: geteuid(2) takes no arguments and cannot fail.

@@ -17,7 +17,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::warn;
 
 use mio::unix::SourceFd;
@@ -107,114 +107,59 @@ impl std::fmt::Display for WorkerError {
 
 impl std::error::Error for WorkerError {}
 
-/// One packet loop on one TUN queue, with its preallocated buffers and counters.
-pub struct Worker {
-    tun: Tun,
-    poll: Poll,
-    events: Events,
-    pkt: PacketBuf,
-    out: Output,
-    counters: Arc<Counters>,
-    epoch: Instant,
+/// What a worker runs packets through: SIIT (stateless, shared) or NAT64 (a shard of
+/// state owned by the worker). The loop is generic over it, so the SIIT loop compiles to
+/// what it was before NAT64 existed: its timer hooks are empty and inlined away.
+pub trait Engine {
+    /// How long `poll` may block with nothing to read: `None` for ever (no timers),
+    /// else the timers' resolution.
+    fn idle_timeout(&self) -> Option<Duration>;
+
+    /// Translates one received packet into `io.out` (cleared by the callee).
+    fn translate(&mut self, io: &mut Io, offload: Offload, now: u64) -> Verdict;
+
+    /// Runs after the frames of a translated packet were written, with `io.pkt` free to
+    /// reuse: e.g. the NAT64 release of a held SYN.
+    fn after_packet(&mut self, io: &mut Io, now: u64);
+
+    /// Timer work, bounded per call; called after every batch and on idle wake-ups.
+    fn tick(&mut self, io: &mut Io, now: u64);
 }
 
-impl Worker {
-    /// Registers the TUN fd and a waker with a new poller and attaches the waker to
-    /// `stop`. Everything the loop needs is allocated here.
-    pub fn new(tun: Tun, stop: &Stop) -> Result<Worker, WorkerError> {
-        let poll = Poll::new().map_err(WorkerError::Poll)?;
-        let waker = Waker::new(poll.registry(), WAKE).map_err(WorkerError::Poll)?;
-        stop.attach(Arc::new(waker));
-        poll.registry()
-            .register(&mut SourceFd(&tun.as_raw_fd()), TUN, Interest::READABLE)
-            .map_err(WorkerError::Poll)?;
-        Ok(Worker {
-            tun,
-            poll,
-            events: Events::with_capacity(8),
-            pkt: PacketBuf::new(),
-            out: Output::new(),
-            counters: Arc::new(Counters::new()),
-            epoch: Instant::now(),
-        })
-    }
-
-    /// The live counters, for readers on other threads.
-    pub fn counters(&self) -> Arc<Counters> {
-        Arc::clone(&self.counters)
-    }
-
-    pub fn tun(&self) -> &Tun {
-        &self.tun
-    }
-
-    /// Gives back the device (e.g. to remove routes before closing it).
-    pub fn into_tun(self) -> Tun {
-        self.tun
-    }
-
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
-    /// Runs until `stop` is requested; returns the final counters.
-    pub fn run(&mut self, xlat: &Translator, stop: &Stop) -> Result<Snapshot, WorkerError> {
-        // The TUN registration is edge-triggered: packets queued before we first poll
-        // would raise no event, so drain once up front.
-        self.drain(xlat, stop)?;
-        while !stop.is_requested() {
-            match self.poll.poll(&mut self.events, None) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(WorkerError::Poll(e)),
-            }
-            let readable = self.events.iter().any(|e| e.token() == TUN);
-            if readable {
-                self.drain(xlat, stop)?;
-            }
-        }
-        Ok(self.counters.snapshot())
-    }
-
-    /// Reads until EAGAIN (required with edge-triggered readiness), in batches of
-    /// [`BATCH`] between which the stop flag and the clock are checked.
-    fn drain(&mut self, xlat: &Translator, stop: &Stop) -> Result<(), WorkerError> {
-        loop {
-            let now = self.now_ms();
-            for _ in 0..BATCH {
-                match self.tun.recv(&mut self.pkt) {
-                    Ok((0, _)) => {}
-                    Ok((n, offload)) => self.handle(xlat, n, offload, now),
-                    Err(e) => match e.kind() {
-                        io::ErrorKind::WouldBlock => return Ok(()),
-                        io::ErrorKind::Interrupted => {}
-                        _ => {
-                            self.counters.read_errors.add(1);
-                            return Err(WorkerError::Read {
-                                dev: self.tun.name().to_string(),
-                                source: e,
-                            });
-                        }
-                    },
-                }
-            }
-            if stop.is_requested() {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Translates one received packet and writes what the translator produced.
+/// The stateless translator needs no state and no timers.
+impl Engine for &Translator {
     #[inline]
-    fn handle(&mut self, xlat: &Translator, n: usize, offload: Offload, now: u64) {
+    fn idle_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    #[inline]
+    fn translate(&mut self, io: &mut Io, offload: Offload, now: u64) -> Verdict {
+        (**self).translate_offload(&mut io.pkt, offload, &mut io.out, now)
+    }
+
+    #[inline(always)]
+    fn after_packet(&mut self, _io: &mut Io, _now: u64) {}
+
+    #[inline(always)]
+    fn tick(&mut self, _io: &mut Io, _now: u64) {}
+}
+
+/// The device and the buffers a worker reads into and writes from, plus its counters.
+pub struct Io {
+    pub tun: Tun,
+    pub pkt: PacketBuf,
+    pub out: Output,
+    pub counters: Arc<Counters>,
+}
+
+impl Io {
+    /// Counts what the translator did with one input packet; returns whether it was
+    /// dropped (so that its frames, if any, are ICMP errors).
+    #[inline]
+    pub fn account(&self, verdict: Verdict) -> bool {
         let c = &*self.counters;
-        c.rx_packets.add(1);
-        c.rx_bytes.add(n as u64);
-        if offload.gso_type != gso::NONE {
-            c.rx_gso_packets.add(1);
-        }
-        let verdict = xlat.translate_offload(&mut self.pkt, offload, &mut self.out, now);
-        let dropped = match verdict {
+        match verdict {
             Verdict::V6ToV4 => {
                 c.v6_to_v4.add(1);
                 false
@@ -231,14 +176,20 @@ impl Worker {
                 c.drop(reason);
                 true
             }
-        };
+        }
+    }
+
+    /// Writes every frame in `out`; `errors` says they are ICMP errors the translator
+    /// generated (counted as such).
+    #[inline]
+    pub fn send_out(&self, errors: bool) {
+        let c = &*self.counters;
         for f in self.out.frames() {
             match self.tun.send_frame(&self.out, &self.pkt, f) {
                 Ok(len) => {
                     c.tx_packets.add(1);
                     c.tx_bytes.add(len as u64);
-                    if dropped {
-                        // A frame for a dropped packet is the ICMP error about it.
+                    if errors {
                         c.icmp_errors.add(1);
                     }
                 }
@@ -252,6 +203,127 @@ impl Worker {
                 Err(SendError::BadFrame) => c.bad_frames.add(1),
             }
         }
+    }
+}
+
+/// One packet loop on one TUN queue, with its preallocated buffers and counters.
+pub struct Worker {
+    io: Io,
+    poll: Poll,
+    events: Events,
+    epoch: Instant,
+}
+
+impl Worker {
+    /// Registers the TUN fd and a waker with a new poller and attaches the waker to
+    /// `stop`. Everything the loop needs is allocated here.
+    pub fn new(tun: Tun, stop: &Stop) -> Result<Worker, WorkerError> {
+        let poll = Poll::new().map_err(WorkerError::Poll)?;
+        let waker = Waker::new(poll.registry(), WAKE).map_err(WorkerError::Poll)?;
+        stop.attach(Arc::new(waker));
+        poll.registry()
+            .register(&mut SourceFd(&tun.as_raw_fd()), TUN, Interest::READABLE)
+            .map_err(WorkerError::Poll)?;
+        Ok(Worker {
+            io: Io {
+                tun,
+                pkt: PacketBuf::new(),
+                out: Output::new(),
+                counters: Arc::new(Counters::new()),
+            },
+            poll,
+            events: Events::with_capacity(8),
+            epoch: Instant::now(),
+        })
+    }
+
+    /// The live counters, for readers on other threads.
+    pub fn counters(&self) -> Arc<Counters> {
+        Arc::clone(&self.io.counters)
+    }
+
+    pub fn tun(&self) -> &Tun {
+        &self.io.tun
+    }
+
+    /// Gives back the device (e.g. to remove routes before closing it).
+    pub fn into_tun(self) -> Tun {
+        self.io.tun
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Runs until `stop` is requested; returns the final counters.
+    pub fn run<E: Engine>(&mut self, engine: &mut E, stop: &Stop) -> Result<Snapshot, WorkerError> {
+        // The TUN registration is edge-triggered: packets queued before we first poll
+        // would raise no event, so drain once up front.
+        self.drain(engine, stop)?;
+        let timeout = engine.idle_timeout();
+        while !stop.is_requested() {
+            match self.poll.poll(&mut self.events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(WorkerError::Poll(e)),
+            }
+            let readable = self.events.iter().any(|e| e.token() == TUN);
+            if readable {
+                self.drain(engine, stop)?;
+            } else {
+                let now = self.now_ms();
+                engine.tick(&mut self.io, now);
+            }
+        }
+        Ok(self.io.counters.snapshot())
+    }
+
+    /// Reads until EAGAIN (required with edge-triggered readiness), in batches of
+    /// [`BATCH`] between which the stop flag and the clock are checked and the engine's
+    /// timers run.
+    fn drain<E: Engine>(&mut self, engine: &mut E, stop: &Stop) -> Result<(), WorkerError> {
+        loop {
+            let now = self.now_ms();
+            for _ in 0..BATCH {
+                match self.io.tun.recv(&mut self.io.pkt) {
+                    Ok((0, _)) => {}
+                    Ok((n, offload)) => self.handle(engine, n, offload, now),
+                    Err(e) => match e.kind() {
+                        io::ErrorKind::WouldBlock => {
+                            engine.tick(&mut self.io, now);
+                            return Ok(());
+                        }
+                        io::ErrorKind::Interrupted => {}
+                        _ => {
+                            self.io.counters.read_errors.add(1);
+                            return Err(WorkerError::Read {
+                                dev: self.io.tun.name().to_string(),
+                                source: e,
+                            });
+                        }
+                    },
+                }
+            }
+            engine.tick(&mut self.io, now);
+            if stop.is_requested() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Translates one received packet and writes what the translator produced.
+    #[inline]
+    fn handle<E: Engine>(&mut self, engine: &mut E, n: usize, offload: Offload, now: u64) {
+        let c = &*self.io.counters;
+        c.rx_packets.add(1);
+        c.rx_bytes.add(n as u64);
+        if offload.gso_type != gso::NONE {
+            c.rx_gso_packets.add(1);
+        }
+        let verdict = engine.translate(&mut self.io, offload, now);
+        let dropped = self.io.account(verdict);
+        self.io.send_out(dropped);
+        engine.after_packet(&mut self.io, now);
     }
 }
 

@@ -1,0 +1,168 @@
+//! Stateful NAT64 (RFC 6146) end to end: `--mode nat64` with pool4 203.0.113.16/28,
+//! one worker. The lab routes the EAM prefix and 203.0.113.1 into the TUN; pool4 is
+//! routed here.
+
+use super::scripts::{TCP_SINK, TCP_UPLOAD};
+use super::*;
+use crate::lab::addr;
+
+const POOL4: &str = "203.0.113.16/28";
+
+/// UDP server: `ADDR PORT N`. Echoes N datagrams and prints each sender `ip:port`.
+const UDP_PEERS: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+for _ in range(int(sys.argv[3])):
+    d, a = s.recvfrom(2048)
+    print("peer %s:%d" % a, flush=True)
+    s.sendto(d, a)
+"#;
+
+/// UDP client: `ADDR6 PORT SPORT`. Sends from source port SPORT until the echo arrives.
+const UDP_FROM_PORT: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", int(sys.argv[3])))
+s.settimeout(1)
+for _ in range(5):
+    s.sendto(b"hello", (sys.argv[1], int(sys.argv[2])))
+    try:
+        d, _ = s.recvfrom(2048)
+        sys.exit(0 if d == b"hello" else 1)
+    except socket.timeout:
+        pass
+sys.exit(1)
+"#;
+
+fn nat64_lab(extra: &[&str]) -> Lab {
+    require_root();
+    let mut args = vec!["--mode", "nat64", "--pool4", POOL4];
+    args.extend_from_slice(extra);
+    let mut lab = Lab::new().unwrap();
+    lab.start_translator(&Translator::xlat64(xlat64_bin(), &args))
+        .unwrap();
+    lab.ip(Node::Xlt, &format!("route replace {POOL4} dev xlat64"))
+        .unwrap();
+    lab
+}
+
+fn in_pool4(a: &str) -> bool {
+    a.parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|a| a.octets()[..3] == [203, 0, 113] && (16..32).contains(&a.octets()[3]))
+}
+
+/// RFC 6146 §3.5.3 (ICMP echo through a session), §3.5.2 (TCP), §3.5.4 (pool6
+/// destination); IPv4 packets to pool4 with no mapping are dropped (§3.5.1: no BIB
+/// entry, no translation) and counted.
+#[test]
+fn rfc6146_s3_5_ping_tcp_and_unsolicited_ipv4() {
+    let mut lab = nat64_lab(&[]);
+    let out = ping(&lab, Node::Cli, addr::SRV6, 3);
+    assert!(
+        out.stdout.contains(&format!("from {}", addr::SRV6)),
+        "{}",
+        out.stdout
+    );
+    lab.spawn(
+        Node::Srv,
+        "tcp-sink",
+        &["python3", "-c", TCP_SINK, addr::SRV4, "7010"],
+    )
+    .unwrap();
+    lab.wait_listening(Node::Srv, "tcp", 7010).unwrap();
+    run_ok_within(
+        &lab,
+        Node::Cli,
+        60,
+        &["python3", "-c", TCP_UPLOAD, addr::SRV6, "7010", "1000000"],
+    );
+    // Nobody behind the translator asked for this: no mapping, dropped.
+    let _ = lab.run(
+        Node::Srv,
+        &[
+            "ping",
+            "-n",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            "203.0.113.20",
+        ],
+    );
+    let c = finish(&mut lab);
+    assert!(
+        c.get("translated_v6_to_v4").copied().unwrap_or(0) >= 3,
+        "{c:?}"
+    );
+    assert!(
+        c.get("nat64_no_mapping").copied().unwrap_or(0) >= 2,
+        "{c:?}"
+    );
+    assert!(c.get("nat64_sessions").copied().unwrap_or(0) >= 2, "{c:?}");
+}
+
+/// RFC 6146 §3.5.1 / RFC 4787 REQ-1: two clients using the same UDP source port get
+/// distinct IPv4 transport addresses, and both get their replies.
+#[test]
+fn rfc6146_s3_5_1_two_clients_same_source_port() {
+    let mut lab = nat64_lab(&[]);
+    let srv = lab
+        .spawn(
+            Node::Srv,
+            "udp-peers",
+            &["python3", "-c", UDP_PEERS, addr::SRV4, "7011", "2"],
+        )
+        .unwrap();
+    lab.wait_listening(Node::Srv, "udp", 7011).unwrap();
+    for node in [Node::Cli, Node::Cli2] {
+        run_ok_within(
+            &lab,
+            node,
+            20,
+            &["python3", "-c", UDP_FROM_PORT, addr::SRV6, "7011", "40000"],
+        );
+    }
+    lab.wait(srv, Duration::from_secs(5));
+    let (stdout, _) = lab.output(srv);
+    let peers: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("peer "))
+        .collect();
+    assert_eq!(peers.len(), 2, "{stdout}");
+    assert_ne!(peers[0], peers[1], "{stdout}");
+    for p in &peers {
+        let (ip, _) = p.split_once(':').unwrap();
+        assert!(in_pool4(ip), "peer {p} is not in pool4 {POOL4}");
+    }
+    finish(&mut lab);
+}
+
+/// RFC 6146 §3.5.3: an ICMP query session expires after ICMP_DEFAULT (here 2 s) even
+/// without traffic (the idle worker's timer sweeps it).
+#[test]
+fn rfc6146_s3_5_3_icmp_session_expires() {
+    let mut lab = nat64_lab(&["--icmp-timeout", "2"]);
+    ping(&lab, Node::Cli, addr::SRV6, 1);
+    std::thread::sleep(Duration::from_secs(5));
+    let c = finish(&mut lab);
+    assert_eq!(c.get("nat64_sessions").copied(), Some(0), "{c:?}");
+    assert!(
+        c.get("translated_v4_to_v6").copied().unwrap_or(0) >= 1,
+        "{c:?}"
+    );
+}
+
+/// `--workers 2` with nat64 is refused with exit 2 and says why.
+#[test]
+fn nat64_refuses_more_than_one_worker() {
+    let out = std::process::Command::new(xlat64_bin())
+        .args(["run", "--mode", "nat64", "--pool4", POOL4, "--workers", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nat64 runs on one worker for now"), "{err}");
+}

@@ -1,0 +1,234 @@
+//! The NAT64 engine of a worker: its shard of session state, the IPv4 SYNs held for a
+//! simultaneous open, and the expiry timer.
+//!
+//! Held SYNs (RFC 6146 §3.5.2.2) are the one place a packet outlives its loop turn: the
+//! shard only remembers the flow, so the worker keeps a copy of the packet, to translate
+//! it if the IPv6 side opens the same connection, or to quote it in the ICMP port
+//! unreachable when the hold expires (the sender's TCP matches the quoted sequence
+//! number). The store is allocated once and bounded; a SYN that does not fit is still
+//! held by the shard, and answered from its key alone.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use super::worker::{Engine, Io};
+use crate::nat64::{Event, Shard};
+use crate::wire::vnet::Offload;
+use crate::xlat::{DropReason, HeldSynKey, Nat64Translator, Verdict};
+
+/// Sessions looked at per expiry call: bounds the pause a sweep adds to a batch.
+pub const EXPIRE_BUDGET: usize = 256;
+
+/// How often an idle worker wakes up to expire sessions (held SYNs wait 6 s, so this
+/// is their resolution too).
+pub const TICK: Duration = Duration::from_secs(1);
+
+/// Bytes kept per held SYN: IPv4 header with options (60) + TCP header with options
+/// (60) and some room; a SYN carrying more data (TCP Fast Open) is answered from its key.
+const HELD_SLOT: usize = 256;
+
+/// Preallocated copies of held IPv4 SYNs, looked up by linear scan (a rare path: one
+/// scan per held SYN, per simultaneous open and per expiry).
+pub struct HeldSyns {
+    keys: Vec<Option<HeldSynKey>>,
+    lens: Vec<usize>,
+    bytes: Vec<[u8; HELD_SLOT]>,
+}
+
+impl HeldSyns {
+    pub fn new(slots: usize) -> Self {
+        HeldSyns {
+            keys: vec![None; slots],
+            lens: vec![0; slots],
+            bytes: vec![[0; HELD_SLOT]; slots],
+        }
+    }
+
+    /// Keeps a copy of `pkt` under `key` (replacing an older copy of the same flow);
+    /// false if it does not fit.
+    pub fn insert(&mut self, key: HeldSynKey, pkt: &[u8]) -> bool {
+        if pkt.len() > HELD_SLOT {
+            return false;
+        }
+        let slot = self
+            .keys
+            .iter()
+            .position(|k| *k == Some(key))
+            .or_else(|| self.keys.iter().position(Option::is_none));
+        let Some(i) = slot else { return false };
+        let (Some(k), Some(l), Some(b)) = (
+            self.keys.get_mut(i),
+            self.lens.get_mut(i),
+            self.bytes.get_mut(i),
+        ) else {
+            return false;
+        };
+        *k = Some(key);
+        *l = pkt.len();
+        b[..pkt.len()].copy_from_slice(pkt);
+        true
+    }
+
+    /// Removes the copy held under `key`, handing its bytes to `f`.
+    pub fn take<R>(&mut self, key: HeldSynKey, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let i = self.keys.iter().position(|k| *k == Some(key))?;
+        self.keys[i] = None;
+        let b = self.bytes.get(i)?.get(..self.lens[i])?;
+        Some(f(b))
+    }
+}
+
+/// The flow key of an IPv4 TCP packet as the shard names held SYNs.
+pub fn held_key(pkt: &[u8]) -> Option<HeldSynKey> {
+    let ihl = usize::from(pkt.first()? & 0x0f) * 4;
+    let a = |at: usize| -> Option<Ipv4Addr> {
+        let b = pkt.get(at..at + 4)?;
+        Some(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+    };
+    let p = |at: usize| -> Option<u16> {
+        let b = pkt.get(at..at + 2)?;
+        Some(u16::from_be_bytes([b[0], b[1]]))
+    };
+    Some(HeldSynKey {
+        src: a(12)?,
+        dst: a(16)?,
+        sport: p(ihl)?,
+        dport: p(ihl + 2)?,
+    })
+}
+
+/// One worker's NAT64 state and the shared stateful translator.
+pub struct Nat64Engine<'a> {
+    xlat: &'a Nat64Translator,
+    shard: Shard,
+    held: HeldSyns,
+    release: Option<HeldSynKey>,
+}
+
+impl<'a> Nat64Engine<'a> {
+    pub fn new(xlat: &'a Nat64Translator, shard: Shard) -> Self {
+        let slots = shard.config().max_held_syns;
+        Nat64Engine {
+            xlat,
+            shard,
+            held: HeldSyns::new(slots),
+            release: None,
+        }
+    }
+
+    pub fn shard(&self) -> &Shard {
+        &self.shard
+    }
+}
+
+impl Engine for Nat64Engine<'_> {
+    fn idle_timeout(&self) -> Option<Duration> {
+        Some(TICK)
+    }
+
+    #[inline]
+    fn translate(&mut self, io: &mut Io, _offload: Offload, now: u64) -> Verdict {
+        // The device runs without offloads in NAT64 mode (the config refuses them), so
+        // `_offload` is always NONE.
+        let v = self
+            .xlat
+            .translate(&mut self.shard, &mut io.pkt, &mut io.out, now);
+        if v.verdict == Verdict::Drop(DropReason::Nat64HeldSyn)
+            && let Some(key) = held_key(io.pkt.data())
+        {
+            self.held.insert(key, io.pkt.data());
+        }
+        self.release = v.release_held;
+        v.verdict
+    }
+
+    #[inline]
+    fn after_packet(&mut self, io: &mut Io, now: u64) {
+        let Some(key) = self.release.take() else {
+            return;
+        };
+        // RFC 6146 §3.5.2.2: the IPv6 SYN completed a simultaneous open; the IPv4 SYN
+        // we held now has its session and goes through like any other packet.
+        let copied = self.held.take(key, |b| {
+            let n = b.len().min(io.pkt.receive_area().len());
+            io.pkt.receive_area()[..n].copy_from_slice(&b[..n]);
+            io.pkt.set_received(n);
+        });
+        if copied.is_some() {
+            let v = self
+                .xlat
+                .translate(&mut self.shard, &mut io.pkt, &mut io.out, now);
+            let dropped = io.account(v.verdict);
+            io.send_out(dropped);
+        }
+    }
+
+    fn tick(&mut self, io: &mut Io, now: u64) {
+        let (xlat, held) = (self.xlat, &mut self.held);
+        self.shard.expire(now, EXPIRE_BUDGET, |ev| {
+            if let Event::HeldSynExpired {
+                src,
+                sport,
+                dst,
+                dport,
+            } = ev
+            {
+                let key = HeldSynKey {
+                    src,
+                    sport,
+                    dst,
+                    dport,
+                };
+                io.out.clear();
+                let quoted = held.take(key, |b| xlat.held_syn_unreachable(b, &mut io.out));
+                if quoted.is_none() {
+                    xlat.held_syn_unreachable_from_key(key, &mut io.out);
+                }
+                io.send_out(true);
+            }
+        });
+        io.counters.sessions.set(self.shard.session_count() as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(sport: u16) -> HeldSynKey {
+        HeldSynKey {
+            src: Ipv4Addr::new(198, 51, 100, 130),
+            sport,
+            dst: Ipv4Addr::new(203, 0, 113, 16),
+            dport: 2000,
+        }
+    }
+
+    /// RFC 6146 §3.5.2.2: held SYNs are kept (bounded) and handed back once.
+    #[test]
+    fn rfc6146_3_5_2_2_held_store_is_bounded_and_take_once() {
+        let mut h = HeldSyns::new(2);
+        assert!(h.insert(key(1), &[1, 2, 3]));
+        assert!(h.insert(key(2), &[4]));
+        assert!(!h.insert(key(3), &[5]));
+        assert!(h.insert(key(1), &[9, 9]));
+        assert!(!h.insert(key(4), &[0; HELD_SLOT + 1]));
+        assert_eq!(h.take(key(1), <[u8]>::to_vec), Some(vec![9, 9]));
+        assert_eq!(h.take(key(1), <[u8]>::to_vec), None);
+        assert!(h.insert(key(3), &[5]));
+    }
+
+    /// RFC 6146 §3.5.2.2 names held SYNs by the IPv4 flow: source, destination, ports.
+    #[test]
+    fn rfc6146_3_5_2_2_held_key_from_ipv4_tcp() {
+        let mut p = [0u8; 40];
+        p[0] = 0x45;
+        p[12..16].copy_from_slice(&[198, 51, 100, 130]);
+        p[16..20].copy_from_slice(&[203, 0, 113, 16]);
+        p[20..22].copy_from_slice(&7u16.to_be_bytes());
+        p[22..24].copy_from_slice(&2000u16.to_be_bytes());
+        assert_eq!(held_key(&p), Some(key(7)));
+        assert_eq!(held_key(&p[..22]), None);
+        assert_eq!(held_key(&[]), None);
+    }
+}
