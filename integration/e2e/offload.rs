@@ -207,36 +207,48 @@ fn syn_mss_at_server(lab: &mut Lab) -> u32 {
 #[test]
 fn eight_flows_over_two_workers_have_few_retransmissions() {
     let mut lab = lab_with_translator(&["--workers", "2"]);
-    lab.spawn(
-        Node::Srv,
-        "iperf3",
-        &["iperf3", "-s", "-1", "-B", addr::SRV4, "-p", "7401"],
-    )
-    .unwrap();
-    lab.wait_listening(Node::Srv, "tcp", 7401).unwrap();
     let summary = "import json, sys; e = json.load(sys.stdin)['end']; \
                    print(e['sum_sent']['retransmits'], e['sum_sent']['bytes'], \
                    e['sum_received']['bits_per_second'])";
-    let out = run_ok_within(
-        &lab,
-        Node::Cli,
-        30,
-        &[
-            "sh",
-            "-c",
-            &format!(
-                "iperf3 -c {} -p 7401 -P 8 -t 5 -J | python3 -c \"{summary}\"",
-                addr::SRV6
-            ),
-        ],
-    );
-    let v: Vec<f64> = out
-        .stdout
-        .split_whitespace()
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    let [retrans, bytes, bps] = v[..] else {
-        panic!("unexpected iperf3 summary: {}", out.stdout);
+    // iperf3 itself sometimes fails on a loaded machine (control connection timeouts);
+    // that says nothing about the translator, so one more run is allowed. The
+    // assertions below apply to whichever run completed.
+    let mut failures = Vec::new();
+    let mut result = None;
+    for attempt in 0..2 {
+        let _ = lab.spawn(
+            Node::Srv,
+            &format!("iperf3-{attempt}"),
+            &["iperf3", "-s", "-1", "-B", addr::SRV4, "-p", "7401"],
+        );
+        lab.wait_listening(Node::Srv, "tcp", 7401).unwrap();
+        let out = lab
+            .run_timeout(
+                Node::Cli,
+                Duration::from_secs(30),
+                &[
+                    "sh",
+                    "-c",
+                    &format!(
+                        "iperf3 -c {} -p 7401 -P 8 -t 5 -J | python3 -c \"{summary}\"",
+                        addr::SRV6
+                    ),
+                ],
+            )
+            .unwrap();
+        let v: Vec<f64> = out
+            .stdout
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        if let (true, &[retrans, bytes, bps]) = (out.success(), &v[..]) {
+            result = Some((retrans, bytes, bps));
+            break;
+        }
+        failures.push(out.failure());
+    }
+    let Some((retrans, bytes, bps)) = result else {
+        panic!("iperf3 failed twice: {failures:?}");
     };
     let segments = bytes / 1440.0;
     println!(
