@@ -31,6 +31,26 @@ pub enum Command {
         /// TOML file; keys are the `run` flag names without the dashes.
         file: PathBuf,
     },
+    /// Print the counters of a running translator (summed over its workers), drops by
+    /// reason included. Needs root (the control socket is root's).
+    Stats(QueryArgs),
+    /// Print the NAT64 sessions of a running translator (BIB entries with their
+    /// sessions). Needs root (the control socket is root's).
+    Sessions(QueryArgs),
+}
+
+/// How `stats` and `sessions` find the translator and what they print.
+#[derive(Debug, Default, Args)]
+pub struct QueryArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// The translator's control socket [default: /run/xlat64/<tun>.sock].
+    #[arg(long, value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
+    /// TUN device of the translator to ask [default: xlat64].
+    #[arg(long, value_name = "NAME")]
+    pub tun: Option<String>,
 }
 
 /// `run` options. Each overrides the key of the same name in `--config`.
@@ -103,6 +123,10 @@ pub struct RunArgs {
     /// file [default: info].
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
+    /// Unix socket (root only) where `xlat64 stats` and `xlat64 sessions` ask this
+    /// translator [default: /run/xlat64/<tun>.sock].
+    #[arg(long, value_name = "PATH")]
+    pub control_socket: Option<String>,
     /// NAT64: IPv4 prefix the IPv6 clients share; repeatable; replaces the file's list
     /// [required in nat64 mode].
     #[arg(long, value_name = "IPV4/LEN")]
@@ -185,6 +209,7 @@ impl RunArgs {
             pin: opt("pin", &self.pin, parse_bool)?,
             offload: opt("offload", &self.offload, parse_bool)?,
             log_level: opt("log-level", &self.log_level, parse_log_level)?,
+            control_socket: opt("control-socket", &self.control_socket, parse_control_socket)?,
             pool4: list("pool4", &self.pool4, parse_pool4)?,
             pool4_ports: opt("pool4-ports", &self.pool4_ports, parse_ports)?,
             max_sessions: opt("max-sessions", &self.max_sessions, parse_max_sessions)?,
@@ -331,6 +356,28 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         let e = Cli::try_parse_from(["xlat64", "check-config"]).unwrap_err();
         assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn stats_and_sessions_take_json_socket_and_tun() {
+        let c = Cli::try_parse_from(["xlat64", "stats", "--json", "--tun", "xt0"]).unwrap();
+        match c.command {
+            Command::Stats(q) => {
+                assert!(q.json);
+                assert_eq!(q.tun.as_deref(), Some("xt0"));
+                assert_eq!(q.control_socket, None);
+            }
+            c => panic!("{c:?}"),
+        }
+        let c =
+            Cli::try_parse_from(["xlat64", "sessions", "--control-socket", "/tmp/x.sock"]).unwrap();
+        match c.command {
+            Command::Sessions(q) => {
+                assert!(!q.json);
+                assert_eq!(q.control_socket, Some(PathBuf::from("/tmp/x.sock")));
+            }
+            c => panic!("{c:?}"),
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::fmt::{self, Write as _};
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -120,7 +120,7 @@ impl Source {
 }
 
 /// Every key, in display order. Flag `--K` and TOML key `K` are the same setting.
-pub const KEYS: [&str; 27] = [
+pub const KEYS: [&str; 28] = [
     "tun",
     "mode",
     "prefix",
@@ -139,6 +139,7 @@ pub const KEYS: [&str; 27] = [
     "pin",
     "offload",
     "log-level",
+    "control-socket",
     "pool4",
     "pool4-ports",
     "max-sessions",
@@ -181,6 +182,8 @@ pub mod default {
 // Per-key parsers, shared by flags and file.
 
 mod expect {
+    pub const CONTROL_SOCKET: &str =
+        "a Unix socket path of 1 to 107 bytes, e.g. /run/xlat64/xlat64.sock";
     pub const TUN: &str =
         "an interface name of 1 to 15 bytes without '/', ':' or whitespace, e.g. xlat64";
     pub const MODE: &str = "siit or nat64";
@@ -217,6 +220,19 @@ pub fn default_workers() -> u16 {
 pub fn parse_tun(key: &str, raw: &str) -> Result<String, ConfigError> {
     crate::dataplane::sys::validate_ifname(raw).map_err(|_| invalid(key, raw, expect::TUN))?;
     Ok(raw.to_string())
+}
+
+/// Where `xlat64 run` listens for `xlat64 stats` / `xlat64 sessions` by default.
+pub fn default_control_socket(tun: &str) -> PathBuf {
+    PathBuf::from(format!("/run/xlat64/{tun}.sock"))
+}
+
+/// A Unix socket path must fit `sockaddr_un.sun_path` (108 bytes with the NUL).
+pub fn parse_control_socket(key: &str, raw: &str) -> Result<PathBuf, ConfigError> {
+    if raw.is_empty() || raw.len() > 107 || raw.contains('\0') {
+        return Err(invalid(key, raw, expect::CONTROL_SOCKET));
+    }
+    Ok(PathBuf::from(raw))
 }
 
 pub fn parse_mode(key: &str, raw: &str) -> Result<Mode, ConfigError> {
@@ -423,6 +439,7 @@ pub struct Partial {
     pub pin: Option<bool>,
     pub offload: Option<bool>,
     pub log_level: Option<LogLevel>,
+    pub control_socket: Option<PathBuf>,
     pub pool4: Option<Vec<Ipv4Net>>,
     pub pool4_ports: Option<crate::nat64::PortRange>,
     pub max_sessions: Option<u32>,
@@ -457,6 +474,7 @@ struct FileKeys {
     pin: Option<toml::Value>,
     offload: Option<toml::Value>,
     log_level: Option<toml::Value>,
+    control_socket: Option<toml::Value>,
     pool4: Option<toml::Value>,
     pool4_ports: Option<toml::Value>,
     max_sessions: Option<toml::Value>,
@@ -611,6 +629,12 @@ impl Partial {
                 parse_log_level,
                 expect::LOG_LEVEL,
             )?,
+            control_socket: from_str_value(
+                "control-socket",
+                k.control_socket,
+                parse_control_socket,
+                expect::CONTROL_SOCKET,
+            )?,
             pool4: from_list_value("pool4", k.pool4, parse_pool4, "198.51.100.0/28")?,
             pool4_ports: from_str_value("pool4-ports", k.pool4_ports, parse_ports, expect::PORTS)?,
             max_sessions: from_int_value(
@@ -687,6 +711,8 @@ pub struct Config {
     /// IFF_VNET_HDR + TUNSETOFFLOAD (super-packets, partial checksums).
     pub offload: bool,
     pub log_level: LogLevel,
+    /// Unix socket of `xlat64 stats` and `xlat64 sessions`.
+    pub control_socket: PathBuf,
     /// NAT64: the IPv4 prefixes the clients share (empty in SIIT mode).
     pub pool4: Vec<Ipv4Net>,
     /// NAT64: TCP and UDP ports handed out on pool4 (ICMP identifiers: all).
@@ -775,6 +801,9 @@ impl Config {
         let (pin, s_pin) = pick(flags.pin, file.pin, d(default::PIN));
         let (offload, s_offload) = pick(flags.offload, file.offload, d(default::OFFLOAD && !nat64));
         let (log_level, s_log) = pick(flags.log_level, file.log_level, d(LogLevel::Info));
+        let (control_socket, s_ctl) = pick(flags.control_socket, file.control_socket, || {
+            (default_control_socket(&tun), Source::Default)
+        });
         let (pool4, s_pool4) = pick(flags.pool4, file.pool4, d(Vec::new()));
         let (pool4_ports, s_ports) =
             pick(flags.pool4_ports, file.pool4_ports, d(default::POOL4_PORTS));
@@ -825,6 +854,7 @@ impl Config {
             pin,
             offload,
             log_level,
+            control_socket,
             pool4,
             pool4_ports,
             max_sessions,
@@ -836,8 +866,8 @@ impl Config {
             icmp_on_refusal,
             sources: [
                 s_tun, s_mode, s_prefix, s_eam, s_v4, s_v6, s_pool, s_mtu, s_low, s_amend, s_wkp,
-                s_mss, s_routes, s_txq, s_workers, s_pin, s_offload, s_log, s_pool4, s_ports,
-                s_maxs, s_udp, s_est, s_trans, s_icmp, s_adf, s_ior,
+                s_mss, s_routes, s_txq, s_workers, s_pin, s_offload, s_log, s_ctl, s_pool4,
+                s_ports, s_maxs, s_udp, s_est, s_trans, s_icmp, s_adf, s_ior,
             ],
         };
         if nat64 {
@@ -886,7 +916,7 @@ impl Config {
         let given = |k: &str| matches!(self.source(k), Some(Source::Flag | Source::File));
         match self.mode {
             Mode::Nat64 => ["eam"].into_iter().filter(|k| given(k)).collect(),
-            Mode::Siit => KEYS[18..].iter().copied().filter(|k| given(k)).collect(),
+            Mode::Siit => KEYS[19..].iter().copied().filter(|k| given(k)).collect(),
         }
     }
 
@@ -981,6 +1011,7 @@ impl Config {
             "pin" => self.pin.to_string(),
             "offload" => self.offload.to_string(),
             "log-level" => format!("\"{}\"", self.log_level),
+            "control-socket" => format!("\"{}\"", self.control_socket.display()),
             "pool4" => list(&self.pool4),
             "pool4-ports" => format!("\"{}-{}\"", self.pool4_ports.first, self.pool4_ports.last),
             "max-sessions" => self.max_sessions.to_string(),
@@ -1060,6 +1091,7 @@ mod tests {
         assert_eq!(c.source("workers"), Some(Source::Default));
         assert!(c.pin && c.offload);
         assert_eq!(c.log_level, LogLevel::Info);
+        assert_eq!(c.control_socket, PathBuf::from("/run/xlat64/xlat64.sock"));
         let lab: Vec<_> = c.lab_defaults().collect();
         assert_eq!(lab, ["prefix", "eam", "ipv4-addr"]);
         assert_eq!(c.source("ipv6-addr"), Some(Source::Derived));
@@ -1088,6 +1120,7 @@ mod tests {
             pin = false
             offload = false
             log-level = "debug"
+            control-socket = "/run/siit0.sock"
             pool4 = ["198.51.100.0/28"]
             pool4-ports = "2000-3000"
             max-sessions = 1000
@@ -1112,6 +1145,7 @@ mod tests {
         assert_eq!(c.workers, 4);
         assert!(!c.pin && !c.offload);
         assert_eq!(c.log_level, LogLevel::Debug);
+        assert_eq!(c.control_socket, PathBuf::from("/run/siit0.sock"));
         assert!(c.entries().all(|(_, _, s)| s == Source::File));
         assert_eq!(c.lab_defaults().count(), 0);
     }
@@ -1244,6 +1278,12 @@ mod tests {
             ("pin", "pin = \"yes\"", "true or false"),
             ("offload", "offload = 0", "true or false"),
             ("log-level", "log-level = \"loud\"", "one of error, warn"),
+            (
+                "control-socket",
+                "control-socket = \"\"",
+                "a Unix socket path",
+            ),
+            ("control-socket", "control-socket = 5", "expected a string"),
         ];
         for (key, text, expected) in cases {
             let e = resolve_file(text).unwrap_err().0;

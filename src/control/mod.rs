@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod ctl;
 pub mod routes;
 pub mod signals;
 
@@ -20,7 +21,7 @@ use crate::dataplane::{
 };
 use crate::nat64::Shard;
 use crate::xlat::{Nat64Translator, Translator};
-use cli::{Cli, Command, RunArgs};
+use cli::{Cli, Command, QueryArgs, RunArgs};
 use config::{Config, ConfigError, LogLevel, Mode, Partial, Source};
 use routes::Routes;
 
@@ -65,6 +66,8 @@ pub fn main() -> i32 {
     let res = match cli.command {
         Command::Run(args) => run(&args),
         Command::CheckConfig { file } => check_config(&file),
+        Command::Stats(q) => ask(&q, ctl::Query::Stats),
+        Command::Sessions(q) => ask(&q, ctl::Query::Sessions),
     };
     match res {
         Ok(()) => 0,
@@ -96,6 +99,47 @@ fn check_config(path: &Path) -> Result<(), Failure> {
     let cfg = Config::resolve(Partial::from_file(path)?, Partial::default())?;
     stdout(&cfg.render_toml());
     Ok(())
+}
+
+/// `xlat64 stats` / `xlat64 sessions`: asks the running translator, prints its answer.
+fn ask(q: &QueryArgs, query: ctl::Query) -> Result<(), Failure> {
+    let tun = q.tun.as_deref().unwrap_or(config::default::TUN);
+    if let Some(t) = &q.tun {
+        config::parse_tun("tun", t)?;
+    }
+    let path = q
+        .control_socket
+        .clone()
+        .unwrap_or_else(|| config::default_control_socket(tun));
+    let answer = ctl::query(
+        &path,
+        tun,
+        ctl::Request {
+            query,
+            json: q.json,
+        },
+    )
+    .map_err(runtime)?;
+    stdout(&answer);
+    Ok(())
+}
+
+/// The control socket, or None (with a warning) if it cannot be set up: the
+/// translator is more useful running without it than not running.
+fn control_socket(cfg: &Config) -> Option<ctl::ControlSocket> {
+    match ctl::ControlSocket::bind(&cfg.control_socket) {
+        Ok(s) => {
+            info!(
+                "control socket {} (xlat64 stats, xlat64 sessions)",
+                cfg.control_socket.display()
+            );
+            Some(s)
+        }
+        Err(e) => {
+            warn!("{e}; running without a control socket");
+            None
+        }
+    }
 }
 
 /// stderr logging. Precedence: --log-level, then RUST_LOG, then the file, then info.
@@ -219,6 +263,24 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         if workers.len() == 1 { "" } else { "s" }
     );
     let counters: Vec<Arc<Counters>> = workers.iter().map(Worker::counters).collect();
+    let (sessions_tx, sessions_rx) = std::sync::mpsc::channel();
+    let state = ctl::State {
+        counters: counters.clone(),
+        sessions: match (&translator, workers.first()) {
+            (Xlat::Nat64(_), Some(w)) => Some(ctl::SessionsLink {
+                requests: sessions_tx,
+                waker: w.waker(),
+            }),
+            _ => None,
+        },
+    };
+    let control = control_socket(&cfg).map(|sock| {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("xlat64-control".into())
+            .spawn(move || sock.serve(&state, &stop))
+    });
+    let mut sessions_rx = Some(sessions_rx);
     let (workers, results) = match &translator {
         Xlat::Siit(t) => run_workers(
             workers.into_iter().map(|w| (w, t)).collect(),
@@ -230,11 +292,28 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
             let mut shard = shard;
             let paired = workers
                 .into_iter()
-                .filter_map(|w| shard.take().map(|s| (w, Nat64Engine::new(t, s))))
+                .filter_map(|w| {
+                    shard.take().map(|s| {
+                        let mut e = Nat64Engine::new(t, s);
+                        if let Some(rx) = sessions_rx.take() {
+                            e.serve_sessions(rx);
+                        }
+                        (w, e)
+                    })
+                })
                 .collect();
             run_workers(paired, &stop, cfg.pin)
         }
     };
+    // The workers are done: stop the control thread too (it removes its socket).
+    stop.request();
+    match control {
+        Some(Ok(h)) => {
+            let _ = h.join();
+        }
+        Some(Err(e)) => warn!("cannot start the control thread: {e}"),
+        None => {}
+    }
     if let Some(r) = routes {
         r.remove();
     }

@@ -11,7 +11,7 @@ pub mod tun;
 pub mod worker;
 
 pub use counters::{Counters, Snapshot};
-pub use nat64::Nat64Engine;
+pub use nat64::{MAX_SESSION_ROWS, Nat64Engine, SessionsReply, SessionsRequest};
 pub use sys::{SysError, TunFlags};
 pub use tun::Tun;
 pub use worker::{Engine, Io, Stop, Worker, WorkerError};

@@ -9,10 +9,11 @@
 //! held by the shard, and answered from its key alone.
 
 use std::net::Ipv4Addr;
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::Duration;
 
 use super::worker::{Engine, Io};
-use crate::nat64::{Event, Shard};
+use crate::nat64::{Event, SessionInfo, Shard};
 use crate::wire::vnet::Offload;
 use crate::xlat::{DropReason, HeldSynKey, Nat64Translator, Verdict};
 
@@ -22,6 +23,21 @@ pub const EXPIRE_BUDGET: usize = 256;
 /// How often an idle worker wakes up to expire sessions (held SYNs wait 6 s, so this
 /// is their resolution too).
 pub const TICK: Duration = Duration::from_secs(1);
+
+/// Rows one `xlat64 sessions` answer carries at most: bounds the copy the worker makes.
+pub const MAX_SESSION_ROWS: usize = 100_000;
+
+/// The worker's answer to a sessions request: at most [`MAX_SESSION_ROWS`] rows, and
+/// how many sessions there were in all.
+#[derive(Debug, Default)]
+pub struct SessionsReply {
+    pub rows: Vec<SessionInfo>,
+    pub total: usize,
+}
+
+/// A sessions request: where the worker sends its reply. The shard belongs to the
+/// worker thread, so the control thread asks through a channel instead of reading it.
+pub type SessionsRequest = SyncSender<SessionsReply>;
 
 /// Bytes kept per held SYN: IPv4 header with options (60) + TCP header with options
 /// (60) and some room; a SYN carrying more data (TCP Fast Open) is answered from its key.
@@ -103,6 +119,7 @@ pub struct Nat64Engine<'a> {
     shard: Shard,
     held: HeldSyns,
     release: Option<HeldSynKey>,
+    requests: Option<Receiver<SessionsRequest>>,
 }
 
 impl<'a> Nat64Engine<'a> {
@@ -113,6 +130,28 @@ impl<'a> Nat64Engine<'a> {
             shard,
             held: HeldSyns::new(slots),
             release: None,
+            requests: None,
+        }
+    }
+
+    /// Answers the sessions requests arriving on `rx` (checked on every tick).
+    pub fn serve_sessions(&mut self, rx: Receiver<SessionsRequest>) {
+        self.requests = Some(rx);
+    }
+
+    /// Copies the session table for each pending request: a control-plane path, so it
+    /// may allocate; the copy is bounded by [`MAX_SESSION_ROWS`].
+    fn answer_requests(&mut self, now: u64) {
+        let Some(rx) = &self.requests else { return };
+        while let Ok(reply_to) = rx.try_recv() {
+            let rows: Vec<SessionInfo> = self.shard.sessions(now).take(MAX_SESSION_ROWS).collect();
+            let total = if rows.len() < MAX_SESSION_ROWS {
+                rows.len()
+            } else {
+                self.shard.sessions(now).count()
+            };
+            // The requester may have given up waiting; nothing to do then.
+            let _ = reply_to.try_send(SessionsReply { rows, total });
         }
     }
 
@@ -188,6 +227,7 @@ impl Engine for Nat64Engine<'_> {
             }
         });
         io.counters.sessions.set(self.shard.session_count() as u64);
+        self.answer_requests(now);
     }
 }
 

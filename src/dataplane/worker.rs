@@ -212,6 +212,7 @@ pub struct Worker {
     poll: Poll,
     events: Events,
     epoch: Instant,
+    waker: Arc<Waker>,
 }
 
 impl Worker {
@@ -219,8 +220,8 @@ impl Worker {
     /// `stop`. Everything the loop needs is allocated here.
     pub fn new(tun: Tun, stop: &Stop) -> Result<Worker, WorkerError> {
         let poll = Poll::new().map_err(WorkerError::Poll)?;
-        let waker = Waker::new(poll.registry(), WAKE).map_err(WorkerError::Poll)?;
-        stop.attach(Arc::new(waker));
+        let waker = Arc::new(Waker::new(poll.registry(), WAKE).map_err(WorkerError::Poll)?);
+        stop.attach(Arc::clone(&waker));
         poll.registry()
             .register(&mut SourceFd(&tun.as_raw_fd()), TUN, Interest::READABLE)
             .map_err(WorkerError::Poll)?;
@@ -234,12 +235,20 @@ impl Worker {
             poll,
             events: Events::with_capacity(8),
             epoch: Instant::now(),
+            waker,
         })
     }
 
     /// The live counters, for readers on other threads.
     pub fn counters(&self) -> Arc<Counters> {
         Arc::clone(&self.io.counters)
+    }
+
+    /// Wakes this worker out of `poll` (its engine's `tick` then runs): how the control
+    /// thread gets a NAT64 worker to answer a sessions request without waiting for the
+    /// idle tick.
+    pub fn waker(&self) -> Arc<Waker> {
+        Arc::clone(&self.waker)
     }
 
     pub fn tun(&self) -> &Tun {

@@ -1,0 +1,534 @@
+//! The control socket: `xlat64 stats` and `xlat64 sessions` ask a running translator
+//! through a Unix socket that only root can open (the socket is 0600, its default
+//! directory 0700), so counters and sessions (who talks to whom) stay private.
+//!
+//! One request line per connection, one answer, then close: the protocol is the command
+//! line itself, so `echo stats | socat - UNIX:/run/xlat64/xlat64.sock` works too. The
+//! control thread never blocks a worker: counters are atomics any thread may read, and
+//! the NAT64 session table is copied by its owning worker on request (see
+//! [`crate::dataplane::nat64`]).
+
+use std::fmt::Write as _;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Sender, sync_channel};
+use std::time::Duration;
+
+use mio::Waker;
+use tracing::{debug, warn};
+
+use crate::dataplane::{Counters, SessionsReply, SessionsRequest, Snapshot, Stop};
+use crate::nat64::SessionInfo;
+use crate::xlat::DropReason;
+
+/// Longest request line accepted.
+const MAX_REQUEST: u64 = 256;
+/// How long a client may take to send its request or read the answer.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the control thread waits for a worker to copy its sessions.
+const WORKER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the accept loop looks at the stop flag.
+const ACCEPT_POLL: Duration = Duration::from_millis(100);
+/// Answers that are errors start with this, so the client can exit 1 on them.
+const ERROR_PREFIX: &str = "error: ";
+
+/// What a client asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Query {
+    Stats,
+    Sessions,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub query: Query,
+    pub json: bool,
+}
+
+impl Request {
+    /// Parses a request line: `stats`, `stats --json`, `sessions`, `sessions --json`.
+    pub fn parse(line: &str) -> Result<Request, String> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (query, rest) = match words.split_first() {
+            Some((&"stats", rest)) => (Query::Stats, rest),
+            Some((&"sessions", rest)) => (Query::Sessions, rest),
+            _ => return Err(bad_request(line)),
+        };
+        match rest {
+            [] => Ok(Request { query, json: false }),
+            ["--json"] => Ok(Request { query, json: true }),
+            _ => Err(bad_request(line)),
+        }
+    }
+
+    /// The request line a client sends.
+    pub fn line(&self) -> String {
+        let q = match self.query {
+            Query::Stats => "stats",
+            Query::Sessions => "sessions",
+        };
+        if self.json {
+            format!("{q} --json\n")
+        } else {
+            format!("{q}\n")
+        }
+    }
+}
+
+fn bad_request(line: &str) -> String {
+    format!(
+        "unknown request '{}': expected stats, stats --json, sessions or sessions --json",
+        line.trim()
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering.
+
+/// Every counter, summed over `workers` workers, with every drop reason.
+pub fn render_stats(snap: &Snapshot, workers: usize, json: bool) -> String {
+    if !json {
+        let mut s = format!("workers: {workers}\n");
+        s.push_str(&snap.render_table(true));
+        return s;
+    }
+    let mut s = String::from("{\"counters\": {");
+    for (name, v) in snap.fields() {
+        let _ = write!(s, "\"{name}\": {v}, ");
+    }
+    let _ = write!(s, "\"dropped\": {}}}, \"drops\": {{", snap.dropped_total());
+    for (i, r) in DropReason::ALL.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        let _ = write!(s, "{sep}\"{}\": {}", r.name(), snap.dropped(*r));
+    }
+    let _ = writeln!(s, "}}, \"workers\": {workers}}}");
+    s
+}
+
+/// The IPv6 side of a session: `[addr]:port` (the ICMP identifier for ICMP).
+fn v6_endpoint(i: &SessionInfo) -> String {
+    format!("[{}]:{}", i.v6, i.v6_port)
+}
+
+fn v4_endpoint(i: &SessionInfo) -> String {
+    format!("{}:{}", i.v4, i.v4_port)
+}
+
+/// The IPv4 peer; ICMP sessions have no remote port.
+fn remote(i: &SessionInfo) -> String {
+    match i.proto {
+        crate::nat64::Proto::Icmp => i.remote.to_string(),
+        _ => format!("{}:{}", i.remote, i.remote_port),
+    }
+}
+
+fn state(i: &SessionInfo) -> &'static str {
+    i.state.map_or("-", |s| s.name())
+}
+
+/// Seconds left, rounded up so that a live session never shows 0.
+fn expires_s(i: &SessionInfo) -> u64 {
+    i.expires_in_ms.div_ceil(1000)
+}
+
+/// The session table: a text table, or a JSON array of objects with stable keys. When
+/// `total` exceeds the rows, the text says how many were left out (the JSON array
+/// carries the rows only).
+pub fn render_sessions(rows: &[SessionInfo], total: usize, json: bool) -> String {
+    let mut s = String::new();
+    if json {
+        s.push('[');
+        for (n, i) in rows.iter().enumerate() {
+            let sep = if n == 0 { "" } else { ", " };
+            let st = match i.state {
+                Some(t) => format!("\"{}\"", t.name()),
+                None => "null".into(),
+            };
+            let _ = write!(
+                s,
+                "{sep}{{\"proto\": \"{}\", \"ipv6\": \"{}\", \"ipv4\": \"{}\", \"remote\": \"{}\", \
+                 \"state\": {st}, \"expires_in_s\": {}, \"static\": {}}}",
+                i.proto,
+                v6_endpoint(i),
+                v4_endpoint(i),
+                remote(i),
+                expires_s(i),
+                i.is_static
+            );
+        }
+        s.push_str("]\n");
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "{:<5} {:<46} {:<21} {:<21} {:<20} {:>9}",
+        "PROTO", "IPV6", "IPV4", "REMOTE", "STATE", "EXPIRES"
+    );
+    for i in rows {
+        let _ = writeln!(
+            s,
+            "{:<5} {:<46} {:<21} {:<21} {:<20} {:>8}s{}",
+            i.proto.to_string(),
+            v6_endpoint(i),
+            v4_endpoint(i),
+            remote(i),
+            state(i),
+            expires_s(i),
+            if i.is_static { " static" } else { "" }
+        );
+    }
+    let _ = writeln!(s, "{} session{}", total, if total == 1 { "" } else { "s" });
+    if total > rows.len() {
+        let _ = writeln!(
+            s,
+            "(truncated: showing the first {} of {total})",
+            rows.len()
+        );
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------------------
+// Server.
+
+/// How the control thread reaches the NAT64 worker.
+pub struct SessionsLink {
+    pub requests: Sender<SessionsRequest>,
+    pub waker: Arc<Waker>,
+}
+
+/// What the control thread answers from.
+pub struct State {
+    pub counters: Vec<Arc<Counters>>,
+    /// None in SIIT mode (stateless).
+    pub sessions: Option<SessionsLink>,
+}
+
+impl State {
+    fn answer(&self, req: Request) -> String {
+        match req.query {
+            Query::Stats => {
+                let snap = Snapshot::sum(self.counters.iter().map(|c| &**c));
+                render_stats(&snap, self.counters.len(), req.json)
+            }
+            Query::Sessions => match &self.sessions {
+                None if req.json => "[]\n".into(),
+                None => "no sessions: mode siit is stateless\n".into(),
+                Some(link) => match ask_worker(link) {
+                    Ok(r) => render_sessions(&r.rows, r.total, req.json),
+                    Err(e) => format!("{ERROR_PREFIX}{e}\n"),
+                },
+            },
+        }
+    }
+}
+
+fn ask_worker(link: &SessionsLink) -> Result<SessionsReply, String> {
+    let (tx, rx) = sync_channel(1);
+    link.requests
+        .send(tx)
+        .map_err(|_| "the NAT64 worker has stopped".to_string())?;
+    // A failed wake only delays the answer to the worker's next 1 s tick.
+    let _ = link.waker.wake();
+    rx.recv_timeout(WORKER_TIMEOUT)
+        .map_err(|_| "the NAT64 worker did not answer within 5 s".to_string())
+}
+
+/// The bound socket; removes its file when dropped.
+#[derive(Debug)]
+pub struct ControlSocket {
+    path: PathBuf,
+    listener: UnixListener,
+}
+
+impl ControlSocket {
+    /// Binds `path` (mode 0600), creating its directory (0700) if missing. A socket file
+    /// left by a dead process is replaced; one a live translator answers on is not.
+    pub fn bind(path: &Path) -> Result<ControlSocket, String> {
+        let shown = path.display();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.exists()
+        {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| {
+                    format!(
+                        "cannot create directory {} for control-socket: {e}",
+                        dir.display()
+                    )
+                })?;
+        }
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if !meta.file_type().is_socket() {
+                return Err(format!(
+                    "control-socket {shown} exists and is not a socket; remove it or set \
+                     --control-socket to another path"
+                ));
+            }
+            if UnixStream::connect(path).is_ok() {
+                return Err(format!(
+                    "control-socket {shown} is in use by another running xlat64; stop it or \
+                     set --control-socket to another path"
+                ));
+            }
+            std::fs::remove_file(path)
+                .map_err(|e| format!("cannot remove stale control-socket {shown}: {e}"))?;
+        }
+        let listener = UnixListener::bind(path)
+            .map_err(|e| format!("cannot bind control-socket {shown}: {e}"))?;
+        let sock = ControlSocket {
+            path: path.to_path_buf(),
+            listener,
+        };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("cannot set mode 0600 on control-socket {shown}: {e}"))?;
+        sock.listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("control-socket {shown}: {e}"))?;
+        Ok(sock)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Answers connections, one at a time, until `stop`.
+    pub fn serve(&self, state: &State, stop: &Stop) {
+        while !stop.is_requested() {
+            match self.listener.accept() {
+                Ok((conn, _)) => {
+                    if let Err(e) = handle(conn, state) {
+                        debug!("control connection: {e}");
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(ACCEPT_POLL),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    warn!("control socket {}: accept failed: {e}", self.path.display());
+                    std::thread::sleep(ACCEPT_POLL);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ControlSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn handle(conn: UnixStream, state: &State) -> io::Result<()> {
+    conn.set_nonblocking(false)?;
+    conn.set_read_timeout(Some(IO_TIMEOUT))?;
+    conn.set_write_timeout(Some(IO_TIMEOUT))?;
+    let mut line = String::new();
+    BufReader::new((&conn).take(MAX_REQUEST)).read_line(&mut line)?;
+    let answer = match Request::parse(&line) {
+        Ok(req) => state.answer(req),
+        Err(e) => format!("{ERROR_PREFIX}{e}\n"),
+    };
+    (&conn).write_all(answer.as_bytes())
+}
+
+// ---------------------------------------------------------------------------------------
+// Client.
+
+/// Sends `req` to the translator listening on `path` (for TUN `tun`) and returns its
+/// answer; errors are ready for the operator.
+pub fn query(path: &Path, tun: &str, req: Request) -> Result<String, String> {
+    let shown = path.display();
+    let conn = UnixStream::connect(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+            format!("no xlat64 running for TUN '{tun}' (no control socket at {shown})")
+        }
+        io::ErrorKind::PermissionDenied => format!(
+            "permission denied on control socket {shown}: it is root's (mode 0600, in a \
+             0700 directory); run this command as root, e.g. with sudo"
+        ),
+        _ => format!("cannot connect to control socket {shown}: {e}"),
+    })?;
+    let io_err = |e: io::Error| format!("control socket {shown}: {e}");
+    conn.set_read_timeout(Some(IO_TIMEOUT + WORKER_TIMEOUT))
+        .map_err(io_err)?;
+    (&conn).write_all(req.line().as_bytes()).map_err(io_err)?;
+    let mut answer = String::new();
+    (&conn).read_to_string(&mut answer).map_err(io_err)?;
+    match answer.strip_prefix(ERROR_PREFIX) {
+        Some(e) => Err(e.trim_end().to_string()),
+        None => Ok(answer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nat64::{Proto, TcpState};
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn req(query: Query, json: bool) -> Request {
+        Request { query, json }
+    }
+
+    #[test]
+    fn parses_the_four_requests() {
+        assert_eq!(Request::parse("stats\n"), Ok(req(Query::Stats, false)));
+        assert_eq!(Request::parse("stats --json"), Ok(req(Query::Stats, true)));
+        assert_eq!(
+            Request::parse(" sessions \n"),
+            Ok(req(Query::Sessions, false))
+        );
+        assert_eq!(
+            Request::parse("sessions --json\n"),
+            Ok(req(Query::Sessions, true))
+        );
+        for r in [req(Query::Stats, true), req(Query::Sessions, false)] {
+            assert_eq!(Request::parse(&r.line()), Ok(r));
+        }
+    }
+
+    #[test]
+    fn refuses_anything_else() {
+        for bad in ["", "\n", "stat", "stats --xml", "sessions --json x", "run"] {
+            let e = Request::parse(bad).unwrap_err();
+            assert!(e.starts_with("unknown request"), "{e}");
+            assert!(e.contains("sessions --json"), "{e}");
+        }
+    }
+
+    #[test]
+    fn stats_json_has_stable_keys() {
+        let c = Counters::new();
+        c.v6_to_v4.add(3);
+        c.drop(DropReason::UnknownVersion);
+        let j = render_stats(&c.snapshot(), 2, true);
+        assert!(j.starts_with("{\"counters\": {\"rx_packets\": 0, "), "{j}");
+        assert!(j.contains("\"translated_v6_to_v4\": 3"), "{j}");
+        assert!(j.contains("\"dropped\": 1}"), "{j}");
+        assert!(
+            j.contains("\"drops\": {\"") && j.contains("\"unknown_version\": 1"),
+            "{j}"
+        );
+        assert!(j.ends_with(", \"workers\": 2}\n"), "{j}");
+        for r in DropReason::ALL {
+            assert!(j.contains(&format!("\"{}\": ", r.name())), "{}", r.name());
+        }
+        assert_eq!(j.matches('{').count(), j.matches('}').count());
+    }
+
+    #[test]
+    fn stats_text_lists_every_drop_reason() {
+        let t = render_stats(&Snapshot::default(), 1, false);
+        assert!(t.starts_with("workers: 1\ncounters:\n"), "{t}");
+        for r in DropReason::ALL {
+            assert!(t.contains(r.name()), "{}", r.name());
+        }
+    }
+
+    fn icmp() -> SessionInfo {
+        SessionInfo {
+            proto: Proto::Icmp,
+            v6: "2001:db8:1::2".parse::<Ipv6Addr>().unwrap(),
+            v6_port: 77,
+            v4: Ipv4Addr::new(203, 0, 113, 16),
+            v4_port: 1500,
+            remote: Ipv4Addr::new(198, 51, 100, 9),
+            remote_port: 0,
+            state: None,
+            expires_in_ms: 59_001,
+            is_static: false,
+        }
+    }
+
+    fn tcp() -> SessionInfo {
+        SessionInfo {
+            proto: Proto::Tcp,
+            v6_port: 40000,
+            v4_port: 2000,
+            remote_port: 80,
+            state: Some(TcpState::Established),
+            expires_in_ms: 1000,
+            is_static: true,
+            ..icmp()
+        }
+    }
+
+    #[test]
+    fn sessions_json_has_stable_keys() {
+        let j = render_sessions(&[icmp(), tcp()], 2, true);
+        assert_eq!(
+            j,
+            "[{\"proto\": \"icmp\", \"ipv6\": \"[2001:db8:1::2]:77\", \"ipv4\": \
+             \"203.0.113.16:1500\", \"remote\": \"198.51.100.9\", \"state\": null, \
+             \"expires_in_s\": 60, \"static\": false}, {\"proto\": \"tcp\", \"ipv6\": \
+             \"[2001:db8:1::2]:40000\", \"ipv4\": \"203.0.113.16:2000\", \"remote\": \
+             \"198.51.100.9:80\", \"state\": \"ESTABLISHED\", \"expires_in_s\": 1, \
+             \"static\": true}]\n"
+        );
+        assert_eq!(render_sessions(&[], 0, true), "[]\n");
+    }
+
+    #[test]
+    fn sessions_text_is_a_table_and_says_when_truncated() {
+        let t = render_sessions(&[icmp(), tcp()], 2, false);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("PROTO"), "{t}");
+        assert!(lines[1].starts_with("icmp  [2001:db8:1::2]:77"), "{t}");
+        assert!(
+            lines[2].contains("ESTABLISHED") && lines[2].ends_with("1s static"),
+            "{t}"
+        );
+        assert_eq!(lines[3], "2 sessions");
+        assert!(!t.contains("truncated"));
+        let t = render_sessions(&[icmp()], 100_001, false);
+        assert!(
+            t.contains("(truncated: showing the first 1 of 100001)"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn socket_round_trip_and_permissions() {
+        let dir = std::env::temp_dir().join(format!("xlat64-ctl-test-{}", std::process::id()));
+        let path = dir.join("sub").join("t.sock");
+        let stop = Stop::new();
+        let sock = ControlSocket::bind(&path).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        // A second translator on the same path is refused while the first one lives.
+        assert!(ControlSocket::bind(&path).unwrap_err().contains("in use"));
+        let state = State {
+            counters: vec![Arc::new(Counters::new())],
+            sessions: None,
+        };
+        std::thread::scope(|s| {
+            s.spawn(|| sock.serve(&state, &stop));
+            let a = query(&path, "t", req(Query::Sessions, false)).unwrap();
+            assert_eq!(a, "no sessions: mode siit is stateless\n");
+            let a = query(&path, "t", req(Query::Stats, true)).unwrap();
+            assert!(a.ends_with("\"workers\": 1}\n"), "{a}");
+            stop.request();
+        });
+        drop(sock);
+        assert!(!path.exists(), "socket file removed on exit");
+        let e = query(&path, "t", req(Query::Stats, false)).unwrap_err();
+        assert_eq!(
+            e,
+            format!(
+                "no xlat64 running for TUN 't' (no control socket at {})",
+                path.display()
+            )
+        );
+        // A stale socket file (no listener) is replaced.
+        drop(UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
+        drop(ControlSocket::bind(&path).unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
