@@ -2,6 +2,7 @@
 //! stopping it and reading its counters.
 
 mod config;
+mod control;
 mod hairpin;
 mod icmp_errors;
 mod malformed;
