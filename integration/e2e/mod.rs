@@ -7,6 +7,7 @@ mod hairpin;
 mod icmp_errors;
 mod malformed;
 mod nat64;
+mod nat64_apps;
 mod offload;
 mod ping;
 mod pmtu;

@@ -138,6 +138,16 @@ pub struct RunArgs {
     /// [default: 262144].
     #[arg(long, value_name = "N")]
     pub max_sessions: Option<String>,
+    /// NAT64: sessions one subscriber (one IPv6 prefix of --subscriber-prefix-len) may
+    /// hold; new flows beyond it are refused [default: 16384].
+    #[arg(long, value_name = "N")]
+    pub max_sessions_per_subscriber: Option<String>,
+    /// NAT64: sessions one IPv6 address may hold [default: 8192].
+    #[arg(long, value_name = "N")]
+    pub max_sessions_per_address: Option<String>,
+    /// NAT64: length of the IPv6 prefix that is one subscriber, 1 to 64 [default: 64].
+    #[arg(long, value_name = "LEN")]
+    pub subscriber_prefix_len: Option<String>,
     /// NAT64: UDP session lifetime in seconds, at least 120 (RFC 6146) [default: 300].
     #[arg(long, value_name = "SECONDS")]
     pub udp_timeout: Option<String>,
@@ -213,6 +223,21 @@ impl RunArgs {
             pool4: list("pool4", &self.pool4, parse_pool4)?,
             pool4_ports: opt("pool4-ports", &self.pool4_ports, parse_ports)?,
             max_sessions: opt("max-sessions", &self.max_sessions, parse_max_sessions)?,
+            max_sessions_per_subscriber: opt(
+                "max-sessions-per-subscriber",
+                &self.max_sessions_per_subscriber,
+                parse_max_sessions,
+            )?,
+            max_sessions_per_address: opt(
+                "max-sessions-per-address",
+                &self.max_sessions_per_address,
+                parse_max_sessions,
+            )?,
+            subscriber_prefix_len: opt(
+                "subscriber-prefix-len",
+                &self.subscriber_prefix_len,
+                parse_subscriber_prefix_len,
+            )?,
             udp_timeout: opt("udp-timeout", &self.udp_timeout, parse_udp_timeout)?,
             tcp_est_timeout: opt("tcp-est-timeout", &self.tcp_est_timeout, parse_timeout)?,
             tcp_trans_timeout: opt("tcp-trans-timeout", &self.tcp_trans_timeout, parse_timeout)?,

@@ -120,7 +120,7 @@ impl Source {
 }
 
 /// Every key, in display order. Flag `--K` and TOML key `K` are the same setting.
-pub const KEYS: [&str; 28] = [
+pub const KEYS: [&str; 31] = [
     "tun",
     "mode",
     "prefix",
@@ -143,6 +143,9 @@ pub const KEYS: [&str; 28] = [
     "pool4",
     "pool4-ports",
     "max-sessions",
+    "max-sessions-per-subscriber",
+    "max-sessions-per-address",
+    "subscriber-prefix-len",
     "udp-timeout",
     "tcp-est-timeout",
     "tcp-trans-timeout",
@@ -171,6 +174,12 @@ pub mod default {
     pub const POOL4_PORTS: crate::nat64::PortRange = crate::nat64::PortRange::new(1024, 65535);
     /// Tables are sized for this up front: about 30 MB at roughly 110 bytes a session.
     pub const MAX_SESSIONS: u32 = 262_144;
+    /// One subscriber (one prefix) may hold this many sessions.
+    pub const MAX_SESSIONS_PER_SUBSCRIBER: u32 = 16_384;
+    /// A subscriber is one /64 (one customer LAN).
+    pub const SUBSCRIBER_PREFIX_LEN: u8 = 64;
+    /// One IPv6 address (one host) may hold this many sessions.
+    pub const MAX_SESSIONS_PER_ADDRESS: u32 = 8192;
     /// RFC 6146 §4 defaults, in seconds.
     pub const UDP_TIMEOUT: u32 = 300;
     pub const TCP_EST_TIMEOUT: u32 = 7440;
@@ -190,6 +199,7 @@ mod expect {
     pub const POOL4: &str = "IPV4/LEN, e.g. 198.51.100.0/28";
     pub const PORTS: &str = "FIRST-LAST with 1 <= FIRST <= LAST <= 65535, e.g. 1024-65535";
     pub const MAX_SESSIONS: &str = "an integer from 1 to 100000000 (sessions)";
+    pub const SUBSCRIBER_PREFIX_LEN: &str = "an integer from 1 to 64 (prefix length), e.g. 56";
     pub const UDP_TIMEOUT: &str =
         "an integer from 120 (RFC 6146's 2-minute minimum) to 2147483 (seconds)";
     pub const TIMEOUT: &str = "an integer from 1 to 2147483 (seconds)";
@@ -357,6 +367,14 @@ pub fn parse_max_sessions(key: &str, raw: &str) -> Result<u32, ConfigError> {
     }
 }
 
+/// The prefix length that makes one subscriber (the quota tables hash at most 64 bits).
+pub fn parse_subscriber_prefix_len(key: &str, raw: &str) -> Result<u8, ConfigError> {
+    match raw.parse::<u8>() {
+        Ok(v) if (1..=64).contains(&v) => Ok(v),
+        _ => Err(invalid(key, raw, expect::SUBSCRIBER_PREFIX_LEN)),
+    }
+}
+
 /// Largest timeout in seconds whose milliseconds fit the shard's 31-bit clock deltas.
 const MAX_TIMEOUT_S: u32 = 2_147_483;
 
@@ -443,6 +461,9 @@ pub struct Partial {
     pub pool4: Option<Vec<Ipv4Net>>,
     pub pool4_ports: Option<crate::nat64::PortRange>,
     pub max_sessions: Option<u32>,
+    pub max_sessions_per_subscriber: Option<u32>,
+    pub max_sessions_per_address: Option<u32>,
+    pub subscriber_prefix_len: Option<u8>,
     pub udp_timeout: Option<u32>,
     pub tcp_est_timeout: Option<u32>,
     pub tcp_trans_timeout: Option<u32>,
@@ -478,6 +499,9 @@ struct FileKeys {
     pool4: Option<toml::Value>,
     pool4_ports: Option<toml::Value>,
     max_sessions: Option<toml::Value>,
+    max_sessions_per_subscriber: Option<toml::Value>,
+    max_sessions_per_address: Option<toml::Value>,
+    subscriber_prefix_len: Option<toml::Value>,
     udp_timeout: Option<toml::Value>,
     tcp_est_timeout: Option<toml::Value>,
     tcp_trans_timeout: Option<toml::Value>,
@@ -643,6 +667,24 @@ impl Partial {
                 parse_max_sessions,
                 expect::MAX_SESSIONS,
             )?,
+            max_sessions_per_subscriber: from_int_value(
+                "max-sessions-per-subscriber",
+                k.max_sessions_per_subscriber,
+                parse_max_sessions,
+                expect::MAX_SESSIONS,
+            )?,
+            max_sessions_per_address: from_int_value(
+                "max-sessions-per-address",
+                k.max_sessions_per_address,
+                parse_max_sessions,
+                expect::MAX_SESSIONS,
+            )?,
+            subscriber_prefix_len: from_int_value(
+                "subscriber-prefix-len",
+                k.subscriber_prefix_len,
+                parse_subscriber_prefix_len,
+                expect::SUBSCRIBER_PREFIX_LEN,
+            )?,
             udp_timeout: from_int_value(
                 "udp-timeout",
                 k.udp_timeout,
@@ -718,6 +760,12 @@ pub struct Config {
     /// NAT64: TCP and UDP ports handed out on pool4 (ICMP identifiers: all).
     pub pool4_ports: crate::nat64::PortRange,
     pub max_sessions: u32,
+    /// Sessions one subscriber prefix may hold (new flows beyond it are refused).
+    pub max_sessions_per_subscriber: u32,
+    /// Sessions one IPv6 address may hold, within its subscriber's share.
+    pub max_sessions_per_address: u32,
+    /// Length of the IPv6 prefix that is one subscriber.
+    pub subscriber_prefix_len: u8,
     /// Session lifetimes, seconds (RFC 6146 §4).
     pub udp_timeout: u32,
     pub tcp_est_timeout: u32,
@@ -812,6 +860,21 @@ impl Config {
             file.max_sessions,
             d(default::MAX_SESSIONS),
         );
+        let (max_sessions_per_subscriber, s_msub) = pick(
+            flags.max_sessions_per_subscriber,
+            file.max_sessions_per_subscriber,
+            d(default::MAX_SESSIONS_PER_SUBSCRIBER),
+        );
+        let (max_sessions_per_address, s_maddr) = pick(
+            flags.max_sessions_per_address,
+            file.max_sessions_per_address,
+            d(default::MAX_SESSIONS_PER_ADDRESS),
+        );
+        let (subscriber_prefix_len, s_sublen) = pick(
+            flags.subscriber_prefix_len,
+            file.subscriber_prefix_len,
+            d(default::SUBSCRIBER_PREFIX_LEN),
+        );
         let (udp_timeout, s_udp) =
             pick(flags.udp_timeout, file.udp_timeout, d(default::UDP_TIMEOUT));
         let (tcp_est_timeout, s_est) = pick(
@@ -858,6 +921,9 @@ impl Config {
             pool4,
             pool4_ports,
             max_sessions,
+            max_sessions_per_subscriber,
+            max_sessions_per_address,
+            subscriber_prefix_len,
             udp_timeout,
             tcp_est_timeout,
             tcp_trans_timeout,
@@ -867,7 +933,8 @@ impl Config {
             sources: [
                 s_tun, s_mode, s_prefix, s_eam, s_v4, s_v6, s_pool, s_mtu, s_low, s_amend, s_wkp,
                 s_mss, s_routes, s_txq, s_workers, s_pin, s_offload, s_log, s_ctl, s_pool4,
-                s_ports, s_maxs, s_udp, s_est, s_trans, s_icmp, s_adf, s_ior,
+                s_ports, s_maxs, s_msub, s_maddr, s_sublen, s_udp, s_est, s_trans, s_icmp, s_adf,
+                s_ior,
             ],
         };
         if nat64 {
@@ -944,6 +1011,9 @@ impl Config {
         c.timeouts.tcp_est = ms(self.tcp_est_timeout);
         c.timeouts.tcp_trans = ms(self.tcp_trans_timeout);
         c.timeouts.icmp = ms(self.icmp_timeout);
+        c.max_sessions_per_prefix = self.max_sessions_per_subscriber;
+        c.max_sessions_per_addr = self.max_sessions_per_address;
+        c.subscriber_prefix_len = self.subscriber_prefix_len;
         c.filtering = if self.address_dependent_filtering {
             Filtering::AddressDependent
         } else {
@@ -1015,6 +1085,9 @@ impl Config {
             "pool4" => list(&self.pool4),
             "pool4-ports" => format!("\"{}-{}\"", self.pool4_ports.first, self.pool4_ports.last),
             "max-sessions" => self.max_sessions.to_string(),
+            "max-sessions-per-subscriber" => self.max_sessions_per_subscriber.to_string(),
+            "max-sessions-per-address" => self.max_sessions_per_address.to_string(),
+            "subscriber-prefix-len" => self.subscriber_prefix_len.to_string(),
             "udp-timeout" => self.udp_timeout.to_string(),
             "tcp-est-timeout" => self.tcp_est_timeout.to_string(),
             "tcp-trans-timeout" => self.tcp_trans_timeout.to_string(),
@@ -1124,6 +1197,9 @@ mod tests {
             pool4 = ["198.51.100.0/28"]
             pool4-ports = "2000-3000"
             max-sessions = 1000
+            max-sessions-per-subscriber = 50
+            max-sessions-per-address = 10
+            subscriber-prefix-len = 56
             udp-timeout = 120
             tcp-est-timeout = 3600
             tcp-trans-timeout = 100
@@ -1146,6 +1222,15 @@ mod tests {
         assert!(!c.pin && !c.offload);
         assert_eq!(c.log_level, LogLevel::Debug);
         assert_eq!(c.control_socket, PathBuf::from("/run/siit0.sock"));
+        let sc = c.shard_config();
+        assert_eq!(
+            (
+                sc.max_sessions_per_prefix,
+                sc.max_sessions_per_addr,
+                sc.subscriber_prefix_len
+            ),
+            (50, 10, 56)
+        );
         assert!(c.entries().all(|(_, _, s)| s == Source::File));
         assert_eq!(c.lab_defaults().count(), 0);
     }
@@ -1322,6 +1407,14 @@ mod tests {
         let sc = c.shard_config();
         assert_eq!(sc.timeouts.icmp, 60_000);
         assert_eq!(sc.pool.icmp.first, 0);
+        assert_eq!(
+            (
+                sc.max_sessions_per_prefix,
+                sc.max_sessions_per_addr,
+                sc.subscriber_prefix_len
+            ),
+            (16_384, 8192, 64)
+        );
         let e = resolve_file("mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]\nworkers = 2")
             .unwrap_err()
             .0;
@@ -1363,6 +1456,21 @@ mod tests {
             ("pool4-ports", "pool4-ports = \"2000-1000\"", "FIRST-LAST"),
             ("pool4-ports", "pool4-ports = \"0-10\"", "FIRST-LAST"),
             ("max-sessions", "max-sessions = 0", "from 1 to 100000000"),
+            (
+                "max-sessions-per-subscriber",
+                "max-sessions-per-subscriber = 0",
+                "from 1 to 100000000",
+            ),
+            (
+                "max-sessions-per-address",
+                "max-sessions-per-address = \"9\"",
+                "from 1 to 100000000",
+            ),
+            (
+                "subscriber-prefix-len",
+                "subscriber-prefix-len = 65",
+                "from 1 to 64",
+            ),
             ("icmp-on-refusal", "icmp-on-refusal = 1", "true or false"),
             (
                 "address-dependent-filtering",

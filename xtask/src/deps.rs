@@ -13,6 +13,9 @@ const PACKAGES: &[(&str, &str)] = &[
     ("python3", "python3"),
     ("procps", "sysctl"),
     ("ethtool", "ethtool"),
+    // The NAT64 application tests: a DNS server on the IPv4 side and its client.
+    ("dnsmasq-base", "dnsmasq"),
+    ("bind9-dnsutils", "dig"),
     // libFuzzer (libfuzzer-sys) is C++, built from source by the fuzz step.
     ("g++", "g++"),
 ];
