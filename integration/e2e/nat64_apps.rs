@@ -312,3 +312,41 @@ fn rfc6146_s3_5_1_1_per_address_session_limit() {
     let c = finish(&mut lab);
     assert!(counter(&c, "nat64_subscriber_limit") >= 20, "{c:?}");
 }
+
+/// Same refusal, per subscriber: cli and cli2 share one /64, so with
+/// `--max-sessions-per-subscriber 20` their 15 + 15 flows get 20 sessions between them.
+#[test]
+fn rfc6146_s3_5_1_1_per_subscriber_session_limit() {
+    let mut lab = nat64_lab(&[
+        "--max-sessions-per-subscriber",
+        "20",
+        "--subscriber-prefix-len",
+        "64",
+    ]);
+    lab.spawn(
+        Node::Srv,
+        "whoami",
+        &["python3", "-c", UDP_WHOAMI, addr::SRV4, "7080"],
+    )
+    .unwrap();
+    lab.wait_listening(Node::Srv, "udp", 7080).unwrap();
+    let mut total = 0;
+    for node in [Node::Cli, Node::Cli2] {
+        let out = run_ok_within(
+            &lab,
+            node,
+            20,
+            &["python3", "-c", UDP_MANY_FLOWS, addr::SRV6, "7080", "15"],
+        );
+        total += out
+            .stdout
+            .trim()
+            .strip_prefix("answered ")
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or_else(|| panic!("{out:?}"));
+    }
+    println!("{total} of 30 flows of one /64 answered");
+    assert!((1..=20).contains(&total), "{total} of 30 flows answered");
+    let c = finish(&mut lab);
+    assert!(counter(&c, "nat64_subscriber_limit") >= 10, "{c:?}");
+}
