@@ -35,7 +35,8 @@ for _ in range(5):
 sys.exit(1)
 "#;
 
-fn nat64_lab(extra: &[&str]) -> Lab {
+/// A lab with xlat64 in nat64 mode on `POOL4`, routed into the TUN (shared with nat64_apps).
+pub(super) fn nat64_lab(extra: &[&str]) -> Lab {
     require_root();
     let mut args = vec!["--mode", "nat64", "--pool4", POOL4];
     args.extend_from_slice(extra);

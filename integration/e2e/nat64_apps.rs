@@ -2,22 +2,9 @@
 //! concurrent HTTP connections, iperf3, hairpinning between two IPv6 clients and the
 //! per-address session limit. One worker, pool4 203.0.113.16/28, as in `nat64.rs`.
 
+use super::nat64::nat64_lab;
 use super::*;
 use crate::lab::addr;
-
-const POOL4: &str = "203.0.113.16/28";
-
-fn nat64_lab(extra: &[&str]) -> Lab {
-    require_root();
-    let mut args = vec!["--mode", "nat64", "--pool4", POOL4];
-    args.extend_from_slice(extra);
-    let mut lab = Lab::new().unwrap();
-    lab.start_translator(&Translator::xlat64(xlat64_bin(), &args))
-        .unwrap();
-    lab.ip(Node::Xlt, &format!("route replace {POOL4} dev xlat64"))
-        .unwrap();
-    lab
-}
 
 fn counter(c: &BTreeMap<String, u64>, name: &str) -> u64 {
     c.get(name).copied().unwrap_or(0)
