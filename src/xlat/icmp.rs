@@ -168,6 +168,32 @@ pub(super) fn echo_v6_to_v4(icmp: &mut [u8], pseudo6: u16) -> bool {
     true
 }
 
+/// RFC 7915 Figure 3: IPv4 Parameter Problem pointer → ICMPv6 pointer (None: "n/a",
+/// the error is dropped). Shared by the unit and end-to-end tests.
+#[cfg(test)]
+pub(crate) const RFC7915_FIGURE3: [(u8, Option<u8>); 20] = [
+    (0, Some(0)),
+    (1, Some(1)),
+    (2, Some(4)),
+    (3, Some(4)),
+    (4, None),
+    (5, None),
+    (6, None),
+    (7, None),
+    (8, Some(7)),
+    (9, Some(6)),
+    (10, None),
+    (11, None),
+    (12, Some(8)),
+    (13, Some(8)),
+    (14, Some(8)),
+    (15, Some(8)),
+    (16, Some(24)),
+    (17, Some(24)),
+    (18, Some(24)),
+    (19, Some(24)),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,30 +232,8 @@ mod tests {
     // RFC 7915 Figure 3, every row.
     #[test]
     fn rfc7915_figure3_pointers() {
-        let expect: [(u8, Option<u32>); 20] = [
-            (0, Some(0)),
-            (1, Some(1)),
-            (2, Some(4)),
-            (3, Some(4)),
-            (4, None),
-            (5, None),
-            (6, None),
-            (7, None),
-            (8, Some(7)),
-            (9, Some(6)),
-            (10, None),
-            (11, None),
-            (12, Some(8)),
-            (13, Some(8)),
-            (14, Some(8)),
-            (15, Some(8)),
-            (16, Some(24)),
-            (17, Some(24)),
-            (18, Some(24)),
-            (19, Some(24)),
-        ];
-        for (p, e) in expect {
-            assert_eq!(pointer_v4_to_v6(p), e, "pointer {p}");
+        for (p, e) in RFC7915_FIGURE3 {
+            assert_eq!(pointer_v4_to_v6(p), e.map(u32::from), "pointer {p}");
         }
         assert_eq!(pointer_v4_to_v6(20), None);
     }

@@ -508,28 +508,7 @@ fn rfc7915_s5_2_packet_too_big_fragment_header_next_hop() {
 #[test]
 fn rfc7915_figure3_rows_end_to_end() {
     let (_, inner4) = client_udp(61, b"quoted");
-    let rows: [(u8, Option<u8>); 20] = [
-        (0, Some(0)),
-        (1, Some(1)),
-        (2, Some(4)),
-        (3, Some(4)),
-        (4, None),
-        (5, None),
-        (6, None),
-        (7, None),
-        (8, Some(7)),
-        (9, Some(6)),
-        (10, None),
-        (11, None),
-        (12, Some(8)),
-        (13, Some(8)),
-        (14, Some(8)),
-        (15, Some(8)),
-        (16, Some(24)),
-        (17, Some(24)),
-        (18, Some(24)),
-        (19, Some(24)),
-    ];
+    let rows = crate::xlat::icmp::RFC7915_FIGURE3;
     for code in [0u8, 2] {
         for (p4, p6) in rows {
             let r = run(&v4_error(12, code, [p4, 0, 0, 0], &inner4));
