@@ -157,6 +157,10 @@ pub struct RunArgs {
     /// NAT64: transitory TCP session lifetime in seconds [default: 240].
     #[arg(long, value_name = "SECONDS")]
     pub tcp_trans_timeout: Option<String>,
+    /// NAT64: seconds an IPv4 SYN with no mapping is held for a simultaneous open before
+    /// it is answered with ICMP port unreachable (RFC 6146 TCP_INCOMING_SYN) [default: 6].
+    #[arg(long, value_name = "SECONDS")]
+    pub tcp_incoming_syn_timeout: Option<String>,
     /// NAT64: ICMP query session lifetime in seconds [default: 60].
     #[arg(long, value_name = "SECONDS")]
     pub icmp_timeout: Option<String>,
@@ -168,6 +172,11 @@ pub struct RunArgs {
     /// [default: false].
     #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
     pub icmp_on_refusal: Option<String>,
+    /// NAT64: static BIB entry forwarding a pool4 address:port to an IPv6 server, e.g.
+    /// "tcp 203.0.113.16:8080 [2001:db8:1::2]:80" (PROTO tcp, udp or icmp; for icmp the
+    /// port is the echo identifier); repeatable; replaces the file's list [default: none].
+    #[arg(long, value_name = "PROTO IPV4:PORT [IPV6]:PORT")]
+    pub static_bib: Vec<String>,
 }
 
 fn opt<T>(
@@ -241,6 +250,11 @@ impl RunArgs {
             udp_timeout: opt("udp-timeout", &self.udp_timeout, parse_udp_timeout)?,
             tcp_est_timeout: opt("tcp-est-timeout", &self.tcp_est_timeout, parse_timeout)?,
             tcp_trans_timeout: opt("tcp-trans-timeout", &self.tcp_trans_timeout, parse_timeout)?,
+            tcp_incoming_syn_timeout: opt(
+                "tcp-incoming-syn-timeout",
+                &self.tcp_incoming_syn_timeout,
+                parse_timeout,
+            )?,
             icmp_timeout: opt("icmp-timeout", &self.icmp_timeout, parse_timeout)?,
             address_dependent_filtering: opt(
                 "address-dependent-filtering",
@@ -248,6 +262,7 @@ impl RunArgs {
                 parse_bool,
             )?,
             icmp_on_refusal: opt("icmp-on-refusal", &self.icmp_on_refusal, parse_bool)?,
+            static_bib: list("static-bib", &self.static_bib, parse_static_bib)?,
         })
     }
 }
@@ -339,6 +354,29 @@ mod tests {
         assert_eq!(p.workers, Some(3));
         assert_eq!((p.pin, p.offload), (Some(false), Some(false)));
         assert_eq!(p.log_level, Some(config::LogLevel::Debug));
+    }
+
+    #[test]
+    fn static_bib_repeats_and_syn_timeout_parses() {
+        let p = run(&[
+            "--static-bib",
+            "tcp 203.0.113.16:8080 [2001:db8:1::2]:80",
+            "--static-bib",
+            "udp 203.0.113.16:5353 [2001:db8:1::2]:53",
+            "--tcp-incoming-syn-timeout",
+            "2",
+        ])
+        .to_partial()
+        .unwrap();
+        let st = p.static_bib.unwrap();
+        assert_eq!(st.len(), 2);
+        assert_eq!((st[1].v4_port, st[1].v6_port), (5353, 53));
+        assert_eq!(p.tcp_incoming_syn_timeout, Some(2));
+        let e = run(&["--static-bib", "tcp 203.0.113.16:8080"])
+            .to_partial()
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("invalid value for 'static-bib'"), "{e}");
     }
 
     #[test]

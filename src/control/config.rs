@@ -7,7 +7,7 @@
 //! the same message wherever it came from: the key, the value, the expected form.
 
 use std::fmt::{self, Write as _};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -15,6 +15,7 @@ use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Deserialize;
 
 use crate::addr::AddrMapper;
+use crate::nat64::{Proto, StaticBib};
 use crate::xlat::XlatConfig;
 
 /// A bad configuration; `Display` is the whole message. The CLI exits with status 2.
@@ -120,7 +121,7 @@ impl Source {
 }
 
 /// Every key, in display order. Flag `--K` and TOML key `K` are the same setting.
-pub const KEYS: [&str; 31] = [
+pub const KEYS: [&str; 33] = [
     "tun",
     "mode",
     "prefix",
@@ -149,9 +150,11 @@ pub const KEYS: [&str; 31] = [
     "udp-timeout",
     "tcp-est-timeout",
     "tcp-trans-timeout",
+    "tcp-incoming-syn-timeout",
     "icmp-timeout",
     "address-dependent-filtering",
     "icmp-on-refusal",
+    "static-bib",
 ];
 
 pub mod default {
@@ -184,6 +187,9 @@ pub mod default {
     pub const UDP_TIMEOUT: u32 = 300;
     pub const TCP_EST_TIMEOUT: u32 = 7440;
     pub const TCP_TRANS_TIMEOUT: u32 = 240;
+    /// RFC 6146 §3.5.2.2: how long an IPv4 SYN with no mapping waits for a simultaneous
+    /// open before it is answered with ICMP port unreachable.
+    pub const TCP_INCOMING_SYN_TIMEOUT: u32 = 6;
     pub const ICMP_TIMEOUT: u32 = 60;
 }
 
@@ -214,7 +220,13 @@ mod expect {
     pub const TXQUEUELEN: &str = "an integer from 1 to 2147483647 (packets)";
     pub const LOG_LEVEL: &str = "one of error, warn, info, debug, trace";
     pub const WORKERS: &str = "an integer from 1 to 256 (TUN queues, one thread each)";
+    pub const STATIC_BIB: &str = "PROTO IPV4:PORT [IPV6]:PORT with PROTO tcp, udp or icmp (for \
+         icmp the port is the echo identifier) and ports 1 to 65535 (icmp: 0 to 65535), e.g. \
+         tcp 203.0.113.16:8080 [2001:db8:1::2]:80";
 }
+
+/// The example the messages about `static-bib` show.
+const STATIC_BIB_EXAMPLE: &str = "tcp 203.0.113.16:8080 [2001:db8:1::2]:80";
 
 /// Most queues a TUN device can have (the kernel's MAX_TAP_QUEUES).
 pub const MAX_WORKERS: u16 = 256;
@@ -433,6 +445,51 @@ pub fn parse_log_level(key: &str, raw: &str) -> Result<LogLevel, ConfigError> {
     }
 }
 
+/// One operator mapping: `PROTO IPV4:PORT [IPV6]:PORT`, the IPv4 transport address (in
+/// pool4, checked with the other keys) forwarded to the IPv6 server. Port 0 is no TCP or
+/// UDP port, but it is a valid ICMP echo identifier.
+pub fn parse_static_bib(key: &str, raw: &str) -> Result<StaticBib, ConfigError> {
+    let bad = || invalid(key, raw, expect::STATIC_BIB);
+    let mut words = raw.split_whitespace();
+    let (Some(p), Some(a4), Some(a6), None) =
+        (words.next(), words.next(), words.next(), words.next())
+    else {
+        return Err(bad());
+    };
+    let proto = match p.to_ascii_lowercase().as_str() {
+        "tcp" => Proto::Tcp,
+        "udp" => Proto::Udp,
+        "icmp" => Proto::Icmp,
+        _ => return Err(bad()),
+    };
+    let v4 = SocketAddrV4::from_str(a4).map_err(|_| bad())?;
+    let v6 = SocketAddrV6::from_str(a6).map_err(|_| bad())?;
+    if v6.scope_id() != 0 || v6.flowinfo() != 0 {
+        return Err(bad());
+    }
+    if proto != Proto::Icmp && (v4.port() == 0 || v6.port() == 0) {
+        return Err(ConfigError(format!(
+            "{} (port 0 is not a {proto} port)",
+            bad()
+        )));
+    }
+    Ok(StaticBib {
+        proto,
+        v6: *v6.ip(),
+        v6_port: v6.port(),
+        v4: *v4.ip(),
+        v4_port: v4.port(),
+    })
+}
+
+/// `static-bib` as written in the file and by `check-config` (parses back to itself).
+pub fn static_bib_string(st: &StaticBib) -> String {
+    format!(
+        "{} {}:{} [{}]:{}",
+        st.proto, st.v4, st.v4_port, st.v6, st.v6_port
+    )
+}
+
 // ---------------------------------------------------------------------------------------
 // One layer (file or flags).
 
@@ -467,9 +524,11 @@ pub struct Partial {
     pub udp_timeout: Option<u32>,
     pub tcp_est_timeout: Option<u32>,
     pub tcp_trans_timeout: Option<u32>,
+    pub tcp_incoming_syn_timeout: Option<u32>,
     pub icmp_timeout: Option<u32>,
     pub address_dependent_filtering: Option<bool>,
     pub icmp_on_refusal: Option<bool>,
+    pub static_bib: Option<Vec<StaticBib>>,
 }
 
 /// The file as serde sees it: only the key set is checked here (unknown keys rejected);
@@ -505,9 +564,11 @@ struct FileKeys {
     udp_timeout: Option<toml::Value>,
     tcp_est_timeout: Option<toml::Value>,
     tcp_trans_timeout: Option<toml::Value>,
+    tcp_incoming_syn_timeout: Option<toml::Value>,
     icmp_timeout: Option<toml::Value>,
     address_dependent_filtering: Option<toml::Value>,
     icmp_on_refusal: Option<toml::Value>,
+    static_bib: Option<toml::Value>,
 }
 
 type Parser<T> = fn(&str, &str) -> Result<T, ConfigError>;
@@ -703,6 +764,12 @@ impl Partial {
                 parse_timeout,
                 expect::TIMEOUT,
             )?,
+            tcp_incoming_syn_timeout: from_int_value(
+                "tcp-incoming-syn-timeout",
+                k.tcp_incoming_syn_timeout,
+                parse_timeout,
+                expect::TIMEOUT,
+            )?,
             icmp_timeout: from_int_value(
                 "icmp-timeout",
                 k.icmp_timeout,
@@ -714,6 +781,12 @@ impl Partial {
                 k.address_dependent_filtering,
             )?,
             icmp_on_refusal: from_bool_value("icmp-on-refusal", k.icmp_on_refusal)?,
+            static_bib: from_list_value(
+                "static-bib",
+                k.static_bib,
+                parse_static_bib,
+                STATIC_BIB_EXAMPLE,
+            )?,
         })
     }
 
@@ -770,11 +843,16 @@ pub struct Config {
     pub udp_timeout: u32,
     pub tcp_est_timeout: u32,
     pub tcp_trans_timeout: u32,
+    /// RFC 6146 §3.5.2.2 TCP_INCOMING_SYN: an unmapped IPv4 SYN waits this long.
+    pub tcp_incoming_syn_timeout: u32,
     pub icmp_timeout: u32,
     /// RFC 4787 address-dependent filtering instead of endpoint-independent.
     pub address_dependent_filtering: bool,
     /// ICMP errors for refused packets (RFC 6146 §3.5.1.1 / §3.5.2.2 SHOULDs).
     pub icmp_on_refusal: bool,
+    /// NAT64: operator mappings, pool4 address:port → IPv6 server (RFC 6146 §3.1 static
+    /// BIB entries), installed at start and never expired.
+    pub static_bib: Vec<StaticBib>,
     /// Source of each value, indexed like [`KEYS`].
     sources: [Source; KEYS.len()],
 }
@@ -887,6 +965,11 @@ impl Config {
             file.tcp_trans_timeout,
             d(default::TCP_TRANS_TIMEOUT),
         );
+        let (tcp_incoming_syn_timeout, s_syn) = pick(
+            flags.tcp_incoming_syn_timeout,
+            file.tcp_incoming_syn_timeout,
+            d(default::TCP_INCOMING_SYN_TIMEOUT),
+        );
         let (icmp_timeout, s_icmp) = pick(
             flags.icmp_timeout,
             file.icmp_timeout,
@@ -898,6 +981,7 @@ impl Config {
             d(false),
         );
         let (icmp_on_refusal, s_ior) = pick(flags.icmp_on_refusal, file.icmp_on_refusal, d(false));
+        let (static_bib, s_sbib) = pick(flags.static_bib, file.static_bib, d(Vec::new()));
         let cfg = Config {
             tun,
             mode,
@@ -927,14 +1011,16 @@ impl Config {
             udp_timeout,
             tcp_est_timeout,
             tcp_trans_timeout,
+            tcp_incoming_syn_timeout,
             icmp_timeout,
             address_dependent_filtering,
             icmp_on_refusal,
+            static_bib,
             sources: [
                 s_tun, s_mode, s_prefix, s_eam, s_v4, s_v6, s_pool, s_mtu, s_low, s_amend, s_wkp,
                 s_mss, s_routes, s_txq, s_workers, s_pin, s_offload, s_log, s_ctl, s_pool4,
-                s_ports, s_maxs, s_msub, s_maddr, s_sublen, s_udp, s_est, s_trans, s_icmp, s_adf,
-                s_ior,
+                s_ports, s_maxs, s_msub, s_maddr, s_sublen, s_udp, s_est, s_trans, s_syn, s_icmp,
+                s_adf, s_ior, s_sbib,
             ],
         };
         if nat64 {
@@ -974,7 +1060,54 @@ impl Config {
                 "invalid value for 'pool4': {n} addresses; expected at most 65535"
             )));
         }
+        self.check_static_bib()?;
         self.shard_config().validate().map_err(ConfigError)?;
+        Ok(())
+    }
+
+    /// Each static entry's IPv4 side must be a pool4 address (replies to the server leave
+    /// from it, and the translator only receives pool4), its IPv6 side a real server, not
+    /// a pool6 address (that would be an IPv4 host), and no two entries may claim the
+    /// same transport address on either side.
+    fn check_static_bib(&self) -> Result<(), ConfigError> {
+        let addrs = self.pool4_addrs();
+        for (i, st) in self.static_bib.iter().enumerate() {
+            let raw = static_bib_string(st);
+            let bad = |why: String| {
+                ConfigError(format!(
+                    "{} ({why})",
+                    invalid("static-bib", &raw, expect::STATIC_BIB)
+                ))
+            };
+            if addrs.binary_search(&st.v4).is_err() {
+                let pools: Vec<String> = self.pool4.iter().map(ToString::to_string).collect();
+                return Err(bad(format!(
+                    "{} is not in pool4 ({}): the IPv4 side must be a pool4 address",
+                    st.v4,
+                    pools.join(", ")
+                )));
+            }
+            if self.prefix.contains(&st.v6) {
+                return Err(bad(format!(
+                    "{} is inside the pool6 prefix {}: the IPv6 side must be the server's own \
+                     address",
+                    st.v6, self.prefix
+                )));
+            }
+            for other in &self.static_bib[..i] {
+                if other.proto != st.proto {
+                    continue;
+                }
+                if (other.v4, other.v4_port) == (st.v4, st.v4_port)
+                    || (other.v6, other.v6_port) == (st.v6, st.v6_port)
+                {
+                    return Err(bad(format!(
+                        "it shares a transport address with \"{}\"",
+                        static_bib_string(other)
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -1010,10 +1143,12 @@ impl Config {
         c.timeouts.udp = ms(self.udp_timeout);
         c.timeouts.tcp_est = ms(self.tcp_est_timeout);
         c.timeouts.tcp_trans = ms(self.tcp_trans_timeout);
+        c.timeouts.tcp_incoming_syn = ms(self.tcp_incoming_syn_timeout);
         c.timeouts.icmp = ms(self.icmp_timeout);
         c.max_sessions_per_prefix = self.max_sessions_per_subscriber;
         c.max_sessions_per_addr = self.max_sessions_per_address;
         c.subscriber_prefix_len = self.subscriber_prefix_len;
+        c.max_static = c.max_static.max(self.static_bib.len());
         c.filtering = if self.address_dependent_filtering {
             Filtering::AddressDependent
         } else {
@@ -1091,9 +1226,14 @@ impl Config {
             "udp-timeout" => self.udp_timeout.to_string(),
             "tcp-est-timeout" => self.tcp_est_timeout.to_string(),
             "tcp-trans-timeout" => self.tcp_trans_timeout.to_string(),
+            "tcp-incoming-syn-timeout" => self.tcp_incoming_syn_timeout.to_string(),
             "icmp-timeout" => self.icmp_timeout.to_string(),
             "address-dependent-filtering" => self.address_dependent_filtering.to_string(),
             "icmp-on-refusal" => self.icmp_on_refusal.to_string(),
+            "static-bib" => {
+                let items: Vec<String> = self.static_bib.iter().map(static_bib_string).collect();
+                list(&items)
+            }
             _ => String::new(),
         }
     }
@@ -1203,9 +1343,11 @@ mod tests {
             udp-timeout = 120
             tcp-est-timeout = 3600
             tcp-trans-timeout = 100
+            tcp-incoming-syn-timeout = 3
             icmp-timeout = 5
             address-dependent-filtering = true
             icmp-on-refusal = true
+            static-bib = ["tcp 198.51.100.1:8080 [2001:db8:1::2]:80"]
             "#,
         )
         .unwrap();
@@ -1231,6 +1373,8 @@ mod tests {
             ),
             (50, 10, 56)
         );
+        assert_eq!(sc.timeouts.tcp_incoming_syn, 3000);
+        assert_eq!(c.static_bib.len(), 1);
         assert!(c.entries().all(|(_, _, s)| s == Source::File));
         assert_eq!(c.lab_defaults().count(), 0);
     }
@@ -1489,6 +1633,171 @@ mod tests {
                 "{text}: {e}"
             );
             assert!(e.contains(expected), "{text}: {e}");
+        }
+    }
+
+    const NAT64: &str =
+        "mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]\nprefix = \"2001:db8:64::/96\"\n";
+
+    /// RFC 6146 §3.1: static BIB entries, one per protocol, parse from the file and from
+    /// the form `check-config` prints (round trip).
+    #[test]
+    fn rfc6146_3_1_static_bib_entries_parse_and_render_back() {
+        let c = resolve_file(&format!(
+            "{NAT64}static-bib = [\"tcp 203.0.113.16:8080 [2001:db8:1::2]:80\", \
+             \"UDP 203.0.113.17:53 [2001:db8:1::3]:5353\", \"icmp 203.0.113.16:0 [2001:db8:1::2]:7\"]"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.static_bib[0],
+            StaticBib {
+                proto: Proto::Tcp,
+                v6: "2001:db8:1::2".parse().unwrap(),
+                v6_port: 80,
+                v4: Ipv4Addr::new(203, 0, 113, 16),
+                v4_port: 8080,
+            }
+        );
+        assert_eq!(c.static_bib[1].proto, Proto::Udp);
+        // ICMP: the "port" is the echo identifier, and 0 is one.
+        assert_eq!(
+            (c.static_bib[2].proto, c.static_bib[2].v4_port),
+            (Proto::Icmp, 0)
+        );
+        assert_eq!(c.source("static-bib"), Some(Source::File));
+        assert!(c.ignored_keys().is_empty());
+        let text = c.render_toml();
+        assert!(
+            text.contains(
+                "static-bib = [\"tcp 203.0.113.16:8080 [2001:db8:1::2]:80\", \
+                 \"udp 203.0.113.17:53 [2001:db8:1::3]:5353\", \"icmp 203.0.113.16:0 [2001:db8:1::2]:7\"]"
+            ),
+            "{text}"
+        );
+        assert_eq!(resolve_file(&text).unwrap().static_bib, c.static_bib);
+        assert_eq!(c.shard_config().max_static, 1024);
+    }
+
+    #[test]
+    fn static_bib_bad_forms_name_the_key_and_the_form() {
+        for (text, extra) in [
+            (
+                "static-bib = \"tcp 203.0.113.16:80 [2001:db8::1]:80\"",
+                "array of strings",
+            ),
+            (
+                "static-bib = [\"sctp 203.0.113.16:80 [2001:db8::1]:80\"]",
+                "PROTO IPV4:PORT",
+            ),
+            (
+                "static-bib = [\"tcp 203.0.113.16:80 2001:db8::1:80\"]",
+                "[IPV6]:PORT",
+            ),
+            (
+                "static-bib = [\"tcp 203.0.113.16 [2001:db8::1]:80\"]",
+                "PROTO IPV4:PORT",
+            ),
+            ("static-bib = [\"tcp 203.0.113.16:80\"]", "PROTO IPV4:PORT"),
+            (
+                "static-bib = [\"tcp 203.0.113.16:80 [2001:db8::1]:80 x\"]",
+                "PROTO IPV4:PORT",
+            ),
+            (
+                "static-bib = [\"tcp 203.0.113.16:70000 [2001:db8::1]:80\"]",
+                "PROTO IPV4:PORT",
+            ),
+            (
+                "static-bib = [\"udp 203.0.113.16:0 [2001:db8::1]:80\"]",
+                "port 0 is not a udp port",
+            ),
+            (
+                "static-bib = [\"tcp 203.0.113.16:80 [2001:db8::1%2]:80\"]",
+                "PROTO IPV4:PORT",
+            ),
+        ] {
+            let e = resolve_file(text).unwrap_err().0;
+            assert!(e.contains("invalid value for 'static-bib'"), "{text}: {e}");
+            assert!(e.contains(extra), "{text}: {e}");
+        }
+        let e = parse_static_bib("static-bib", "tcp x y").unwrap_err().0;
+        assert_eq!(
+            e,
+            "invalid value for 'static-bib': \"tcp x y\": expected PROTO IPV4:PORT [IPV6]:PORT \
+             with PROTO tcp, udp or icmp (for icmp the port is the echo identifier) and ports 1 \
+             to 65535 (icmp: 0 to 65535), e.g. tcp 203.0.113.16:8080 [2001:db8:1::2]:80"
+        );
+    }
+
+    /// The IPv4 side must be in pool4, the IPv6 side outside pool6 (RFC 6146 §3.5.4: pool6
+    /// addresses stand for IPv4 hosts), and no two entries share a transport address.
+    #[test]
+    fn static_bib_checked_against_pool4_pool6_and_each_other() {
+        for (entries, why) in [
+            (
+                "[\"tcp 198.51.100.7:80 [2001:db8:1::2]:80\"]",
+                "198.51.100.7 is not in pool4 (203.0.113.16/28)",
+            ),
+            (
+                "[\"tcp 203.0.113.16:80 [2001:db8:64::c633:6407]:80\"]",
+                "2001:db8:64::c633:6407 is inside the pool6 prefix 2001:db8:64::/96",
+            ),
+            (
+                "[\"tcp 203.0.113.16:80 [2001:db8:1::2]:80\", \"tcp 203.0.113.16:80 [2001:db8:1::3]:80\"]",
+                "shares a transport address with \"tcp 203.0.113.16:80 [2001:db8:1::2]:80\"",
+            ),
+            (
+                "[\"udp 203.0.113.16:80 [2001:db8:1::2]:80\", \"udp 203.0.113.17:80 [2001:db8:1::2]:80\"]",
+                "shares a transport address",
+            ),
+        ] {
+            let e = resolve_file(&format!("{NAT64}static-bib = {entries}"))
+                .unwrap_err()
+                .0;
+            assert!(e.starts_with("invalid value for 'static-bib'"), "{e}");
+            assert!(e.contains(why), "{entries}: {e}");
+        }
+        // Same transport addresses under different protocols are different entries.
+        let c = resolve_file(&format!(
+            "{NAT64}static-bib = [\"tcp 203.0.113.16:80 [2001:db8:1::2]:80\", \
+             \"udp 203.0.113.16:80 [2001:db8:1::2]:80\"]"
+        ))
+        .unwrap();
+        assert_eq!(c.static_bib.len(), 2);
+    }
+
+    /// Like pool4, static-bib is NAT64's: SIIT mode accepts it and warns it is ignored.
+    #[test]
+    fn static_bib_and_syn_timeout_are_ignored_in_siit_mode() {
+        let c = resolve_file(
+            "static-bib = [\"tcp 198.51.100.7:80 [2001:db8:1::2]:80\"]\npool4 = [\"203.0.113.16/28\"]\n\
+             tcp-incoming-syn-timeout = 2",
+        )
+        .unwrap();
+        assert_eq!(c.mode, Mode::Siit);
+        assert_eq!(
+            c.ignored_keys(),
+            ["pool4", "tcp-incoming-syn-timeout", "static-bib"]
+        );
+    }
+
+    /// RFC 6146 §3.5.2.2 TCP_INCOMING_SYN: 6 s by default, configurable, never 0.
+    #[test]
+    fn rfc6146_3_5_2_2_tcp_incoming_syn_timeout() {
+        let c = resolve_file(NAT64).unwrap();
+        assert_eq!(c.tcp_incoming_syn_timeout, 6);
+        assert_eq!(c.shard_config().timeouts.tcp_incoming_syn, 6000);
+        assert!(c.render_toml().contains("tcp-incoming-syn-timeout = 6 "));
+        let c = resolve_file(&format!("{NAT64}tcp-incoming-syn-timeout = 2")).unwrap();
+        assert_eq!(c.shard_config().timeouts.tcp_incoming_syn, 2000);
+        for bad in ["0", "\"6\"", "2147484"] {
+            let e = resolve_file(&format!("{NAT64}tcp-incoming-syn-timeout = {bad}"))
+                .unwrap_err()
+                .0;
+            assert!(
+                e.contains("invalid value for 'tcp-incoming-syn-timeout'")
+                    && e.contains("from 1 to 2147483 (seconds)"),
+                "{bad}: {e}"
+            );
         }
     }
 

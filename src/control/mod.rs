@@ -204,10 +204,11 @@ fn nat64_shard(cfg: &Config) -> Result<Shard, Failure> {
         ))
     })?;
     let sc = cfg.shard_config();
-    let shard = Shard::new(sc, seed).map_err(|e| Failure {
+    let mut shard = Shard::new(sc, seed).map_err(|e| Failure {
         code: EXIT_USAGE,
         msg: e,
     })?;
+    add_static_bibs(cfg, &mut shard)?;
     info!(
         "nat64: {} pool4 address{}, ports {}-{}, tables for {} sessions ({} MB)",
         cfg.pool4_addrs().len(),
@@ -222,6 +223,24 @@ fn nat64_shard(cfg: &Config) -> Result<Shard, Failure> {
         shard.reserved_bytes() / (1024 * 1024)
     );
     Ok(shard)
+}
+
+/// Installs the operator's static BIB entries (`static-bib`) in `shard`. The config has
+/// checked them (pool4 addresses, no clashes), so a refusal here is a bug worth a clear
+/// exit rather than a silently missing mapping.
+fn add_static_bibs(cfg: &Config, shard: &mut Shard) -> Result<(), Failure> {
+    for st in &cfg.static_bib {
+        let entry = config::static_bib_string(st);
+        shard.add_static(st).map_err(|r| Failure {
+            code: EXIT_USAGE,
+            msg: format!(
+                "invalid value for 'static-bib': {entry:?}: cannot install it ({})",
+                r.name()
+            ),
+        })?;
+        info!("nat64: static BIB entry {entry}");
+    }
+    Ok(())
 }
 
 fn run(args: &RunArgs) -> Result<(), Failure> {
