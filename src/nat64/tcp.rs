@@ -109,11 +109,12 @@ pub fn on_packet(state: TcpState, side: Side, flags: u8) -> Step {
         (V6Init, Side::V4) if syn => step(Established, true),
         (V6Init, Side::V6) if syn => step(V6Init, true),
         (V6Init, _) => step(V6Init, false),
-        // ESTABLISHED: FIN moves to the side's FIN RCV, RST to TRANS (lifetime
+        // ESTABLISHED: FIN moves to the side's FIN RCV without touching the lifetime (the
+        // RFC sets one only for RST and "any other packet"), RST to TRANS (lifetime
         // TCP_TRANS), anything else refreshes TCP_EST.
         (Established, _) if rst => step(Trans, true),
-        (Established, Side::V4) if fin => step(V4FinRcv, true),
-        (Established, Side::V6) if fin => step(V6FinRcv, true),
+        (Established, Side::V4) if fin => step(V4FinRcv, false),
+        (Established, Side::V6) if fin => step(V6FinRcv, false),
         (Established, _) => step(Established, true),
         // Half-closed: the other side's FIN finishes; anything else refreshes TCP_EST.
         (V4FinRcv, Side::V6) if fin => step(V4FinV6FinRcv, true),
@@ -177,8 +178,10 @@ mod tests {
 
     #[test]
     fn rfc6146_3_5_2_2_established() {
-        assert_eq!(t(Established, Side::V4, FIN | ACK), (V4FinRcv, true));
-        assert_eq!(t(Established, Side::V6, FIN | ACK), (V6FinRcv, true));
+        // A FIN changes the state only; the peer's ACK of it ("any other packet" in
+        // V4/V6 FIN RCV) then sets TCP_EST.
+        assert_eq!(t(Established, Side::V4, FIN | ACK), (V4FinRcv, false));
+        assert_eq!(t(Established, Side::V6, FIN | ACK), (V6FinRcv, false));
         assert_eq!(t(Established, Side::V4, RST), (Trans, true));
         assert_eq!(t(Established, Side::V6, RST | ACK), (Trans, true));
         assert_eq!(t(Established, Side::V6, ACK), (Established, true));

@@ -244,6 +244,46 @@ fn v4_syn_without_mapping_held_then_port_unreachable_rfc6146_3_5_2_2() {
     );
 }
 
+/// RFC 6146 §3.5.2.2 holds the SYN for TCP_INCOMING_SYN; the operator may change it
+/// (`tcp-incoming-syn-timeout`), and the hold follows.
+#[test]
+fn v4_syn_hold_follows_configured_incoming_syn_timeout_rfc6146_3_5_2_2() {
+    let mut c = cfg();
+    c.timeouts.tcp_incoming_syn = 2000;
+    let mut s = shard(c);
+    assert_eq!(
+        s.lookup_v4(Proto::Tcp, R1, 80, P4, 3000, SYN, 0),
+        V4Lookup::Held
+    );
+    assert!(sweep(&mut s, 1999).is_empty());
+    assert_eq!(sweep(&mut s, 2000).len(), 1);
+    assert_eq!(s.counters().held_syns_expired, 1);
+}
+
+/// RFC 6146 §3.5.2.2, ESTABLISHED: a FIN moves the state to V4/V6 FIN RCV but does not
+/// set the lifetime; in FIN RCV "any other packet" (the ACK of the FIN) sets TCP_EST.
+#[test]
+fn fin_changes_state_but_not_lifetime_rfc6146_3_5_2_2() {
+    let mut s = shard(cfg());
+    let o = s
+        .lookup_or_create_v6(Proto::Tcp, c6(1), 40000, R1, 80, SYN, 0)
+        .unwrap();
+    fwd(s.lookup_v4(Proto::Tcp, R1, 80, o.src, o.sport, SYN | ACK, 0));
+    let est = Timeouts::default().tcp_est;
+    let left = |s: &Shard, now| s.sessions(now).next().unwrap().expires_in_ms;
+    s.lookup_or_create_v6(Proto::Tcp, c6(1), 40000, R1, 80, FIN | ACK, est - 1000)
+        .unwrap();
+    assert_eq!(state_of(&s, est - 1000), Some(TcpState::V6FinRcv));
+    assert_eq!(
+        left(&s, est - 1000),
+        1000,
+        "the FIN left the lifetime alone"
+    );
+    fwd(s.lookup_v4(Proto::Tcp, R1, 80, o.src, o.sport, ACK, est - 500));
+    assert_eq!(left(&s, est - 500), est, "the ACK set TCP_EST");
+    s.check_invariants();
+}
+
 #[test]
 fn simultaneous_open_completes_held_syn_rfc6146_3_5_2_2() {
     let mut c = cfg();
