@@ -844,7 +844,7 @@ impl Config {
         );
         let (txqueuelen, s_txq) = pick(flags.txqueuelen, file.txqueuelen, d(default::TXQUEUELEN));
         let (workers, s_workers) = pick(flags.workers, file.workers, || {
-            (if nat64 { 1 } else { default_workers() }, Source::Default)
+            (default_workers(), Source::Default)
         });
         let (pin, s_pin) = pick(flags.pin, file.pin, d(default::PIN));
         let (offload, s_offload) = pick(flags.offload, file.offload, d(default::OFFLOAD && !nat64));
@@ -951,13 +951,6 @@ impl Config {
             return Err(ConfigError(
                 "missing 'pool4': nat64 mode needs the IPv4 addresses its clients share, \
                  e.g. --pool4 198.51.100.0/28 or pool4 = [\"198.51.100.0/28\"]"
-                    .into(),
-            ));
-        }
-        if self.workers > 1 {
-            return Err(ConfigError(
-                "invalid value for 'workers': nat64 runs on one worker for now (queue \
-                 steering comes next); use --workers 1"
                     .into(),
             ));
         }
@@ -1415,15 +1408,10 @@ mod tests {
             ),
             (16_384, 8192, 64)
         );
-        let e = resolve_file("mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]\nworkers = 2")
-            .unwrap_err()
-            .0;
-        assert!(
-            e.contains(
-                "nat64 runs on one worker for now (queue steering comes next); use --workers 1"
-            ),
-            "{e}"
-        );
+        // Several workers share the state by owner (see dataplane::handoff).
+        let c =
+            resolve_file("mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]\nworkers = 2").unwrap();
+        assert_eq!(c.workers, 2);
         let c = resolve_file(
             "mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]\neam = [\"2001:db8:1::/120=192.0.2.0/24\"]",
         )

@@ -12,8 +12,11 @@ use std::net::Ipv4Addr;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use super::handoff::Handoff;
 use super::worker::{Engine, Io};
-use crate::nat64::{Event, SessionInfo, Shard};
+use crate::nat64::{Event, SessionInfo, Shard, Sharding};
 use crate::wire::vnet::Offload;
 use crate::xlat::{DropReason, HeldSynKey, Nat64Translator, Verdict};
 
@@ -115,23 +118,50 @@ pub fn held_key(pkt: &[u8]) -> Option<HeldSynKey> {
 
 /// One worker's NAT64 state and the shared stateful translator.
 pub struct Nat64Engine<'a> {
+    core: Core<'a>,
+    /// With several workers: who owns which flow, and the rings to the owners.
+    steer: Option<Steer>,
+    requests: Option<Receiver<SessionsRequest>>,
+}
+
+/// What translating on this worker's shard needs.
+struct Core<'a> {
     xlat: &'a Nat64Translator,
     shard: Shard,
     held: HeldSyns,
     release: Option<HeldSynKey>,
-    requests: Option<Receiver<SessionsRequest>>,
 }
+
+struct Steer {
+    sharding: Arc<Sharding>,
+    handoff: Handoff,
+}
+
+/// Parcels from other workers translated per `tick`: bounds how long the TUN waits.
+pub const HANDOFF_BUDGET: usize = 256;
 
 impl<'a> Nat64Engine<'a> {
     pub fn new(xlat: &'a Nat64Translator, shard: Shard) -> Self {
         let slots = shard.config().max_held_syns;
         Nat64Engine {
-            xlat,
-            shard,
-            held: HeldSyns::new(slots),
-            release: None,
+            core: Core {
+                xlat,
+                shard,
+                held: HeldSyns::new(slots),
+                release: None,
+            },
+            steer: None,
             requests: None,
         }
+    }
+
+    /// Makes this engine one of several: packets whose flow `sharding` gives to
+    /// another worker go there through `handoff`.
+    pub fn with_handoff(mut self, sharding: Arc<Sharding>, handoff: Handoff) -> Self {
+        if sharding.workers() > 1 {
+            self.steer = Some(Steer { sharding, handoff });
+        }
+        self
     }
 
     /// Answers the sessions requests arriving on `rx` (checked on every tick).
@@ -143,12 +173,13 @@ impl<'a> Nat64Engine<'a> {
     /// may allocate; the copy is bounded by [`MAX_SESSION_ROWS`].
     fn answer_requests(&mut self, now: u64) {
         let Some(rx) = &self.requests else { return };
+        let shard = &self.core.shard;
         while let Ok(reply_to) = rx.try_recv() {
-            let rows: Vec<SessionInfo> = self.shard.sessions(now).take(MAX_SESSION_ROWS).collect();
+            let rows: Vec<SessionInfo> = shard.sessions(now).take(MAX_SESSION_ROWS).collect();
             let total = if rows.len() < MAX_SESSION_ROWS {
                 rows.len()
             } else {
-                self.shard.sessions(now).count()
+                shard.sessions(now).count()
             };
             // The requester may have given up waiting; nothing to do then.
             let _ = reply_to.try_send(SessionsReply { rows, total });
@@ -156,22 +187,42 @@ impl<'a> Nat64Engine<'a> {
     }
 
     pub fn shard(&self) -> &Shard {
-        &self.shard
+        &self.core.shard
+    }
+
+    /// Translates the parcels other workers handed us.
+    fn serve_handoffs(&mut self, io: &mut Io, now: u64) {
+        let Some(st) = &mut self.steer else { return };
+        let (core, sharding, me) = (&mut self.core, &st.sharding, st.handoff.me());
+        st.handoff.serve(HANDOFF_BUDGET, |parcel| {
+            std::mem::swap(&mut io.pkt, &mut parcel.buf);
+            let s = core.xlat.steer(sharding, io.pkt.data());
+            let v = core.translate(io, parcel.offload, now, s.hairpin.is_none_or(|w| w == me));
+            let dropped = io.account(v);
+            io.send_out(dropped);
+            core.after_packet(io, now);
+        });
     }
 }
 
-impl Engine for Nat64Engine<'_> {
-    fn idle_timeout(&self) -> Option<Duration> {
-        Some(TICK)
-    }
-
+impl Core<'_> {
     #[inline]
-    fn translate(&mut self, io: &mut Io, _offload: Offload, now: u64) -> Verdict {
+    fn translate(
+        &mut self,
+        io: &mut Io,
+        _offload: Offload,
+        now: u64,
+        hairpin_here: bool,
+    ) -> Verdict {
         // The device runs without offloads in NAT64 mode (the config refuses them), so
         // `_offload` is always NONE.
-        let v = self
-            .xlat
-            .translate(&mut self.shard, &mut io.pkt, &mut io.out, now);
+        let v = self.xlat.translate_steered(
+            &mut self.shard,
+            &mut io.pkt,
+            &mut io.out,
+            now,
+            hairpin_here,
+        );
         if v.verdict == Verdict::Drop(DropReason::Nat64HeldSyn)
             && let Some(key) = held_key(io.pkt.data())
         {
@@ -202,7 +253,7 @@ impl Engine for Nat64Engine<'_> {
         }
     }
 
-    fn tick(&mut self, io: &mut Io, now: u64) {
+    fn expire(&mut self, io: &mut Io, now: u64) {
         let (xlat, held) = (self.xlat, &mut self.held);
         self.shard.expire(now, EXPIRE_BUDGET, |ev| {
             if let Event::HeldSynExpired {
@@ -227,7 +278,54 @@ impl Engine for Nat64Engine<'_> {
             }
         });
         io.counters.sessions.set(self.shard.session_count() as u64);
+    }
+}
+
+impl Engine for Nat64Engine<'_> {
+    fn idle_timeout(&self) -> Option<Duration> {
+        Some(TICK)
+    }
+
+    #[inline]
+    fn translate(&mut self, io: &mut Io, offload: Offload, now: u64) -> Option<Verdict> {
+        let mut hairpin_here = true;
+        if let Some(st) = &mut self.steer {
+            let me = st.handoff.me();
+            let s = self.core.xlat.steer(&st.sharding, io.pkt.data());
+            if let Some(owner) = s.owner.filter(|&w| w != me) {
+                if st.handoff.send(owner, &mut io.pkt, offload) {
+                    io.counters.handed_off.add(1);
+                    return None;
+                }
+                io.out.clear();
+                return Some(Verdict::Drop(DropReason::Nat64HandoffFull));
+            }
+            hairpin_here = s.hairpin.is_none_or(|w| w == me);
+        }
+        Some(self.core.translate(io, offload, now, hairpin_here))
+    }
+
+    #[inline]
+    fn after_packet(&mut self, io: &mut Io, now: u64) {
+        self.core.after_packet(io, now);
+    }
+
+    fn tick(&mut self, io: &mut Io, now: u64) {
+        self.serve_handoffs(io, now);
+        self.core.expire(io, now);
         self.answer_requests(now);
+    }
+
+    #[inline]
+    fn park(&mut self) -> bool {
+        self.steer.as_ref().is_none_or(|st| st.handoff.park())
+    }
+
+    #[inline]
+    fn unpark(&mut self) {
+        if let Some(st) = &self.steer {
+            st.handoff.unpark();
+        }
     }
 }
 
