@@ -847,7 +847,7 @@ impl Config {
             (default_workers(), Source::Default)
         });
         let (pin, s_pin) = pick(flags.pin, file.pin, d(default::PIN));
-        let (offload, s_offload) = pick(flags.offload, file.offload, d(default::OFFLOAD && !nat64));
+        let (offload, s_offload) = pick(flags.offload, file.offload, d(default::OFFLOAD));
         let (log_level, s_log) = pick(flags.log_level, file.log_level, d(LogLevel::Info));
         let (control_socket, s_ctl) = pick(flags.control_socket, file.control_socket, || {
             (default_control_socket(&tun), Source::Default)
@@ -951,13 +951,6 @@ impl Config {
             return Err(ConfigError(
                 "missing 'pool4': nat64 mode needs the IPv4 addresses its clients share, \
                  e.g. --pool4 198.51.100.0/28 or pool4 = [\"198.51.100.0/28\"]"
-                    .into(),
-            ));
-        }
-        if self.offload {
-            return Err(ConfigError(
-                "invalid value for 'offload': nat64 mode does not take TUN offloads yet; \
-                 use --offload false (the nat64 default)"
                     .into(),
             ));
         }
@@ -1390,8 +1383,9 @@ mod tests {
         let e = resolve_file("mode = \"nat64\"").unwrap_err().0;
         assert!(e.contains("missing 'pool4'"), "{e}");
         let c = resolve_file("mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]").unwrap();
-        assert_eq!(c.workers, 1);
-        assert!(!c.offload && c.eam.is_empty());
+        // Same defaults as SIIT: a worker per core, offloads on.
+        assert_eq!(c.workers, default_workers());
+        assert!(c.offload && c.eam.is_empty());
         assert_eq!(c.pool4_addrs().len(), 16);
         assert_eq!((c.pool4_ports.first, c.pool4_ports.last), (1024, 65535));
         assert_eq!(c.max_sessions, 262_144);
@@ -1464,11 +1458,6 @@ mod tests {
                 "address-dependent-filtering",
                 "address-dependent-filtering = \"x\"",
                 "true or false",
-            ),
-            (
-                "offload",
-                "mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]\noffload = true",
-                "offload",
             ),
         ] {
             let e = resolve_file(text).unwrap_err().0;

@@ -244,8 +244,16 @@ fn nat64_shards(cfg: &Config) -> Result<(Vec<Shard>, Arc<Sharding>), Failure> {
 }
 
 /// Hand-off ring slots per ordered pair of NAT64 workers: a burst of this many packets
-/// for one owner is absorbed before packets are dropped (`nat64_handoff_full`).
-const HANDOFF_SLOTS: usize = 256;
+/// for one owner is absorbed before packets are dropped (`nat64_handoff_full`). Each
+/// worker keeps as many spare buffers per peer, so the count shrinks with 64 KB
+/// (offload) buffers and many workers to keep the stock near `HANDOFF_STOCK_BYTES`.
+fn handoff_slots(buf_cap: usize, workers: usize) -> usize {
+    const MAX: usize = 256;
+    const MIN: usize = 32;
+    const HANDOFF_STOCK_BYTES: usize = 32 << 20;
+    let peers = workers.saturating_sub(1).max(1);
+    (HANDOFF_STOCK_BYTES / (buf_cap.max(1) * peers)).clamp(MIN, MAX)
+}
 
 fn run(args: &RunArgs) -> Result<(), Failure> {
     let cfg = load(args)?;
@@ -318,7 +326,9 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         (Xlat::Nat64(_), None) => (workers, Vec::new()),
         (Xlat::Nat64(t), Some((shards, sharding))) => {
             let wakers: Vec<_> = workers.iter().map(Worker::waker).collect();
-            let handoffs = handoff::mesh(&wakers, HANDOFF_SLOTS, handoff_buf_cap(&cfg));
+            let cap = handoff_buf_cap(&cfg);
+            let slots = handoff_slots(cap, wakers.len());
+            let handoffs = handoff::mesh(&wakers, slots, cap);
             let paired = workers
                 .into_iter()
                 .zip(shards)

@@ -347,7 +347,7 @@ mod tests {
         let kv = c.snapshot().render_kv();
         assert!(kv.contains("translated_v4_to_v6=7\n"));
         assert!(kv.contains("drop.unknown_version=0\n"));
-        assert_eq!(kv.lines().count(), 14 + 1 + DropReason::COUNT);
+        assert_eq!(kv.lines().count(), 15 + 1 + DropReason::COUNT);
         for line in kv.lines() {
             let (k, v) = line.split_once('=').expect("key=value");
             assert!(!k.is_empty());

@@ -51,6 +51,9 @@ const HELD_SLOT: usize = 256;
 pub struct HeldSyns {
     keys: Vec<Option<HeldSynKey>>,
     lens: Vec<usize>,
+    /// The offload metadata each SYN was read with (a partial checksum must be
+    /// translated as one when the SYN is released).
+    offloads: Vec<Offload>,
     bytes: Vec<[u8; HELD_SLOT]>,
 }
 
@@ -59,13 +62,14 @@ impl HeldSyns {
         HeldSyns {
             keys: vec![None; slots],
             lens: vec![0; slots],
+            offloads: vec![Offload::NONE; slots],
             bytes: vec![[0; HELD_SLOT]; slots],
         }
     }
 
     /// Keeps a copy of `pkt` under `key` (replacing an older copy of the same flow);
     /// false if it does not fit.
-    pub fn insert(&mut self, key: HeldSynKey, pkt: &[u8]) -> bool {
+    pub fn insert(&mut self, key: HeldSynKey, pkt: &[u8], offload: Offload) -> bool {
         if pkt.len() > HELD_SLOT {
             return false;
         }
@@ -75,25 +79,27 @@ impl HeldSyns {
             .position(|k| *k == Some(key))
             .or_else(|| self.keys.iter().position(Option::is_none));
         let Some(i) = slot else { return false };
-        let (Some(k), Some(l), Some(b)) = (
+        let (Some(k), Some(l), Some(o), Some(b)) = (
             self.keys.get_mut(i),
             self.lens.get_mut(i),
+            self.offloads.get_mut(i),
             self.bytes.get_mut(i),
         ) else {
             return false;
         };
         *k = Some(key);
         *l = pkt.len();
+        *o = offload;
         b[..pkt.len()].copy_from_slice(pkt);
         true
     }
 
-    /// Removes the copy held under `key`, handing its bytes to `f`.
-    pub fn take<R>(&mut self, key: HeldSynKey, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    /// Removes the copy held under `key`, handing its bytes and offload metadata to `f`.
+    pub fn take<R>(&mut self, key: HeldSynKey, f: impl FnOnce(&[u8], Offload) -> R) -> Option<R> {
         let i = self.keys.iter().position(|k| *k == Some(key))?;
         self.keys[i] = None;
         let b = self.bytes.get(i)?.get(..self.lens[i])?;
-        Some(f(b))
+        Some(f(b, self.offloads.get(i).copied().unwrap_or(Offload::NONE)))
     }
 }
 
@@ -210,15 +216,14 @@ impl Core<'_> {
     fn translate(
         &mut self,
         io: &mut Io,
-        _offload: Offload,
+        offload: Offload,
         now: u64,
         hairpin_here: bool,
     ) -> Verdict {
-        // The device runs without offloads in NAT64 mode (the config refuses them), so
-        // `_offload` is always NONE.
-        let v = self.xlat.translate_steered(
+        let v = self.xlat.translate_offload(
             &mut self.shard,
             &mut io.pkt,
+            offload,
             &mut io.out,
             now,
             hairpin_here,
@@ -226,7 +231,7 @@ impl Core<'_> {
         if v.verdict == Verdict::Drop(DropReason::Nat64HeldSyn)
             && let Some(key) = held_key(io.pkt.data())
         {
-            self.held.insert(key, io.pkt.data());
+            self.held.insert(key, io.pkt.data(), offload);
         }
         self.release = v.release_held;
         v.verdict
@@ -239,15 +244,21 @@ impl Core<'_> {
         };
         // RFC 6146 §3.5.2.2: the IPv6 SYN completed a simultaneous open; the IPv4 SYN
         // we held now has its session and goes through like any other packet.
-        let copied = self.held.take(key, |b| {
+        let copied = self.held.take(key, |b, offload| {
             let n = b.len().min(io.pkt.receive_area().len());
             io.pkt.receive_area()[..n].copy_from_slice(&b[..n]);
             io.pkt.set_received(n);
+            offload
         });
-        if copied.is_some() {
-            let v = self
-                .xlat
-                .translate(&mut self.shard, &mut io.pkt, &mut io.out, now);
+        if let Some(offload) = copied {
+            let v = self.xlat.translate_offload(
+                &mut self.shard,
+                &mut io.pkt,
+                offload,
+                &mut io.out,
+                now,
+                true,
+            );
             let dropped = io.account(v.verdict);
             io.send_out(dropped);
         }
@@ -270,7 +281,7 @@ impl Core<'_> {
                     dport,
                 };
                 io.out.clear();
-                let quoted = held.take(key, |b| xlat.held_syn_unreachable(b, &mut io.out));
+                let quoted = held.take(key, |b, _| xlat.held_syn_unreachable(b, &mut io.out));
                 if quoted.is_none() {
                     xlat.held_syn_unreachable_from_key(key, &mut io.out);
                 }
@@ -346,14 +357,15 @@ mod tests {
     #[test]
     fn rfc6146_3_5_2_2_held_store_is_bounded_and_take_once() {
         let mut h = HeldSyns::new(2);
-        assert!(h.insert(key(1), &[1, 2, 3]));
-        assert!(h.insert(key(2), &[4]));
-        assert!(!h.insert(key(3), &[5]));
-        assert!(h.insert(key(1), &[9, 9]));
-        assert!(!h.insert(key(4), &[0; HELD_SLOT + 1]));
-        assert_eq!(h.take(key(1), <[u8]>::to_vec), Some(vec![9, 9]));
-        assert_eq!(h.take(key(1), <[u8]>::to_vec), None);
-        assert!(h.insert(key(3), &[5]));
+        let n = Offload::NONE;
+        assert!(h.insert(key(1), &[1, 2, 3], n));
+        assert!(h.insert(key(2), &[4], n));
+        assert!(!h.insert(key(3), &[5], n));
+        assert!(h.insert(key(1), &[9, 9], n));
+        assert!(!h.insert(key(4), &[0; HELD_SLOT + 1], n));
+        assert_eq!(h.take(key(1), |b, _| b.to_vec()), Some(vec![9, 9]));
+        assert_eq!(h.take(key(1), |b, _| b.to_vec()), None);
+        assert!(h.insert(key(3), &[5], n));
     }
 
     /// RFC 6146 §3.5.2.2 names held SYNs by the IPv4 flow: source, destination, ports.

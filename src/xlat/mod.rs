@@ -170,6 +170,6 @@ impl Translator {
         if offload.is_none() {
             return self.translate(pkt, out, now_ms);
         }
-        offload::translate(self, pkt, offload, out, now_ms)
+        offload::translate(self, pkt, offload, out, |p, o| self.translate(p, o, now_ms))
     }
 }

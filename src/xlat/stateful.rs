@@ -27,9 +27,12 @@ use crate::nat64::{Proto, Refusal, Shard, V4Lookup};
 use crate::wire::buf::PacketBuf;
 use crate::wire::checksum;
 use crate::wire::ipv4::Ipv4Repr;
+use crate::wire::vnet::Offload;
 
 use super::ctx::{MapCtx, PortRewrite};
-use super::{DropReason, Output, Translator, Verdict, XlatConfig, error, v4_to_v6, v6_to_v4};
+use super::{
+    DropReason, Output, Translator, Verdict, XlatConfig, error, offload, v4_to_v6, v6_to_v4,
+};
 
 use DropReason as R;
 
@@ -131,6 +134,35 @@ impl Nat64Translator {
         {
             self.refusal_error(r, version, pkt, out);
         }
+        Nat64Verdict {
+            verdict,
+            release_held,
+        }
+    }
+
+    /// As [`translate_steered`](Self::translate_steered) for a packet read with TUN
+    /// offload metadata: partial checksums and GSO super-packets are translated whole
+    /// by the same rules as in SIIT (see `offload`). Ports change in the transport
+    /// header only; a partial checksum covers the pseudo-header alone, so only the
+    /// address change reaches it.
+    pub fn translate_offload(
+        &self,
+        shard: &mut Shard,
+        pkt: &mut PacketBuf,
+        offload: Offload,
+        out: &mut Output,
+        now_ms: u64,
+        hairpin_here: bool,
+    ) -> Nat64Verdict {
+        if offload.is_none() {
+            return self.translate_steered(shard, pkt, out, now_ms, hairpin_here);
+        }
+        let mut release_held = None;
+        let verdict = offload::translate(&self.t, pkt, offload, out, |p, o| {
+            let v = self.translate_steered(shard, p, o, now_ms, hairpin_here);
+            release_held = v.release_held;
+            v.verdict
+        });
         Nat64Verdict {
             verdict,
             release_held,

@@ -791,3 +791,116 @@ mod steer {
         }
     }
 }
+
+/// NAT64 with TUN offloads: a GSO super-packet goes through the session whole.
+mod offload {
+    use super::*;
+    use crate::wire::checksum;
+    use crate::wire::vnet::{FLAG_NEEDS_CSUM, Offload, gso};
+
+    /// An IPv6 TCP ACK carrying `n` bytes with the pseudo-header partial sum (length 0,
+    /// as virtio GSO packets carry it) in the checksum field.
+    fn super6(src: &str, sport: u16, dst: &str, dport: u16, n: usize) -> Vec<u8> {
+        let mut v = Vec::new();
+        PacketBuilder::ipv6(a6(src), a6(dst), 64)
+            .tcp(sport, dport, 1, 65535)
+            .ack(1)
+            .write(&mut v, &vec![0x5a; n])
+            .unwrap();
+        let p = checksum::pseudo_v6(a6(src), a6(dst), 6, 0);
+        v[56..58].copy_from_slice(&p.to_be_bytes());
+        v
+    }
+
+    /// Completes a length-0 partial sum over the whole transport part (as if it were
+    /// one segment) and checks the result with etherparse-independent arithmetic.
+    fn completes(f: &[u8], l4_at: usize, field_at: usize) -> bool {
+        let mut f = f.to_vec();
+        let l4len = (f.len() - l4_at) as u16;
+        let p = u16::from_be_bytes([f[field_at], f[field_at + 1]]);
+        f[field_at..field_at + 2].copy_from_slice(&checksum::add(p, l4len).to_be_bytes());
+        let c = !checksum::ones_sum(&f[l4_at..]);
+        f[field_at..field_at + 2].copy_from_slice(&c.to_be_bytes());
+        check_emitted(&f).is_ok()
+    }
+
+    // RFC 6146 §3.5.2 + RFC 7915 §5.1/§5.5 on a TCPv6 super-packet (10 × 1440 bytes):
+    // one IPv4 header from the session (pool4 source address and port), TCPV4, the
+    // partial sum moved to the IPv4 pseudo-header; and the IPv4 answer the other way
+    // (§4.1: gso_size lowered by the 20 bytes the header grows).
+    #[test]
+    fn rfc6146_3_5_2_gso_super_packets_through_a_session() {
+        let (t, mut s) = (nat64(false), shard());
+        one(
+            &t,
+            &mut s,
+            &tcp6(C1, 40000, SERVER6, 80, true),
+            0,
+            Verdict::V6ToV4,
+        );
+        let se = session(&s, Proto::Tcp, C1, 40000);
+        let input = super6(C1, 40000, SERVER6, 80, 14400);
+        let off = Offload {
+            flags: FLAG_NEEDS_CSUM,
+            gso_type: gso::TCPV6,
+            hdr_len: 60,
+            gso_size: 1440,
+            csum_start: 40,
+            csum_offset: 16,
+        };
+        let mut pkt = PacketBuf::from_packet(&input);
+        let mut out = Output::new();
+        let v = t.translate_offload(&mut s, &mut pkt, off, &mut out, 1, true);
+        assert_eq!(v.verdict, Verdict::V6ToV4);
+        assert_eq!(out.frames().len(), 1);
+        let o = out.frames()[0].offload;
+        assert_eq!(
+            (o.gso_type, o.gso_size, o.csum_start, o.hdr_len),
+            (gso::TCPV4, 1440, 20, 40)
+        );
+        let f = out.frame_bytes(0, &pkt);
+        assert_eq!(f.len(), 40 + 14400);
+        assert_eq!(ends4(&f), (se.v4, ip4(SERVER4), se.v4_port, 80));
+        assert_eq!(
+            u16::from_be_bytes([f[36], f[37]]),
+            checksum::pseudo_v4(se.v4.octets(), a4(SERVER4), 6, 0)
+        );
+        assert!(completes(&f, 20, 36));
+
+        // The server's super-packet back to the binding.
+        let mut v4 = Vec::new();
+        PacketBuilder::ipv4(a4(SERVER4), se.v4.octets(), 64)
+            .tcp(80, se.v4_port, 1, 65535)
+            .ack(1)
+            .write(&mut v4, &vec![0xa5; 14600])
+            .unwrap();
+        v4[6] |= 0x40; // DF
+        let hc = !checksum::ones_sum(&{
+            let mut h = v4[..20].to_vec();
+            h[10] = 0;
+            h[11] = 0;
+            h
+        });
+        v4[10..12].copy_from_slice(&hc.to_be_bytes());
+        let p = checksum::pseudo_v4(a4(SERVER4), se.v4.octets(), 6, 0);
+        v4[36..38].copy_from_slice(&p.to_be_bytes());
+        let off4 = Offload {
+            gso_type: gso::TCPV4,
+            hdr_len: 40,
+            gso_size: 1460,
+            csum_start: 20,
+            ..off
+        };
+        let mut pkt = PacketBuf::from_packet(&v4);
+        let v = t.translate_offload(&mut s, &mut pkt, off4, &mut out, 2, true);
+        assert_eq!(v.verdict, Verdict::V4ToV6);
+        let o = out.frames()[0].offload;
+        assert_eq!(
+            (o.gso_type, o.gso_size, o.csum_start),
+            (gso::TCPV6, 1440, 40)
+        );
+        let f = out.frame_bytes(0, &pkt);
+        assert_eq!(ends6(&f), (ip6(SERVER6), ip6(C1), 80, 40000));
+        assert!(completes(&f, 40, 56));
+    }
+}
