@@ -53,7 +53,9 @@ fn rfc6146_s3_5_3_sessions_and_stats_over_the_control_socket() {
     if using_tayga() {
         return;
     }
-    let (mut lab, sock) = lab_with_control(&["--mode", "nat64", "--pool4", POOL4]);
+    // Two workers: the sessions answer merges both shards.
+    let (mut lab, sock) =
+        lab_with_control(&["--mode", "nat64", "--pool4", POOL4, "--workers", "2"]);
     lab.ip(Node::Xlt, &format!("route replace {POOL4} dev xlat64"))
         .unwrap();
     ping(&lab, Node::Cli, addr::SRV6, 3);
@@ -89,7 +91,7 @@ fn rfc6146_s3_5_3_sessions_and_stats_over_the_control_socket() {
         .unwrap_or(0);
     assert!(translated >= 3, "{stats}");
     assert!(stats.contains("\"drops\": {"), "{stats}");
-    assert!(stats.contains("\"workers\": 1}"), "{stats}");
+    assert!(stats.contains("\"workers\": 2}"), "{stats}");
 
     // Only root may open the socket.
     let bin = xlat64_bin().to_string_lossy().into_owned();

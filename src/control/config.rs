@@ -922,10 +922,10 @@ impl Config {
         );
         let (txqueuelen, s_txq) = pick(flags.txqueuelen, file.txqueuelen, d(default::TXQUEUELEN));
         let (workers, s_workers) = pick(flags.workers, file.workers, || {
-            (if nat64 { 1 } else { default_workers() }, Source::Default)
+            (default_workers(), Source::Default)
         });
         let (pin, s_pin) = pick(flags.pin, file.pin, d(default::PIN));
-        let (offload, s_offload) = pick(flags.offload, file.offload, d(default::OFFLOAD && !nat64));
+        let (offload, s_offload) = pick(flags.offload, file.offload, d(default::OFFLOAD));
         let (log_level, s_log) = pick(flags.log_level, file.log_level, d(LogLevel::Info));
         let (control_socket, s_ctl) = pick(flags.control_socket, file.control_socket, || {
             (default_control_socket(&tun), Source::Default)
@@ -1037,20 +1037,6 @@ impl Config {
             return Err(ConfigError(
                 "missing 'pool4': nat64 mode needs the IPv4 addresses its clients share, \
                  e.g. --pool4 198.51.100.0/28 or pool4 = [\"198.51.100.0/28\"]"
-                    .into(),
-            ));
-        }
-        if self.workers > 1 {
-            return Err(ConfigError(
-                "invalid value for 'workers': nat64 runs on one worker for now (queue \
-                 steering comes next); use --workers 1"
-                    .into(),
-            ));
-        }
-        if self.offload {
-            return Err(ConfigError(
-                "invalid value for 'offload': nat64 mode does not take TUN offloads yet; \
-                 use --offload false (the nat64 default)"
                     .into(),
             ));
         }
@@ -1541,8 +1527,9 @@ mod tests {
         let e = resolve_file("mode = \"nat64\"").unwrap_err().0;
         assert!(e.contains("missing 'pool4'"), "{e}");
         let c = resolve_file("mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]").unwrap();
-        assert_eq!(c.workers, 1);
-        assert!(!c.offload && c.eam.is_empty());
+        // Same defaults as SIIT: a worker per core, offloads on.
+        assert_eq!(c.workers, default_workers());
+        assert!(c.offload && c.eam.is_empty());
         assert_eq!(c.pool4_addrs().len(), 16);
         assert_eq!((c.pool4_ports.first, c.pool4_ports.last), (1024, 65535));
         assert_eq!(c.max_sessions, 262_144);
@@ -1559,15 +1546,10 @@ mod tests {
             ),
             (16_384, 8192, 64)
         );
-        let e = resolve_file("mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]\nworkers = 2")
-            .unwrap_err()
-            .0;
-        assert!(
-            e.contains(
-                "nat64 runs on one worker for now (queue steering comes next); use --workers 1"
-            ),
-            "{e}"
-        );
+        // Several workers share the state by owner (see dataplane::handoff).
+        let c =
+            resolve_file("mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]\nworkers = 2").unwrap();
+        assert_eq!(c.workers, 2);
         let c = resolve_file(
             "mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]\neam = [\"2001:db8:1::/120=192.0.2.0/24\"]",
         )
@@ -1620,11 +1602,6 @@ mod tests {
                 "address-dependent-filtering",
                 "address-dependent-filtering = \"x\"",
                 "true or false",
-            ),
-            (
-                "offload",
-                "mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]\noffload = true",
-                "offload",
             ),
         ] {
             let e = resolve_file(text).unwrap_err().0;

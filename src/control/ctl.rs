@@ -20,7 +20,9 @@ use std::time::Duration;
 use mio::Waker;
 use tracing::{debug, warn};
 
-use crate::dataplane::{Counters, SessionsReply, SessionsRequest, Snapshot, Stop};
+use crate::dataplane::{
+    Counters, MAX_SESSION_ROWS, SessionsReply, SessionsRequest, Snapshot, Stop,
+};
 use crate::nat64::SessionInfo;
 use crate::xlat::DropReason;
 
@@ -203,8 +205,9 @@ pub struct SessionsLink {
 /// What the control thread answers from.
 pub struct State {
     pub counters: Vec<Arc<Counters>>,
-    /// None in SIIT mode (stateless).
-    pub sessions: Option<SessionsLink>,
+    /// One per NAT64 worker (each owns a shard of the sessions); None in SIIT mode
+    /// (stateless).
+    pub sessions: Option<Vec<SessionsLink>>,
 }
 
 impl State {
@@ -217,7 +220,7 @@ impl State {
             Query::Sessions => match &self.sessions {
                 None if req.json => "[]\n".into(),
                 None => "no sessions: mode siit is stateless\n".into(),
-                Some(link) => match ask_worker(link) {
+                Some(links) => match ask_workers(links) {
                     Ok(r) => render_sessions(&r.rows, r.total, req.json),
                     Err(e) => format!("{ERROR_PREFIX}{e}\n"),
                 },
@@ -226,15 +229,29 @@ impl State {
     }
 }
 
-fn ask_worker(link: &SessionsLink) -> Result<SessionsReply, String> {
-    let (tx, rx) = sync_channel(1);
-    link.requests
-        .send(tx)
-        .map_err(|_| "the NAT64 worker has stopped".to_string())?;
-    // A failed wake only delays the answer to the worker's next 1 s tick.
-    let _ = link.waker.wake();
-    rx.recv_timeout(WORKER_TIMEOUT)
-        .map_err(|_| "the NAT64 worker did not answer within 5 s".to_string())
+/// Asks every worker for its sessions at once, then merges the answers (at most
+/// `MAX_SESSION_ROWS` rows in all; `total` counts every session).
+fn ask_workers(links: &[SessionsLink]) -> Result<SessionsReply, String> {
+    let mut waiting = Vec::with_capacity(links.len());
+    for link in links {
+        let (tx, rx) = sync_channel(1);
+        link.requests
+            .send(tx)
+            .map_err(|_| "a NAT64 worker has stopped".to_string())?;
+        // A failed wake only delays the answer to the worker's next 1 s tick.
+        let _ = link.waker.wake();
+        waiting.push(rx);
+    }
+    let mut all = SessionsReply::default();
+    for rx in waiting {
+        let r = rx
+            .recv_timeout(WORKER_TIMEOUT)
+            .map_err(|_| "a NAT64 worker did not answer within 5 s".to_string())?;
+        let room = MAX_SESSION_ROWS.saturating_sub(all.rows.len());
+        all.rows.extend(r.rows.into_iter().take(room));
+        all.total += r.total;
+    }
+    Ok(all)
 }
 
 /// The bound socket; removes its file when dropped.

@@ -15,11 +15,12 @@ use std::sync::Arc;
 
 use tracing::{debug, info, warn};
 
+use crate::dataplane::handoff;
 use crate::dataplane::sys::OffloadFlags;
 use crate::dataplane::{
     Counters, Engine, Nat64Engine, Snapshot, Stop, Tun, TunFlags, Worker, WorkerError,
 };
-use crate::nat64::Shard;
+use crate::nat64::{Shard, Sharding};
 use crate::xlat::{Nat64Translator, Translator};
 use cli::{Cli, Command, QueryArgs, RunArgs};
 use config::{Config, ConfigError, LogLevel, Mode, Partial, Source};
@@ -196,21 +197,37 @@ impl Xlat {
     }
 }
 
-/// The NAT64 state of the single worker, keyed with a per-process random seed.
-fn nat64_shard(cfg: &Config) -> Result<Shard, Failure> {
-    let seed = crate::dataplane::sys::random_u64().map_err(|e| {
-        runtime(format!(
-            "cannot read random bytes for the NAT64 tables: {e}"
-        ))
-    })?;
-    let sc = cfg.shard_config();
-    let mut shard = Shard::new(sc, seed).map_err(|e| Failure {
-        code: EXIT_USAGE,
-        msg: e,
-    })?;
-    add_static_bibs(cfg, &mut shard)?;
+/// The NAT64 state: one shard per worker, each with its slice of pool4's ports and its
+/// share of `max-sessions`, and the `Sharding` that says which worker owns a packet.
+/// Hashes are keyed with per-process random seeds.
+fn nat64_shards(cfg: &Config) -> Result<(Vec<Shard>, Arc<Sharding>), Failure> {
+    let seed = || {
+        crate::dataplane::sys::random_u64().map_err(|e| {
+            runtime(format!(
+                "cannot read random bytes for the NAT64 tables: {e}"
+            ))
+        })
+    };
+    let workers = usize::from(cfg.workers).max(1);
+    let base = cfg.shard_config();
+    let mut sharding = Sharding::new(&base.pool, workers, base.subscriber_prefix_len, seed()?);
+    let mut shards = Vec::with_capacity(workers);
+    for w in 0..workers {
+        let mut sc = base.clone();
+        sc.worker = w;
+        sc.workers = workers;
+        sc.max_sessions = base.max_sessions.div_ceil(workers);
+        sc.max_subscribers = base.max_subscribers.div_ceil(workers).max(64);
+        let shard = Shard::new(sc, seed()?).map_err(|e| Failure {
+            code: EXIT_USAGE,
+            msg: e,
+        })?;
+        shards.push(shard);
+    }
+    add_static_bibs(cfg, &mut sharding, &mut shards)?;
+    let bytes: usize = shards.iter().map(Shard::reserved_bytes).sum();
     info!(
-        "nat64: {} pool4 address{}, ports {}-{}, tables for {} sessions ({} MB)",
+        "nat64: {} pool4 address{}, ports {}-{}, tables for {} sessions in {} shard{} ({} MB)",
         cfg.pool4_addrs().len(),
         if cfg.pool4_addrs().len() == 1 {
             ""
@@ -220,17 +237,40 @@ fn nat64_shard(cfg: &Config) -> Result<Shard, Failure> {
         cfg.pool4_ports.first,
         cfg.pool4_ports.last,
         cfg.max_sessions,
-        shard.reserved_bytes() / (1024 * 1024)
+        workers,
+        if workers == 1 { "" } else { "s" },
+        bytes / (1024 * 1024)
     );
-    Ok(shard)
+    Ok((shards, Arc::new(sharding)))
 }
 
-/// Installs the operator's static BIB entries (`static-bib`) in `shard`. The config has
+/// Hand-off ring slots per ordered pair of NAT64 workers: a burst of this many packets
+/// for one owner is absorbed before packets are dropped (`nat64_handoff_full`). Each
+/// worker keeps as many spare buffers per peer, so the count shrinks with 64 KB
+/// (offload) buffers and many workers to keep the stock near `HANDOFF_STOCK_BYTES`.
+fn handoff_slots(buf_cap: usize, workers: usize) -> usize {
+    const MAX: usize = 256;
+    const MIN: usize = 32;
+    const HANDOFF_STOCK_BYTES: usize = 32 << 20;
+    let peers = workers.saturating_sub(1).max(1);
+    (HANDOFF_STOCK_BYTES / (buf_cap.max(1) * peers)).clamp(MIN, MAX)
+}
+
+/// Installs the operator's static BIB entries (`static-bib`), each in the shard of the
+/// worker `sharding` gives it (and steers both its directions to). The config has
 /// checked them (pool4 addresses, no clashes), so a refusal here is a bug worth a clear
 /// exit rather than a silently missing mapping.
-fn add_static_bibs(cfg: &Config, shard: &mut Shard) -> Result<(), Failure> {
+fn add_static_bibs(
+    cfg: &Config,
+    sharding: &mut Sharding,
+    shards: &mut [Shard],
+) -> Result<(), Failure> {
     for st in &cfg.static_bib {
         let entry = config::static_bib_string(st);
+        let w = sharding.add_static(st);
+        let Some(shard) = shards.get_mut(w) else {
+            return Err(runtime(format!("static BIB entry {entry}: no worker {w}")));
+        };
         shard.add_static(st).map_err(|r| Failure {
             code: EXIT_USAGE,
             msg: format!(
@@ -248,8 +288,8 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     init_logging(&cfg);
     log_config(&cfg);
     let translator = Xlat::new(&cfg)?;
-    let shard = match translator {
-        Xlat::Nat64(_) => Some(nat64_shard(&cfg)?),
+    let nat64 = match translator {
+        Xlat::Nat64(_) => Some(nat64_shards(&cfg)?),
         Xlat::Siit(_) => None,
     };
 
@@ -282,16 +322,21 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         if workers.len() == 1 { "" } else { "s" }
     );
     let counters: Vec<Arc<Counters>> = workers.iter().map(Worker::counters).collect();
-    let (sessions_tx, sessions_rx) = std::sync::mpsc::channel();
+    let mut sessions_rx = Vec::new();
+    let links: Vec<ctl::SessionsLink> = workers
+        .iter()
+        .map(|w| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            sessions_rx.push(rx);
+            ctl::SessionsLink {
+                requests: tx,
+                waker: w.waker(),
+            }
+        })
+        .collect();
     let state = ctl::State {
         counters: counters.clone(),
-        sessions: match (&translator, workers.first()) {
-            (Xlat::Nat64(_), Some(w)) => Some(ctl::SessionsLink {
-                requests: sessions_tx,
-                waker: w.waker(),
-            }),
-            _ => None,
-        },
+        sessions: matches!(translator, Xlat::Nat64(_)).then_some(links),
     };
     let control = control_socket(&cfg).map(|sock| {
         let stop = stop.clone();
@@ -299,26 +344,28 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
             .name("xlat64-control".into())
             .spawn(move || sock.serve(&state, &stop))
     });
-    let mut sessions_rx = Some(sessions_rx);
-    let (workers, results) = match &translator {
-        Xlat::Siit(t) => run_workers(
+    let (workers, results) = match (&translator, nat64) {
+        (Xlat::Siit(t), _) => run_workers(
             workers.into_iter().map(|w| (w, t)).collect(),
             &stop,
             cfg.pin,
         ),
-        Xlat::Nat64(t) => {
-            // One worker (the config refuses more), so one shard.
-            let mut shard = shard;
+        // Built together above; never apart.
+        (Xlat::Nat64(_), None) => (workers, Vec::new()),
+        (Xlat::Nat64(t), Some((shards, sharding))) => {
+            let wakers: Vec<_> = workers.iter().map(Worker::waker).collect();
+            let cap = handoff_buf_cap(&cfg);
+            let slots = handoff_slots(cap, wakers.len());
+            let handoffs = handoff::mesh(&wakers, slots, cap);
             let paired = workers
                 .into_iter()
-                .filter_map(|w| {
-                    shard.take().map(|s| {
-                        let mut e = Nat64Engine::new(t, s);
-                        if let Some(rx) = sessions_rx.take() {
-                            e.serve_sessions(rx);
-                        }
-                        (w, e)
-                    })
+                .zip(shards)
+                .zip(handoffs)
+                .zip(sessions_rx)
+                .map(|(((w, s), h), rx)| {
+                    let mut e = Nat64Engine::new(t, s).with_handoff(Arc::clone(&sharding), h);
+                    e.serve_sessions(rx);
+                    (w, e)
                 })
                 .collect();
             run_workers(paired, &stop, cfg.pin)
@@ -347,6 +394,16 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// Largest packet a NAT64 hand-off buffer must hold: what the device delivers (MTU
+/// sized packets without offloads; 64 KB super-packets with them).
+fn handoff_buf_cap(cfg: &Config) -> usize {
+    if cfg.offload {
+        crate::wire::buf::MAX_PACKET
+    } else {
+        usize::from(cfg.mtu).max(1280) + 64
+    }
 }
 
 /// Packets in and out per worker, to see how the kernel spread flows over the queues.

@@ -65,6 +65,8 @@ pub struct Counters {
     pub offload_write_errors: Counter,
     /// NAT64 sessions held at the last look (a gauge, not a count; 0 in SIIT mode).
     pub sessions: Counter,
+    /// NAT64 packets read here and passed to the worker owning their flow.
+    pub handed_off: Counter,
     drops: [Counter; DropReason::COUNT],
 }
 
@@ -85,6 +87,7 @@ impl Default for Counters {
             rx_gso_packets: Counter::default(),
             offload_write_errors: Counter::default(),
             sessions: Counter::default(),
+            handed_off: Counter::default(),
             drops: std::array::from_fn(|_| Counter::default()),
         }
     }
@@ -120,6 +123,7 @@ impl Counters {
             rx_gso_packets: self.rx_gso_packets.get(),
             offload_write_errors: self.offload_write_errors.get(),
             sessions: self.sessions.get(),
+            handed_off: self.handed_off.get(),
             drops: std::array::from_fn(|i| self.drops[i].get()),
         }
     }
@@ -143,6 +147,8 @@ pub struct Snapshot {
     pub offload_write_errors: u64,
     /// NAT64 sessions at the time of the snapshot (summed over workers).
     pub sessions: u64,
+    /// NAT64 packets passed from the worker that read them to the one owning their flow.
+    pub handed_off: u64,
     pub drops: [u64; DropReason::COUNT],
 }
 
@@ -163,6 +169,7 @@ impl Default for Snapshot {
             rx_gso_packets: 0,
             offload_write_errors: 0,
             sessions: 0,
+            handed_off: 0,
             drops: [0; DropReason::COUNT],
         }
     }
@@ -195,7 +202,7 @@ impl Snapshot {
     }
 
     /// The general counters by stable name (drop reasons excluded).
-    pub fn fields(&self) -> [(&'static str, u64); 14] {
+    pub fn fields(&self) -> [(&'static str, u64); 15] {
         [
             ("rx_packets", self.rx_packets),
             ("rx_bytes", self.rx_bytes),
@@ -211,10 +218,11 @@ impl Snapshot {
             ("rx_gso_packets", self.rx_gso_packets),
             ("offload_write_errors", self.offload_write_errors),
             ("nat64_sessions", self.sessions),
+            ("nat64_handed_off", self.handed_off),
         ]
     }
 
-    fn fields_mut(&mut self) -> [&mut u64; 14] {
+    fn fields_mut(&mut self) -> [&mut u64; 15] {
         [
             &mut self.rx_packets,
             &mut self.rx_bytes,
@@ -230,6 +238,7 @@ impl Snapshot {
             &mut self.rx_gso_packets,
             &mut self.offload_write_errors,
             &mut self.sessions,
+            &mut self.handed_off,
         ]
     }
 
@@ -338,7 +347,7 @@ mod tests {
         let kv = c.snapshot().render_kv();
         assert!(kv.contains("translated_v4_to_v6=7\n"));
         assert!(kv.contains("drop.unknown_version=0\n"));
-        assert_eq!(kv.lines().count(), 14 + 1 + DropReason::COUNT);
+        assert_eq!(kv.lines().count(), 15 + 1 + DropReason::COUNT);
         for line in kv.lines() {
             let (k, v) = line.split_once('=').expect("key=value");
             assert!(!k.is_empty());

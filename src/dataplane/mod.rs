@@ -5,6 +5,7 @@
 //! what happened.
 
 pub mod counters;
+pub mod handoff;
 pub mod nat64;
 pub mod sys;
 pub mod tun;

@@ -12,8 +12,11 @@ use std::net::Ipv4Addr;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use super::handoff::Handoff;
 use super::worker::{Engine, Io};
-use crate::nat64::{Event, SessionInfo, Shard};
+use crate::nat64::{Event, SessionInfo, Shard, Sharding};
 use crate::wire::vnet::Offload;
 use crate::xlat::{DropReason, HeldSynKey, Nat64Translator, Verdict};
 
@@ -48,6 +51,9 @@ const HELD_SLOT: usize = 256;
 pub struct HeldSyns {
     keys: Vec<Option<HeldSynKey>>,
     lens: Vec<usize>,
+    /// The offload metadata each SYN was read with (a partial checksum must be
+    /// translated as one when the SYN is released).
+    offloads: Vec<Offload>,
     bytes: Vec<[u8; HELD_SLOT]>,
 }
 
@@ -56,13 +62,14 @@ impl HeldSyns {
         HeldSyns {
             keys: vec![None; slots],
             lens: vec![0; slots],
+            offloads: vec![Offload::NONE; slots],
             bytes: vec![[0; HELD_SLOT]; slots],
         }
     }
 
     /// Keeps a copy of `pkt` under `key` (replacing an older copy of the same flow);
     /// false if it does not fit.
-    pub fn insert(&mut self, key: HeldSynKey, pkt: &[u8]) -> bool {
+    pub fn insert(&mut self, key: HeldSynKey, pkt: &[u8], offload: Offload) -> bool {
         if pkt.len() > HELD_SLOT {
             return false;
         }
@@ -72,25 +79,27 @@ impl HeldSyns {
             .position(|k| *k == Some(key))
             .or_else(|| self.keys.iter().position(Option::is_none));
         let Some(i) = slot else { return false };
-        let (Some(k), Some(l), Some(b)) = (
+        let (Some(k), Some(l), Some(o), Some(b)) = (
             self.keys.get_mut(i),
             self.lens.get_mut(i),
+            self.offloads.get_mut(i),
             self.bytes.get_mut(i),
         ) else {
             return false;
         };
         *k = Some(key);
         *l = pkt.len();
+        *o = offload;
         b[..pkt.len()].copy_from_slice(pkt);
         true
     }
 
-    /// Removes the copy held under `key`, handing its bytes to `f`.
-    pub fn take<R>(&mut self, key: HeldSynKey, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    /// Removes the copy held under `key`, handing its bytes and offload metadata to `f`.
+    pub fn take<R>(&mut self, key: HeldSynKey, f: impl FnOnce(&[u8], Offload) -> R) -> Option<R> {
         let i = self.keys.iter().position(|k| *k == Some(key))?;
         self.keys[i] = None;
         let b = self.bytes.get(i)?.get(..self.lens[i])?;
-        Some(f(b))
+        Some(f(b, self.offloads.get(i).copied().unwrap_or(Offload::NONE)))
     }
 }
 
@@ -115,23 +124,50 @@ pub fn held_key(pkt: &[u8]) -> Option<HeldSynKey> {
 
 /// One worker's NAT64 state and the shared stateful translator.
 pub struct Nat64Engine<'a> {
+    core: Core<'a>,
+    /// With several workers: who owns which flow, and the rings to the owners.
+    steer: Option<Steer>,
+    requests: Option<Receiver<SessionsRequest>>,
+}
+
+/// What translating on this worker's shard needs.
+struct Core<'a> {
     xlat: &'a Nat64Translator,
     shard: Shard,
     held: HeldSyns,
     release: Option<HeldSynKey>,
-    requests: Option<Receiver<SessionsRequest>>,
 }
+
+struct Steer {
+    sharding: Arc<Sharding>,
+    handoff: Handoff,
+}
+
+/// Parcels from other workers translated per `tick`: bounds how long the TUN waits.
+pub const HANDOFF_BUDGET: usize = 256;
 
 impl<'a> Nat64Engine<'a> {
     pub fn new(xlat: &'a Nat64Translator, shard: Shard) -> Self {
         let slots = shard.config().max_held_syns;
         Nat64Engine {
-            xlat,
-            shard,
-            held: HeldSyns::new(slots),
-            release: None,
+            core: Core {
+                xlat,
+                shard,
+                held: HeldSyns::new(slots),
+                release: None,
+            },
+            steer: None,
             requests: None,
         }
+    }
+
+    /// Makes this engine one of several: packets whose flow `sharding` gives to
+    /// another worker go there through `handoff`.
+    pub fn with_handoff(mut self, sharding: Arc<Sharding>, handoff: Handoff) -> Self {
+        if sharding.workers() > 1 {
+            self.steer = Some(Steer { sharding, handoff });
+        }
+        self
     }
 
     /// Answers the sessions requests arriving on `rx` (checked on every tick).
@@ -143,12 +179,13 @@ impl<'a> Nat64Engine<'a> {
     /// may allocate; the copy is bounded by [`MAX_SESSION_ROWS`].
     fn answer_requests(&mut self, now: u64) {
         let Some(rx) = &self.requests else { return };
+        let shard = &self.core.shard;
         while let Ok(reply_to) = rx.try_recv() {
-            let rows: Vec<SessionInfo> = self.shard.sessions(now).take(MAX_SESSION_ROWS).collect();
+            let rows: Vec<SessionInfo> = shard.sessions(now).take(MAX_SESSION_ROWS).collect();
             let total = if rows.len() < MAX_SESSION_ROWS {
                 rows.len()
             } else {
-                self.shard.sessions(now).count()
+                shard.sessions(now).count()
             };
             // The requester may have given up waiting; nothing to do then.
             let _ = reply_to.try_send(SessionsReply { rows, total });
@@ -156,26 +193,45 @@ impl<'a> Nat64Engine<'a> {
     }
 
     pub fn shard(&self) -> &Shard {
-        &self.shard
+        &self.core.shard
+    }
+
+    /// Translates the parcels other workers handed us.
+    fn serve_handoffs(&mut self, io: &mut Io, now: u64) {
+        let Some(st) = &mut self.steer else { return };
+        let (core, sharding, me) = (&mut self.core, &st.sharding, st.handoff.me());
+        st.handoff.serve(HANDOFF_BUDGET, |parcel| {
+            std::mem::swap(&mut io.pkt, &mut parcel.buf);
+            let s = core.xlat.steer(sharding, io.pkt.data());
+            let v = core.translate(io, parcel.offload, now, s.hairpin.is_none_or(|w| w == me));
+            let dropped = io.account(v);
+            io.send_out(dropped);
+            core.after_packet(io, now);
+        });
     }
 }
 
-impl Engine for Nat64Engine<'_> {
-    fn idle_timeout(&self) -> Option<Duration> {
-        Some(TICK)
-    }
-
+impl Core<'_> {
     #[inline]
-    fn translate(&mut self, io: &mut Io, _offload: Offload, now: u64) -> Verdict {
-        // The device runs without offloads in NAT64 mode (the config refuses them), so
-        // `_offload` is always NONE.
-        let v = self
-            .xlat
-            .translate(&mut self.shard, &mut io.pkt, &mut io.out, now);
+    fn translate(
+        &mut self,
+        io: &mut Io,
+        offload: Offload,
+        now: u64,
+        hairpin_here: bool,
+    ) -> Verdict {
+        let v = self.xlat.translate_offload(
+            &mut self.shard,
+            &mut io.pkt,
+            offload,
+            &mut io.out,
+            now,
+            hairpin_here,
+        );
         if v.verdict == Verdict::Drop(DropReason::Nat64HeldSyn)
             && let Some(key) = held_key(io.pkt.data())
         {
-            self.held.insert(key, io.pkt.data());
+            self.held.insert(key, io.pkt.data(), offload);
         }
         self.release = v.release_held;
         v.verdict
@@ -188,21 +244,27 @@ impl Engine for Nat64Engine<'_> {
         };
         // RFC 6146 §3.5.2.2: the IPv6 SYN completed a simultaneous open; the IPv4 SYN
         // we held now has its session and goes through like any other packet.
-        let copied = self.held.take(key, |b| {
+        let copied = self.held.take(key, |b, offload| {
             let n = b.len().min(io.pkt.receive_area().len());
             io.pkt.receive_area()[..n].copy_from_slice(&b[..n]);
             io.pkt.set_received(n);
+            offload
         });
-        if copied.is_some() {
-            let v = self
-                .xlat
-                .translate(&mut self.shard, &mut io.pkt, &mut io.out, now);
+        if let Some(offload) = copied {
+            let v = self.xlat.translate_offload(
+                &mut self.shard,
+                &mut io.pkt,
+                offload,
+                &mut io.out,
+                now,
+                true,
+            );
             let dropped = io.account(v.verdict);
             io.send_out(dropped);
         }
     }
 
-    fn tick(&mut self, io: &mut Io, now: u64) {
+    fn expire(&mut self, io: &mut Io, now: u64) {
         let (xlat, held) = (self.xlat, &mut self.held);
         self.shard.expire(now, EXPIRE_BUDGET, |ev| {
             if let Event::HeldSynExpired {
@@ -219,7 +281,7 @@ impl Engine for Nat64Engine<'_> {
                     dport,
                 };
                 io.out.clear();
-                let quoted = held.take(key, |b| xlat.held_syn_unreachable(b, &mut io.out));
+                let quoted = held.take(key, |b, _| xlat.held_syn_unreachable(b, &mut io.out));
                 if quoted.is_none() {
                     xlat.held_syn_unreachable_from_key(key, &mut io.out);
                 }
@@ -227,7 +289,54 @@ impl Engine for Nat64Engine<'_> {
             }
         });
         io.counters.sessions.set(self.shard.session_count() as u64);
+    }
+}
+
+impl Engine for Nat64Engine<'_> {
+    fn idle_timeout(&self) -> Option<Duration> {
+        Some(TICK)
+    }
+
+    #[inline]
+    fn translate(&mut self, io: &mut Io, offload: Offload, now: u64) -> Option<Verdict> {
+        let mut hairpin_here = true;
+        if let Some(st) = &mut self.steer {
+            let me = st.handoff.me();
+            let s = self.core.xlat.steer(&st.sharding, io.pkt.data());
+            if let Some(owner) = s.owner.filter(|&w| w != me) {
+                if st.handoff.send(owner, &mut io.pkt, offload) {
+                    io.counters.handed_off.add(1);
+                    return None;
+                }
+                io.out.clear();
+                return Some(Verdict::Drop(DropReason::Nat64HandoffFull));
+            }
+            hairpin_here = s.hairpin.is_none_or(|w| w == me);
+        }
+        Some(self.core.translate(io, offload, now, hairpin_here))
+    }
+
+    #[inline]
+    fn after_packet(&mut self, io: &mut Io, now: u64) {
+        self.core.after_packet(io, now);
+    }
+
+    fn tick(&mut self, io: &mut Io, now: u64) {
+        self.serve_handoffs(io, now);
+        self.core.expire(io, now);
         self.answer_requests(now);
+    }
+
+    #[inline]
+    fn park(&mut self) -> bool {
+        self.steer.as_ref().is_none_or(|st| st.handoff.park())
+    }
+
+    #[inline]
+    fn unpark(&mut self) {
+        if let Some(st) = &self.steer {
+            st.handoff.unpark();
+        }
     }
 }
 
@@ -248,14 +357,15 @@ mod tests {
     #[test]
     fn rfc6146_3_5_2_2_held_store_is_bounded_and_take_once() {
         let mut h = HeldSyns::new(2);
-        assert!(h.insert(key(1), &[1, 2, 3]));
-        assert!(h.insert(key(2), &[4]));
-        assert!(!h.insert(key(3), &[5]));
-        assert!(h.insert(key(1), &[9, 9]));
-        assert!(!h.insert(key(4), &[0; HELD_SLOT + 1]));
-        assert_eq!(h.take(key(1), <[u8]>::to_vec), Some(vec![9, 9]));
-        assert_eq!(h.take(key(1), <[u8]>::to_vec), None);
-        assert!(h.insert(key(3), &[5]));
+        let n = Offload::NONE;
+        assert!(h.insert(key(1), &[1, 2, 3], n));
+        assert!(h.insert(key(2), &[4], n));
+        assert!(!h.insert(key(3), &[5], n));
+        assert!(h.insert(key(1), &[9, 9], n));
+        assert!(!h.insert(key(4), &[0; HELD_SLOT + 1], n));
+        assert_eq!(h.take(key(1), |b, _| b.to_vec()), Some(vec![9, 9]));
+        assert_eq!(h.take(key(1), |b, _| b.to_vec()), None);
+        assert!(h.insert(key(3), &[5], n));
     }
 
     /// RFC 6146 §3.5.2.2 names held SYNs by the IPv4 flow: source, destination, ports.

@@ -9,9 +9,9 @@
 //! Multi-queue: one worker per TUN queue, each on its own thread with its own buffers
 //! and counters; they share only the (read-only) [`Translator`]. SIIT is stateless, so
 //! whichever queue the kernel picks for a packet can translate it and no packet is ever
-//! handed between workers. Stateful NAT64 will need owner-based hand-off (the worker
-//! that owns a session's port slice), through the SPSC rings of `nat64::ring`, or queue
-//! steering with TUNSETSTEERINGEBPF (see the design notes).
+//! handed between workers. Stateful NAT64 hands each packet to the worker owning its
+//! session (see `handoff`); the loop only gives its engine a chance to serve those
+//! hand-offs after every batch and before blocking (`Engine::park`).
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -115,8 +115,9 @@ pub trait Engine {
     /// else the timers' resolution.
     fn idle_timeout(&self) -> Option<Duration>;
 
-    /// Translates one received packet into `io.out` (cleared by the callee).
-    fn translate(&mut self, io: &mut Io, offload: Offload, now: u64) -> Verdict;
+    /// Translates one received packet into `io.out` (cleared by the callee). None: the
+    /// engine passed the packet on (to the NAT64 worker owning its flow) and counted it.
+    fn translate(&mut self, io: &mut Io, offload: Offload, now: u64) -> Option<Verdict>;
 
     /// Runs after the frames of a translated packet were written, with `io.pkt` free to
     /// reuse: e.g. the NAT64 release of a held SYN.
@@ -124,6 +125,17 @@ pub trait Engine {
 
     /// Timer work, bounded per call; called after every batch and on idle wake-ups.
     fn tick(&mut self, io: &mut Io, now: u64);
+
+    /// Called before the loop blocks in `poll`: false if work is already waiting (the
+    /// loop then polls without blocking and calls `tick`).
+    #[inline(always)]
+    fn park(&mut self) -> bool {
+        true
+    }
+
+    /// Called when `poll` returns.
+    #[inline(always)]
+    fn unpark(&mut self) {}
 }
 
 /// The stateless translator needs no state and no timers.
@@ -134,8 +146,8 @@ impl Engine for &Translator {
     }
 
     #[inline]
-    fn translate(&mut self, io: &mut Io, offload: Offload, now: u64) -> Verdict {
-        (**self).translate_offload(&mut io.pkt, offload, &mut io.out, now)
+    fn translate(&mut self, io: &mut Io, offload: Offload, now: u64) -> Option<Verdict> {
+        Some((**self).translate_offload(&mut io.pkt, offload, &mut io.out, now))
     }
 
     #[inline(always)]
@@ -271,7 +283,14 @@ impl Worker {
         self.drain(engine, stop)?;
         let timeout = engine.idle_timeout();
         while !stop.is_requested() {
-            match self.poll.poll(&mut self.events, timeout) {
+            let wait = if engine.park() {
+                timeout
+            } else {
+                Some(Duration::ZERO)
+            };
+            let polled = self.poll.poll(&mut self.events, wait);
+            engine.unpark();
+            match polled {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(WorkerError::Poll(e)),
@@ -329,9 +348,10 @@ impl Worker {
         if offload.gso_type != gso::NONE {
             c.rx_gso_packets.add(1);
         }
-        let verdict = engine.translate(&mut self.io, offload, now);
-        let dropped = self.io.account(verdict);
-        self.io.send_out(dropped);
+        if let Some(verdict) = engine.translate(&mut self.io, offload, now) {
+            let dropped = self.io.account(verdict);
+            self.io.send_out(dropped);
+        }
         engine.after_packet(&mut self.io, now);
     }
 }

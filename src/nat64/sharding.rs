@@ -69,6 +69,12 @@ impl Sharding {
         owner_of_port(self.pool.range(proto), self.workers, dport)
     }
 
+    /// True if `a` is a pool4 address (an IPv6 packet to pool6 ∘ `a` hairpins, §3.8).
+    #[inline]
+    pub fn is_pool4(&self, a: Ipv4Addr) -> bool {
+        self.pool.addrs.contains(&a)
+    }
+
     /// Registers a static entry and says which worker's shard must hold it
     /// (`Shard::add_static` there): the owner of its pool4 port if it has one, else
     /// the owner of the server's prefix.

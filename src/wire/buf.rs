@@ -27,6 +27,8 @@ pub struct PacketBuf {
     buf: Box<[u8]>,
     start: usize,
     end: usize,
+    /// Largest packet this buffer takes (`MAX_PACKET` unless made smaller).
+    cap: usize,
 }
 
 impl Default for PacketBuf {
@@ -37,10 +39,20 @@ impl Default for PacketBuf {
 
 impl PacketBuf {
     pub fn new() -> Self {
+        Self::with_capacity(MAX_PACKET)
+    }
+
+    /// A buffer for packets of at most `cap` bytes (capped at `MAX_PACKET`): e.g. the
+    /// NAT64 hand-off buffers when the device delivers no super-packets, so that many
+    /// of them cost little memory. A longer packet read into it is truncated (and then
+    /// dropped by the translator as malformed).
+    pub fn with_capacity(cap: usize) -> Self {
+        let cap = cap.min(MAX_PACKET);
         PacketBuf {
-            buf: vec![0u8; HEADROOM + MAX_PACKET + TAILROOM].into_boxed_slice(),
+            buf: vec![0u8; HEADROOM + cap + TAILROOM].into_boxed_slice(),
             start: HEADROOM,
             end: HEADROOM,
+            cap,
         }
     }
 
@@ -48,7 +60,7 @@ impl PacketBuf {
     /// Longer input is truncated to `MAX_PACKET`.
     pub fn from_packet(bytes: &[u8]) -> Self {
         let mut p = Self::new();
-        let n = bytes.len().min(MAX_PACKET);
+        let n = bytes.len().min(p.cap);
         p.receive_area()[..n].copy_from_slice(&bytes[..n]);
         p.set_received(n);
         p
@@ -56,13 +68,13 @@ impl PacketBuf {
 
     /// Where a read from the device puts the next packet.
     pub fn receive_area(&mut self) -> &mut [u8] {
-        &mut self.buf[HEADROOM..HEADROOM + MAX_PACKET]
+        &mut self.buf[HEADROOM..HEADROOM + self.cap]
     }
 
     /// Marks `len` bytes of [`receive_area`](Self::receive_area) as the packet.
     pub fn set_received(&mut self, len: usize) {
         self.start = HEADROOM;
-        self.end = HEADROOM + len.min(MAX_PACKET);
+        self.end = HEADROOM + len.min(self.cap);
     }
 
     /// The packet bytes.

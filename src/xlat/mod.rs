@@ -44,6 +44,7 @@ mod icmp_error;
 mod mss;
 mod offload;
 mod output;
+mod owner;
 mod reason;
 pub mod selfcheck;
 mod stateful;
@@ -54,6 +55,7 @@ mod v6_to_v4;
 mod tests;
 
 pub use output::{Frame, MAX_FRAMES, Output, SCRATCH_LEN};
+pub use owner::Steering;
 pub use reason::DropReason;
 pub use stateful::{HeldSynKey, Nat64Translator, Nat64Verdict};
 
@@ -168,6 +170,6 @@ impl Translator {
         if offload.is_none() {
             return self.translate(pkt, out, now_ms);
         }
-        offload::translate(self, pkt, offload, out, now_ms)
+        offload::translate(self, pkt, offload, out, |p, o| self.translate(p, o, now_ms))
     }
 }

@@ -48,28 +48,31 @@ use super::{DropReason, Output, Translator, Verdict};
 
 use DropReason as R;
 
-/// Entry point behind [`Translator::translate_offload`] for anything but `Offload::NONE`.
-pub(super) fn translate(
+/// Entry point behind [`Translator::translate_offload`] (and the NAT64 equivalent) for
+/// anything but `Offload::NONE`. `plain` translates a packet without offload metadata:
+/// SIIT's or NAT64's translator, so that both get every rule here; `t` gives the
+/// settings (MTUs) segment sizes depend on.
+pub(super) fn translate<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
     t: &Translator,
     pkt: &mut PacketBuf,
     off: Offload,
     out: &mut Output,
-    now_ms: u64,
+    mut plain: F,
 ) -> Verdict {
     let needs_csum = off.flags & FLAG_NEEDS_CSUM != 0;
     let kind = off.gso_type & !gso::ECN;
     if kind == gso::NONE {
         return if needs_csum {
-            partial(t, pkt, off, out, now_ms)
+            partial(pkt, off, out, &mut plain)
         } else {
-            t.translate(pkt, out, now_ms)
+            plain(pkt, out)
         };
     }
     out.clear();
     if !needs_csum {
         return Verdict::Drop(R::OffloadUnsupported);
     }
-    super_packet(t, pkt, off, kind, out, now_ms)
+    super_packet(t, pkt, off, kind, out, &mut plain)
 }
 
 /// Where an input packet's transport header is, as far as offloads care.
@@ -205,20 +208,19 @@ fn moved_hdr_len(hdr_len: u16, delta: isize, len: usize) -> u16 {
 }
 
 /// NEEDS_CSUM without GSO.
-fn partial(
-    t: &Translator,
+fn partial<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
     pkt: &mut PacketBuf,
     off: Offload,
     out: &mut Output,
-    now_ms: u64,
+    plain: &mut F,
 ) -> Verdict {
     let Some(loc) = matching(pkt.data(), &off) else {
-        return complete_then_translate(t, pkt, off, out, now_ms);
+        return complete_then_translate(pkt, off, out, plain);
     };
     let l4_at = pkt.start() + loc.l4_off;
     let field = l4_at + usize::from(off.csum_offset);
     let p = take_partial(pkt, field);
-    let v = t.translate(pkt, out, now_ms);
+    let v = plain(pkt, out);
     if matches!(v, Verdict::Drop(_)) {
         return v;
     }
@@ -294,12 +296,11 @@ fn finish_fragmented(
 /// A partial checksum the fast path cannot carry over: complete it as the kernel would
 /// (sum from csum_start to the end, stored at csum_start + csum_offset), then translate
 /// the packet as a plain one. Touches the payload; only odd packets come here.
-fn complete_then_translate(
-    t: &Translator,
+fn complete_then_translate<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
     pkt: &mut PacketBuf,
     off: Offload,
     out: &mut Output,
-    now_ms: u64,
+    plain: &mut F,
 ) -> Verdict {
     let d = pkt.data_mut();
     let ip_len = match d.first().map(|b| b >> 4) {
@@ -319,17 +320,17 @@ fn complete_then_translate(
         c => c,
     };
     write16(d, at, c);
-    t.translate(pkt, out, now_ms)
+    plain(pkt, out)
 }
 
 /// GSO super-packet (NEEDS_CSUM set, `kind` without the ECN bit).
-fn super_packet(
+fn super_packet<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
     t: &Translator,
     pkt: &mut PacketBuf,
     off: Offload,
     kind: u8,
     out: &mut Output,
-    now_ms: u64,
+    plain: &mut F,
 ) -> Verdict {
     let Some(loc) = matching(pkt.data(), &off) else {
         return Verdict::Drop(R::OffloadUnsupported);
@@ -359,7 +360,7 @@ fn super_packet(
     let field = l4_at + usize::from(off.csum_offset);
     let p = take_partial(pkt, field);
 
-    let v = t.translate(pkt, out, now_ms);
+    let v = plain(pkt, out);
     if matches!(v, Verdict::Drop(_)) {
         return v;
     }

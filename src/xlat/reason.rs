@@ -124,4 +124,7 @@ drop_reasons! {
     Nat64UnsupportedProtocol => "nat64_unsupported_protocol",
     /// NAT64: IPv6 source inside pool6 (RFC 6146 §3.5: silently discarded).
     Nat64SourceInPool6 => "nat64_source_in_pool6",
+    /// NAT64 with several workers: the ring to the worker owning the packet's flow was
+    /// full (that worker is overloaded); the packet is dropped rather than waited for.
+    Nat64HandoffFull => "nat64_handoff_full",
 }

@@ -27,9 +27,12 @@ use crate::nat64::{Proto, Refusal, Shard, V4Lookup};
 use crate::wire::buf::PacketBuf;
 use crate::wire::checksum;
 use crate::wire::ipv4::Ipv4Repr;
+use crate::wire::vnet::Offload;
 
 use super::ctx::{MapCtx, PortRewrite};
-use super::{DropReason, Output, Translator, Verdict, XlatConfig, error, v4_to_v6, v6_to_v4};
+use super::{
+    DropReason, Output, Translator, Verdict, XlatConfig, error, offload, v4_to_v6, v6_to_v4,
+};
 
 use DropReason as R;
 
@@ -81,6 +84,10 @@ impl Nat64Translator {
         self.t.config()
     }
 
+    pub(super) fn pool6(&self) -> &Prefix6052 {
+        &self.pool6
+    }
+
     /// Translates one packet through `shard` (which must own the flow; see
     /// `nat64::Sharding`). `out` is cleared first.
     pub fn translate(
@@ -90,6 +97,20 @@ impl Nat64Translator {
         out: &mut Output,
         now_ms: u64,
     ) -> Nat64Verdict {
+        self.translate_steered(shard, pkt, out, now_ms, true)
+    }
+
+    /// As [`translate`](Self::translate); `hairpin_here` false means another shard owns
+    /// the IPv4 half of a §3.8 hairpin ([`Steering::hairpin`](super::Steering)): the
+    /// packet is then only translated to IPv4, for the kernel to route back to the TUN.
+    pub fn translate_steered(
+        &self,
+        shard: &mut Shard,
+        pkt: &mut PacketBuf,
+        out: &mut Output,
+        now_ms: u64,
+        hairpin_here: bool,
+    ) -> Nat64Verdict {
         out.clear();
         let version = pkt.data().first().map(|b| b >> 4);
         let mut ctx = Nat64Ctx {
@@ -97,6 +118,7 @@ impl Nat64Translator {
             pool6: &self.pool6,
             now: now_ms,
             release: None,
+            hairpin_here,
         };
         let verdict = match version {
             Some(6) => v6_to_v4::translate(&self.t, &mut ctx, pkt, out),
@@ -112,6 +134,35 @@ impl Nat64Translator {
         {
             self.refusal_error(r, version, pkt, out);
         }
+        Nat64Verdict {
+            verdict,
+            release_held,
+        }
+    }
+
+    /// As [`translate_steered`](Self::translate_steered) for a packet read with TUN
+    /// offload metadata: partial checksums and GSO super-packets are translated whole
+    /// by the same rules as in SIIT (see `offload`). Ports change in the transport
+    /// header only; a partial checksum covers the pseudo-header alone, so only the
+    /// address change reaches it.
+    pub fn translate_offload(
+        &self,
+        shard: &mut Shard,
+        pkt: &mut PacketBuf,
+        offload: Offload,
+        out: &mut Output,
+        now_ms: u64,
+        hairpin_here: bool,
+    ) -> Nat64Verdict {
+        if offload.is_none() {
+            return self.translate_steered(shard, pkt, out, now_ms, hairpin_here);
+        }
+        let mut release_held = None;
+        let verdict = offload::translate(&self.t, pkt, offload, out, |p, o| {
+            let v = self.translate_steered(shard, p, o, now_ms, hairpin_here);
+            release_held = v.release_held;
+            v.verdict
+        });
         Nat64Verdict {
             verdict,
             release_held,
@@ -179,6 +230,7 @@ struct Nat64Ctx<'a> {
     pool6: &'a Prefix6052,
     now: u64,
     release: Option<HeldSynKey>,
+    hairpin_here: bool,
 }
 
 fn refusal(r: Refusal) -> DropReason {
@@ -196,23 +248,23 @@ fn refusal(r: Refusal) -> DropReason {
 }
 
 #[inline]
-fn be16(l4: &[u8], at: usize) -> Option<u16> {
+pub(super) fn be16(l4: &[u8], at: usize) -> Option<u16> {
     l4.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]))
 }
 
 /// The flow's protocol and the offsets of its identifier fields, from the transport
 /// header (`icmp_echo_types`: the echo types of this IP version). ICMP queries use the
 /// identifier as both ports (RFC 6146 §3.5.3).
-struct L4Ids {
-    proto: Proto,
+pub(super) struct L4Ids {
+    pub(super) proto: Proto,
     /// Offsets of (source id, destination id, checksum).
-    src_at: usize,
-    dst_at: usize,
+    pub(super) src_at: usize,
+    pub(super) dst_at: usize,
     csum_at: usize,
     udp: bool,
 }
 
-fn l4_ids(ip_proto: u8, l4: &[u8], echo: [u8; 2]) -> Option<L4Ids> {
+pub(super) fn l4_ids(ip_proto: u8, l4: &[u8], echo: [u8; 2]) -> Option<L4Ids> {
     let ids = |proto, src_at, dst_at, csum_at, udp| L4Ids {
         proto,
         src_at,
@@ -266,7 +318,7 @@ impl MapCtx for Nat64Ctx<'_> {
 
     #[inline]
     fn v6_hairpin(&mut self, _t: &Translator, dst4: [u8; 4], _by: MappedBy) -> bool {
-        self.shard.is_pool4(Ipv4Addr::from(dst4))
+        self.hairpin_here && self.shard.is_pool4(Ipv4Addr::from(dst4))
     }
 
     fn v6_bind(

@@ -611,3 +611,296 @@ mod prop {
         }
     }
 }
+
+/// Several workers (RFC 6146 state split by owner, see `nat64::Sharding`): the packet
+/// that opens a session and every packet that answers or reports on it name the same
+/// owner, so each shard sees its whole flow.
+mod steer {
+    use super::*;
+    use crate::nat64::Sharding;
+    use crate::xlat::Steering;
+
+    const WORKERS: usize = 4;
+
+    fn sharded() -> (Sharding, Vec<Shard>) {
+        let pool = Pool4::new(vec![POOL4.parse().unwrap()]);
+        let sharding = Sharding::new(&pool, WORKERS, 64, 99);
+        let shards = (0..WORKERS)
+            .map(|w| {
+                let mut cfg = ShardConfig::new(pool.clone(), 1024);
+                cfg.worker = w;
+                cfg.workers = WORKERS;
+                Shard::new(cfg, w as u64).unwrap()
+            })
+            .collect();
+        (sharding, shards)
+    }
+
+    fn owner(t: &Nat64Translator, sh: &Sharding, p: &[u8]) -> usize {
+        t.steer(sh, p).owner.expect("an owner")
+    }
+
+    /// The IPv4 packet a server sends back for `out` (addresses and ports swapped).
+    fn answer4(out: &[u8], tcp: bool) -> Vec<u8> {
+        let (src, dst, sp, dp) = ends4(out);
+        let (s, d) = (src.to_string(), dst.to_string());
+        if tcp {
+            tcp4(&d, dp, &s, sp, false)
+        } else {
+            udp4(&d, dp, &s, sp)
+        }
+    }
+
+    // RFC 6146 §3.5.1/§3.5.2 with §3.5.1.1 per-worker port slices: UDP and TCP replies
+    // from the server, and the server's ICMP errors about them (§3.4, the quoted
+    // packet's source port), go to the worker that created the session.
+    #[test]
+    fn rfc6146_3_5_replies_and_errors_come_home() {
+        let t = nat64(false);
+        let (sh, mut shards) = sharded();
+        let mut seen = [false; WORKERS];
+        for i in 0..64u16 {
+            let client = format!("2001:db8:{i:x}::1");
+            let tcp = i % 2 == 0;
+            let p = if tcp {
+                tcp6(&client, 1000 + i, SERVER6, 80, true)
+            } else {
+                udp6(&client, 1000 + i, SERVER6, 53)
+            };
+            let w = owner(&t, &sh, &p);
+            seen[w] = true;
+            let out = one(&t, &mut shards[w], &p, 0, Verdict::V6ToV4);
+            let reply = answer4(&out, tcp);
+            assert_eq!(owner(&t, &sh, &reply), w, "reply of flow {i}");
+            if !tcp {
+                one(&t, &mut shards[w], &reply, 1, Verdict::V4ToV6);
+            }
+            let mut err = Vec::new();
+            PacketBuilder::ipv4(a4(SERVER4), ends4(&out).0.octets(), 64)
+                .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(
+                    etherparse::icmpv4::DestUnreachableHeader::Port,
+                ))
+                .write(&mut err, &out)
+                .unwrap();
+            assert_eq!(owner(&t, &sh, &err), w, "ICMPv4 error about flow {i}");
+            one(&t, &mut shards[w], &err, 1, Verdict::V4ToV6);
+        }
+        assert!(
+            seen.iter().all(|&s| s),
+            "64 subscribers spread over 4 workers"
+        );
+    }
+
+    // RFC 6146 §3.5.3: ICMP echo replies come home by identifier, and §3.6.1 an ICMPv6
+    // error from the client about the server's packet goes to the client's owner.
+    #[test]
+    fn rfc6146_3_5_3_echo_and_icmpv6_errors_come_home() {
+        let t = nat64(false);
+        let (sh, mut shards) = sharded();
+        for i in 0..16u16 {
+            let client = format!("2001:db8:{i:x}::1");
+            let p = echo6(&client, SERVER6, 0x4000 + i, false);
+            let w = owner(&t, &sh, &p);
+            let out = one(&t, &mut shards[w], &p, 0, Verdict::V6ToV4);
+            let src = Ipv4Addr::new(out[12], out[13], out[14], out[15]);
+            let id = u16::from_be_bytes([out[24], out[25]]);
+            let reply = echo4(SERVER4, &src.to_string(), id, true);
+            assert_eq!(owner(&t, &sh, &reply), w);
+            let back = one(&t, &mut shards[w], &reply, 1, Verdict::V4ToV6);
+            // The client says the reply's port is unreachable (any quoted packet).
+            let mut err = Vec::new();
+            PacketBuilder::ipv6(a6(&client), a6(SERVER6), 64)
+                .icmpv6(etherparse::Icmpv6Type::DestinationUnreachable(
+                    etherparse::icmpv6::DestUnreachableCode::Port,
+                ))
+                .write(&mut err, &back)
+                .unwrap();
+            assert_eq!(owner(&t, &sh, &err), w);
+        }
+    }
+
+    // RFC 6146 §3.8 across two shards: C1's owner translates to IPv4 only (towards
+    // C2's binding); that IPv4 packet, routed back in by the kernel, steers to C2's
+    // owner, which delivers it to C2 from pool6 ∘ C1's binding.
+    #[test]
+    fn rfc6146_3_8_hairpin_across_shards() {
+        let t = nat64(false);
+        let (sh, mut shards) = sharded();
+        let c2 = "2001:db8:2::2";
+        let first = udp6(c2, 7000, SERVER6, 53);
+        let w2 = owner(&t, &sh, &first);
+        one(&t, &mut shards[w2], &first, 0, Verdict::V6ToV4);
+        let b2 = session(&shards[w2], Proto::Udp, c2, 7000);
+        let to_b2 = format!("64:ff9b::{}", ip4_hex(b2.v4, 0).0);
+        let c1 = (1..200u16)
+            .map(|i| format!("2001:db8:{:x}::1", 0x100 + i))
+            .find(|c| owner(&t, &sh, &udp6(c, 6000, &to_b2, b2.v4_port)) != w2)
+            .unwrap();
+        let p = udp6(&c1, 6000, &to_b2, b2.v4_port);
+        let s: Steering = t.steer(&sh, &p);
+        let w1 = s.owner.unwrap();
+        assert_eq!(s.hairpin, Some(w2));
+        let mut pkt = PacketBuf::from_packet(&p);
+        let mut out = Output::new();
+        let v = t.translate_steered(&mut shards[w1], &mut pkt, &mut out, 1, false);
+        assert_eq!(v.verdict, Verdict::V6ToV4);
+        let mid = out.frame_bytes(0, &pkt);
+        check_emitted(&mid).unwrap();
+        let b1 = session(&shards[w1], Proto::Udp, &c1, 6000);
+        assert_eq!(ends4(&mid), (b1.v4, b2.v4, b1.v4_port, b2.v4_port));
+        assert_eq!(owner(&t, &sh, &mid), w2);
+        let last = one(&t, &mut shards[w2], &mid, 1, Verdict::V4ToV6);
+        assert_eq!(ends6(&last), (src_of(&b1), ip6(c2), b1.v4_port, 7000));
+    }
+
+    // Packets no shard can own are left to whichever worker read them.
+    #[test]
+    fn unownable_packets_have_no_owner() {
+        let t = nat64(false);
+        let (sh, _) = sharded();
+        let mut frag = udp4(SERVER4, 53, POOL4, 2000);
+        frag[6] = 0x20; // MF: a first fragment is still unowned (NAT64 drops fragments)
+        for p in [
+            vec![],
+            vec![0x45],
+            frag,
+            udp4(SERVER4, 53, POOL4, 80), // below pool4's port range
+        ] {
+            assert_eq!(t.steer(&sh, &p), Steering::default(), "{p:?}");
+        }
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            // Reading the owner never panics, and an owner is always a worker index.
+            #[test]
+            fn steer_any_bytes(data in proptest::collection::vec(any::<u8>(), 0..120), v6 in any::<bool>()) {
+                let t = nat64(false);
+                let (sh, _) = sharded();
+                let mut d = data;
+                if let Some(b) = d.first_mut() {
+                    *b = (*b & 0x0f) | if v6 { 0x60 } else { 0x45 };
+                }
+                let s = t.steer(&sh, &d);
+                prop_assert!(s.owner.is_none_or(|w| w < WORKERS));
+                prop_assert!(s.hairpin.is_none_or(|w| w < WORKERS));
+            }
+        }
+    }
+}
+
+/// NAT64 with TUN offloads: a GSO super-packet goes through the session whole.
+mod offload {
+    use super::*;
+    use crate::wire::checksum;
+    use crate::wire::vnet::{FLAG_NEEDS_CSUM, Offload, gso};
+
+    /// An IPv6 TCP ACK carrying `n` bytes with the pseudo-header partial sum (length 0,
+    /// as virtio GSO packets carry it) in the checksum field.
+    fn super6(src: &str, sport: u16, dst: &str, dport: u16, n: usize) -> Vec<u8> {
+        let mut v = Vec::new();
+        PacketBuilder::ipv6(a6(src), a6(dst), 64)
+            .tcp(sport, dport, 1, 65535)
+            .ack(1)
+            .write(&mut v, &vec![0x5a; n])
+            .unwrap();
+        let p = checksum::pseudo_v6(a6(src), a6(dst), 6, 0);
+        v[56..58].copy_from_slice(&p.to_be_bytes());
+        v
+    }
+
+    /// Completes a length-0 partial sum over the whole transport part (as if it were
+    /// one segment) and checks the result with etherparse-independent arithmetic.
+    fn completes(f: &[u8], l4_at: usize, field_at: usize) -> bool {
+        let mut f = f.to_vec();
+        let l4len = (f.len() - l4_at) as u16;
+        let p = u16::from_be_bytes([f[field_at], f[field_at + 1]]);
+        f[field_at..field_at + 2].copy_from_slice(&checksum::add(p, l4len).to_be_bytes());
+        let c = !checksum::ones_sum(&f[l4_at..]);
+        f[field_at..field_at + 2].copy_from_slice(&c.to_be_bytes());
+        check_emitted(&f).is_ok()
+    }
+
+    // RFC 6146 §3.5.2 + RFC 7915 §5.1/§5.5 on a TCPv6 super-packet (10 × 1440 bytes):
+    // one IPv4 header from the session (pool4 source address and port), TCPV4, the
+    // partial sum moved to the IPv4 pseudo-header; and the IPv4 answer the other way
+    // (§4.1: gso_size lowered by the 20 bytes the header grows).
+    #[test]
+    fn rfc6146_3_5_2_gso_super_packets_through_a_session() {
+        let (t, mut s) = (nat64(false), shard());
+        one(
+            &t,
+            &mut s,
+            &tcp6(C1, 40000, SERVER6, 80, true),
+            0,
+            Verdict::V6ToV4,
+        );
+        let se = session(&s, Proto::Tcp, C1, 40000);
+        let input = super6(C1, 40000, SERVER6, 80, 14400);
+        let off = Offload {
+            flags: FLAG_NEEDS_CSUM,
+            gso_type: gso::TCPV6,
+            hdr_len: 60,
+            gso_size: 1440,
+            csum_start: 40,
+            csum_offset: 16,
+        };
+        let mut pkt = PacketBuf::from_packet(&input);
+        let mut out = Output::new();
+        let v = t.translate_offload(&mut s, &mut pkt, off, &mut out, 1, true);
+        assert_eq!(v.verdict, Verdict::V6ToV4);
+        assert_eq!(out.frames().len(), 1);
+        let o = out.frames()[0].offload;
+        assert_eq!(
+            (o.gso_type, o.gso_size, o.csum_start, o.hdr_len),
+            (gso::TCPV4, 1440, 20, 40)
+        );
+        let f = out.frame_bytes(0, &pkt);
+        assert_eq!(f.len(), 40 + 14400);
+        assert_eq!(ends4(&f), (se.v4, ip4(SERVER4), se.v4_port, 80));
+        assert_eq!(
+            u16::from_be_bytes([f[36], f[37]]),
+            checksum::pseudo_v4(se.v4.octets(), a4(SERVER4), 6, 0)
+        );
+        assert!(completes(&f, 20, 36));
+
+        // The server's super-packet back to the binding.
+        let mut v4 = Vec::new();
+        PacketBuilder::ipv4(a4(SERVER4), se.v4.octets(), 64)
+            .tcp(80, se.v4_port, 1, 65535)
+            .ack(1)
+            .write(&mut v4, &vec![0xa5; 14600])
+            .unwrap();
+        v4[6] |= 0x40; // DF
+        let hc = !checksum::ones_sum(&{
+            let mut h = v4[..20].to_vec();
+            h[10] = 0;
+            h[11] = 0;
+            h
+        });
+        v4[10..12].copy_from_slice(&hc.to_be_bytes());
+        let p = checksum::pseudo_v4(a4(SERVER4), se.v4.octets(), 6, 0);
+        v4[36..38].copy_from_slice(&p.to_be_bytes());
+        let off4 = Offload {
+            gso_type: gso::TCPV4,
+            hdr_len: 40,
+            gso_size: 1460,
+            csum_start: 20,
+            ..off
+        };
+        let mut pkt = PacketBuf::from_packet(&v4);
+        let v = t.translate_offload(&mut s, &mut pkt, off4, &mut out, 2, true);
+        assert_eq!(v.verdict, Verdict::V4ToV6);
+        let o = out.frames()[0].offload;
+        assert_eq!(
+            (o.gso_type, o.gso_size, o.csum_start),
+            (gso::TCPV6, 1440, 40)
+        );
+        let f = out.frame_bytes(0, &pkt);
+        assert_eq!(ends6(&f), (ip6(SERVER6), ip6(C1), 80, 40000));
+        assert!(completes(&f, 40, 56));
+    }
+}

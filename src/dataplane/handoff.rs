@@ -1,0 +1,282 @@
+//! Hand-off of NAT64 packets to the worker that owns their flow.
+//!
+//! The kernel spreads packets over the TUN queues by its own flow hash, which knows
+//! nothing of our shards, so with N workers about (N−1)/N of the packets arrive on a
+//! worker that does not own their session. That worker moves the whole packet buffer
+//! (not a copy) to the owner through a lock-free single-producer single-consumer ring,
+//! one per ordered pair of workers; the owner translates it and writes it on its own
+//! queue (any queue of the device may write any packet). The owner sends the buffer it
+//! swapped out back on a second ring, so each worker keeps a fixed stock of buffers and
+//! nothing is allocated after start.
+//!
+//! Waking: a worker with nothing to read blocks in `poll`. Before it does, it raises its
+//! `parked` flag and looks at its inbound rings once more; a sender that pushes a packet
+//! and then sees the flag lowers it and wakes the owner (an eventfd write). Both sides
+//! put a SeqCst fence between their store and their load, so either the owner sees the
+//! packet or the sender sees the flag. A busy owner is never woken: it serves its rings
+//! after every batch of reads.
+//!
+//! A full ring (the owner is overloaded) drops the packet, counted as
+//! `nat64_handoff_full`, rather than blocking the sender: no worker ever waits for
+//! another.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
+
+use mio::Waker;
+
+use crate::nat64::{Consumer, Producer, ring};
+use crate::wire::buf::PacketBuf;
+use crate::wire::vnet::Offload;
+
+/// A packet on its way to its owner, with the offload metadata it was read with.
+pub struct Parcel {
+    pub buf: PacketBuf,
+    pub offload: Offload,
+}
+
+/// What other workers need to reach one worker.
+#[repr(align(64))]
+struct Door {
+    parked: AtomicBool,
+    waker: Arc<Waker>,
+}
+
+/// One worker's ends of the rings to and from every other worker.
+pub struct Handoff {
+    me: usize,
+    doors: Arc<[Door]>,
+    to: Vec<Option<Producer<Parcel>>>,
+    from: Vec<Option<Consumer<Parcel>>>,
+    /// Buffers going back to the worker that sent us a parcel.
+    give_back: Vec<Option<Producer<PacketBuf>>>,
+    /// Buffers coming back from the workers we sent parcels to.
+    returned: Vec<Option<Consumer<PacketBuf>>>,
+    free: Vec<PacketBuf>,
+    /// Round-robin start of [`serve`](Self::serve), so no inbound ring starves.
+    next: usize,
+}
+
+/// Builds the rings between `wakers.len()` workers: `slots` parcels per ordered pair,
+/// and `slots` buffers of `buf_cap` bytes in stock per peer. Element `i` of the result
+/// belongs to the worker woken by `wakers[i]`.
+pub fn mesh(wakers: &[Arc<Waker>], slots: usize, buf_cap: usize) -> Vec<Handoff> {
+    let n = wakers.len();
+    let doors: Arc<[Door]> = wakers
+        .iter()
+        .map(|w| Door {
+            parked: AtomicBool::new(false),
+            waker: Arc::clone(w),
+        })
+        .collect();
+    let mut hs: Vec<Handoff> = (0..n)
+        .map(|me| Handoff {
+            me,
+            doors: Arc::clone(&doors),
+            to: (0..n).map(|_| None).collect(),
+            from: (0..n).map(|_| None).collect(),
+            give_back: (0..n).map(|_| None).collect(),
+            returned: (0..n).map(|_| None).collect(),
+            // Room for buffers that migrate between workers (see `serve`).
+            free: Vec::with_capacity(2 * slots * n),
+            next: 0,
+        })
+        .collect();
+    for a in 0..n {
+        for b in (0..n).filter(|&b| b != a) {
+            let (p, c) = ring::<Parcel>(slots);
+            hs[a].to[b] = Some(p);
+            hs[b].from[a] = Some(c);
+            let (p, c) = ring::<PacketBuf>(slots);
+            hs[b].give_back[a] = Some(p);
+            hs[a].returned[b] = Some(c);
+        }
+        let stock = slots * n.saturating_sub(1);
+        hs[a]
+            .free
+            .extend((0..stock).map(|_| PacketBuf::with_capacity(buf_cap)));
+    }
+    hs
+}
+
+impl Handoff {
+    /// This worker's index.
+    pub fn me(&self) -> usize {
+        self.me
+    }
+
+    /// Moves the packet in `pkt` to worker `to` (leaving an empty buffer in `pkt`) and
+    /// wakes it if it sleeps. False if its ring is full or no buffer is free: the packet
+    /// stays in `pkt`, to be dropped.
+    pub fn send(&mut self, to: usize, pkt: &mut PacketBuf, offload: Offload) -> bool {
+        if self.free.is_empty() {
+            self.reclaim();
+        }
+        let (Some(Some(ring)), Some(mut spare)) = (self.to.get_mut(to), self.free.pop()) else {
+            return false;
+        };
+        std::mem::swap(pkt, &mut spare);
+        match ring.push(Parcel {
+            buf: spare,
+            offload,
+        }) {
+            Ok(()) => {
+                self.wake(to);
+                true
+            }
+            Err(back) => {
+                let mut buf = back.buf;
+                std::mem::swap(pkt, &mut buf);
+                self.free.push(buf);
+                false
+            }
+        }
+    }
+
+    fn wake(&self, to: usize) {
+        let Some(door) = self.doors.get(to) else {
+            return;
+        };
+        fence(Ordering::SeqCst);
+        if door.parked.load(Ordering::Relaxed) && door.parked.swap(false, Ordering::Relaxed) {
+            // A failed wake leaves the packet for the owner's next batch or 1 s tick.
+            let _ = door.waker.wake();
+        }
+    }
+
+    /// Takes back the buffers owners have returned.
+    fn reclaim(&mut self) {
+        for c in self.returned.iter_mut().flatten() {
+            while let Some(b) = c.pop() {
+                self.free.push(b);
+            }
+        }
+    }
+
+    /// Hands up to `budget` parcels from other workers to `f`, which must leave in
+    /// `Parcel::buf` a buffer to give back (it swaps in its own). Returns how many.
+    pub fn serve(&mut self, budget: usize, mut f: impl FnMut(&mut Parcel)) -> usize {
+        let n = self.from.len();
+        let mut done = 0;
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            let (Some(Some(c)), Some(back)) = (self.from.get_mut(i), self.give_back.get_mut(i))
+            else {
+                continue;
+            };
+            while done < budget {
+                let Some(mut parcel) = c.pop() else { break };
+                f(&mut parcel);
+                done += 1;
+                // The return ring cannot be full (it holds at most the buffers that
+                // sender lent us); were it so, the buffer simply becomes ours.
+                let kept = match back {
+                    Some(p) => p.push(parcel.buf).err(),
+                    None => Some(parcel.buf),
+                };
+                if let Some(b) = kept {
+                    self.free.push(b);
+                }
+            }
+        }
+        self.next = (self.next + 1) % n.max(1);
+        done
+    }
+
+    /// Raises the parked flag before the worker blocks; false (flag lowered again) if a
+    /// parcel is already waiting, so the worker must not block.
+    pub fn park(&self) -> bool {
+        let Some(door) = self.doors.get(self.me) else {
+            return true;
+        };
+        door.parked.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if self.from.iter().flatten().any(|c| !c.is_empty()) {
+            door.parked.store(false, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    pub fn unpark(&self) {
+        if let Some(door) = self.doors.get(self.me) {
+            door.parked.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mio::{Events, Poll, Token};
+    use std::time::Duration;
+
+    fn pair(slots: usize) -> (Vec<Poll>, Vec<Handoff>) {
+        let polls: Vec<Poll> = (0..2).map(|_| Poll::new().unwrap()).collect();
+        let wakers: Vec<Arc<Waker>> = polls
+            .iter()
+            .map(|p| Arc::new(Waker::new(p.registry(), Token(1)).unwrap()))
+            .collect();
+        (polls, mesh(&wakers, slots, 2048))
+    }
+
+    fn packet(tag: u8) -> PacketBuf {
+        PacketBuf::from_packet(&[0x45, tag, 1, 2, 3])
+    }
+
+    #[test]
+    fn parcels_arrive_in_order_and_buffers_come_back() {
+        let (_polls, mut hs) = pair(4);
+        let (a, b) = hs.split_at_mut(1);
+        let (a, b) = (&mut a[0], &mut b[0]);
+        for round in 0..10u8 {
+            for i in 0..4u8 {
+                let mut p = packet(round * 4 + i);
+                assert!(a.send(1, &mut p, Offload::NONE));
+            }
+            let mut p = packet(99);
+            assert!(!a.send(1, &mut p, Offload::NONE), "ring full");
+            assert_eq!(p.data()[1], 99, "a refused packet stays with the sender");
+            let mut got = Vec::new();
+            let mut mine = PacketBuf::with_capacity(2048);
+            let n = b.serve(16, |parcel| {
+                std::mem::swap(&mut mine, &mut parcel.buf);
+                got.push(mine.data()[1]);
+            });
+            assert_eq!(n, 4);
+            assert_eq!(got, (0..4).map(|i| round * 4 + i).collect::<Vec<_>>());
+        }
+        // Every buffer is somewhere: 4 in stock per side, nothing lost in 40 hand-offs.
+        a.reclaim();
+        assert_eq!(a.free.len(), 4);
+    }
+
+    /// A parked owner is woken by the first parcel; a busy one (not parked) is not.
+    #[test]
+    fn sender_wakes_a_parked_owner_once() {
+        let (mut polls, mut hs) = pair(8);
+        let mut events = Events::with_capacity(4);
+        assert!(hs[1].park());
+        let mut p = packet(1);
+        assert!(hs[0].send(1, &mut p, Offload::NONE));
+        let mut p = packet(2);
+        assert!(hs[0].send(1, &mut p, Offload::NONE));
+        polls[1]
+            .poll(&mut events, Some(Duration::from_secs(5)))
+            .unwrap();
+        assert_eq!(events.iter().count(), 1, "woken");
+        hs[1].unpark();
+        // Parcels are waiting: parking refuses, so the loop will not block.
+        assert!(!hs[1].park());
+        assert_eq!(hs[1].serve(16, |_| {}), 2);
+        assert!(hs[1].park());
+        hs[1].unpark();
+        // Not parked: no wake-up.
+        let mut p = packet(3);
+        assert!(hs[0].send(1, &mut p, Offload::NONE));
+        polls[1]
+            .poll(&mut events, Some(Duration::from_millis(50)))
+            .unwrap();
+        assert_eq!(events.iter().count(), 0);
+    }
+}
