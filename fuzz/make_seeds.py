@@ -54,4 +54,32 @@ for name,b in seeds.items():
     d='v6' if name.startswith('v6') else 'v4'
     os.makedirs(d,exist_ok=True)
     open(f'{d}/{name}','wb').write(b+b'\x03')
-print(len(seeds))
+# fuzz/seeds/gso: field bytes read by `selfcheck::gso_input_from_bytes` (offload_segments
+# target): mode (bit 0 IPv6 in, 1 UDP, 2 DF, 3 partial sum with length, 4 ECN, 5-6
+# IPv4 options / IPv6 extension header, 7 EAM address), gso_size-1 (be16, mod 3000),
+# segments-1 (mod 8), last-segment bytes (be16), TOS, TTL, TCP flags, seq (2 x be16),
+# ports, TCP option words (mod 11) + option bytes, payload seed, then variant bytes.
+def gso(mode,gso_size,nseg,tail,ttl=64,flags=0x10,opts=b'',tos=0,extra=b''):
+    b=struct.pack('!BHBHBBBHHHH',mode,gso_size-1,nseg-1,tail,tos,ttl,flags,0,1,40000,443)
+    if not mode&2: b+=bytes([len(opts)//4])+opts
+    return b+bytes([7])+extra
+ts=bytes([1,1,8,10,0,0,0,1,0,0,0,2])
+gseeds={
+ 'tcp6_1440x4':gso(0b1001,1440,4,100,opts=ts),
+ 'tcp6_small':gso(0b0001,536,3,0,flags=0x19),
+ 'tcp4_df_1460x3':gso(0b1100,1460,3,500,opts=ts),
+ 'tcp4_nodf_1400x2':gso(0b1000,1400,2,7),
+ 'tcp4_ecn_cwr':gso(0b10100,1000,3,1,flags=0x90),
+ 'udp6_1200x5':gso(0b1011,1200,5,33),
+ 'udp4_df_1000x3':gso(0b0110,1000,3,999),
+ 'udp4_nodf_1300x2':gso(0b1010,1300,2,0),
+ 'tcp6_ttl1':gso(0b0001,1200,2,0,ttl=1),
+ 'tcp6_too_big':gso(0b0001,1600,2,0),
+ 'tcp4_eam_opts':gso(0b11100100,1200,2,10,extra=bytes([9,1,1,1,1,0,0])),
+ 'udp6_hbh':gso(0b00100011,700,3,5),
+ 'tcp6_dstopts':gso(0b01000001,900,2,5),
+}
+os.makedirs('gso',exist_ok=True)
+for name,b in gseeds.items():
+    open(f'gso/{name}','wb').write(b)
+print(len(seeds)+len(gseeds))

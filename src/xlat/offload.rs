@@ -333,7 +333,7 @@ fn super_packet<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
     plain: &mut F,
 ) -> Verdict {
     let Some(loc) = matching(pkt.data(), &off) else {
-        return Verdict::Drop(R::OffloadUnsupported);
+        return routing_header_refused(t, pkt, off, out, now_ms);
     };
     let tcp = match (kind, loc.proto, loc.v4) {
         (gso::TCPV4, 6, true) | (gso::TCPV6, 6, false) => true,
@@ -400,6 +400,47 @@ fn super_packet<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
         csum_offset: off.csum_offset,
     });
     v
+}
+
+/// A super-packet `matching` turned down. If its IPv6 Routing header has Segments
+/// Left ≠ 0, every segment on its own gets the RFC 7915 §5.1 Parameter Problem, so the
+/// first segment (csum_start + transport header + gso_size) gets it here; anything
+/// else is `offload_unsupported`.
+fn routing_header_refused(
+    t: &Translator,
+    pkt: &mut PacketBuf,
+    off: Offload,
+    out: &mut Output,
+    now_ms: u64,
+) -> Verdict {
+    let d = pkt.data_mut();
+    let total = 40 + usize::from(read16(d, 4));
+    let refused = d.first().is_some_and(|b| b >> 4 == 6)
+        && d.get(..total).is_some_and(|p| {
+            matches!(
+                ipv6ext::walk(p),
+                Err(ipv6ext::ChainError::SegmentsLeft { .. })
+            )
+        });
+    let l4 = usize::from(off.csum_start);
+    let th = match off.gso_type & !gso::ECN {
+        gso::TCPV6 => usize::from(d.get(l4 + 12).map_or(0, |b| b >> 4)) * 4,
+        _ => 8,
+    };
+    if !refused || off.gso_size == 0 || l4 < 40 || l4 + th > total {
+        return Verdict::Drop(R::OffloadUnsupported);
+    }
+    let seg_len = total.min(l4 + th + usize::from(off.gso_size));
+    write16(d, 4, (seg_len - 40) as u16);
+    let start = pkt.start();
+    pkt.set_bounds(start, start + seg_len);
+    match t.translate(pkt, out, now_ms) {
+        v @ Verdict::Drop(_) => v,
+        _ => {
+            out.clear();
+            Verdict::Drop(R::OffloadUnsupported)
+        }
+    }
 }
 
 /// Payload bytes per output segment. TCP from IPv4 (the output is IPv6: the header

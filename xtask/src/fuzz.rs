@@ -11,7 +11,13 @@ use std::process::Command;
 /// Default length of the fuzz step in `cargo xtask test`, split over the targets.
 pub const DEFAULT_SECONDS: u32 = 120;
 
-const TARGETS: &[(&str, &str)] = &[("v6_to_v4", "v6"), ("v4_to_v6", "v4"), ("offload", "v6")];
+/// (target, seed folder in `fuzz/seeds`), each run for an equal share of the time.
+const TARGETS: &[(&str, &str)] = &[
+    ("v6_to_v4", "v6"),
+    ("v4_to_v6", "v4"),
+    ("offload", "v6"),
+    ("offload_segments", "gso"),
+];
 
 const SANCOV_FLAGS: &str = "-Cpasses=sancov-module \
     -Cllvm-args=-sanitizer-coverage-level=4 \

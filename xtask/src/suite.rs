@@ -44,6 +44,7 @@ pub fn run() -> Result<(), String> {
                 "--test-threads=1",
             ],
         ),
+        loom_step(),
     ];
     let start = Instant::now();
     let fuzz = crate::fuzz::run(fuzz_secs);
@@ -88,12 +89,45 @@ pub fn run() -> Result<(), String> {
     }
 }
 
+/// The loom model of the packet ring (`nat64::ring::loom_tests`). `--cfg loom` changes
+/// every crate's build, so it gets its own target dir and leaves the main cache alone;
+/// a debug build, as compiling beats the model's run time (a few seconds) by far.
+fn loom_step() -> StepResult {
+    let dir = crate::target_dir().join("loom");
+    let flags = match std::env::var("RUSTFLAGS") {
+        Ok(f) if !f.trim().is_empty() => format!("{f} --cfg loom"),
+        _ => "--cfg loom".to_owned(),
+    };
+    let env = [
+        ("RUSTFLAGS", flags.as_str()),
+        ("CARGO_TARGET_DIR", dir.to_str().unwrap_or("target/loom")),
+    ];
+    cargo_step_env(
+        "loom",
+        &["test", "--lib", "nat64::ring::loom"],
+        &env,
+        "RUSTFLAGS=\"--cfg loom\" CARGO_TARGET_DIR=target/loom ",
+    )
+}
+
 /// Runs `cargo <args>`, echoing its output and counting test results.
 fn cargo_step(name: &'static str, args: &[&str]) -> StepResult {
-    let cmd = format!("cargo {}", args.join(" "));
+    cargo_step_env(name, args, &[], "")
+}
+
+/// [`cargo_step`] with extra environment variables (`shown` is how the summary
+/// spells them).
+fn cargo_step_env(
+    name: &'static str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    shown: &str,
+) -> StepResult {
+    let cmd = format!("{shown}cargo {}", args.join(" "));
     println!("\n== {name}: {cmd}");
     let start = Instant::now();
     let mut command = crate::cargo(args);
+    command.envs(env.iter().copied());
     let (ok, tests) = run_counting(&mut command);
     StepResult {
         name,

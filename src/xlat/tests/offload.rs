@@ -4,19 +4,19 @@
 //! Inputs are built by hand; partial sums are the pseudo-header sums Linux writes
 //! (RFC 793/768/8200 §8.1 pseudo-headers, with the transport length or with 0). The
 //! property test checks design.md's "a super-packet translated whole equals its segments
-//! translated one by one" with a small software GSO written here.
+//! translated one by one" with the software GSO and comparison of `selfcheck` (shared
+//! with the `offload_segments` fuzz target).
 
 use proptest::prelude::*;
 
 use super::*;
 use crate::wire::vnet::{FLAG_NEEDS_CSUM, Offload, gso};
 use crate::xlat::DropReason;
+use crate::xlat::selfcheck::{PartialLen, check_gso_equivalence, soft_gso};
 
-const FIN: u8 = 0x01;
 const SYN: u8 = 0x02;
 const PSH: u8 = 0x08;
 const ACK: u8 = 0x10;
-const CWR: u8 = 0x80;
 
 fn tcp_hdr(seq: u32, flags: u8, opts: &[u8]) -> Vec<u8> {
     let mut t = vec![0u8; 20];
@@ -48,14 +48,6 @@ fn payload(n: usize, seed: u64) -> Vec<u8> {
             x as u8
         })
         .collect()
-}
-
-/// Which length the sender put in the partial sum: Linux's stack uses the transport
-/// length, NIC drivers (and the design notes) 0.
-#[derive(Debug, Clone, Copy)]
-enum PartialLen {
-    Zero,
-    Full,
 }
 
 fn csum_at(proto: u8) -> usize {
@@ -183,100 +175,6 @@ fn complete(mut f: Vec<u8>, off: &Offload) -> Vec<u8> {
 }
 
 // ---------------------------------------------------------------------------------
-// Software GSO (test only): what the kernel does with a super-packet on the way out.
-
-/// Splits a super-packet at `off.gso_size`: IP lengths fixed, IPv4 ID + 1 per segment
-/// (header checksum recomputed), TCP sequence advanced, FIN/PSH only on the last
-/// segment and CWR only on the first, UDP length per datagram, and the transport
-/// checksum completed from the partial sum (its length part replaced by the segment's).
-fn soft_gso(pkt: &[u8], off: &Offload, pl: PartialLen) -> Vec<Vec<u8>> {
-    let l4_off = usize::from(off.csum_start);
-    let v4 = pkt[0] >> 4 == 4;
-    let tcp = off.gso_type & !gso::ECN != gso::UDP_L4;
-    let th = if tcp {
-        usize::from(pkt[l4_off + 12] >> 4) * 4
-    } else {
-        8
-    };
-    let at = l4_off + usize::from(off.csum_offset);
-    let partial = field(pkt, at);
-    let super_l4 = (pkt.len() - l4_off) as u16;
-    let without_len = match pl {
-        PartialLen::Zero => partial,
-        PartialLen::Full => checksum::add(partial, !super_l4),
-    };
-    let data = &pkt[l4_off + th..];
-    let g = usize::from(off.gso_size);
-    let chunks: Vec<&[u8]> = if data.is_empty() {
-        vec![data]
-    } else {
-        data.chunks(g).collect()
-    };
-    let n = chunks.len();
-    chunks
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let mut s = pkt[..l4_off + th].to_vec();
-            s.extend_from_slice(c);
-            let l4len = (th + c.len()) as u16;
-            if v4 {
-                let total = s.len() as u16;
-                s[2..4].copy_from_slice(&total.to_be_bytes());
-                let id = field(&s, 4).wrapping_add(i as u16);
-                s[4..6].copy_from_slice(&id.to_be_bytes());
-                fix_v4_checksum(&mut s);
-            } else {
-                let plen = (s.len() - 40) as u16;
-                s[4..6].copy_from_slice(&plen.to_be_bytes());
-            }
-            let l4 = &mut s[l4_off..];
-            if tcp {
-                let seq =
-                    u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]).wrapping_add((i * g) as u32);
-                l4[4..8].copy_from_slice(&seq.to_be_bytes());
-                if i + 1 < n {
-                    l4[13] &= !(FIN | PSH);
-                }
-                if i > 0 {
-                    l4[13] &= !CWR;
-                }
-            } else {
-                l4[4..6].copy_from_slice(&l4len.to_be_bytes());
-            }
-            let cs_at = usize::from(off.csum_offset);
-            let seg_partial = checksum::add(without_len, l4len);
-            l4[cs_at..cs_at + 2].copy_from_slice(&seg_partial.to_be_bytes());
-            let c = match !checksum::ones_sum(l4) {
-                0 if !tcp => 0xffff,
-                c => c,
-            };
-            l4[cs_at..cs_at + 2].copy_from_slice(&c.to_be_bytes());
-            s
-        })
-        .collect()
-}
-
-/// Makes two valid translations comparable: the IPv4 Identification (per-segment
-/// translation hashes it, the kernel numbers segments) and the one's-complement
-/// ±0 of the transport checksum.
-fn normalize(mut f: Vec<u8>) -> Vec<u8> {
-    let (l4_off, proto) = if f[0] >> 4 == 4 {
-        f[4] = 0;
-        f[5] = 0;
-        fix_v4_checksum(&mut f);
-        (usize::from(f[0] & 0xf) * 4, f[9])
-    } else {
-        (40, f[6])
-    };
-    let at = l4_off + csum_at(proto);
-    if field(&f, at) == 0 {
-        f[at..at + 2].copy_from_slice(&[0xff, 0xff]);
-    }
-    f
-}
-
-// ---------------------------------------------------------------------------------
 // NEEDS_CSUM without GSO.
 
 // virtio §5.1.6.2 partial checksum, RFC 7915 §5.5: TCP from IPv6, partial sum with the
@@ -342,6 +240,28 @@ fn rfc7915_s5_1_needs_csum_with_extension_header() {
     let o = r.offloads[0];
     assert_eq!((o.csum_start, o.hdr_len), (20, 40));
     check_emitted(&complete(r.frames[0].clone(), &o)).unwrap();
+}
+
+// RFC 7915 §5.1: a Routing header with Segments Left ≠ 0 is not translated and gets an
+// ICMPv6 Parameter Problem (type 4 code 0) pointing at Segments Left. A GSO super-packet
+// gets it too, for its first segment (as each segment would on its own), instead of a
+// silent offload_unsupported drop.
+#[test]
+fn rfc7915_s5_1_gso_routing_header_segments_left_parameter_problem() {
+    let data = payload(3000, 9);
+    let plain = partial6(0, 64, 6, tcp_hdr(5, ACK, &[]), &data, PartialLen::Zero);
+    let input = insert_ext(&plain, 43, &[6, 0, 0, 1, 0, 0, 0, 0]);
+    let off = vnet(gso::TCPV6, 48, 20, 1000, 6);
+    let r = run_off(&test_translator(), &input, off);
+    assert_eq!(r.verdict, Verdict::Drop(DropReason::Ipv6RoutingHeader));
+    assert_eq!(r.frames.len(), 1);
+    let f = &r.frames[0];
+    check_emitted(f).unwrap();
+    assert_eq!((f[40], f[41]), (4, 0));
+    // Pointer: byte 3 of the Routing header, 40 + 3 from the quoted IPv6 header.
+    assert_eq!(u32::from_be_bytes([f[44], f[45], f[46], f[47]]), 43);
+    // The quote is the first segment: 8 + 20 + 1000 bytes of IPv6 payload.
+    assert_eq!(field(f, 48 + 4), 8 + 20 + 1000);
 }
 
 // RFC 7915 §4.1: DF=0 and larger than lowest-ipv6-mtu → IPv6 fragments, which carry a
@@ -771,50 +691,15 @@ proptest! {
         let n = (nseg - 1) * gso_size + tail % gso_size;
         let (input, off) = super_input(v6_in, udp, gso_size, n, flags, seq, tos, ttl, df, pl, seed);
         let t = test_translator();
+        // Only UDP with DF=0 from IPv4 may be dropped (every full-sized datagram would be
+        // fragmented one by one); the rest must translate.
         let whole = run_off(&t, &input, off);
-        if whole.verdict == Verdict::Drop(DropReason::OffloadNeedsFragmentation) {
-            // Only UDP with DF=0 from IPv4: one by one, every full-sized datagram is
-            // fragmented.
-            prop_assert!(udp && !v6_in && !df);
-            for s in soft_gso(&input, &off, pl) {
-                if s.len() == 20 + 8 + gso_size {
-                    prop_assert!(run(&s).frames.len() > 1);
-                }
-            }
-            return Ok(());
-        }
-        prop_assert!(!matches!(whole.verdict, Verdict::Drop(_)), "{:?}", whole.verdict);
-        prop_assert_eq!(whole.frames.len(), 1);
-        let o = whole.offloads[0];
-        let mine: Vec<Vec<u8>> = soft_gso(&whole.frames[0], &o, pl)
-            .into_iter()
-            .map(|s| { check_emitted(&s).unwrap(); normalize(s) })
-            .collect();
-        // The other way: the input cut at the output's segment size (TCP from IPv4 is
-        // re-segmented 20 bytes smaller; any segmentation of a TCP stream is valid),
-        // then each segment through the plain translator.
-        let resegmented = Offload { gso_size: o.gso_size, ..off };
-        let mut theirs: Vec<Vec<u8>> = soft_gso(&input, &resegmented, pl)
-            .into_iter()
-            .map(|s| {
-                let r = run(&s);
-                assert_eq!(r.verdict, whole.verdict);
-                assert_eq!(r.frames.len(), 1);
-                r.frames.into_iter().next().unwrap()
-            })
-            .collect();
-        // One IPv4 header serves all segments: a short last segment keeps the first
-        // segment's DF=1 where on its own it would get DF=0 (RFC 7915 §5.1, ≤ 1260).
-        if let (Some(m), Some(t)) = (mine.last(), theirs.last_mut())
-            && t[0] >> 4 == 4
-            && m[6] & 0x40 != 0
-            && t[6] & 0x40 == 0
-        {
-            prop_assert!(t.len() <= 1260);
-            t[6] |= 0x40;
-        }
-        let theirs: Vec<Vec<u8>> = theirs.into_iter().map(normalize).collect();
-        prop_assert_eq!(mine, theirs);
+        prop_assert!(
+            !matches!(whole.verdict, Verdict::Drop(_)) || (udp && !v6_in && !df),
+            "{:?}", whole.verdict
+        );
+        let r = check_gso_equivalence(&t, &input, off, pl);
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
     }
 }
 
@@ -850,5 +735,16 @@ proptest! {
     #[test]
     fn offload_fuzz_entry_on_random_bytes(data in proptest::collection::vec(any::<u8>(), 0..300)) {
         crate::xlat::selfcheck::fuzz_offload(&data);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    // The `offload_segments` fuzz entry (issue #4) on random bytes: whatever super-packet
+    // they describe, whole and one by one agree.
+    #[test]
+    fn offload_segments_fuzz_entry_on_random_bytes(data in proptest::collection::vec(any::<u8>(), 0..64)) {
+        crate::xlat::selfcheck::fuzz_offload_segments(&data);
     }
 }
