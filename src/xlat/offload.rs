@@ -35,7 +35,9 @@
 //!   kernel's `skb_checksum_help` would, and the packet is translated plainly.
 //! - Fragments and ICMP errors are always emitted with full checksums and
 //!   [`Offload::NONE`]. An ICMP error quoting a NEEDS_CSUM packet quotes its partial
-//!   checksum (receivers match quoted packets by addresses and ports).
+//!   checksum, and one about a UDP super-packet quotes the super-packet's UDP Length
+//!   (only the IP length is cut to the first segment); receivers match quoted packets
+//!   by addresses and ports.
 //! - GSO without NEEDS_CSUM, UFO (gso_type UDP) and unknown types are dropped
 //!   (`offload_unsupported`).
 
@@ -333,7 +335,7 @@ fn super_packet<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
     plain: &mut F,
 ) -> Verdict {
     let Some(loc) = matching(pkt.data(), &off) else {
-        return routing_header_refused(t, pkt, off, out, now_ms);
+        return routing_header_refused(pkt, off, out, plain);
     };
     let tcp = match (kind, loc.proto, loc.v4) {
         (gso::TCPV4, 6, true) | (gso::TCPV6, 6, false) => true,
@@ -406,12 +408,11 @@ fn super_packet<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
 /// Left ≠ 0, every segment on its own gets the RFC 7915 §5.1 Parameter Problem, so the
 /// first segment (csum_start + transport header + gso_size) gets it here; anything
 /// else is `offload_unsupported`.
-fn routing_header_refused(
-    t: &Translator,
+fn routing_header_refused<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
     pkt: &mut PacketBuf,
     off: Offload,
     out: &mut Output,
-    now_ms: u64,
+    plain: &mut F,
 ) -> Verdict {
     let d = pkt.data_mut();
     let total = 40 + usize::from(read16(d, 4));
@@ -434,7 +435,7 @@ fn routing_header_refused(
     write16(d, 4, (seg_len - 40) as u16);
     let start = pkt.start();
     pkt.set_bounds(start, start + seg_len);
-    match t.translate(pkt, out, now_ms) {
+    match plain(pkt, out) {
         v @ Verdict::Drop(_) => v,
         _ => {
             out.clear();
