@@ -1,5 +1,8 @@
 //! The NAT64 engine of a worker: its shard of session state, the IPv4 SYNs held for a
-//! simultaneous open, and the expiry timer.
+//! simultaneous open, and the expiry timer. With several workers it first asks whose
+//! packet it read (`Nat64Translator::steer`) and hands other workers' packets to them
+//! (`handoff`); the parcels handed to it are translated on every `tick`, that is after
+//! every batch of reads and whenever a sender wakes it.
 //!
 //! Held SYNs (RFC 6146 §3.5.2.2) are the one place a packet outlives its loop turn: the
 //! shard only remembers the flow, so the worker keeps a copy of the packet, to translate
