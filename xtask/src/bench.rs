@@ -41,7 +41,10 @@
 //! udpgen sends with `--gen-threads` threads (default: half the CPUs, at least one). In
 //! the kernel rows one thread carries the whole path (sending, forwarding, receiving
 //! all run in its softirq), so there the udpgen figure is the generator's ceiling, not
-//! the kernel's: iperf3's UDP figure, from two processes, is the kernel baseline.
+//! the kernel's: iperf3's UDP figure, from two processes, is the kernel baseline. A
+//! translator row whose udpgen run delivered 99% or more of what was sent is marked
+//! "udpgen-bound" with the figures concerned: the translator kept up, so the figure is
+//! a lower bound (raise `--gen-threads` where there are CPUs to spare).
 
 use crate::lab::{self, Lab, Node, Translator, addr};
 use std::time::Duration;
@@ -98,6 +101,9 @@ const IPERF_PORT: u16 = 5201;
 /// flows").
 const FEW_FLOWS: u64 = 64;
 const MANY_FLOWS: u64 = 100_000;
+/// A translator row's udpgen figure delivered at least this share of what was sent is
+/// flagged as generator-bound.
+const GEN_BOUND: f64 = 0.99;
 /// Warm-up before each steady-state udpgen run, not counted: this many passes over the
 /// flows (so that every NAT64 session exists before the measurement) ...
 const WARMUP_PASSES: u64 = 2;
@@ -135,6 +141,10 @@ struct Row {
     /// NAT64: packets/s delivered when each opens a new session (session setup rate).
     new_pps: Option<f64>,
     new_ns: Option<f64>,
+    /// The udpgen figures (" 64", " 100k", " new") for which the translator delivered
+    /// [`GEN_BOUND`] of what udpgen sent or more: it kept up, so the figure is the
+    /// generator's rate, a lower bound of the translator's.
+    gen_bound: String,
     note: String,
 }
 
@@ -153,6 +163,7 @@ impl Row {
             many_ns: None,
             new_pps: None,
             new_ns: None,
+            gen_bound: String::new(),
             note: String::new(),
         }
     }
@@ -281,6 +292,12 @@ fn medians(rounds: &[Vec<Row>]) -> Vec<Row> {
                 many_ns: col(|r| r.many_ns),
                 new_pps: col(|r| r.new_pps),
                 new_ns: col(|r| r.new_ns),
+                gen_bound: rounds
+                    .iter()
+                    .map(|r| r[i].gen_bound.as_str())
+                    .max_by_key(|g| g.len())
+                    .unwrap_or_default()
+                    .to_string(),
                 note: rounds
                     .iter()
                     .map(|r| r[i].note.as_str())
@@ -376,17 +393,24 @@ fn measure(lab: &mut Lab, o: &Options, name: &str, setup: &Setup) -> Row {
         row.udp_if_pps = Some(pps);
         row.cpu_ns_per_pkt = ns;
     }
-    let gen_figure = |flows: Flows, row: &mut Row| match udpgen(lab, o, target, flows, pid) {
-        Ok(figure) => figure,
-        Err(e) => {
-            note(row, e);
-            (None, None)
-        }
-    };
-    (row.few_pps, row.few_ns) = gen_figure(Flows::Steady(FEW_FLOWS), &mut row);
-    (row.many_pps, row.many_ns) = gen_figure(Flows::Steady(MANY_FLOWS), &mut row);
+    let translated = !matches!(setup, Setup::Kernel { .. });
+    let gen_figure =
+        |flows: Flows, label: &str, row: &mut Row| match udpgen(lab, o, target, flows, pid) {
+            Ok(g) => {
+                if translated && g.delivered >= GEN_BOUND * g.sent {
+                    row.gen_bound.push_str(&format!(" {label}"));
+                }
+                (Some(g.pps), g.cpu_ns)
+            }
+            Err(e) => {
+                note(row, e);
+                (None, None)
+            }
+        };
+    (row.few_pps, row.few_ns) = gen_figure(Flows::Steady(FEW_FLOWS), "64", &mut row);
+    (row.many_pps, row.many_ns) = gen_figure(Flows::Steady(MANY_FLOWS), "100k", &mut row);
     if let Setup::Nat64(_) = setup {
-        (row.new_pps, row.new_ns) = gen_figure(Flows::New, &mut row);
+        (row.new_pps, row.new_ns) = gen_figure(Flows::New, "new", &mut row);
     }
     match setup {
         Setup::Kernel { offloads: false } => {
@@ -494,15 +518,24 @@ enum Flows {
     New,
 }
 
-/// One udpgen run from `cli` to `target`: packets per second at the server's interface
-/// (over the generator's own sending time) and the translator's CPU ns per packet.
+/// What one udpgen run measured.
+struct GenFigure {
+    /// Packets per second at the server's interface, over udpgen's own sending time.
+    pps: f64,
+    /// Translator CPU ns per packet delivered.
+    cpu_ns: Option<f64>,
+    sent: f64,
+    delivered: f64,
+}
+
+/// One udpgen run from `cli` to `target`.
 fn udpgen(
     lab: &Lab,
     o: &Options,
     target: &str,
     flows: Flows,
     pid: Option<u32>,
-) -> Result<(Option<f64>, Option<f64>), String> {
+) -> Result<GenFigure, String> {
     let exe = std::env::current_exe().map_err(|e| format!("udpgen: {e}"))?;
     let exe = exe.to_string_lossy();
     let (secs, threads) = (o.seconds.to_string(), o.gen_threads().to_string());
@@ -546,10 +579,15 @@ fn udpgen(
     let before = Sample::take(lab, pid);
     let out = run(&argv(&secs, &[]))?;
     let after = Sample::take(lab, pid);
-    let (_, sent_secs) = crate::udpgen::parse_report(&out)
+    let (sent, sent_secs) = crate::udpgen::parse_report(&out)
         .ok_or_else(|| format!("udpgen: no summary line in {out:?}"))?;
     match before.rates(&after, sent_secs) {
-        Some((pps, ns)) => Ok((Some(pps), ns)),
+        Some((pps, cpu_ns)) => Ok(GenFigure {
+            pps,
+            cpu_ns,
+            sent: sent as f64,
+            delivered: pps * sent_secs,
+        }),
         None => Err("udpgen: nothing reached the server".into()),
     }
 }
@@ -756,8 +794,13 @@ fn print_udpgen_table(rows: &[Row]) {
         "(srv iface)", "64 flows", "per pkt", "100k flows", "per pkt", "per s", "per flow"
     );
     for r in rows {
+        let note = match (r.gen_bound.as_str(), r.note.as_str()) {
+            ("", n) => n.to_string(),
+            (b, "") => format!("udpgen-bound:{b}"),
+            (b, n) => format!("udpgen-bound:{b}; {n}"),
+        };
         println!(
-            "{:<18} {:>13} {:>8} {:>13} {:>8} {:>11} {:>8}  {}",
+            "{:<18} {:>13} {:>8} {:>13} {:>8} {:>11} {:>8}  {note}",
             r.name,
             fmt_opt(r.few_pps, 0),
             fmt_opt(r.few_ns, 0),
@@ -765,7 +808,6 @@ fn print_udpgen_table(rows: &[Row]) {
             fmt_opt(r.many_ns, 0),
             fmt_opt(r.new_pps, 0),
             fmt_opt(r.new_ns, 0),
-            r.note
         );
     }
     let Some(tayga) = rows.iter().find(|r| r.name == "tayga") else {
