@@ -8,15 +8,43 @@
 //!   off`), so that every packet is MTU-sized end to end, as a translator without
 //!   offloads sees them;
 //! - TAYGA (single-threaded, no offloads);
-//! - xlat64 with one queue and no offloads, with one queue and offloads, with N queues.
+//! - xlat64 SIIT with one queue and no offloads, with one queue and offloads, with N
+//!   queues;
+//! - xlat64 stateful NAT64 (`--mode nat64`, pool4 [`POOL4`], session limits raised so
+//!   that no test is refused) with one queue and with N queues (while xlat64 refuses
+//!   more than one worker in nat64 mode, that row shows the refusal as its note).
 //!
-//! Figures are what the receiver got: TCP Gbit/s (iperf3, receiver side) with 1 and
-//! `--streams` streams; 64-byte UDP packets per second over 64 flows (two iperf3
-//! clients with 32 streams each, sending as fast as they can) counted at the server's
-//! interface and in iperf3; and the translator's CPU time (utime + stime from
-//! /proc/PID/stat) during the UDP run divided by the packets that reached the server.
-//! The UDP figure with 100 000 flows belongs with stateful NAT64 (where flows cost
-//! table entries) and is not measured here.
+//! Figures are what the receiver got:
+//! - TCP Gbit/s (iperf3, receiver side) with 1 and `--streams` streams;
+//! - 64-byte UDP packets per second over 64 flows from two iperf3 clients with 32
+//!   streams each, counted at the server's interface and in iperf3, and the translator's
+//!   CPU time (utime + stime from /proc/PID/stat) during that run per packet that reached
+//!   the server;
+//! - 64-byte UDP packets per second at the server's interface from `cargo xtask udpgen`
+//!   (a raw-socket generator, see udpgen.rs) over exactly 64 flows and over exactly
+//!   100 000 flows, each after a warm-up of two passes over the same flows (so NAT64's
+//!   sessions exist: these are steady-state rates), with the translator's CPU ns per
+//!   packet;
+//! - NAT64 rows only: new flows per second, a udpgen run in which every packet carries a
+//!   5-tuple never seen before, so every packet delivered is a session set up (at most
+//!   [`NEW_FLOWS_BUDGET`] packets, below the session limit: the run ends early if the
+//!   generator is that fast).
+//!
+//! The summary prints each xlat64 row's ratios to TAYGA and the NAT64 targets of issue
+//! #3: 100 000 flows >= 90% of 64 flows, new flows >= 50% of 64 flows, and each NAT64
+//! figure >= TAYGA's stateless one.
+//!
+//! The server runs `udpgen --sink`, which binds udpgen's destination ports and never
+//! reads them: the server's kernel drops the datagrams at the full socket buffers, which
+//! costs less than an ICMP port unreachable for each (see udpgen.rs).
+//!
+//! udpgen sends with `--gen-threads` threads (default: half the CPUs, at least one). In
+//! the kernel rows one thread carries the whole path (sending, forwarding, receiving
+//! all run in its softirq), so there the udpgen figure is the generator's ceiling, not
+//! the kernel's: iperf3's UDP figure, from two processes, is the kernel baseline. A
+//! translator row whose udpgen run delivered 99% or more of what was sent is marked
+//! "udpgen-bound" with the figures concerned: the translator kept up, so the figure is
+//! a lower bound (raise `--gen-threads` where there are CPUs to spare).
 
 use crate::lab::{self, Lab, Node, Translator, addr};
 use std::time::Duration;
@@ -28,6 +56,9 @@ pub struct Options {
     rounds: u32,
     streams: u32,
     workers: Option<u32>,
+    /// Sender threads of udpgen; by default half the CPUs (at least one), leaving the
+    /// rest to the translator.
+    gen_threads: Option<u32>,
 }
 
 impl Options {
@@ -37,17 +68,26 @@ impl Options {
             rounds: 3,
             streams: 8,
             workers: None,
+            gen_threads: None,
         };
-        for (name, n) in crate::numeric_options(rest, &["seconds", "rounds", "streams", "workers"])?
-        {
+        let names = ["seconds", "rounds", "streams", "workers", "gen-threads"];
+        for (name, n) in crate::numeric_options(rest, &names)? {
             match name.as_str() {
                 "seconds" => o.seconds = n,
                 "rounds" => o.rounds = n.max(1),
                 "streams" => o.streams = n.max(1),
+                "gen-threads" => o.gen_threads = Some(n.max(1)),
                 _ => o.workers = Some(n.max(1)),
             }
         }
         Ok(o)
+    }
+
+    fn gen_threads(&self) -> u32 {
+        self.gen_threads.unwrap_or_else(|| {
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+            (cpus / 2).max(1)
+        })
     }
 }
 
@@ -57,6 +97,27 @@ const UDP_CLIENTS: u32 = 2;
 const UDP_STREAMS_PER_CLIENT: u32 = 32;
 /// First iperf3 server port in `srv`.
 const IPERF_PORT: u16 = 5201;
+/// The flow counts of udpgen's steady-state runs (issue #4: "64 flows and 100 000
+/// flows").
+const FEW_FLOWS: u64 = 64;
+const MANY_FLOWS: u64 = 100_000;
+/// A translator row's udpgen figure delivered at least this share of what was sent is
+/// flagged as generator-bound.
+const GEN_BOUND: f64 = 0.99;
+/// Warm-up before each steady-state udpgen run, not counted: this many passes over the
+/// flows (so that every NAT64 session exists before the measurement) ...
+const WARMUP_PASSES: u64 = 2;
+/// ... unless this many seconds run out first.
+const WARMUP_MAX_SECS: &str = "30";
+/// NAT64 pool4 in the bench lab (as in the NAT64 end-to-end tests): 16 addresses x
+/// 64 512 ports, more mappings than any run here makes.
+pub const POOL4: &str = "203.0.113.16/28";
+/// NAT64 session limit of the bench, per address and per subscriber as well (one
+/// client, one address): room for the new-flows run on top of the steady-state flows.
+const NAT64_MAX_SESSIONS: u64 = 4_000_000;
+/// Most packets (new sessions) one new-flows run sends: below the session limit with
+/// the 100 000 steady-state flows, so that no packet is refused for want of room.
+const NEW_FLOWS_BUDGET: u64 = 3_500_000;
 
 /// One row of the table; `None` where the measurement failed or does not apply.
 struct Row {
@@ -70,6 +131,20 @@ struct Row {
     udp_pps: Option<f64>,
     /// Translator CPU nanoseconds per UDP packet delivered.
     cpu_ns_per_pkt: Option<f64>,
+    /// udpgen over [`FEW_FLOWS`] flows: packets/s at the server's interface ...
+    few_pps: Option<f64>,
+    /// ... and translator CPU ns per delivered packet.
+    few_ns: Option<f64>,
+    /// The same over [`MANY_FLOWS`] flows.
+    many_pps: Option<f64>,
+    many_ns: Option<f64>,
+    /// NAT64: packets/s delivered when each opens a new session (session setup rate).
+    new_pps: Option<f64>,
+    new_ns: Option<f64>,
+    /// The udpgen figures (" 64", " 100k", " new") for which the translator delivered
+    /// [`GEN_BOUND`] of what udpgen sent or more: it kept up, so the figure is the
+    /// generator's rate, a lower bound of the translator's.
+    gen_bound: String,
     note: String,
 }
 
@@ -82,6 +157,13 @@ impl Row {
             udp_if_pps: None,
             udp_pps: None,
             cpu_ns_per_pkt: None,
+            few_pps: None,
+            few_ns: None,
+            many_pps: None,
+            many_ns: None,
+            new_pps: None,
+            new_ns: None,
+            gen_bound: String::new(),
             note: String::new(),
         }
     }
@@ -89,8 +171,12 @@ impl Row {
 
 /// What runs in `xlt` for one row.
 enum Setup {
-    Kernel { offloads: bool },
+    Kernel {
+        offloads: bool,
+    },
     Translator(Translator),
+    /// xlat64 in nat64 mode: pool4 is routed into the TUN, new flows are measured.
+    Nat64(Translator),
 }
 
 pub fn run(o: Options) -> Result<(), String> {
@@ -108,12 +194,37 @@ pub fn run(o: Options) -> Result<(), String> {
         lab.wait_listening(Node::Srv, "tcp", IPERF_PORT + k as u16)
             .map_err(|e| e.to_string())?;
     }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find udpgen: {e}"))?;
+    let exe = exe.to_string_lossy();
+    let sink = lab
+        .spawn(Node::Srv, "udpgen-sink", &[&exe, "udpgen", "--sink"])
+        .map_err(|e| e.to_string())?;
+    lab.wait_for_output(sink, "udpgen: sink on", Duration::from_secs(10))
+        .map_err(|e| e.to_string())?;
 
     let n = o
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
     let n_s = n.to_string();
     let xlat = |args: &[&str]| Setup::Translator(Translator::xlat64(&bin, args));
+    let limit = NAT64_MAX_SESSIONS.to_string();
+    let nat64 = |workers: &str| {
+        let args = [
+            "--mode",
+            "nat64",
+            "--pool4",
+            POOL4,
+            "--workers",
+            workers,
+            "--max-sessions",
+            &limit,
+            "--max-sessions-per-subscriber",
+            &limit,
+            "--max-sessions-per-address",
+            &limit,
+        ];
+        Setup::Nat64(Translator::xlat64(&bin, &args))
+    };
     let rows: Vec<(String, Setup)> = vec![
         ("kernel fwd".into(), Setup::Kernel { offloads: true }),
         ("kernel fwd nogso".into(), Setup::Kernel { offloads: false }),
@@ -124,15 +235,18 @@ pub fn run(o: Options) -> Result<(), String> {
         ),
         ("xlat64 1q".into(), xlat(&["--workers", "1"])),
         (format!("xlat64 {n}q"), xlat(&["--workers", &n_s])),
+        ("xlat64 nat64 1q".into(), nat64("1")),
+        (format!("xlat64 nat64 {n}q"), nat64(&n_s)),
     ];
     println!(
         "\n== end-to-end: {} round(s), {} s per figure, TCP with 1 and {} stream(s), UDP \
-         64-byte payloads over {} flows, xlat64 N = {n} queue(s)\n   (UDP with 100 000 \
-         flows: measured with the NAT64 work, skipped here)",
+         64-byte payloads over {} iperf3 flows, udpgen ({} thread(s)) over {FEW_FLOWS} and \
+         {MANY_FLOWS} flows and new flows (NAT64), xlat64 N = {n} queue(s)",
         o.rounds,
         o.seconds,
         o.streams,
-        UDP_CLIENTS * UDP_STREAMS_PER_CLIENT
+        UDP_CLIENTS * UDP_STREAMS_PER_CLIENT,
+        o.gen_threads(),
     );
     let mut rounds = Vec::new();
     for round in 1..=o.rounds {
@@ -172,6 +286,18 @@ fn medians(rounds: &[Vec<Row>]) -> Vec<Row> {
                 udp_if_pps: col(|r| r.udp_if_pps),
                 udp_pps: col(|r| r.udp_pps),
                 cpu_ns_per_pkt: col(|r| r.cpu_ns_per_pkt),
+                few_pps: col(|r| r.few_pps),
+                few_ns: col(|r| r.few_ns),
+                many_pps: col(|r| r.many_pps),
+                many_ns: col(|r| r.many_ns),
+                new_pps: col(|r| r.new_pps),
+                new_ns: col(|r| r.new_ns),
+                gen_bound: rounds
+                    .iter()
+                    .map(|r| r[i].gen_bound.as_str())
+                    .max_by_key(|g| g.len())
+                    .unwrap_or_default()
+                    .to_string(),
                 note: rounds
                     .iter()
                     .map(|r| r[i].note.as_str())
@@ -232,24 +358,13 @@ fn measure(lab: &mut Lab, o: &Options, name: &str, setup: &Setup) -> Row {
     let mut row = Row::new(name);
     let target = match setup {
         Setup::Kernel { .. } => addr::SRV6_NATIVE,
-        Setup::Translator(_) => addr::SRV6,
+        Setup::Translator(_) | Setup::Nat64(_) => addr::SRV6,
     };
     println!("\n-- {name} (client → {target})");
-    match setup {
-        Setup::Kernel { offloads } => {
-            if let Err(e) = set_path_offloads(lab, *offloads) {
-                row.note = e;
-                println!("cannot set offloads: {}", row.note);
-                return row;
-            }
-        }
-        Setup::Translator(t) => {
-            if let Err(e) = lab.start_translator(t) {
-                row.note = first_line(&e.to_string());
-                println!("cannot start {name}: {e}");
-                return row;
-            }
-        }
+    if let Err(e) = prepare(lab, setup) {
+        println!("cannot set up {name}: {e}");
+        row.note = e;
+        return row;
     }
     let pid = lab.translator().map(|id| lab.pid(id));
     let note = |row: &mut Row, e: String| {
@@ -265,8 +380,7 @@ fn measure(lab: &mut Lab, o: &Options, name: &str, setup: &Setup) -> Row {
         Ok(json) => row.tcpn_gbps = tcp_receiver_bps(&json).map(|b| b / 1e9),
         Err(e) => note(&mut row, e),
     }
-    let rx_before = srv_rx_packets(lab);
-    let cpu_before = pid.and_then(cpu_ticks);
+    let before = Sample::take(lab, pid);
     // The figure is what reached the server's interface during the flood. iperf3 3.12
     // sometimes loses its control connection under a 64-flow flood (the translator's
     // queue drops it like any other packet) and then reports an error after sending:
@@ -275,15 +389,28 @@ fn measure(lab: &mut Lab, o: &Options, name: &str, setup: &Setup) -> Row {
         Ok(jsons) => row.udp_pps = jsons.iter().map(|j| udp_received_pps(j)).sum(),
         Err(e) => note(&mut row, e),
     }
-    if let (Some(a), Some(b)) = (rx_before, srv_rx_packets(lab)) {
-        let packets = b.saturating_sub(a);
-        if packets > 0 {
-            row.udp_if_pps = Some(packets as f64 / f64::from(o.seconds));
-            if let (Some(c0), Some(c1)) = (cpu_before, pid.and_then(cpu_ticks)) {
-                let secs = c1.saturating_sub(c0) as f64 / clock_ticks_per_sec();
-                row.cpu_ns_per_pkt = Some(secs * 1e9 / packets as f64);
+    if let Some((pps, ns)) = before.rates(&Sample::take(lab, pid), f64::from(o.seconds)) {
+        row.udp_if_pps = Some(pps);
+        row.cpu_ns_per_pkt = ns;
+    }
+    let translated = !matches!(setup, Setup::Kernel { .. });
+    let gen_figure =
+        |flows: Flows, label: &str, row: &mut Row| match udpgen(lab, o, target, flows, pid) {
+            Ok(g) => {
+                if translated && g.delivered >= GEN_BOUND * g.sent {
+                    row.gen_bound.push_str(&format!(" {label}"));
+                }
+                (Some(g.pps), g.cpu_ns)
             }
-        }
+            Err(e) => {
+                note(row, e);
+                (None, None)
+            }
+        };
+    (row.few_pps, row.few_ns) = gen_figure(Flows::Steady(FEW_FLOWS), "64", &mut row);
+    (row.many_pps, row.many_ns) = gen_figure(Flows::Steady(MANY_FLOWS), "100k", &mut row);
+    if let Setup::Nat64(_) = setup {
+        (row.new_pps, row.new_ns) = gen_figure(Flows::New, "new", &mut row);
     }
     match setup {
         Setup::Kernel { offloads: false } => {
@@ -292,22 +419,177 @@ fn measure(lab: &mut Lab, o: &Options, name: &str, setup: &Setup) -> Row {
             }
         }
         Setup::Kernel { .. } => {}
-        Setup::Translator(_) => match lab.stop_translator() {
+        Setup::Translator(_) | Setup::Nat64(_) => match lab.stop_translator() {
             Ok(s) => print!("{name} counters:\n{}", s.stdout),
             Err(e) => println!("{e}"),
         },
     }
     println!(
-        "{name}: TCP {} / {} Gbit/s (1 / {} streams), UDP {} packets/s at the server's \
-         interface, {} in iperf3, {} ns CPU per packet",
+        "{name}: TCP {} / {} Gbit/s (1 / {} streams), iperf3 UDP {} packets/s at the \
+         server's interface, {} in iperf3, {} ns CPU per packet; udpgen {} / {} packets/s \
+         over {FEW_FLOWS} / {MANY_FLOWS} flows ({} / {} ns CPU per packet), new flows {}/s",
         fmt_opt(row.tcp1_gbps, 2),
         fmt_opt(row.tcpn_gbps, 2),
         o.streams,
         fmt_opt(row.udp_if_pps, 0),
         fmt_opt(row.udp_pps, 0),
         fmt_opt(row.cpu_ns_per_pkt, 0),
+        fmt_opt(row.few_pps, 0),
+        fmt_opt(row.many_pps, 0),
+        fmt_opt(row.few_ns, 0),
+        fmt_opt(row.many_ns, 0),
+        fmt_opt(row.new_pps, 0),
     );
     row
+}
+
+/// Sets up `xlt` for a row: offloads for the kernel rows, the translator (and for NAT64
+/// the route of pool4 into its TUN) for the others. The error is the row's note.
+fn prepare(lab: &mut Lab, setup: &Setup) -> Result<(), String> {
+    let t = match setup {
+        Setup::Kernel { offloads } => return set_path_offloads(lab, *offloads),
+        Setup::Translator(t) | Setup::Nat64(t) => t,
+    };
+    lab.start_translator(t)
+        .map_err(|e| start_failure(&e.to_string()))?;
+    if let Setup::Nat64(_) = setup {
+        // The server answers pool4 through its default route (xlt); xlt sends it on.
+        let route = format!("route replace {POOL4} dev {}", lab::TUN);
+        if let Err(e) = lab.ip(Node::Xlt, &route) {
+            let _ = lab.stop_translator();
+            return Err(first_line(&e.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// The row's note for a translator that would not start: xlat64's own complaint (the
+/// `error:` line of its stderr) when there is one, e.g. its refusal of several workers
+/// in nat64 mode.
+fn start_failure(msg: &str) -> String {
+    let complaint = msg.lines().map(str::trim).find_map(|l| {
+        let l = l.strip_prefix("xlat64: ").unwrap_or(l);
+        l.strip_prefix("error: ")
+    });
+    match complaint {
+        Some(l) => format!("not run: {l}"),
+        None => first_line(msg),
+    }
+}
+
+/// Counters read before and after a flood.
+struct Sample {
+    rx: Option<u64>,
+    cpu: Option<u64>,
+}
+
+impl Sample {
+    fn take(lab: &Lab, pid: Option<u32>) -> Sample {
+        Sample {
+            rx: srv_rx_packets(lab),
+            cpu: pid.and_then(cpu_ticks),
+        }
+    }
+
+    /// Packets per second that reached the server between `self` and `after`, over
+    /// `secs`, and the translator's CPU ns per such packet.
+    fn rates(&self, after: &Sample, secs: f64) -> Option<(f64, Option<f64>)> {
+        let packets = after.rx?.saturating_sub(self.rx?);
+        if packets == 0 || secs <= 0.0 {
+            return None;
+        }
+        let ns = match (self.cpu, after.cpu) {
+            (Some(c0), Some(c1)) => {
+                let cpu_secs = c1.saturating_sub(c0) as f64 / clock_ticks_per_sec();
+                Some(cpu_secs * 1e9 / packets as f64)
+            }
+            _ => None,
+        };
+        Some((packets as f64 / secs, ns))
+    }
+}
+
+/// Which flows a udpgen run sends.
+#[derive(Clone, Copy)]
+enum Flows {
+    /// This many flows, after a warm-up over the same flows.
+    Steady(u64),
+    /// A new flow every packet, at most [`NEW_FLOWS_BUDGET`] packets.
+    New,
+}
+
+/// What one udpgen run measured.
+struct GenFigure {
+    /// Packets per second at the server's interface, over udpgen's own sending time.
+    pps: f64,
+    /// Translator CPU ns per packet delivered.
+    cpu_ns: Option<f64>,
+    sent: f64,
+    delivered: f64,
+}
+
+/// One udpgen run from `cli` to `target`.
+fn udpgen(
+    lab: &Lab,
+    o: &Options,
+    target: &str,
+    flows: Flows,
+    pid: Option<u32>,
+) -> Result<GenFigure, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("udpgen: {e}"))?;
+    let exe = exe.to_string_lossy();
+    let (secs, threads) = (o.seconds.to_string(), o.gen_threads().to_string());
+    let budget = NEW_FLOWS_BUDGET.to_string();
+    let count;
+    let mode: Vec<&str> = match flows {
+        Flows::Steady(n) => {
+            count = n.to_string();
+            vec!["--flows", &count]
+        }
+        Flows::New => vec!["--new-flows", "--max-packets", &budget],
+    };
+    let argv = |secs: &str, extra: &[&str]| -> Vec<String> {
+        let mut v = vec![&*exe, "udpgen", "--dst", target, "--seconds", secs];
+        v.extend(["--threads", &threads]);
+        v.extend(&mode);
+        v.extend(extra);
+        v.into_iter().map(String::from).collect()
+    };
+    let limit = Duration::from_secs(u64::from(o.seconds) + 30);
+    let run = |argv: &[String]| -> Result<String, String> {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        println!(
+            "[cli]$ {}",
+            lab::shell_words(&argv[1..]).replacen("udpgen", "cargo xtask udpgen", 1,)
+        );
+        let out = lab
+            .run_timeout(Node::Cli, limit, &argv)
+            .map_err(|e| e.to_string())?;
+        print!("{}", out.stdout);
+        if out.success() {
+            Ok(out.stdout)
+        } else {
+            Err(first_line(&format!("udpgen: {}{}", out.stderr, out.stdout)))
+        }
+    };
+    if let Flows::Steady(n) = flows {
+        let packets = (n * WARMUP_PASSES).to_string();
+        run(&argv(WARMUP_MAX_SECS, &["--max-packets", &packets]))?;
+    }
+    let before = Sample::take(lab, pid);
+    let out = run(&argv(&secs, &[]))?;
+    let after = Sample::take(lab, pid);
+    let (sent, sent_secs) = crate::udpgen::parse_report(&out)
+        .ok_or_else(|| format!("udpgen: no summary line in {out:?}"))?;
+    match before.rates(&after, sent_secs) {
+        Some((pps, cpu_ns)) => Ok(GenFigure {
+            pps,
+            cpu_ns,
+            sent: sent as f64,
+            delivered: pps * sent_secs,
+        }),
+        None => Err("udpgen: nothing reached the server".into()),
+    }
 }
 
 /// utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat,
@@ -456,9 +738,17 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 
 fn print_table(title: &str, rows: &[Row]) {
     println!("\n== results: {title}");
+    print_iperf_table(rows);
+    println!();
+    print_udpgen_table(rows);
+    print_nat64_targets(rows);
+}
+
+/// TCP and iperf3's 64-flow UDP, and each xlat64 row's ratio to TAYGA.
+fn print_iperf_table(rows: &[Row]) {
     println!(
         "{:<18} {:>8} {:>8} {:>13} {:>13} {:>9}  note",
-        "", "TCP x1", "TCP xN", "UDP-64 pkt/s", "UDP-64 pkt/s", "CPU ns"
+        "iperf3", "TCP x1", "TCP xN", "UDP-64 pkt/s", "UDP-64 pkt/s", "CPU ns"
     );
     println!(
         "{:<18} {:>8} {:>8} {:>13} {:>13} {:>9}",
@@ -492,6 +782,98 @@ fn print_table(title: &str, rows: &[Row]) {
     }
 }
 
+/// udpgen's packet rates at the server's interface, and each xlat64 row's ratio to
+/// TAYGA (new flows against TAYGA's 64-flow rate: stateless, it sets nothing up).
+fn print_udpgen_table(rows: &[Row]) {
+    println!(
+        "{:<18} {:>13} {:>8} {:>13} {:>8} {:>11} {:>8}",
+        "udpgen UDP-64", "pkt/s", "CPU ns", "pkt/s", "CPU ns", "new flows", "CPU ns"
+    );
+    println!(
+        "{:<18} {:>13} {:>8} {:>13} {:>8} {:>11} {:>8}",
+        "(srv iface)", "64 flows", "per pkt", "100k flows", "per pkt", "per s", "per flow"
+    );
+    for r in rows {
+        let note = match (r.gen_bound.as_str(), r.note.as_str()) {
+            ("", n) => n.to_string(),
+            (b, "") => format!("udpgen-bound:{b}"),
+            (b, n) => format!("udpgen-bound:{b}; {n}"),
+        };
+        println!(
+            "{:<18} {:>13} {:>8} {:>13} {:>8} {:>11} {:>8}  {note}",
+            r.name,
+            fmt_opt(r.few_pps, 0),
+            fmt_opt(r.few_ns, 0),
+            fmt_opt(r.many_pps, 0),
+            fmt_opt(r.many_ns, 0),
+            fmt_opt(r.new_pps, 0),
+            fmt_opt(r.new_ns, 0),
+        );
+    }
+    let Some(tayga) = rows.iter().find(|r| r.name == "tayga") else {
+        return;
+    };
+    for x in rows.iter().filter(|r| r.name.starts_with("xlat64")) {
+        println!(
+            "{:<18} {:>13} {:>8} {:>13} {:>8} {:>11} {:>8}",
+            format!("{}/tayga", x.name.trim_start_matches("xlat64 ")),
+            ratio(x.few_pps, tayga.few_pps),
+            ratio(x.few_ns, tayga.few_ns),
+            ratio(x.many_pps, tayga.many_pps),
+            ratio(x.many_ns, tayga.many_ns),
+            ratio(x.new_pps, tayga.few_pps),
+            ratio(x.new_ns, tayga.few_ns),
+        );
+    }
+}
+
+/// The stateful NAT64 targets of issue #3, row by row, each with its verdict.
+fn print_nat64_targets(rows: &[Row]) {
+    let tayga = rows.iter().find(|r| r.name == "tayga");
+    let t = |f: fn(&Row) -> Option<f64>| tayga.and_then(f);
+    for x in rows.iter().filter(|r| r.name.starts_with("xlat64 nat64")) {
+        println!("\nNAT64 targets (issue #3), {}:", x.name);
+        let checks = [
+            ("100k flows / 64 flows", x.many_pps, x.few_pps, 0.90),
+            ("new flows / 64 flows", x.new_pps, x.few_pps, 0.50),
+            (
+                "64 flows / tayga 64 flows",
+                x.few_pps,
+                t(|r| r.few_pps),
+                1.0,
+            ),
+            (
+                "100k flows / tayga 100k flows",
+                x.many_pps,
+                t(|r| r.many_pps),
+                1.0,
+            ),
+            (
+                "new flows / tayga 64 flows",
+                x.new_pps,
+                t(|r| r.few_pps),
+                1.0,
+            ),
+        ];
+        for (what, a, b, target) in checks {
+            println!(
+                "  {what:<31} {:>6}  (target >= {target:.2}){}",
+                ratio(a, b),
+                verdict(a, b, target)
+            );
+        }
+    }
+}
+
+/// "  met" / "  MISSED" when both figures exist, nothing otherwise.
+fn verdict(a: Option<f64>, b: Option<f64>, target: f64) -> &'static str {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 && a / b >= target => "  met",
+        (Some(_), Some(b)) if b > 0.0 => "  MISSED",
+        _ => "",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,6 +881,38 @@ mod tests {
     const UDP: &str = "\"end\": {\"sum\": {\"packets\": 5}, \"sum_received\":\t{\n\
         \"start\":\t0,\n\"seconds\":\t2.0,\n\"bits_per_second\":\t1.5e6,\n\
         \"lost_packets\":\t100,\n\"packets\":\t1100,\n\"sender\":\tfalse\n}}";
+
+    #[test]
+    fn parses_options() {
+        let args: Vec<String> = ["--gen-threads", "3", "--workers", "2"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        let o = Options::parse(&args).unwrap();
+        assert_eq!((o.gen_threads(), o.workers, o.seconds), (3, Some(2), 5));
+        assert!(Options::parse(&["--gen-threads".to_string()]).is_err());
+    }
+
+    #[test]
+    fn notes_why_a_translator_did_not_start() {
+        let msg = "xlat64 exited (Some(2)) before creating TUN xlat64\n--- stdout ---\n\
+                   --- stderr ---\nxlat64: error: invalid value for 'workers': nat64 runs \
+                   on one worker for now; use --workers 1\n";
+        assert_eq!(
+            start_failure(msg),
+            "not run: invalid value for 'workers': nat64 runs on one worker for now; use \
+             --workers 1"
+        );
+        assert_eq!(start_failure("no tun\nmore"), "no tun");
+    }
+
+    #[test]
+    fn judges_targets() {
+        assert_eq!(verdict(Some(95.0), Some(100.0), 0.9), "  met");
+        assert_eq!(verdict(Some(85.0), Some(100.0), 0.9), "  MISSED");
+        assert_eq!(verdict(None, Some(100.0), 0.9), "");
+        assert_eq!(ratio(Some(1.0), Some(4.0)), "0.25");
+    }
 
     #[test]
     fn reads_iperf3_receiver_figures() {

@@ -4,9 +4,11 @@
 //! - `test`: everything CI checks (fmt, clippy, build, unit, end-to-end, fuzz).
 //! - `bench`: microbenchmarks, then kernel forwarding vs xlat64 vs TAYGA in namespaces.
 //! - `fuzz --seconds N`: bounded fuzz runs.
+//! - `udpgen`: the bench's UDP load generator (run inside the client namespace).
 //!
-//! std-only on purpose: it must build fast on a fresh machine and share `lab.rs` with the
-//! integration tests without extra dependencies.
+//! std and libc only on purpose: it must build fast on a fresh machine and share `lab.rs`
+//! with the integration tests without extra dependencies (libc is for `udpgen`'s raw
+//! socket and `sendmmsg`).
 
 #[allow(dead_code)]
 #[path = "../../integration/lab.rs"]
@@ -17,6 +19,7 @@ mod demo;
 mod deps;
 mod fuzz;
 mod suite;
+mod udpgen;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -29,13 +32,19 @@ commands:
                             from an IPv6-only client through xlat64, print its counters
                             (--tayga: same show with TAYGA, to check the lab itself)
   test                      fmt, clippy, release build, unit tests, end-to-end tests, fuzz
-  bench [--seconds N] [--rounds N] [--streams N] [--workers N]
+  bench [--seconds N] [--rounds N] [--streams N] [--workers N] [--gen-threads N]
                             cargo bench, then, interleaved over rounds (medians shown):
                             kernel IPv6 forwarding with and without GSO, TAYGA, xlat64
-                            with 1 queue and no offloads, with offloads, with N queues:
-                            TCP Gbit/s (1 and N streams), 64-byte UDP packets/s over 64
-                            flows, translator CPU ns per packet
+                            with 1 queue and no offloads, with offloads, with N queues,
+                            stateful NAT64 with 1 and N queues: TCP Gbit/s (1 and N
+                            streams), 64-byte UDP packets/s over 64 flows (iperf3, and
+                            udpgen) and over 100 000 flows, NAT64 new sessions/s,
+                            translator CPU ns per packet
   fuzz [--seconds N]        bounded fuzz runs
+  udpgen --dst IPV6 --seconds S (--flows N | --new-flows) [--threads N] [--max-packets N]
+                            (used by bench) 64-byte UDP from a raw socket over exactly N
+                            flows, or a new flow every packet; needs root
+  udpgen --sink             (used by bench) bind udpgen's destination ports, never read
 
 demo, test and bench install missing Debian packages when run as root.";
 
@@ -54,6 +63,7 @@ fn main() -> ExitCode {
         "test" => no_options(rest).and_then(|()| suite::run()),
         "bench" => bench::Options::parse(rest).and_then(bench::run),
         "fuzz" => fuzz::seconds_option(rest).and_then(fuzz::run),
+        "udpgen" => udpgen::Options::parse(rest).and_then(udpgen::run),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())
