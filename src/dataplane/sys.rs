@@ -375,6 +375,36 @@ pub fn writev(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     }
 }
 
+/// Size of a transparent huge page (PMD-mapped) on x86_64 and 4 KiB-page aarch64.
+pub const HUGE_PAGE: usize = 2 << 20;
+
+/// Asks the kernel to back `[ptr, ptr + len)` with transparent huge pages
+/// (MADV_HUGEPAGE), for tables too large for the TLB to cover with 4 KiB pages. Only
+/// the whole 2 MiB pages inside the range are advised (a range smaller than that is
+/// left alone). Pages take the advice when first touched, so give it before filling the
+/// memory. Where THP is `never` or compiled out this fails with EINVAL; callers treat
+/// that as "no huge pages", not as an error to stop for.
+pub fn advise_hugepages(ptr: *const u8, len: usize) -> io::Result<()> {
+    let addr = ptr as usize;
+    let Some(start) = addr.checked_next_multiple_of(HUGE_PAGE) else {
+        return Ok(());
+    };
+    let end = addr.saturating_add(len) & !(HUGE_PAGE - 1);
+    if end <= start {
+        return Ok(());
+    }
+    // Derived from `ptr` to keep its provenance; only its address matters to the kernel.
+    let first = ptr.wrapping_add(start - addr);
+    // SAFETY: MADV_HUGEPAGE only sets a flag on the mappings covering the range; it
+    // neither changes their contents nor unmaps anything, so no Rust reference to that
+    // memory can be invalidated. An unmapped range just makes the call fail (ENOMEM).
+    let rc = unsafe { libc::madvise(first.cast_mut().cast(), end - start, libc::MADV_HUGEPAGE) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Whether an interface of this name exists in our network namespace.
 pub fn if_exists(dev: &str) -> bool {
     let Ok(c) = CString::new(dev) else {
@@ -615,6 +645,21 @@ mod tests {
             e.to_string()
                 .contains("CAP_NET_ADMIN to set the MTU of TUN device 't'")
         );
+    }
+
+    #[test]
+    fn hugepage_advice_aligns_inward() {
+        // 8 MiB of fresh (untouched) memory holds at least three whole 2 MiB pages.
+        let v = vec![0u8; 8 << 20];
+        let r = advise_hugepages(v.as_ptr(), v.len());
+        // EINVAL: a kernel without THP; anything else would be our bug.
+        if let Err(e) = r {
+            assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}");
+        }
+        // No whole huge page inside: nothing to advise, nothing to fail.
+        advise_hugepages(v.as_ptr().wrapping_add(1), HUGE_PAGE).unwrap();
+        advise_hugepages(v.as_ptr(), 0).unwrap();
+        advise_hugepages(usize::MAX as *const u8, 1).unwrap();
     }
 
     #[test]

@@ -18,8 +18,10 @@ const BIB_STATIC: u8 = 2;
 const NO_POOL: u16 = u16::MAX;
 
 /// A binding (RFC 6146 §3.1): IPv6 transport address ↔ IPv4 transport address.
-/// 32 bytes.
+/// 32 bytes, aligned so that one never straddles two cache lines (a lookup then costs
+/// one memory round trip, not two).
 #[derive(Clone, Copy)]
+#[repr(C, align(32))]
 struct Bib {
     src6: [u8; 16],
     v4: u32,
@@ -34,23 +36,25 @@ struct Bib {
 }
 
 /// A session: binding + IPv4 peer, with intrusive links for its expiry queue and its
-/// binding's session list. 36 bytes.
+/// binding's session list. 36 bytes; what a lookup reads and writes comes first (20
+/// bytes), so it mostly sits in one cache line.
 #[derive(Clone, Copy)]
+#[repr(C)]
 struct Sess {
-    bib: u32,
     raddr: u32,
-    q_prev: u32,
-    /// Expiry-queue link; the free-list link while free.
-    q_next: u32,
-    b_prev: u32,
-    b_next: u32,
-    /// Milliseconds, wrapping: the only field the packet path writes for UDP/ICMP.
-    last_seen: u32,
-    /// When the session last entered its queue (wrapping ms).
-    queued: u32,
     rport: u16,
     state: u8,
     class: u8,
+    b_next: u32,
+    /// Milliseconds, wrapping: the only field the packet path writes for UDP/ICMP.
+    last_seen: u32,
+    bib: u32,
+    b_prev: u32,
+    q_prev: u32,
+    /// Expiry-queue link; the free-list link while free.
+    q_next: u32,
+    /// When the session last entered its queue (wrapping ms).
+    queued: u32,
 }
 
 /// Expiry classes: one FIFO each.
@@ -225,6 +229,57 @@ impl Shard {
             + self.prefix_quota.bytes()
     }
 
+    /// Calls `f(address, length)` for each large table (binding and session slabs at
+    /// their full capacity, the three index tables), so that the caller can ask for
+    /// huge pages: at millions of sessions every lookup otherwise misses the TLB.
+    /// The tables are untouched until sessions arrive, so advice given right after
+    /// [`Shard::new`] covers all of them.
+    pub fn for_each_table(&self, mut f: impl FnMut(*const u8, usize)) {
+        f(
+            self.bibs.as_ptr().cast(),
+            self.bibs.capacity() * size_of::<Bib>(),
+        );
+        f(
+            self.sessions.as_ptr().cast(),
+            self.sessions.capacity() * size_of::<Sess>(),
+        );
+        for t in [&self.bib6, &self.bib4, &self.sess_idx] {
+            let (p, n) = t.region();
+            f(p, n);
+        }
+    }
+
+    /// Starts loading the index slot that [`lookup_or_create_v6`](Self::lookup_or_create_v6)
+    /// will read for this packet. A worker holding a batch of packets calls this for
+    /// all of them first, so that their cache misses overlap instead of queueing.
+    #[inline]
+    pub fn prefetch_v6(&self, proto: Proto, src6: Ipv6Addr, sport: u16) {
+        self.bib6
+            .prefetch(self.h_bib6(proto, &src6.octets(), sport));
+    }
+
+    /// The IPv4-side twin of [`prefetch_v6`](Self::prefetch_v6), for
+    /// [`lookup_v4`](Self::lookup_v4) with the same arguments.
+    #[inline]
+    pub fn prefetch_v4(
+        &self,
+        proto: Proto,
+        src4: Ipv4Addr,
+        sport: u16,
+        dst4: Ipv4Addr,
+        dport: u16,
+    ) {
+        let rport = if proto == Proto::Icmp { 0 } else { sport };
+        let (v4, raddr) = (u32::from(dst4), u32::from(src4));
+        self.bib4.prefetch(self.h_bib4(proto, v4, dport));
+        self.sess_idx.prefetch(hash_sess(
+            &self.hasher,
+            v4key(proto as u8, v4, dport),
+            raddr,
+            rport,
+        ));
+    }
+
     // ---- hashing -------------------------------------------------------------
 
     #[inline]
@@ -271,9 +326,22 @@ impl Shard {
     /// From the IPv6 side the binding is already in hand: most bindings have one or
     /// two sessions (a TCP client uses a new port per connection), so walking its list
     /// costs one memory round trip where the index costs two. Long lists use the index.
+    ///
+    /// First of all, the session slot with the binding's own index, where a binding's
+    /// first session usually lives (`take_free_session`): its address is known as soon
+    /// as the binding's index slot is, so the CPU loads it while the binding is still
+    /// on its way from memory: one round trip instead of two.
     #[inline]
     fn find_sess_from_bib(&self, bib: u32, raddr: u32, rport: u16) -> Option<u32> {
         const WALK: usize = 4;
+        if let Some(e) = self.sessions.get(bib as usize)
+            && e.bib == bib
+            && e.raddr == raddr
+            && e.rport == rport
+            && e.class != C_FREE
+        {
+            return Some(bib);
+        }
         let mut s = self.bibs[bib as usize].first;
         for _ in 0..WALK {
             if s == NIL {
@@ -617,15 +685,8 @@ impl Shard {
             state: state as u8,
             class: C_FREE,
         };
-        let s = if self.sess_free != NIL {
-            let s = self.sess_free;
-            self.sess_free = self.sessions[s as usize].q_next;
-            self.sessions[s as usize] = sess;
-            s
-        } else {
-            self.sessions.push(sess);
-            (self.sessions.len() - 1) as u32
-        };
+        let s = self.alloc_session(b);
+        self.sessions[s as usize] = sess;
         if first != NIL {
             self.sessions[first as usize].b_prev = s;
         }
@@ -639,6 +700,118 @@ impl Shard {
         self.nsessions += 1;
         self.counters.sessions_created += 1;
         s
+    }
+
+    /// A free slot, off the free list, for a new session of binding `b`: slot `b`
+    /// itself unless a session of `b` already holds it. Another binding's session in
+    /// that slot is moved out first. So every binding with sessions has one at its own
+    /// index, where the IPv6 side looks first (see `find_sess_from_bib`).
+    fn alloc_session(&mut self, b: u32) -> u32 {
+        let bi = b as usize;
+        if bi < self.sessions.capacity() {
+            while self.sessions.len() <= bi {
+                self.push_free_slot();
+            }
+            let e = &self.sessions[bi];
+            if e.class == C_FREE {
+                self.free_unlink(b);
+                return b;
+            }
+            if e.bib != b {
+                let to = self.alloc_any_session();
+                self.relocate_session(b, to);
+                return b;
+            }
+        }
+        self.alloc_any_session()
+    }
+
+    /// Any free slot, off the free list.
+    fn alloc_any_session(&mut self) -> u32 {
+        if self.sess_free == NIL {
+            // `admit` keeps sessions below the capacity reserved up front, so this
+            // push never reallocates.
+            self.push_free_slot();
+        }
+        let s = self.sess_free;
+        self.free_unlink(s);
+        s
+    }
+
+    fn push_free_slot(&mut self) {
+        let s = self.sessions.len() as u32;
+        self.sessions.push(Sess {
+            raddr: 0,
+            rport: 0,
+            state: 0,
+            class: C_FREE,
+            b_next: NIL,
+            last_seen: 0,
+            bib: NIL,
+            b_prev: NIL,
+            q_prev: NIL,
+            q_next: NIL,
+            queued: 0,
+        });
+        self.free_push(s);
+    }
+
+    /// Puts slot `s` (already marked C_FREE) at the head of the free list.
+    fn free_push(&mut self, s: u32) {
+        let head = self.sess_free;
+        let slot = &mut self.sessions[s as usize];
+        slot.q_prev = NIL;
+        slot.q_next = head;
+        if head != NIL {
+            self.sessions[head as usize].q_prev = s;
+        }
+        self.sess_free = s;
+    }
+
+    /// Takes free slot `s` off the (doubly linked) free list.
+    fn free_unlink(&mut self, s: u32) {
+        let (prev, next) = {
+            let e = &self.sessions[s as usize];
+            (e.q_prev, e.q_next)
+        };
+        if prev == NIL {
+            self.sess_free = next;
+        } else {
+            self.sessions[prev as usize].q_next = next;
+        }
+        if next != NIL {
+            self.sessions[next as usize].q_prev = prev;
+        }
+    }
+
+    /// Moves live session `from` into slot `to` (free, off the free list) and repoints
+    /// every link to it: expiry queue, binding list, session index. Leaves `from` to
+    /// the caller. Nobody outside holds session indices, so nothing else can dangle.
+    fn relocate_session(&mut self, from: u32, to: u32) {
+        let e = self.sessions[from as usize];
+        self.sessions[to as usize] = e;
+        let q = &mut self.queues[e.class as usize];
+        if e.q_prev == NIL {
+            q.head = to;
+        } else {
+            self.sessions[e.q_prev as usize].q_next = to;
+        }
+        if e.q_next == NIL {
+            q.tail = to;
+        } else {
+            self.sessions[e.q_next as usize].q_prev = to;
+        }
+        if e.b_prev == NIL {
+            self.bibs[e.bib as usize].first = to;
+        } else {
+            self.sessions[e.b_prev as usize].b_next = to;
+        }
+        if e.b_next != NIL {
+            self.sessions[e.b_next as usize].b_prev = to;
+        }
+        let h = self.h_sess(e.bib, e.raddr, e.rport);
+        let moved = self.sess_idx.replace(h, from, to);
+        debug_assert!(moved);
     }
 
     /// Adds an operator's mapping. Its port is taken out of dynamic allocation when it
@@ -871,10 +1044,15 @@ impl Shard {
         let a = u128::from_be_bytes(bib.src6);
         self.addr_quota.decr(a);
         self.prefix_quota.decr(a & self.prefix_mask);
-        let slot = &mut self.sessions[s as usize];
-        slot.class = C_FREE;
-        slot.q_next = self.sess_free;
-        self.sess_free = s;
+        // Keep a session of the binding at the binding's own index (`alloc_session`):
+        // when the one there goes, another of its sessions moves in.
+        let mut hole = s;
+        if s == e.bib && bib.first != NIL {
+            hole = bib.first;
+            self.relocate_session(hole, s);
+        }
+        self.sessions[hole as usize].class = C_FREE;
+        self.free_push(hole);
         self.nsessions -= 1;
         self.counters.sessions_expired += 1;
         if bib.first == NIL && bib.flags & BIB_STATIC == 0 {
@@ -999,5 +1177,65 @@ impl Shard {
             assert_eq!(q.tail, prev);
         }
         assert_eq!(queued, self.nsessions);
+        let (mut free, mut prev, mut s) = (0, NIL, self.sess_free);
+        while s != NIL {
+            let e = &self.sessions[s as usize];
+            assert_eq!(e.class, C_FREE, "live session {s} on the free list");
+            assert_eq!(e.q_prev, prev, "free list back link of {s}");
+            free += 1;
+            prev = s;
+            s = e.q_next;
+        }
+        assert_eq!(free + self.nsessions, self.sessions.len());
+        for (i, b) in self.bibs.iter().enumerate() {
+            if b.flags & BIB_FREE == 0 && b.first != NIL && i < self.sessions.capacity() {
+                let e = &self.sessions[i];
+                assert!(
+                    e.class != C_FREE && e.bib == i as u32,
+                    "binding {i} not home"
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nat64::config::Pool4;
+
+    /// RFC 6146 §3.5.1 sessions come and go out of order (bindings shared by several
+    /// peers, expiry in between): every session stays reachable from the IPv6 side,
+    /// the free list stays whole, and most sessions still sit at their binding's index
+    /// (the one-round-trip path of `find_sess_from_bib`).
+    #[test]
+    fn rfc6146_3_5_1_churn_keeps_sessions_at_their_binding() {
+        let pool = Pool4::new(vec![Ipv4Addr::new(192, 0, 2, 1)]);
+        let mut s = Shard::new(ShardConfig::new(pool, 512), 9).unwrap();
+        let step = s.cfg.timeouts.udp / 3;
+        let (mut now, mut x) = (0u64, 0x9e37_79b9_u64);
+        for _ in 0..60 {
+            for _ in 0..150 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let c = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, (x >> 16) as u16 % 48, 1);
+                let port = 1024 + (x >> 32) as u16 % 16;
+                let peer = Ipv4Addr::new(198, 51, 100, (x & 3) as u8);
+                let _ = s.lookup_or_create_v6(Proto::Udp, c, port, peer, 53, 0, now);
+            }
+            now += step;
+            s.expire(now, usize::MAX, |_| {});
+            s.check_invariants();
+            for i in s.sessions(now) {
+                assert!(
+                    s.find_v6(i.proto, i.v6, i.v6_port, i.remote, i.remote_port)
+                        .is_some()
+                );
+            }
+        }
+        // Every binding has a session at its own index (check_invariants).
+        assert!(s.session_count() > 200, "{}", s.session_count());
+        assert!(s.bib_count() < s.session_count());
     }
 }
