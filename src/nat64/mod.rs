@@ -67,6 +67,22 @@
 //! The per-worker shard needs none of that; its cost is the hand-off of packets that
 //! arrive on the wrong queue, which TUNSETSTEERINGEBPF can remove entirely.
 //!
+//! ## Chosen: share nothing, hand packets to their owner
+//! Each worker owns one shard (`ShardConfig::worker`): its slice of every pool4
+//! address's ports and `max_sessions / workers` sessions. [`Sharding`] names the owner
+//! of any packet from its headers alone (`xlat::Nat64Translator::steer`: IPv6 by
+//! subscriber prefix, IPv4 by destination port slice, ICMP errors by the quoted
+//! packet), and `dataplane::handoff` moves a packet read by another worker to its
+//! owner: the buffer itself (swapped for a spare, no copy) through one SPSC [`ring()`]
+//! per ordered worker pair, with the empties coming back on a second ring and a
+//! parked-flag protocol so that busy owners are never woken. So lookups stay
+//! single-threaded (the figures below apply per worker), no packet waits for a lock,
+//! and the only cross-core traffic is the hand-off itself: about (N−1)/N of the
+//! packets with N workers, since the kernel picks TUN queues by its own flow hash. The
+//! ring is checked by `loom` (`ring::loom`, run by `cargo xtask test`) and by
+//! multi-thread stress tests of rings and shards. End-to-end figures with one and two
+//! workers are in the README (`cargo xtask bench`, rows `xlat64 nat64 1q/Nq`).
+//!
 //! ## Measurements
 //! `cargo bench --bench nat64_table`, one thread, 2-core shared VM (AMD EPYC, 32 MiB
 //! L3), one binding per session (the worst case for memory), bytes counted by a
