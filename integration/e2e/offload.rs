@@ -106,12 +106,29 @@ fn rfc7915_s4_5_s5_5_tcp_1gb_both_ways_without_offloads() {
 /// every 1200-byte datagram arrived intact (RFC 7915 §4.5 / §5.5 per datagram: GSO
 /// segments are datagram boundaries and must not change size).
 fn udp_gso(lab: &mut Lab, from: Node, to: Node, bind: &str, target: &str, port: u16) {
+    udp_gso_with(lab, from, to, bind, target, port, &[]);
+}
+
+/// [`udp_gso`] with the sender's extra arguments: datagram size, and `nodf`.
+fn udp_gso_with(
+    lab: &mut Lab,
+    from: Node,
+    to: Node,
+    bind: &str,
+    target: &str,
+    port: u16,
+    extra: &[&str],
+) {
     let port_s = port.to_string();
     let rx = lab
         .spawn(
             to,
             "udp-gso-recv",
-            &["python3", "-c", UDP_GSO, "recv", bind, &port_s, "50"],
+            &[
+                &["python3", "-c", UDP_GSO, "recv", bind, &port_s, "50"],
+                extra,
+            ]
+            .concat(),
         )
         .unwrap();
     lab.wait_for_output(rx, "ready", Duration::from_secs(10))
@@ -120,7 +137,11 @@ fn udp_gso(lab: &mut Lab, from: Node, to: Node, bind: &str, target: &str, port: 
         lab,
         from,
         30,
-        &["python3", "-c", UDP_GSO, "send", target, &port_s, "50"],
+        &[
+            &["python3", "-c", UDP_GSO, "send", target, &port_s, "50"],
+            extra,
+        ]
+        .concat(),
     );
     let code = lab.wait(rx, Duration::from_secs(20));
     let (out, errout) = lab.output(rx);
@@ -265,6 +286,36 @@ fn eight_flows_over_two_workers_have_few_retransmissions() {
             let rx = c.get(&format!("worker{q}_rx_packets")).copied();
             assert!(rx.unwrap_or(0) > 0, "worker {q} carried nothing: {c:?}");
         }
+    }
+}
+
+/// RFC 7915 §4.1 with UDP segmentation offload: 1400-byte datagrams sent without DF
+/// become 1448-byte IPv6 packets, above lowest-ipv6-mtu (1280), so each is fragmented.
+/// The translator splits the super-packet into datagrams first (one offload header
+/// cannot describe fragments); all 500 arrive intact at the IPv6 receiver.
+#[test]
+fn rfc7915_s4_1_udp_gso_df0_datagrams_split_and_fragmented() {
+    let mut lab = lab_with_translator(&["--workers", "1"]);
+    udp_gso_with(
+        &mut lab,
+        Node::Srv,
+        Node::Cli,
+        addr::CLI6,
+        addr::CLI4,
+        7204,
+        &["1400", "nodf"],
+    );
+    let c = finish(&mut lab);
+    println!("{c:?}");
+    if !using_tayga() {
+        assert!(
+            c["rx_udp_gso_split"] > 0,
+            "no super-packet was split: {c:?}"
+        );
+        assert_eq!(
+            c.get("offload_needs_fragmentation").copied().unwrap_or(0),
+            0
+        );
     }
 }
 

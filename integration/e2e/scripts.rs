@@ -152,9 +152,13 @@ print(n, h.hexdigest(), flush=True)
 pub const UDP_GSO: &str = r#"
 import socket, struct, sys, time
 role, host, port, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-UDP_SEGMENT, SEG, PER = 103, 1200, 10
+# Optional: datagram size, and "nodf" to send IPv4 without DF (IP_PMTUDISC_DONT).
+SEG = int(sys.argv[5]) if len(sys.argv) > 5 else 1200
+UDP_SEGMENT, PER = 103, 10
 fam = socket.AF_INET6 if ":" in host else socket.AF_INET
 s = socket.socket(fam, socket.SOCK_DGRAM)
+if role == "send" and len(sys.argv) > 6 and sys.argv[6] == "nodf":
+    s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER = IP_PMTUDISC_DONT
 def datagram(r, i):
     return struct.pack("!II", r, i) + bytes([(r * PER + i) & 0xFF]) * (SEG - 8)
 if role == "send":

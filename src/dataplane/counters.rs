@@ -67,6 +67,8 @@ pub struct Counters {
     pub sessions: Counter,
     /// NAT64 packets read here and passed to the worker owning their flow.
     pub handed_off: Counter,
+    /// UDP super-packets split into datagrams because their datagrams get fragmented.
+    pub udp_split: Counter,
     drops: [Counter; DropReason::COUNT],
 }
 
@@ -88,6 +90,7 @@ impl Default for Counters {
             offload_write_errors: Counter::default(),
             sessions: Counter::default(),
             handed_off: Counter::default(),
+            udp_split: Counter::default(),
             drops: std::array::from_fn(|_| Counter::default()),
         }
     }
@@ -124,6 +127,7 @@ impl Counters {
             offload_write_errors: self.offload_write_errors.get(),
             sessions: self.sessions.get(),
             handed_off: self.handed_off.get(),
+            udp_split: self.udp_split.get(),
             drops: std::array::from_fn(|i| self.drops[i].get()),
         }
     }
@@ -149,6 +153,8 @@ pub struct Snapshot {
     pub sessions: u64,
     /// NAT64 packets passed from the worker that read them to the one owning their flow.
     pub handed_off: u64,
+    /// UDP super-packets split into datagrams (their datagrams were fragmented).
+    pub udp_split: u64,
     pub drops: [u64; DropReason::COUNT],
 }
 
@@ -170,6 +176,7 @@ impl Default for Snapshot {
             offload_write_errors: 0,
             sessions: 0,
             handed_off: 0,
+            udp_split: 0,
             drops: [0; DropReason::COUNT],
         }
     }
@@ -202,7 +209,7 @@ impl Snapshot {
     }
 
     /// The general counters by stable name (drop reasons excluded).
-    pub fn fields(&self) -> [(&'static str, u64); 15] {
+    pub fn fields(&self) -> [(&'static str, u64); 16] {
         [
             ("rx_packets", self.rx_packets),
             ("rx_bytes", self.rx_bytes),
@@ -219,10 +226,11 @@ impl Snapshot {
             ("offload_write_errors", self.offload_write_errors),
             ("nat64_sessions", self.sessions),
             ("nat64_handed_off", self.handed_off),
+            ("rx_udp_gso_split", self.udp_split),
         ]
     }
 
-    fn fields_mut(&mut self) -> [&mut u64; 15] {
+    fn fields_mut(&mut self) -> [&mut u64; 16] {
         [
             &mut self.rx_packets,
             &mut self.rx_bytes,
@@ -239,6 +247,7 @@ impl Snapshot {
             &mut self.offload_write_errors,
             &mut self.sessions,
             &mut self.handed_off,
+            &mut self.udp_split,
         ]
     }
 
@@ -347,7 +356,7 @@ mod tests {
         let kv = c.snapshot().render_kv();
         assert!(kv.contains("translated_v4_to_v6=7\n"));
         assert!(kv.contains("drop.unknown_version=0\n"));
-        assert_eq!(kv.lines().count(), 15 + 1 + DropReason::COUNT);
+        assert_eq!(kv.lines().count(), 16 + 1 + DropReason::COUNT);
         for line in kv.lines() {
             let (k, v) = line.split_once('=').expect("key=value");
             assert!(!k.is_empty());

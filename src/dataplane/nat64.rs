@@ -20,7 +20,7 @@ use std::sync::Arc;
 use super::handoff::Handoff;
 use super::worker::{Engine, Io};
 use crate::nat64::{Event, SessionInfo, Shard, Sharding};
-use crate::wire::vnet::Offload;
+use crate::wire::vnet::{Offload, gso};
 use crate::xlat::{DropReason, HeldSynKey, Nat64Translator, Verdict};
 
 /// Sessions looked at per expiry call: bounds the pause a sweep adds to a batch.
@@ -206,9 +206,11 @@ impl<'a> Nat64Engine<'a> {
         st.handoff.serve(HANDOFF_BUDGET, |parcel| {
             std::mem::swap(&mut io.pkt, &mut parcel.buf);
             let s = core.xlat.steer(sharding, io.pkt.data());
-            let v = core.translate(io, parcel.offload, now, s.hairpin.is_none_or(|w| w == me));
-            let dropped = io.account(v);
-            io.send_out(dropped);
+            let here = s.hairpin.is_none_or(|w| w == me);
+            if let Some(v) = core.translate(io, parcel.offload, now, here) {
+                let dropped = io.account(v);
+                io.send_out(dropped);
+            }
             core.after_packet(io, now);
         });
     }
@@ -222,7 +224,15 @@ impl Core<'_> {
         offload: Offload,
         now: u64,
         hairpin_here: bool,
-    ) -> Verdict {
+    ) -> Option<Verdict> {
+        if offload.gso_type != gso::NONE && self.xlat.udp_needs_split(io.pkt.data(), offload) {
+            let (xlat, shard) = (self.xlat, &mut self.shard);
+            io.split_udp(offload, |p, o| {
+                xlat.translate_steered(shard, p, o, now, hairpin_here)
+                    .verdict
+            });
+            return None;
+        }
         let v = self.xlat.translate_offload(
             &mut self.shard,
             &mut io.pkt,
@@ -237,7 +247,7 @@ impl Core<'_> {
             self.held.insert(key, io.pkt.data(), offload);
         }
         self.release = v.release_held;
-        v.verdict
+        Some(v.verdict)
     }
 
     #[inline]
@@ -316,7 +326,7 @@ impl Engine for Nat64Engine<'_> {
             }
             hairpin_here = s.hairpin.is_none_or(|w| w == me);
         }
-        Some(self.core.translate(io, offload, now, hairpin_here))
+        self.core.translate(io, offload, now, hairpin_here)
     }
 
     #[inline]

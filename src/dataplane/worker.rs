@@ -147,6 +147,11 @@ impl Engine for &Translator {
 
     #[inline]
     fn translate(&mut self, io: &mut Io, offload: Offload, now: u64) -> Option<Verdict> {
+        let t: &Translator = self;
+        if offload.gso_type != gso::NONE && t.udp_needs_split(io.pkt.data(), offload) {
+            io.split_udp(offload, |p, o| t.translate(p, o, now));
+            return None;
+        }
         Some((**self).translate_offload(&mut io.pkt, offload, &mut io.out, now))
     }
 
@@ -163,9 +168,32 @@ pub struct Io {
     pub pkt: PacketBuf,
     pub out: Output,
     pub counters: Arc<Counters>,
+    /// Where a UDP super-packet's datagrams are built one at a time (see `split_udp`).
+    pub seg: PacketBuf,
 }
 
 impl Io {
+    /// Translates the UDP super-packet in `pkt` datagram by datagram with `translate`
+    /// (a plain translator: each datagram has its own complete checksum) and writes
+    /// each result: for super-packets whose datagrams RFC 7915 fragments, which one
+    /// offload header cannot describe. Each datagram is counted as a packet of its own.
+    pub fn split_udp(
+        &mut self,
+        offload: Offload,
+        mut translate: impl FnMut(&mut PacketBuf, &mut Output) -> Verdict,
+    ) {
+        self.counters.udp_split.add(1);
+        let mut i = 0;
+        while Translator::udp_datagram(self.pkt.data(), offload, i, &mut self.seg) {
+            std::mem::swap(&mut self.pkt, &mut self.seg);
+            let v = translate(&mut self.pkt, &mut self.out);
+            let dropped = self.account(v);
+            self.send_out(dropped);
+            std::mem::swap(&mut self.pkt, &mut self.seg);
+            i += 1;
+        }
+    }
+
     /// Counts what the translator did with one input packet; returns whether it was
     /// dropped (so that its frames, if any, are ICMP errors).
     #[inline]
@@ -243,6 +271,7 @@ impl Worker {
                 pkt: PacketBuf::new(),
                 out: Output::new(),
                 counters: Arc::new(Counters::new()),
+                seg: PacketBuf::new(),
             },
             poll,
             events: Events::with_capacity(8),

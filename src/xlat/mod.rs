@@ -155,6 +155,20 @@ impl Translator {
         }
     }
 
+    /// Whether the UDP super-packet `pkt` must be split into datagrams before it is
+    /// translated (its datagrams get fragmented): see `offload::udp_needs_split`.
+    #[inline]
+    pub fn udp_needs_split(&self, pkt: &[u8], offload: Offload) -> bool {
+        offload.gso_type & !crate::wire::vnet::gso::ECN == crate::wire::vnet::gso::UDP_L4
+            && offload::udp_needs_split(self, pkt, offload)
+    }
+
+    /// Datagram `i` of the UDP super-packet `pkt` as a plain packet in `dst` (false past
+    /// the last one): what the caller translates when [`udp_needs_split`](Self::udp_needs_split).
+    pub fn udp_datagram(pkt: &[u8], offload: Offload, i: usize, dst: &mut PacketBuf) -> bool {
+        offload::udp_datagram(pkt, offload, i, dst)
+    }
+
     /// Translates one packet that arrived with TUN offload metadata (IFF_VNET_HDR): a GSO
     /// super-packet and/or a packet whose checksum is only a partial pseudo-header sum
     /// (NEEDS_CSUM). The translated packet's frame carries the rewritten metadata in

@@ -22,8 +22,12 @@
 //!   lowered further to fit min(lowest-ipv6-mtu, mtu): TCP may re-segment freely, and
 //!   smaller segments beat IPv6 fragments.
 //! - UDP keeps gso_size (segments are datagrams). A UDP super-packet whose datagrams
-//!   would need fragmenting is dropped (`offload_needs_fragmentation`), not split in
-//!   software; with DF=1 the per-datagram Fragmentation Needed/Packet Too Big is sent.
+//!   would need fragmenting cannot be described by one header: the caller asks
+//!   [`udp_needs_split`] first and then translates the datagrams one by one
+//!   ([`udp_datagram`], the kernel's segmentation in software), each fragmented per
+//!   RFC 7915. Reaching this module anyway, it is dropped
+//!   (`offload_needs_fragmentation`). With DF=1 the per-datagram Fragmentation
+//!   Needed/Packet Too Big is sent.
 //! - IPv6→IPv4 segments follow the plain 1260-byte rule: DF=1 and ID 0 above it,
 //!   DF=0 and the hashed ID below, decided on the first (full) segment; the kernel then
 //!   numbers segments ID, ID+1, ... A short last segment therefore keeps DF=1 where on
@@ -46,6 +50,7 @@ use crate::wire::checksum;
 use crate::wire::ipv6ext;
 use crate::wire::vnet::{FLAG_NEEDS_CSUM, Offload, gso};
 
+use super::common::DF_THRESHOLD;
 use super::{DropReason, Output, Translator, Verdict};
 
 use DropReason as R;
@@ -508,5 +513,89 @@ fn stretch(hdr: &mut [u8], v6: bool, len: usize) -> bool {
     write16(h, 10, 0);
     let c = checksum::checksum(h);
     write16(h, 10, c);
+    true
+}
+
+/// True if `pkt`, a UDP super-packet (UDP_L4 with NEEDS_CSUM), carries datagrams that
+/// RFC 7915 fragments once translated: DF=0 IPv4 datagrams above lowest-ipv6-mtu (§4.1),
+/// or IPv6 datagrams that become DF=0 IPv4 (1260 bytes or less) above the MTU (§5.1).
+/// One header cannot describe fragments, so the caller splits such a packet with
+/// [`udp_datagram`] and translates each datagram plainly. (Datagrams that would be
+/// answered with Packet Too Big / Fragmentation Needed need no split: the error for the
+/// first one is what the sender gets either way.)
+pub(super) fn udp_needs_split(t: &Translator, pkt: &[u8], off: Offload) -> bool {
+    if off.gso_type & !gso::ECN != gso::UDP_L4 || off.flags & FLAG_NEEDS_CSUM == 0 {
+        return false;
+    }
+    let Some(loc) = matching(pkt, &off) else {
+        return false;
+    };
+    let l4 = (8 + usize::from(off.gso_size)).min(loc.total - loc.l4_off);
+    let mtu = usize::from(t.cfg.mtu);
+    if loc.v4 {
+        let limit = usize::from(t.cfg.lowest_ipv6_mtu).min(mtu);
+        !loc.dont_frag && 40 + l4 > limit
+    } else {
+        let total4 = 20 + l4;
+        total4 <= DF_THRESHOLD && total4 > mtu
+    }
+}
+
+/// Writes datagram `i` of the UDP super-packet `pkt` into `dst` as a packet of its own,
+/// as the kernel's segmentation would: its IP and UDP lengths, IPv4 Identification + i
+/// (header checksum recomputed), and the full UDP checksum. False past the last datagram
+/// or if `pkt` is not a UDP super-packet `off` describes. Reads the payload: the slow
+/// path for super-packets that must be fragmented.
+pub(super) fn udp_datagram(pkt: &[u8], off: Offload, i: usize, dst: &mut PacketBuf) -> bool {
+    let Some(loc) = matching(pkt, &off).filter(|l| l.proto == 17) else {
+        return false;
+    };
+    let g = usize::from(off.gso_size).max(1);
+    let payload = loc.total - loc.l4_off - 8;
+    let from = i.saturating_mul(g);
+    if from >= payload.max(1) {
+        return false;
+    }
+    let to = (from + g).min(payload);
+    let head = loc.l4_off + 8;
+    let len = head + (to - from);
+    let (Some(hdr), Some(chunk)) = (pkt.get(..head), pkt.get(head + from..head + to)) else {
+        return false;
+    };
+    let area = dst.receive_area();
+    let Some(d) = area.get_mut(..len) else {
+        return false;
+    };
+    d[..head].copy_from_slice(hdr);
+    d[head..].copy_from_slice(chunk);
+    let ulen = (len - loc.l4_off) as u16;
+    let pseudo = if loc.v4 {
+        write16(d, 2, len as u16);
+        write16(d, 4, read16(d, 4).wrapping_add(i as u16));
+        write16(d, 10, 0);
+        let c = !checksum::ones_sum(&d[..loc.l4_off]);
+        write16(d, 10, c);
+        checksum::pseudo_v4(
+            [d[12], d[13], d[14], d[15]],
+            [d[16], d[17], d[18], d[19]],
+            17,
+            ulen,
+        )
+    } else {
+        write16(d, 4, (len - 40) as u16);
+        let (mut s6, mut d6) = ([0u8; 16], [0u8; 16]);
+        s6.copy_from_slice(&d[8..24]);
+        d6.copy_from_slice(&d[24..40]);
+        checksum::pseudo_v6(s6, d6, 17, u32::from(ulen))
+    };
+    let u = loc.l4_off;
+    write16(d, u + 4, ulen);
+    write16(d, u + 6, 0);
+    let c = match !checksum::add(pseudo, checksum::ones_sum(&d[u..])) {
+        0 => 0xffff,
+        c => c,
+    };
+    write16(d, u + 6, c);
+    dst.set_received(len);
     true
 }

@@ -84,6 +84,12 @@ impl Nat64Translator {
         self.t.config()
     }
 
+    /// See [`Translator::udp_needs_split`]: the same size rules apply in NAT64.
+    #[inline]
+    pub fn udp_needs_split(&self, pkt: &[u8], offload: Offload) -> bool {
+        self.t.udp_needs_split(pkt, offload)
+    }
+
     pub(super) fn pool6(&self) -> &Prefix6052 {
         &self.pool6
     }

@@ -748,3 +748,60 @@ proptest! {
         crate::xlat::selfcheck::fuzz_offload_segments(&data);
     }
 }
+
+// RFC 7915 §4.1 with a UDP super-packet of DF=0 datagrams: 1400-byte datagrams become
+// 1448-byte IPv6 packets, above lowest-ipv6-mtu (1280), so each must be fragmented,
+// which one offload header cannot describe. The packet is split first: each datagram
+// equals what the kernel's segmentation would produce, and translates to two IPv6
+// fragments. DF=1 datagrams (the Fragmentation Needed case) and small ones need no split.
+#[test]
+fn rfc7915_s4_1_udp_super_packet_of_df0_datagrams_is_split() {
+    let t = test_translator();
+    let data = payload(3 * 1392 + 500, 9);
+    for pl in [PartialLen::Full, PartialLen::Zero] {
+        let input = partial4(0, 64, 17, 0x1234, false, udp_hdr(), &data, pl);
+        let off = vnet(gso::UDP_L4, 20, 8, 1392, 17);
+        assert!(t.udp_needs_split(&input, off));
+        let expected = soft_gso(&input, &off, pl);
+        assert_eq!(expected.len(), 4);
+        let mut seg = PacketBuf::new();
+        for (i, want) in expected.iter().enumerate() {
+            assert!(Translator::udp_datagram(&input, off, i, &mut seg));
+            assert_eq!(seg.data(), &want[..], "datagram {i}");
+            check_emitted(seg.data()).unwrap();
+            let mut out = Output::new();
+            let v = t.translate(&mut seg, &mut out, 0);
+            assert_eq!(v, Verdict::V4ToV6);
+            let frags = if want.len() - 20 + 40 > 1280 { 2 } else { 1 };
+            assert_eq!(out.frames().len(), frags, "datagram {i}");
+        }
+        assert!(!Translator::udp_datagram(&input, off, 4, &mut seg));
+        let df = partial4(0, 64, 17, 0x1234, true, udp_hdr(), &data, pl);
+        assert!(!t.udp_needs_split(&df, off));
+        let small = vnet(gso::UDP_L4, 20, 8, 1200, 17);
+        assert!(!t.udp_needs_split(&input, small));
+    }
+}
+
+// RFC 7915 §5.1: IPv6 datagrams that become DF=0 IPv4 packets (≤ 1260 bytes) larger
+// than the MTU are fragmented, so their super-packet is split too.
+#[test]
+fn rfc7915_s5_1_udp_super_packet_above_a_small_mtu_is_split() {
+    let mut cfg = test_translator().config().clone();
+    cfg.mtu = 1000;
+    let t = Translator::new(cfg);
+    let data = payload(2 * 1200, 10);
+    let input = partial6(0, 64, 17, udp_hdr(), &data, PartialLen::Full);
+    let off = vnet(gso::UDP_L4, 40, 8, 1200, 17);
+    assert!(t.udp_needs_split(&input, off));
+    assert!(!test_translator().udp_needs_split(&input, off));
+    let expected = soft_gso(&input, &off, PartialLen::Full);
+    let mut seg = PacketBuf::new();
+    for (i, want) in expected.iter().enumerate() {
+        assert!(Translator::udp_datagram(&input, off, i, &mut seg));
+        assert_eq!(seg.data(), &want[..]);
+        let mut out = Output::new();
+        assert_eq!(t.translate(&mut seg, &mut out, 0), Verdict::V6ToV4);
+        assert_eq!(out.frames().len(), 2);
+    }
+}
