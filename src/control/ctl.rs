@@ -14,15 +14,12 @@ use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{Sender, sync_channel};
 use std::time::Duration;
 
-use mio::Waker;
 use tracing::{debug, warn};
 
-use crate::dataplane::{
-    Counters, MAX_SESSION_ROWS, SessionsReply, SessionsRequest, Snapshot, Stop,
-};
+use crate::dataplane::nat64::SESSIONS_TIMEOUT;
+use crate::dataplane::{Counters, SessionsLink, Snapshot, Stop, collect_sessions};
 use crate::nat64::SessionInfo;
 use crate::xlat::DropReason;
 
@@ -30,8 +27,6 @@ use crate::xlat::DropReason;
 const MAX_REQUEST: u64 = 256;
 /// How long a client may take to send its request or read the answer.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long the control thread waits for a worker to copy its sessions.
-const WORKER_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the accept loop looks at the stop flag.
 const ACCEPT_POLL: Duration = Duration::from_millis(100);
 /// Answers that are errors start with this, so the client can exit 1 on them.
@@ -196,12 +191,6 @@ pub fn render_sessions(rows: &[SessionInfo], total: usize, json: bool) -> String
 // ---------------------------------------------------------------------------------------
 // Server.
 
-/// How the control thread reaches the NAT64 worker.
-pub struct SessionsLink {
-    pub requests: Sender<SessionsRequest>,
-    pub waker: Arc<Waker>,
-}
-
 /// What the control thread answers from.
 pub struct State {
     pub counters: Vec<Arc<Counters>>,
@@ -220,38 +209,13 @@ impl State {
             Query::Sessions => match &self.sessions {
                 None if req.json => "[]\n".into(),
                 None => "no sessions: mode siit is stateless\n".into(),
-                Some(links) => match ask_workers(links) {
+                Some(links) => match collect_sessions(links) {
                     Ok(r) => render_sessions(&r.rows, r.total, req.json),
                     Err(e) => format!("{ERROR_PREFIX}{e}\n"),
                 },
             },
         }
     }
-}
-
-/// Asks every worker for its sessions at once, then merges the answers (at most
-/// `MAX_SESSION_ROWS` rows in all; `total` counts every session).
-fn ask_workers(links: &[SessionsLink]) -> Result<SessionsReply, String> {
-    let mut waiting = Vec::with_capacity(links.len());
-    for link in links {
-        let (tx, rx) = sync_channel(1);
-        link.requests
-            .send(tx)
-            .map_err(|_| "a NAT64 worker has stopped".to_string())?;
-        // A failed wake only delays the answer to the worker's next 1 s tick.
-        let _ = link.waker.wake();
-        waiting.push(rx);
-    }
-    let mut all = SessionsReply::default();
-    for rx in waiting {
-        let r = rx
-            .recv_timeout(WORKER_TIMEOUT)
-            .map_err(|_| "a NAT64 worker did not answer within 5 s".to_string())?;
-        let room = MAX_SESSION_ROWS.saturating_sub(all.rows.len());
-        all.rows.extend(r.rows.into_iter().take(room));
-        all.total += r.total;
-    }
-    Ok(all)
 }
 
 /// The bound socket; removes its file when dropped.
@@ -371,7 +335,7 @@ pub fn query(path: &Path, tun: &str, req: Request) -> Result<String, String> {
         _ => format!("cannot connect to control socket {shown}: {e}"),
     })?;
     let io_err = |e: io::Error| format!("control socket {shown}: {e}");
-    conn.set_read_timeout(Some(IO_TIMEOUT + WORKER_TIMEOUT))
+    conn.set_read_timeout(Some(IO_TIMEOUT + SESSIONS_TIMEOUT))
         .map_err(io_err)?;
     (&conn).write_all(req.line().as_bytes()).map_err(io_err)?;
     let mut answer = String::new();

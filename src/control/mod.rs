@@ -10,17 +10,12 @@ pub mod signals;
 use std::io::IsTerminal;
 use std::path::Path;
 
-use clap::Parser;
 use std::sync::Arc;
 
-use tracing::{debug, info, warn};
+use clap::Parser;
+use tracing::{info, warn};
 
-use crate::dataplane::handoff;
-use crate::dataplane::sys::OffloadFlags;
-use crate::dataplane::{
-    Counters, Engine, Nat64Engine, Snapshot, Stop, Tun, TunFlags, Worker, WorkerError,
-};
-use crate::nat64::{Shard, Sharding};
+use crate::dataplane::{self, Counters, RunError, Snapshot, Spec, Started, Stop, TunSpec};
 use crate::xlat::{Nat64Translator, Translator};
 use cli::{Cli, Command, QueryArgs, RunArgs};
 use config::{Config, ConfigError, LogLevel, Mode, Partial, Source};
@@ -175,242 +170,113 @@ fn log_config(cfg: &Config) {
     }
 }
 
-/// The translator of the configured mode, built before any device is opened so that a
-/// configuration it refuses fails early.
-enum Xlat {
-    Siit(Translator),
-    Nat64(Nat64Translator),
-}
-
-impl Xlat {
-    fn new(cfg: &Config) -> Result<Xlat, Failure> {
-        let xc = cfg.xlat_config()?;
-        Ok(match cfg.mode {
-            Mode::Siit => Xlat::Siit(Translator::new(xc)),
-            Mode::Nat64 => Xlat::Nat64(Nat64Translator::new(xc, cfg.icmp_on_refusal).map_err(
-                |e| Failure {
-                    code: EXIT_USAGE,
-                    msg: e,
-                },
-            )?),
-        })
-    }
-}
-
-/// The NAT64 state: one shard per worker, each with its slice of pool4's ports and its
-/// share of `max-sessions`, and the `Sharding` that says which worker owns a packet.
-/// Hashes are keyed with per-process random seeds.
-fn nat64_shards(cfg: &Config) -> Result<(Vec<Shard>, Arc<Sharding>), Failure> {
-    let seed = || {
-        crate::dataplane::sys::random_u64().map_err(|e| {
-            runtime(format!(
-                "cannot read random bytes for the NAT64 tables: {e}"
-            ))
-        })
-    };
-    let workers = usize::from(cfg.workers).max(1);
-    let base = cfg.shard_config();
-    let mut sharding = Sharding::new(&base.pool, workers, base.subscriber_prefix_len, seed()?);
-    let mut shards = Vec::with_capacity(workers);
-    for w in 0..workers {
-        let mut sc = base.clone();
-        sc.worker = w;
-        sc.workers = workers;
-        sc.max_sessions = base.max_sessions.div_ceil(workers);
-        sc.max_subscribers = base.max_subscribers.div_ceil(workers).max(64);
-        let shard = Shard::new(sc, seed()?).map_err(|e| Failure {
-            code: EXIT_USAGE,
-            msg: e,
-        })?;
-        // Huge pages halve the TLB misses of lookups in big tables; without them
-        // (THP off) everything works on 4 KiB pages, only slower.
-        if let Err(e) = crate::dataplane::nat64::advise_shard_hugepages(&shard)
-            && w == 0
-        {
-            info!("nat64: no huge pages for the session tables ({e}); using 4 KiB pages");
-        }
-        shards.push(shard);
-    }
-    add_static_bibs(cfg, &mut sharding, &mut shards)?;
-    let bytes: usize = shards.iter().map(Shard::reserved_bytes).sum();
-    info!(
-        "nat64: {} pool4 address{}, ports {}-{}, tables for {} sessions in {} shard{} ({} MB)",
-        cfg.pool4_addrs().len(),
-        if cfg.pool4_addrs().len() == 1 {
-            ""
-        } else {
-            "es"
+/// What the dataplane runs for `cfg`. The translator is built here, before any device
+/// is opened, so that a configuration it refuses fails early.
+fn spec(cfg: &Config) -> Result<Spec, Failure> {
+    let xc = cfg.xlat_config()?;
+    let mode = match cfg.mode {
+        Mode::Siit => dataplane::Mode::Siit(Translator::new(xc)),
+        Mode::Nat64 => dataplane::Mode::Nat64 {
+            xlat: Nat64Translator::new(xc, cfg.icmp_on_refusal).map_err(|e| Failure {
+                code: EXIT_USAGE,
+                msg: e.to_string(),
+            })?,
+            shards: cfg.shard_config(),
+            static_bib: cfg.static_bib.clone(),
         },
-        cfg.pool4_ports.first,
-        cfg.pool4_ports.last,
-        cfg.max_sessions,
-        workers,
-        if workers == 1 { "" } else { "s" },
-        bytes / (1024 * 1024)
-    );
-    Ok((shards, Arc::new(sharding)))
+    };
+    Ok(Spec {
+        tun: TunSpec {
+            name: cfg.tun.clone(),
+            queues: cfg.workers,
+            offload: cfg.offload,
+            mtu: cfg.mtu,
+            txqueuelen: cfg.txqueuelen,
+        },
+        pin: cfg.pin,
+        mode,
+    })
 }
 
-/// Hand-off ring slots per ordered pair of NAT64 workers: a burst of this many packets
-/// for one owner is absorbed before packets are dropped (`nat64_handoff_full`). Each
-/// worker keeps as many spare buffers per peer, so the count shrinks with 64 KB
-/// (offload) buffers and many workers to keep the stock near `HANDOFF_STOCK_BYTES`.
-fn handoff_slots(buf_cap: usize, workers: usize) -> usize {
-    const MAX: usize = 256;
-    const MIN: usize = 32;
-    const HANDOFF_STOCK_BYTES: usize = 32 << 20;
-    let peers = workers.saturating_sub(1).max(1);
-    (HANDOFF_STOCK_BYTES / (buf_cap.max(1) * peers)).clamp(MIN, MAX)
-}
-
-/// Installs the operator's static BIB entries (`static-bib`), each in the shard of the
-/// worker `sharding` gives it (and steers both its directions to). The config has
-/// checked them (pool4 addresses, no clashes), so a refusal here is a bug worth a clear
-/// exit rather than a silently missing mapping.
-fn add_static_bibs(
-    cfg: &Config,
-    sharding: &mut Sharding,
-    shards: &mut [Shard],
-) -> Result<(), Failure> {
-    for st in &cfg.static_bib {
-        let entry = config::static_bib_string(st);
-        let w = sharding.add_static(st);
-        let Some(shard) = shards.get_mut(w) else {
-            return Err(runtime(format!("static BIB entry {entry}: no worker {w}")));
-        };
-        shard.add_static(st).map_err(|r| Failure {
-            code: EXIT_USAGE,
-            msg: format!(
-                "invalid value for 'static-bib': {entry:?}: cannot install it ({})",
-                r.name()
-            ),
-        })?;
-        info!("nat64: static BIB entry {entry}");
+impl From<RunError> for Failure {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Config(msg) => Failure {
+                code: EXIT_USAGE,
+                msg,
+            },
+            RunError::System(msg) => runtime(msg),
+        }
     }
-    Ok(())
+}
+
+/// What the control plane set up around the running workers, undone when they stop.
+struct Around {
+    routes: Option<Routes>,
+    control: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Once the queues are open: routes (`--setup-routes`) and the control socket's thread.
+fn started(cfg: &Config, stop: &Stop, s: Started<'_>) -> Result<Around, RunError> {
+    routes::warn_if_forwarding_disabled();
+    let routes = if cfg.setup_routes {
+        let plan = routes::plan(cfg);
+        Some(Routes::install(s.device, &plan).map_err(RunError::System)?)
+    } else {
+        None
+    };
+    let workers = s.counters.len();
+    info!(
+        "translating ({}) on '{}' with {workers} worker{}; stop with Ctrl-C or SIGTERM",
+        cfg.mode,
+        s.device,
+        if workers == 1 { "" } else { "s" }
+    );
+    let state = ctl::State {
+        counters: s.counters.to_vec(),
+        sessions: s.sessions,
+    };
+    let control = control_socket(cfg).and_then(|sock| {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("xlat64-control".into())
+            .spawn(move || sock.serve(&state, &stop))
+            .map_err(|e| warn!("cannot start the control thread: {e}"))
+            .ok()
+    });
+    Ok(Around { routes, control })
+}
+
+/// After the workers stopped (the stop flag is up), before the device closes: the
+/// control thread removes its socket, then the routes go.
+fn stopping(around: Around) {
+    if let Some(h) = around.control {
+        let _ = h.join();
+    }
+    if let Some(r) = around.routes {
+        r.remove();
+    }
 }
 
 fn run(args: &RunArgs) -> Result<(), Failure> {
     let cfg = load(args)?;
     init_logging(&cfg);
     log_config(&cfg);
-    let translator = Xlat::new(&cfg)?;
-    let nat64 = match translator {
-        Xlat::Nat64(_) => Some(nat64_shards(&cfg)?),
-        Xlat::Siit(_) => None,
-    };
-
+    let spec = spec(&cfg)?;
     let stop = Stop::new();
     signals::install(&stop).map_err(|e| runtime(format!("cannot install signal handlers: {e}")))?;
-
-    let queues = open_queues(&cfg)?;
-    let workers = queues
-        .into_iter()
-        .map(|q| Worker::new(q, &stop))
-        .collect::<Result<Vec<Worker>, _>>()
-        .map_err(runtime)?;
-    let dev = workers
-        .first()
-        .map(|w| w.tun().name().to_string())
-        .unwrap_or_default();
-    routes::warn_if_forwarding_disabled();
-    // Declared after the workers so that, on any exit path, routes go before the device.
-    let routes = if cfg.setup_routes {
-        let plan = routes::plan(&cfg);
-        Some(Routes::install(&dev, &plan).map_err(runtime)?)
-    } else {
-        None
-    };
-
-    info!(
-        "translating ({}) on '{dev}' with {} worker{}; stop with Ctrl-C or SIGTERM",
-        cfg.mode,
-        workers.len(),
-        if workers.len() == 1 { "" } else { "s" }
-    );
-    let counters: Vec<Arc<Counters>> = workers.iter().map(Worker::counters).collect();
-    let mut sessions_rx = Vec::new();
-    let links: Vec<ctl::SessionsLink> = workers
-        .iter()
-        .map(|w| {
-            let (tx, rx) = std::sync::mpsc::channel();
-            sessions_rx.push(rx);
-            ctl::SessionsLink {
-                requests: tx,
-                waker: w.waker(),
-            }
-        })
-        .collect();
-    let state = ctl::State {
-        counters: counters.clone(),
-        sessions: matches!(translator, Xlat::Nat64(_)).then_some(links),
-    };
-    let control = control_socket(&cfg).map(|sock| {
-        let stop = stop.clone();
-        std::thread::Builder::new()
-            .name("xlat64-control".into())
-            .spawn(move || sock.serve(&state, &stop))
-    });
-    let (workers, results) = match (&translator, nat64) {
-        (Xlat::Siit(t), _) => run_workers(
-            workers.into_iter().map(|w| (w, t)).collect(),
-            &stop,
-            cfg.pin,
-        ),
-        // Built together above; never apart.
-        (Xlat::Nat64(_), None) => (workers, Vec::new()),
-        (Xlat::Nat64(t), Some((shards, sharding))) => {
-            let wakers: Vec<_> = workers.iter().map(Worker::waker).collect();
-            let cap = handoff_buf_cap(&cfg);
-            let slots = handoff_slots(cap, wakers.len());
-            let handoffs = handoff::mesh(&wakers, slots, cap);
-            let paired = workers
-                .into_iter()
-                .zip(shards)
-                .zip(handoffs)
-                .zip(sessions_rx)
-                .map(|(((w, s), h), rx)| {
-                    let mut e = Nat64Engine::new(t, s).with_handoff(Arc::clone(&sharding), h);
-                    e.serve_sessions(rx);
-                    (w, e)
-                })
-                .collect();
-            run_workers(paired, &stop, cfg.pin)
-        }
-    };
-    // The workers are done: stop the control thread too (it removes its socket).
-    stop.request();
-    match control {
-        Some(Ok(h)) => {
-            let _ = h.join();
-        }
-        Some(Err(e)) => warn!("cannot start the control thread: {e}"),
-        None => {}
-    }
-    if let Some(r) = routes {
-        r.remove();
-    }
-    drop(workers);
+    let finished = dataplane::run(spec, &stop, |s| started(&cfg, &stop, s), stopping)?;
+    let counters = &finished.counters;
     let snapshot = Snapshot::sum(counters.iter().map(|c| &**c));
     stdout(&snapshot.render_table(cfg.log_level >= LogLevel::Debug));
     if counters.len() > 1 {
-        stdout(&per_worker_table(&counters));
+        stdout(&per_worker_table(counters));
     }
-    if let Some(e) = results.into_iter().find_map(Result::err) {
+    if let Some(e) = finished.error {
         return Err(runtime(e));
     }
     info!("stopped");
     Ok(())
-}
-
-/// Largest packet a NAT64 hand-off buffer must hold: what the device delivers (MTU
-/// sized packets without offloads; 64 KB super-packets with them).
-fn handoff_buf_cap(cfg: &Config) -> usize {
-    if cfg.offload {
-        crate::wire::buf::MAX_PACKET
-    } else {
-        usize::from(cfg.mtu).max(1280) + 64
-    }
 }
 
 /// Packets in and out per worker, to see how the kernel spread flows over the queues.
@@ -427,110 +293,4 @@ fn per_worker_table(counters: &[Arc<Counters>]) -> String {
         }
     }
     s
-}
-
-/// Opens the TUN device once per worker (IFF_MULTI_QUEUE when more than one), turns on
-/// the offloads the kernel accepts, and configures the link.
-fn open_queues(cfg: &Config) -> Result<Vec<Tun>, Failure> {
-    let flags = TunFlags {
-        multi_queue: cfg.workers > 1,
-        vnet_hdr: cfg.offload,
-    };
-    let mut queues = Vec::with_capacity(usize::from(cfg.workers));
-    for _ in 0..cfg.workers {
-        queues.push(Tun::open(&cfg.tun, flags).map_err(runtime)?);
-    }
-    let Some(first) = queues.first() else {
-        return Err(runtime("no TUN queue to open (workers = 0)"));
-    };
-    if cfg.offload {
-        let on = first.enable_offloads();
-        let refused = OffloadFlags(OffloadFlags::ALL.0 & !on.0);
-        if refused == OffloadFlags::NONE {
-            info!("TUN offloads on: {}", on.describe());
-        } else {
-            info!(
-                "TUN offloads on: {} (the kernel refused: {}; UDP segmentation needs Linux 6.2+)",
-                on.describe(),
-                refused.describe()
-            );
-        }
-    } else {
-        info!("TUN offloads off (offload = false): plain packets, no virtio-net header");
-    }
-    let link = first
-        .configure(u32::from(cfg.mtu), cfg.txqueuelen)
-        .map_err(runtime)?;
-    info!(
-        "TUN device '{}' up: {} queue{}, mtu {}{}, txqueuelen {}{}",
-        first.name(),
-        queues.len(),
-        if queues.len() == 1 { "" } else { "s" },
-        link.mtu,
-        if link.mtu_changed {
-            ""
-        } else {
-            " (already set)"
-        },
-        link.txqueuelen,
-        if link.txqueuelen_changed {
-            ""
-        } else {
-            " (already set)"
-        },
-    );
-    Ok(queues)
-}
-
-/// Runs each worker on its own thread (pinned to a CPU if asked) until `stop`; a worker
-/// that fails stops the others. Returns the workers (their devices still open, so routes
-/// can be removed first) and each one's result.
-fn run_workers<E: Engine + Send>(
-    workers: Vec<(Worker, E)>,
-    stop: &Stop,
-    pin: bool,
-) -> (Vec<Worker>, Vec<Result<(), WorkerError>>) {
-    let cpus = crate::dataplane::sys::usable_cpus();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = workers
-            .into_iter()
-            .enumerate()
-            .map(|(i, (mut w, mut engine))| {
-                let cpu = cpus.get(i % cpus.len().max(1)).copied();
-                std::thread::Builder::new()
-                    .name(format!("xlat64-q{i}"))
-                    .spawn_scoped(scope, move || {
-                        if let (true, Some(cpu)) = (pin, cpu) {
-                            match crate::dataplane::sys::pin_current_thread(cpu) {
-                                Ok(()) => debug!("worker {i} pinned to CPU {cpu}"),
-                                Err(e) => warn!("cannot pin worker {i} to CPU {cpu}: {e}"),
-                            }
-                        }
-                        let res = w.run(&mut engine, stop).map(|_| ());
-                        if res.is_err() {
-                            stop.request();
-                        }
-                        (w, res)
-                    })
-            })
-            .collect();
-        let mut done = Vec::new();
-        let mut results = Vec::new();
-        for h in handles {
-            match h {
-                Ok(h) => match h.join() {
-                    Ok((w, r)) => {
-                        done.push(w);
-                        results.push(r);
-                    }
-                    Err(_) => results.push(Err(WorkerError::Panicked)),
-                },
-                Err(e) => {
-                    stop.request();
-                    results.push(Err(WorkerError::Poll(e)));
-                }
-            }
-        }
-        (done, results)
-    })
 }

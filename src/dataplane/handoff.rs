@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering, fence};
 
 use mio::Waker;
 
-use crate::nat64::{Consumer, Producer, ring};
+use super::ring::{Consumer, Producer, ring};
 use crate::wire::buf::PacketBuf;
 use crate::wire::vnet::Offload;
 

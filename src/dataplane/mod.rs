@@ -1,21 +1,37 @@
-//! The I/O shell around the sans-IO translator: TUN device, packet loop, counters.
+//! The I/O shell around the sans-IO translator: devices, the packet loop, NAT64
+//! hand-off between workers, counters, and the start-up that ties them together.
 //!
-//! [`sys`] is the only module with `unsafe` code and raw system calls; [`tun`] wraps it
-//! in a safe device type, [`worker`] runs the packet loop over it, [`counters`] counts
-//! what happened.
+//! [`start::run`] is the one entry point: the control plane builds a [`Spec`] from its
+//! configuration and calls it. [`device::Device`] is what a worker reads from and writes
+//! to; [`tun::Tun`] is its implementation over a TUN queue. System calls and every
+//! `unsafe` block of the dataplane live in [`sys`]; [`ring`] (the lock-free SPSC ring
+//! of the NAT64 hand-off) has its own, each with its SAFETY argument.
 
 pub mod counters;
+pub mod device;
+pub mod engine;
 pub mod handoff;
+pub mod io;
 pub mod nat64;
+pub mod ring;
+pub mod start;
+pub mod stop;
 pub mod sys;
 pub mod tun;
 pub mod worker;
 
 pub use counters::{Counters, Snapshot};
-pub use nat64::{MAX_SESSION_ROWS, Nat64Engine, SessionsReply, SessionsRequest};
+pub use device::{Device, SendError};
+pub use engine::Engine;
+pub use io::Io;
+pub use nat64::{
+    MAX_SESSION_ROWS, Nat64Engine, SessionsLink, SessionsReply, SessionsRequest, collect_sessions,
+};
+pub use start::{Finished, Mode, RunError, Spec, Started, TunSpec, run};
+pub use stop::Stop;
 pub use sys::{SysError, TunFlags};
 pub use tun::Tun;
-pub use worker::{Engine, Io, Stop, Worker, WorkerError};
+pub use worker::{Worker, WorkerError};
 
 #[cfg(test)]
 mod netns_tests;

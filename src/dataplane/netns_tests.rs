@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use etherparse::{Icmpv4Type, NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 
+use super::stop::Stop;
 use super::sys::{self, TunFlags};
 use super::tun::Tun;
-use super::worker::{Stop, Worker};
+use super::worker::Worker;
 use crate::addr::AddrMapper;
 use crate::wire::buf::PacketBuf;
 use crate::xlat::{Translator, XlatConfig};

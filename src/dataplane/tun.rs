@@ -4,6 +4,8 @@
 use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
+use super::device::{Device, SendError};
+
 use super::sys::{self, OffloadFlags, SysError, TunFlags};
 use crate::wire::buf::PacketBuf;
 use crate::wire::vnet::{self, Offload};
@@ -34,16 +36,6 @@ pub struct LinkState {
     pub txqueuelen: u32,
     pub txqueuelen_changed: bool,
     pub was_up: bool,
-}
-
-/// Why a frame could not be written.
-#[derive(Debug)]
-pub enum SendError {
-    /// The frame's ranges lie outside the scratch area or the packet buffer (a
-    /// translator bug); nothing was written.
-    BadFrame,
-    /// The kernel refused the packet (EINVAL for a malformed packet, EMSGSIZE, ENOBUFS, ...).
-    Io(io::Error),
 }
 
 impl Tun {
@@ -168,6 +160,41 @@ impl Tun {
         let hdr: &[u8] = if self.vnet { &hdr } else { &[] };
         let n = sys::writev(self.fd.as_fd(), &[IoSlice::new(hdr), IoSlice::new(bytes)])?;
         Ok(n.saturating_sub(hdr.len()))
+    }
+}
+
+/// One read and one write system call per packet: the loop translates each packet between
+/// them (batch size 1), so a batch never holds more than one 64 KB super-packet.
+impl Device for Tun {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn wake_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    fn offloads(&self) -> bool {
+        self.vnet
+    }
+
+    #[inline]
+    fn recv_batch(&mut self, bufs: &mut [PacketBuf], meta: &mut [Offload]) -> io::Result<usize> {
+        let mut n = 0;
+        for (buf, m) in bufs.iter_mut().zip(meta.iter_mut()) {
+            match self.recv(buf) {
+                Ok((_, o)) => *m = o,
+                Err(e) if n == 0 || e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+                Err(_) => break,
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    #[inline]
+    fn send_frame(&mut self, out: &Output, pkt: &PacketBuf, f: &Frame) -> Result<usize, SendError> {
+        Tun::send_frame(self, out, pkt, f)
     }
 }
 

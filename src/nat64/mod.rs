@@ -17,7 +17,7 @@
 //!   packets before their lookups; [`Shard::for_each_table`]: the large tables' memory,
 //!   for huge-page advice (`dataplane::nat64::advise_shard_hugepages`).
 //! - [`Sharding::owner_of_v6`] / [`Sharding::owner_of_v4`]: which worker owns a packet;
-//!   [`ring()`]: the SPSC hand-off ring for packets that arrive elsewhere.
+//!   `dataplane::ring`: the SPSC hand-off ring for packets that arrive elsewhere.
 //!
 //! ICMP query identifiers play the port (§3.5.3); the remote "port" of an ICMP session
 //! is 0, because the identifier is translated on both sides.
@@ -73,13 +73,13 @@
 //! of any packet from its headers alone (`xlat::Nat64Translator::steer`: IPv6 by
 //! subscriber prefix, IPv4 by destination port slice, ICMP errors by the quoted
 //! packet), and `dataplane::handoff` moves a packet read by another worker to its
-//! owner: the buffer itself (swapped for a spare, no copy) through one SPSC [`ring()`]
+//! owner: the buffer itself (swapped for a spare, no copy) through one SPSC ring (`dataplane::ring`)
 //! per ordered worker pair, with the empties coming back on a second ring and a
 //! parked-flag protocol so that busy owners are never woken. So lookups stay
 //! single-threaded (the figures below apply per worker), no packet waits for a lock,
 //! and the only cross-core traffic is the hand-off itself: about (N−1)/N of the
 //! packets with N workers, since the kernel picks TUN queues by its own flow hash. The
-//! ring is checked by `loom` (`ring::loom`, run by `cargo xtask test`) and by
+//! ring is checked by `loom` (`dataplane::ring::loom`, run by `cargo xtask test`) and by
 //! multi-thread stress tests of rings and shards. End-to-end figures with one and two
 //! workers are in the README (`cargo xtask bench`, rows `xlat64 nat64 1q/Nq`).
 //!
@@ -133,7 +133,6 @@ mod hash;
 mod index;
 mod ports;
 mod quota;
-pub mod ring;
 mod shard;
 pub mod sharding;
 pub mod tcp;
@@ -143,7 +142,6 @@ pub mod types;
 mod tests;
 
 pub use config::{Filtering, Pool4, PortRange, Proto, ShardConfig, Timeouts};
-pub use ring::{Consumer, Producer, ring};
 pub use shard::Shard;
 pub use sharding::Sharding;
 pub use tcp::TcpState;

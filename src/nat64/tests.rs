@@ -638,6 +638,7 @@ mod stress {
     //! flow that created it while that flow cannot have expired.
 
     use super::*;
+    use crate::dataplane::ring::{Consumer, Producer, ring};
     use std::collections::VecDeque;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};

@@ -124,6 +124,17 @@ pub struct StaticBib {
     pub v4_port: u16,
 }
 
+/// As the operator writes it (`static-bib` key): `PROTO IPV4:PORT [IPV6]:PORT`.
+impl std::fmt::Display for StaticBib {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}:{} [{}]:{}",
+            self.proto, self.v4, self.v4_port, self.v6, self.v6_port
+        )
+    }
+}
+
 /// Per-shard counters; plain integers, the shard has one owner.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {

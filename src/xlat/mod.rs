@@ -39,9 +39,11 @@ mod ctx;
 mod error;
 mod frag;
 mod hairpin;
+mod held;
 mod icmp;
 mod icmp_error;
 mod mss;
+mod nat64_core;
 mod offload;
 mod output;
 mod owner;
@@ -54,6 +56,7 @@ mod v6_to_v4;
 #[cfg(test)]
 mod tests;
 
+pub use nat64_core::Nat64Core;
 pub use output::{Frame, MAX_FRAMES, Output, SCRATCH_LEN};
 pub use owner::Steering;
 pub use reason::DropReason;

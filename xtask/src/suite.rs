@@ -89,7 +89,7 @@ pub fn run() -> Result<(), String> {
     }
 }
 
-/// The loom model of the packet ring (`nat64::ring::loom_tests`). `--cfg loom` changes
+/// The loom model of the packet ring (`dataplane::ring::loom_tests`). `--cfg loom` changes
 /// every crate's build, so it gets its own target dir and leaves the main cache alone;
 /// a debug build, as compiling beats the model's run time (a few seconds) by far.
 fn loom_step() -> StepResult {
@@ -104,7 +104,7 @@ fn loom_step() -> StepResult {
     ];
     cargo_step_env(
         "loom",
-        &["test", "--lib", "nat64::ring::loom"],
+        &["test", "--lib", "dataplane::ring::loom"],
         &env,
         "RUSTFLAGS=\"--cfg loom\" CARGO_TARGET_DIR=target/loom ",
     )

@@ -251,7 +251,7 @@ mod tests {
 
 /// Model checking with loom: every interleaving (and every weak-memory outcome loom
 /// models) of one producer and one consumer thread. Run with
-/// `RUSTFLAGS="--cfg loom" cargo test --release --lib nat64::ring::loom`.
+/// `RUSTFLAGS="--cfg loom" cargo test --release --lib dataplane::ring::loom`.
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;

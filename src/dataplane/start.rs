@@ -1,0 +1,413 @@
+//! Start-up and shutdown of the dataplane: state, device queues, hand-off rings, worker
+//! threads and their CPUs, in one call ([`run`]) that the control plane makes with a
+//! [`Spec`] built from its configuration.
+//!
+//! The order matters and lives here once: the NAT64 tables are allocated (and refused,
+//! if the configuration does not fit) before any device is opened; the control plane
+//! gets its look at the running dataplane (device name for routes, counters and session
+//! channels for the control socket) once every queue is open; and when the workers
+//! stop, it tidies up (routes first) while the devices are still open, because closing
+//! the last queue of a non-persistent TUN destroys the device and its routes with it.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, channel};
+
+use tracing::{debug, info, warn};
+
+use super::counters::Counters;
+use super::engine::Engine;
+use super::handoff;
+use super::nat64::{Nat64Engine, SessionsLink, SessionsRequest, advise_shard_hugepages};
+use super::stop::Stop;
+use super::sys::{self, OffloadFlags, TunFlags};
+use super::tun::Tun;
+use super::worker::{Worker, WorkerError};
+use crate::nat64::{Shard, ShardConfig, Sharding, StaticBib};
+use crate::xlat::{Nat64Translator, Translator};
+
+/// The TUN device the workers share, one queue each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunSpec {
+    pub name: String,
+    /// Queues, one worker each (IFF_MULTI_QUEUE when more than one).
+    pub queues: u16,
+    /// IFF_VNET_HDR and TUNSETOFFLOAD: super-packets and partial checksums.
+    pub offload: bool,
+    pub mtu: u16,
+    pub txqueuelen: u32,
+}
+
+/// The translation the workers run.
+// Built once per process and moved into `run`: boxing the big variant buys nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Mode {
+    Siit(Translator),
+    Nat64 {
+        xlat: Nat64Translator,
+        /// The state of the whole translator; each worker gets its share.
+        shards: ShardConfig,
+        /// Operator mappings (RFC 6146 §3.1 static BIB entries), each installed in the
+        /// shard of the worker that owns it.
+        static_bib: Vec<StaticBib>,
+    },
+}
+
+pub struct Spec {
+    pub tun: TunSpec,
+    /// Pin worker i to usable CPU i (modulo their number).
+    pub pin: bool,
+    pub mode: Mode,
+}
+
+/// Why the dataplane could not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunError {
+    /// The configuration does not fit what the state can hold (a usage error).
+    Config(String),
+    /// The system refused: device, privileges, threads, randomness.
+    System(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Config(m) | RunError::System(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// What the control plane sees of the dataplane once its devices are open.
+pub struct Started<'a> {
+    /// The device name the kernel gave (for routes).
+    pub device: &'a str,
+    /// Each worker's live counters.
+    pub counters: &'a [Arc<Counters>],
+    /// NAT64: how to ask each worker for its sessions; None in SIIT mode (stateless).
+    pub sessions: Option<Vec<SessionsLink>>,
+}
+
+/// How the workers ended.
+pub struct Finished {
+    /// Each worker's counters, final.
+    pub counters: Vec<Arc<Counters>>,
+    /// The first worker failure, if any (the others were stopped because of it).
+    pub error: Option<WorkerError>,
+}
+
+/// Builds the state, opens the device queues and runs one worker thread per queue until
+/// `stop`. `started` runs once the queues are open and the workers about to start (an
+/// error from it stops everything); `stopping` gets its value back after the workers
+/// have stopped, before the queues are closed.
+pub fn run<S>(
+    spec: Spec,
+    stop: &Stop,
+    started: impl FnOnce(Started<'_>) -> Result<S, RunError>,
+    stopping: impl FnOnce(S),
+) -> Result<Finished, RunError> {
+    let nat64 = match &spec.mode {
+        Mode::Siit(_) => None,
+        Mode::Nat64 {
+            shards, static_bib, ..
+        } => Some(nat64_shards(shards, spec.tun.queues, static_bib)?),
+    };
+    let workers = open_queues(&spec.tun)?
+        .into_iter()
+        .map(|q| Worker::new(q, stop))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| RunError::System(e.to_string()))?;
+    let counters: Vec<Arc<Counters>> = workers.iter().map(Worker::counters).collect();
+    let (links, requests) = session_links(&workers, nat64.is_some());
+    let device = workers
+        .first()
+        .map(|w| w.device().name().to_string())
+        .unwrap_or_default();
+    let guard = started(Started {
+        device: &device,
+        counters: &counters,
+        sessions: links,
+    })?;
+    let (workers, results) = match (&spec.mode, nat64) {
+        (Mode::Siit(t), _) => run_workers(
+            workers.into_iter().map(|w| (w, t)).collect(),
+            stop,
+            spec.pin,
+        ),
+        (Mode::Nat64 { xlat, .. }, Some((shards, sharding))) => {
+            let cap = handoff_buf_cap(&spec.tun);
+            let engines = nat64_engines(xlat, &workers, shards, sharding, requests, cap);
+            run_workers(workers.into_iter().zip(engines).collect(), stop, spec.pin)
+        }
+        // Built together above; never apart.
+        (Mode::Nat64 { .. }, None) => (workers, Vec::new()),
+    };
+    stop.request();
+    stopping(guard);
+    drop(workers);
+    Ok(Finished {
+        counters,
+        error: results.into_iter().find_map(Result::err),
+    })
+}
+
+/// One sessions channel per worker for the control thread, when the mode has sessions.
+fn session_links(
+    workers: &[Worker<Tun>],
+    stateful: bool,
+) -> (Option<Vec<SessionsLink>>, Vec<Receiver<SessionsRequest>>) {
+    if !stateful {
+        return (None, Vec::new());
+    }
+    let (links, rxs) = workers
+        .iter()
+        .map(|w| {
+            let (tx, rx) = channel();
+            let link = SessionsLink {
+                requests: tx,
+                waker: w.waker(),
+            };
+            (link, rx)
+        })
+        .unzip();
+    (Some(links), rxs)
+}
+
+/// Each NAT64 worker's engine: its shard, the rings to its peers, its session requests.
+fn nat64_engines<'a>(
+    xlat: &'a Nat64Translator,
+    workers: &[Worker<Tun>],
+    shards: Vec<Shard>,
+    sharding: Arc<Sharding>,
+    requests: Vec<Receiver<SessionsRequest>>,
+    buf_cap: usize,
+) -> Vec<Nat64Engine<'a>> {
+    let wakers: Vec<_> = workers.iter().map(Worker::waker).collect();
+    let slots = handoff_slots(buf_cap, wakers.len());
+    let handoffs = handoff::mesh(&wakers, slots, buf_cap);
+    shards
+        .into_iter()
+        .zip(handoffs)
+        .zip(requests)
+        .map(|((s, h), rx)| {
+            let mut e = Nat64Engine::new(xlat, s).with_handoff(Arc::clone(&sharding), h);
+            e.serve_sessions(rx);
+            e
+        })
+        .collect()
+}
+
+/// The NAT64 state: one shard per worker, each with its slice of pool4's ports and its
+/// share of `max-sessions`, and the `Sharding` that says which worker owns a packet.
+/// Hashes are keyed with per-process random seeds.
+fn nat64_shards(
+    base: &ShardConfig,
+    workers: u16,
+    static_bib: &[StaticBib],
+) -> Result<(Vec<Shard>, Arc<Sharding>), RunError> {
+    let seed = || {
+        sys::random_u64().map_err(|e| {
+            RunError::System(format!(
+                "cannot read random bytes for the NAT64 tables: {e}"
+            ))
+        })
+    };
+    let workers = usize::from(workers).max(1);
+    let mut sharding = Sharding::new(&base.pool, workers, base.subscriber_prefix_len, seed()?);
+    let mut shards = Vec::with_capacity(workers);
+    for w in 0..workers {
+        let mut sc = base.clone();
+        sc.worker = w;
+        sc.workers = workers;
+        sc.max_sessions = base.max_sessions.div_ceil(workers);
+        sc.max_subscribers = base.max_subscribers.div_ceil(workers).max(64);
+        let shard = Shard::new(sc, seed()?).map_err(|e| RunError::Config(e.to_string()))?;
+        // Huge pages halve the TLB misses of lookups in big tables; without them
+        // (THP off) everything works on 4 KiB pages, only slower.
+        if let Err(e) = advise_shard_hugepages(&shard)
+            && w == 0
+        {
+            info!("nat64: no huge pages for the session tables ({e}); using 4 KiB pages");
+        }
+        shards.push(shard);
+    }
+    add_static_bibs(static_bib, &mut sharding, &mut shards)?;
+    let bytes: usize = shards.iter().map(Shard::reserved_bytes).sum();
+    let addrs = base.pool.addrs.len();
+    info!(
+        "nat64: {addrs} pool4 address{}, ports {}-{}, tables for {} sessions in {workers} \
+         shard{} ({} MB)",
+        if addrs == 1 { "" } else { "es" },
+        base.pool.tcp.first,
+        base.pool.tcp.last,
+        base.max_sessions,
+        if workers == 1 { "" } else { "s" },
+        bytes / (1024 * 1024)
+    );
+    Ok((shards, Arc::new(sharding)))
+}
+
+/// Installs the operator's static BIB entries, each in the shard of the worker
+/// `sharding` gives it (and steers both its directions to). The configuration has
+/// checked them (pool4 addresses, no clashes), so a refusal here is a bug worth a clear
+/// exit rather than a silently missing mapping.
+fn add_static_bibs(
+    entries: &[StaticBib],
+    sharding: &mut Sharding,
+    shards: &mut [Shard],
+) -> Result<(), RunError> {
+    for st in entries {
+        let w = sharding.add_static(st);
+        let Some(shard) = shards.get_mut(w) else {
+            return Err(RunError::System(format!(
+                "static BIB entry {st}: no worker {w}"
+            )));
+        };
+        shard.add_static(st).map_err(|r| {
+            RunError::Config(format!(
+                "invalid value for 'static-bib': \"{st}\": cannot install it ({})",
+                r.name()
+            ))
+        })?;
+        info!("nat64: static BIB entry {st}");
+    }
+    Ok(())
+}
+
+/// Hand-off ring slots per ordered pair of NAT64 workers: a burst of this many packets
+/// for one owner is absorbed before packets are dropped (`nat64_handoff_full`). Each
+/// worker keeps as many spare buffers per peer, so the count shrinks with 64 KB
+/// (offload) buffers and many workers to keep the stock near `HANDOFF_STOCK_BYTES`.
+fn handoff_slots(buf_cap: usize, workers: usize) -> usize {
+    const MAX: usize = 256;
+    const MIN: usize = 32;
+    const HANDOFF_STOCK_BYTES: usize = 32 << 20;
+    let peers = workers.saturating_sub(1).max(1);
+    (HANDOFF_STOCK_BYTES / (buf_cap.max(1) * peers)).clamp(MIN, MAX)
+}
+
+/// Largest packet a NAT64 hand-off buffer must hold: what the device delivers (MTU
+/// sized packets without offloads; 64 KB super-packets with them).
+fn handoff_buf_cap(tun: &TunSpec) -> usize {
+    if tun.offload {
+        crate::wire::buf::MAX_PACKET
+    } else {
+        usize::from(tun.mtu).max(1280) + 64
+    }
+}
+
+/// Opens the TUN device once per worker (IFF_MULTI_QUEUE when more than one), turns on
+/// the offloads the kernel accepts, and configures the link.
+fn open_queues(spec: &TunSpec) -> Result<Vec<Tun>, RunError> {
+    let sys_err = |e: sys::SysError| RunError::System(e.to_string());
+    let flags = TunFlags {
+        multi_queue: spec.queues > 1,
+        vnet_hdr: spec.offload,
+    };
+    let mut queues = Vec::with_capacity(usize::from(spec.queues));
+    for _ in 0..spec.queues {
+        queues.push(Tun::open(&spec.name, flags).map_err(sys_err)?);
+    }
+    let Some(first) = queues.first() else {
+        return Err(RunError::System(
+            "no TUN queue to open (workers = 0)".into(),
+        ));
+    };
+    if spec.offload {
+        log_offloads(first.enable_offloads());
+    } else {
+        info!("TUN offloads off (offload = false): plain packets, no virtio-net header");
+    }
+    let link = first
+        .configure(u32::from(spec.mtu), spec.txqueuelen)
+        .map_err(sys_err)?;
+    info!(
+        "TUN device '{}' up: {} queue{}, mtu {}{}, txqueuelen {}{}",
+        first.name(),
+        queues.len(),
+        if queues.len() == 1 { "" } else { "s" },
+        link.mtu,
+        if link.mtu_changed {
+            ""
+        } else {
+            " (already set)"
+        },
+        link.txqueuelen,
+        if link.txqueuelen_changed {
+            ""
+        } else {
+            " (already set)"
+        },
+    );
+    Ok(queues)
+}
+
+fn log_offloads(on: OffloadFlags) {
+    let refused = OffloadFlags(OffloadFlags::ALL.0 & !on.0);
+    if refused == OffloadFlags::NONE {
+        info!("TUN offloads on: {}", on.describe());
+    } else {
+        info!(
+            "TUN offloads on: {} (the kernel refused: {}; UDP segmentation needs Linux 6.2+)",
+            on.describe(),
+            refused.describe()
+        );
+    }
+}
+
+/// Runs each worker on its own thread (pinned to a CPU if asked) until `stop`; a worker
+/// that fails stops the others. Returns the workers (their devices still open, so routes
+/// can be removed first) and each one's result.
+fn run_workers<E: Engine + Send>(
+    workers: Vec<(Worker<Tun>, E)>,
+    stop: &Stop,
+    pin: bool,
+) -> (Vec<Worker<Tun>>, Vec<Result<(), WorkerError>>) {
+    let cpus = sys::usable_cpus();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = workers
+            .into_iter()
+            .enumerate()
+            .map(|(i, (mut w, mut engine))| {
+                let cpu = cpus.get(i % cpus.len().max(1)).copied().filter(|_| pin);
+                std::thread::Builder::new()
+                    .name(format!("xlat64-q{i}"))
+                    .spawn_scoped(scope, move || {
+                        if let Some(cpu) = cpu {
+                            pin_worker(i, cpu);
+                        }
+                        let res = w.run(&mut engine, stop).map(|_| ());
+                        if res.is_err() {
+                            stop.request();
+                        }
+                        (w, res)
+                    })
+            })
+            .collect();
+        let mut done = Vec::new();
+        let mut results = Vec::new();
+        for h in handles {
+            match h {
+                Ok(h) => match h.join() {
+                    Ok((w, r)) => {
+                        done.push(w);
+                        results.push(r);
+                    }
+                    Err(_) => results.push(Err(WorkerError::Panicked)),
+                },
+                Err(e) => {
+                    stop.request();
+                    results.push(Err(WorkerError::Poll(e)));
+                }
+            }
+        }
+        (done, results)
+    })
+}
+
+fn pin_worker(i: usize, cpu: usize) {
+    match sys::pin_current_thread(cpu) {
+        Ok(()) => debug!("worker {i} pinned to CPU {cpu}"),
+        Err(e) => warn!("cannot pin worker {i} to CPU {cpu}: {e}"),
+    }
+}
