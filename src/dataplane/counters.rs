@@ -5,6 +5,9 @@
 //! plane, the final report) take [`Snapshot`]s at any time and add up the workers'. A
 //! reader may see a value one batch old, never a torn one. The block is cache-line
 //! aligned so that two workers' counters never share a line.
+//!
+//! Every counter is declared once, in the `counters!` list below: its field, the stable
+//! name scripts and `xlat64 stats` know it by, and what it counts.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -23,7 +26,8 @@ impl Counter {
         self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
     }
 
-    /// Overwrites the value: for gauges such as the session count. Owner only.
+    /// Overwrites the value: for gauges such as the session count, and for counts kept
+    /// elsewhere (the NAT64 shard's) that the worker publishes. Owner only.
     #[inline]
     pub fn set(&self, v: u64) {
         self.0.store(v, Relaxed);
@@ -35,65 +39,114 @@ impl Counter {
     }
 }
 
-/// One worker's counters.
-#[derive(Debug)]
-#[repr(align(64))]
-pub struct Counters {
-    /// Packets read from the TUN device.
-    pub rx_packets: Counter,
-    pub rx_bytes: Counter,
-    /// Frames written to the TUN device.
-    pub tx_packets: Counter,
-    pub tx_bytes: Counter,
-    /// Input packets translated IPv6 → IPv4.
-    pub v6_to_v4: Counter,
-    /// Input packets translated IPv4 → IPv6.
-    pub v4_to_v6: Counter,
-    /// Input packets hairpinned (RFC 7757 §4).
-    pub hairpinned: Counter,
-    /// ICMP errors the translator generated: frames emitted for a dropped packet.
-    pub icmp_errors: Counter,
-    /// Frames the kernel refused (EINVAL, EMSGSIZE, ENOBUFS, ...). Never fatal.
-    pub write_errors: Counter,
-    /// Frames whose ranges were out of bounds (a translator bug); not written.
-    pub bad_frames: Counter,
-    /// Non-fatal read errors.
-    pub read_errors: Counter,
-    /// Packets read as GSO super-packets (TUN offloads): one count per super-packet.
-    pub rx_gso_packets: Counter,
-    /// Frames with offload metadata the kernel refused (EINVAL); also in `write_errors`.
-    pub offload_write_errors: Counter,
-    /// NAT64 sessions held at the last look (a gauge, not a count; 0 in SIIT mode).
-    pub sessions: Counter,
-    /// NAT64 packets read here and passed to the worker owning their flow.
-    pub handed_off: Counter,
-    /// UDP super-packets split into datagrams because their datagrams get fragmented.
-    pub udp_split: Counter,
-    drops: [Counter; DropReason::COUNT],
+/// Declares [`Counters`] (atomics, one writer) and [`Snapshot`] (plain copies) with the
+/// same fields, and the stable name of each.
+macro_rules! counters {
+    ($($(#[doc = $doc:literal])* $field:ident = $name:literal,)*) => {
+        /// One worker's counters.
+        #[derive(Debug)]
+        #[repr(align(64))]
+        pub struct Counters {
+            $($(#[doc = $doc])* pub $field: Counter,)*
+            drops: [Counter; DropReason::COUNT],
+        }
+
+        /// A plain copy of counters, from one worker or summed over several.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct Snapshot {
+            $($(#[doc = $doc])* pub $field: u64,)*
+            pub drops: [u64; DropReason::COUNT],
+        }
+
+        impl Default for Counters {
+            fn default() -> Self {
+                Counters {
+                    $($field: Counter::default(),)*
+                    drops: std::array::from_fn(|_| Counter::default()),
+                }
+            }
+        }
+
+        impl Default for Snapshot {
+            fn default() -> Self {
+                Snapshot {
+                    $($field: 0,)*
+                    drops: [0; DropReason::COUNT],
+                }
+            }
+        }
+
+        /// How many general counters there are (drop reasons excluded).
+        pub const FIELDS: usize = [$($name),*].len();
+
+        impl Counters {
+            pub fn snapshot(&self) -> Snapshot {
+                Snapshot {
+                    $($field: self.$field.get(),)*
+                    drops: std::array::from_fn(|i| self.drops[i].get()),
+                }
+            }
+        }
+
+        impl Snapshot {
+            /// The general counters by stable name (drop reasons excluded).
+            pub fn fields(&self) -> [(&'static str, u64); FIELDS] {
+                [$(($name, self.$field),)*]
+            }
+
+            fn fields_mut(&mut self) -> [&mut u64; FIELDS] {
+                [$(&mut self.$field,)*]
+            }
+        }
+    };
 }
 
-impl Default for Counters {
-    fn default() -> Self {
-        Counters {
-            rx_packets: Counter::default(),
-            rx_bytes: Counter::default(),
-            tx_packets: Counter::default(),
-            tx_bytes: Counter::default(),
-            v6_to_v4: Counter::default(),
-            v4_to_v6: Counter::default(),
-            hairpinned: Counter::default(),
-            icmp_errors: Counter::default(),
-            write_errors: Counter::default(),
-            bad_frames: Counter::default(),
-            read_errors: Counter::default(),
-            rx_gso_packets: Counter::default(),
-            offload_write_errors: Counter::default(),
-            sessions: Counter::default(),
-            handed_off: Counter::default(),
-            udp_split: Counter::default(),
-            drops: std::array::from_fn(|_| Counter::default()),
-        }
-    }
+counters! {
+    /// Packets read from the device.
+    rx_packets = "rx_packets",
+    rx_bytes = "rx_bytes",
+    /// Frames written to the device.
+    tx_packets = "tx_packets",
+    tx_bytes = "tx_bytes",
+    /// Input packets translated IPv6 → IPv4.
+    v6_to_v4 = "translated_v6_to_v4",
+    /// Input packets translated IPv4 → IPv6.
+    v4_to_v6 = "translated_v4_to_v6",
+    /// Input packets hairpinned (RFC 7757 §4, RFC 6146 §3.8).
+    hairpinned = "hairpinned",
+    /// ICMP errors the translator generated: frames emitted for a dropped packet.
+    icmp_errors = "icmp_errors_sent",
+    /// Frames the kernel refused (EINVAL, EMSGSIZE, ENOBUFS, ...). Never fatal.
+    write_errors = "write_errors",
+    /// Frames whose ranges were out of bounds (a translator bug); not written.
+    bad_frames = "bad_frames",
+    /// Non-fatal read errors.
+    read_errors = "read_errors",
+    /// Packets read as GSO super-packets (TUN offloads): one count per super-packet.
+    rx_gso_packets = "rx_gso_packets",
+    /// Frames with offload metadata the kernel refused (EINVAL); also in `write_errors`.
+    offload_write_errors = "offload_write_errors",
+    /// NAT64 sessions held at the last look (a gauge; 0 in SIIT mode).
+    sessions = "nat64_sessions",
+    /// NAT64 packets read here and passed to the worker owning their flow.
+    handed_off = "nat64_handed_off",
+    /// UDP super-packets split into datagrams because their datagrams get fragmented.
+    udp_split = "rx_udp_gso_split",
+    /// NAT64 BIB entries (bindings) held at the last look (a gauge).
+    bibs = "nat64_bibs",
+    /// NAT64 sessions created, and freed on expiry (RFC 6146 §3.5.x lifetimes).
+    sessions_created = "nat64_sessions_created",
+    sessions_expired = "nat64_sessions_expired",
+    /// NAT64 bindings created (dynamic ones; static entries at start included).
+    bibs_created = "nat64_bibs_created",
+    /// IPv4 SYNs held for a simultaneous open (RFC 6146 §3.5.2.2), and those that saw
+    /// none in time (answered with ICMP Port Unreachable).
+    held_syns = "nat64_held_syns",
+    held_syns_expired = "nat64_held_syns_expired",
+    /// Simultaneous opens completed with a held SYN.
+    simultaneous_opens = "nat64_simultaneous_opens",
+    /// Established TCP sessions that timed out into the transitory state.
+    tcp_probes = "nat64_tcp_probes",
 }
 
 impl Counters {
@@ -107,77 +160,6 @@ impl Counters {
         // `index()` is below COUNT by construction; `get` keeps even a mismatch panic-free.
         if let Some(c) = self.drops.get(reason.index()) {
             c.add(1);
-        }
-    }
-
-    pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            rx_packets: self.rx_packets.get(),
-            rx_bytes: self.rx_bytes.get(),
-            tx_packets: self.tx_packets.get(),
-            tx_bytes: self.tx_bytes.get(),
-            v6_to_v4: self.v6_to_v4.get(),
-            v4_to_v6: self.v4_to_v6.get(),
-            hairpinned: self.hairpinned.get(),
-            icmp_errors: self.icmp_errors.get(),
-            write_errors: self.write_errors.get(),
-            bad_frames: self.bad_frames.get(),
-            read_errors: self.read_errors.get(),
-            rx_gso_packets: self.rx_gso_packets.get(),
-            offload_write_errors: self.offload_write_errors.get(),
-            sessions: self.sessions.get(),
-            handed_off: self.handed_off.get(),
-            udp_split: self.udp_split.get(),
-            drops: std::array::from_fn(|i| self.drops[i].get()),
-        }
-    }
-}
-
-/// A plain copy of counters, from one worker or summed over several.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Snapshot {
-    pub rx_packets: u64,
-    pub rx_bytes: u64,
-    pub tx_packets: u64,
-    pub tx_bytes: u64,
-    pub v6_to_v4: u64,
-    pub v4_to_v6: u64,
-    pub hairpinned: u64,
-    pub icmp_errors: u64,
-    pub write_errors: u64,
-    pub bad_frames: u64,
-    pub read_errors: u64,
-    pub rx_gso_packets: u64,
-    pub offload_write_errors: u64,
-    /// NAT64 sessions at the time of the snapshot (summed over workers).
-    pub sessions: u64,
-    /// NAT64 packets passed from the worker that read them to the one owning their flow.
-    pub handed_off: u64,
-    /// UDP super-packets split into datagrams (their datagrams were fragmented).
-    pub udp_split: u64,
-    pub drops: [u64; DropReason::COUNT],
-}
-
-impl Default for Snapshot {
-    fn default() -> Self {
-        Snapshot {
-            rx_packets: 0,
-            rx_bytes: 0,
-            tx_packets: 0,
-            tx_bytes: 0,
-            v6_to_v4: 0,
-            v4_to_v6: 0,
-            hairpinned: 0,
-            icmp_errors: 0,
-            write_errors: 0,
-            bad_frames: 0,
-            read_errors: 0,
-            rx_gso_packets: 0,
-            offload_write_errors: 0,
-            sessions: 0,
-            handed_off: 0,
-            udp_split: 0,
-            drops: [0; DropReason::COUNT],
         }
     }
 }
@@ -208,59 +190,22 @@ impl Snapshot {
         self.drops.iter().fold(0u64, |a, &b| a.wrapping_add(b))
     }
 
-    /// The general counters by stable name (drop reasons excluded).
-    pub fn fields(&self) -> [(&'static str, u64); 16] {
-        [
-            ("rx_packets", self.rx_packets),
-            ("rx_bytes", self.rx_bytes),
-            ("tx_packets", self.tx_packets),
-            ("tx_bytes", self.tx_bytes),
-            ("translated_v6_to_v4", self.v6_to_v4),
-            ("translated_v4_to_v6", self.v4_to_v6),
-            ("hairpinned", self.hairpinned),
-            ("icmp_errors_sent", self.icmp_errors),
-            ("write_errors", self.write_errors),
-            ("bad_frames", self.bad_frames),
-            ("read_errors", self.read_errors),
-            ("rx_gso_packets", self.rx_gso_packets),
-            ("offload_write_errors", self.offload_write_errors),
-            ("nat64_sessions", self.sessions),
-            ("nat64_handed_off", self.handed_off),
-            ("rx_udp_gso_split", self.udp_split),
-        ]
-    }
-
-    fn fields_mut(&mut self) -> [&mut u64; 16] {
-        [
-            &mut self.rx_packets,
-            &mut self.rx_bytes,
-            &mut self.tx_packets,
-            &mut self.tx_bytes,
-            &mut self.v6_to_v4,
-            &mut self.v4_to_v6,
-            &mut self.hairpinned,
-            &mut self.icmp_errors,
-            &mut self.write_errors,
-            &mut self.bad_frames,
-            &mut self.read_errors,
-            &mut self.rx_gso_packets,
-            &mut self.offload_write_errors,
-            &mut self.sessions,
-            &mut self.handed_off,
-            &mut self.udp_split,
-        ]
-    }
-
     /// A table for people: the general counters, the drop total, then the drop reasons
-    /// (only the non-zero ones unless `verbose`).
+    /// (only the non-zero ones, and the NAT64 counters only once one of them is non-zero,
+    /// unless `verbose`).
     pub fn render_table(&self, verbose: bool) -> String {
         let mut s = String::new();
         let row = |s: &mut String, name: &str, v: u64| {
             let _ = writeln!(s, "  {name:<34} {v:>16}");
         };
         s.push_str("counters:\n");
+        // The NAT64 counters stay zero in SIIT mode: shown once one counts something.
+        let nat64 = |name: &str| name.starts_with("nat64_");
+        let show_nat64 = verbose || self.fields().iter().any(|&(n, v)| nat64(n) && v != 0);
         for (name, v) in self.fields() {
-            row(&mut s, name, v);
+            if show_nat64 || !nat64(name) {
+                row(&mut s, name, v);
+            }
         }
         row(&mut s, "dropped", self.dropped_total());
         let shown: Vec<&DropReason> = DropReason::ALL
@@ -347,6 +292,12 @@ mod tests {
         }
         let empty = Snapshot::default().render_table(false);
         assert!(!empty.contains("drop reasons"));
+        assert!(!empty.contains("nat64_sessions"));
+        let c = Counters::new();
+        c.sessions_created.set(2);
+        let t = c.snapshot().render_table(false);
+        assert!(t.contains("nat64_sessions_created"), "{t}");
+        assert!(t.contains("nat64_tcp_probes"), "{t}");
     }
 
     #[test]
@@ -356,7 +307,7 @@ mod tests {
         let kv = c.snapshot().render_kv();
         assert!(kv.contains("translated_v4_to_v6=7\n"));
         assert!(kv.contains("drop.unknown_version=0\n"));
-        assert_eq!(kv.lines().count(), 16 + 1 + DropReason::COUNT);
+        assert_eq!(kv.lines().count(), FIELDS + 1 + DropReason::COUNT);
         for line in kv.lines() {
             let (k, v) = line.split_once('=').expect("key=value");
             assert!(!k.is_empty());

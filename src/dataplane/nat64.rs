@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use mio::Waker;
 
+use super::counters::Counters;
 use super::device::Device;
 use super::engine::Engine;
 use super::handoff::Handoff;
@@ -158,10 +159,23 @@ impl<'a> Nat64Engine<'a> {
         self.core.expire(now, EXPIRE_BUDGET, &mut io.out, |out| {
             send_frames(dev, out, pkt, counters, true);
         });
-        io.counters
-            .sessions
-            .set(self.core.shard().session_count() as u64);
+        publish(self.core.shard(), &io.counters);
     }
+}
+
+/// Copies the shard's own counts (plain integers only its worker writes) into the
+/// worker's counters, which other threads may read.
+fn publish(shard: &Shard, c: &Counters) {
+    let sc = shard.counters();
+    c.sessions.set(shard.session_count() as u64);
+    c.bibs.set(shard.bib_count() as u64);
+    c.sessions_created.set(sc.sessions_created);
+    c.sessions_expired.set(sc.sessions_expired);
+    c.bibs_created.set(sc.bibs_created);
+    c.held_syns.set(sc.held_syns);
+    c.held_syns_expired.set(sc.held_syns_expired);
+    c.simultaneous_opens.set(sc.simultaneous_opens);
+    c.tcp_probes.set(sc.tcp_probes);
 }
 
 /// Translates the packet in `io.pkt` on this worker's core; a UDP super-packet whose
