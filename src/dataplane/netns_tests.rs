@@ -279,3 +279,30 @@ fn vnet_header_round_trip_and_offload_probe() {
         }
     });
 }
+
+/// A TUN we bring up gets no IPv6 link-local address, so the kernel sends nothing into
+/// it on its own (no Router Solicitation, RFC 4861 §6.3.7, no MLD report, RFC 3810
+/// §6.1), and an idle translator counts no drops.
+#[test]
+fn idle_tun_receives_nothing_from_the_kernel() {
+    in_netns("idle_tun_receives_nothing_from_the_kernel", || {
+        let tun = Tun::open("xtt6", TunFlags::default()).expect("open tun");
+        tun.configure(1500, 500).expect("configure");
+        let mode = std::fs::read_to_string("/proc/sys/net/ipv6/conf/xtt6/addr_gen_mode");
+        if mode.is_err() {
+            eprintln!("note: no IPv6 on this host; nothing to check");
+            return;
+        }
+        assert_eq!(mode.unwrap().trim(), "1");
+        let mut pkt = PacketBuf::new();
+        // RS go out about 1 s after the link-local address is ready; MLD at once.
+        let deadline = Instant::now() + Duration::from_millis(2500);
+        while Instant::now() < deadline {
+            match tun.recv(&mut pkt) {
+                Ok((n, _)) => panic!("the kernel sent {n} bytes: {:02x?}", pkt.data()),
+                Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}"),
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    });
+}

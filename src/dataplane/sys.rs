@@ -347,6 +347,16 @@ pub fn set_up(dev: &str) -> Result<(), SysError> {
     if_ioctl(SysOp::SetUp, dev, libc::SIOCSIFFLAGS, &mut req)
 }
 
+/// Turns off IPv6 address generation on `dev` (`addr_gen_mode` 1, "none"), before it
+/// goes up: the link then gets no link-local address, so the kernel sends no Router
+/// Solicitations and MLD reports into the TUN, which the translator could only drop.
+/// IPv6 routes through the device work without an address. Best effort: a host without
+/// IPv6 has no such file, and nothing is lost then.
+pub fn no_ipv6_link_local(dev: &str) -> io::Result<()> {
+    validate_ifname(dev).map_err(io::Error::other)?;
+    std::fs::write(format!("/proc/sys/net/ipv6/conf/{dev}/addr_gen_mode"), "1")
+}
+
 /// One read(2): a TUN read returns exactly one packet (truncated if `buf` is short).
 #[inline]
 pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {

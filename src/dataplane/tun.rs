@@ -4,6 +4,8 @@
 use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
+use tracing::debug;
+
 use super::device::{Device, SendError};
 
 use super::sys::{self, OffloadFlags, SysError, TunFlags};
@@ -77,7 +79,9 @@ impl Tun {
 
     /// Sets MTU and txqueuelen and brings the link up, changing only what differs, so
     /// that a persistent device configured beforehand by an administrator needs no
-    /// privilege here.
+    /// privilege here. A link we bring up gets no IPv6 link-local address (see
+    /// [`sys::no_ipv6_link_local`]): the kernel's own ND and MLD packets would only be
+    /// dropped, and counted as if something were wrong.
     pub fn configure(&self, mtu: u32, txqueuelen: u32) -> Result<LinkState, SysError> {
         let cur_mtu = sys::get_mtu(&self.name)?;
         let mtu_changed = cur_mtu != mtu;
@@ -91,6 +95,9 @@ impl Tun {
         }
         let was_up = sys::is_up(&self.name)?;
         if !was_up {
+            if let Err(e) = sys::no_ipv6_link_local(&self.name) {
+                debug!("{}: IPv6 link-local address left on ({e})", self.name);
+            }
             sys::set_up(&self.name)?;
         }
         Ok(LinkState {
