@@ -3,7 +3,10 @@
 //! The rule: route every *destination* the translator maps, and nothing else.
 //! - IPv6 → IPv4 traffic is addressed to IPv4-embedded addresses: the RFC 6052 prefix.
 //! - IPv4 → IPv6 traffic (replies to translated IPv6 clients, or IPv4 clients reaching
-//!   IPv6 servers that an EAM gives IPv4 addresses) is addressed to the EAM IPv4 prefixes.
+//!   IPv6 servers that an EAM gives IPv4 addresses) is addressed to the EAM IPv4 prefixes
+//!   in SIIT mode, to pool4 in NAT64 mode.
+//! - The translator's own IPv4 address (`ipv4-addr`, the source of the ICMPv4 errors it
+//!   generates), so that reverse-path filtering accepts those errors.
 //!
 //! EAM IPv6 prefixes are not routed: in the usual case they are the IPv6 hosts
 //! themselves, and routing them into the TUN would loop the translated packets back into
@@ -38,6 +41,13 @@ pub fn plan(cfg: &Config) -> Vec<IpNet> {
         if !v.contains(&n) {
             v.push(n);
         }
+    }
+    // The source of the translator's own ICMPv4 errors: packets from it come out of the
+    // TUN, and a strict reverse-path filter (rp_filter 1) drops them unless the route
+    // back to that address goes into the TUN too.
+    let own = IpNet::V4(ipnet::Ipv4Net::from(cfg.ipv4_addr));
+    if !v.iter().any(|n| n.contains(&own)) {
+        v.push(own);
     }
     v
 }
@@ -82,14 +92,31 @@ fn is_through(line: &str, dev: &str) -> bool {
     false
 }
 
-/// An existing route to exactly `net` through another device, if any.
-fn conflicting_route(net: &IpNet, dev: &str) -> Result<Option<String>, String> {
+/// What already routes exactly `net`.
+enum Existing {
+    None,
+    /// A route through `dev` made by someone else (the operator, a lab): kept as it is,
+    /// neither replaced nor removed on exit.
+    Through,
+    /// A route through another device: `net` belongs to a network on one side.
+    Other(String),
+}
+
+fn existing_route(net: &IpNet, dev: &str) -> Result<Existing, String> {
     let shown = ip(&[family(net), "route", "show", "exact", &net.to_string()])?;
-    Ok(shown
+    let lines: Vec<&str> = shown
         .lines()
         .map(str::trim)
-        .find(|l| !l.is_empty() && !is_through(l, dev))
-        .map(str::to_string))
+        .filter(|l| !l.is_empty())
+        .collect();
+    if let Some(other) = lines.iter().find(|l| !is_through(l, dev)) {
+        return Ok(Existing::Other((*other).to_string()));
+    }
+    Ok(if lines.is_empty() {
+        Existing::None
+    } else {
+        Existing::Through
+    })
 }
 
 /// Routes this process installed; removed by [`Routes::remove`] or on drop.
@@ -108,7 +135,15 @@ impl Routes {
             installed: Vec::new(),
         };
         for net in wanted {
-            if let Some(existing) = conflicting_route(net, dev)? {
+            let existing = match existing_route(net, dev)? {
+                Existing::None => None,
+                Existing::Through => {
+                    info!("route to {net} through '{dev}' exists already; left as it is");
+                    continue;
+                }
+                Existing::Other(line) => Some(line),
+            };
+            if let Some(existing) = existing {
                 return Err(format!(
                     "refusing to route {net} into '{dev}': the route `{existing}` exists \
                      already (if {net} is a network on the IPv4/IPv6 side, it must not go \
@@ -194,14 +229,40 @@ mod tests {
         .unwrap();
         let c = Config::resolve(f, Partial::default()).unwrap();
         let p: Vec<String> = plan(&c).iter().map(|n| n.to_string()).collect();
-        assert_eq!(p, ["2001:db8:64::/96", "192.0.2.0/24", "198.51.100.7/32"]);
+        assert_eq!(
+            p,
+            [
+                "2001:db8:64::/96",
+                "192.0.2.0/24",
+                "198.51.100.7/32",
+                "203.0.113.1/32"
+            ]
+        );
     }
 
     #[test]
     fn lab_default_plan() {
         let c = Config::resolve(Partial::default(), Partial::default()).unwrap();
         let p: Vec<String> = plan(&c).iter().map(|n| n.to_string()).collect();
-        assert_eq!(p, ["2001:db8:64::/96", "192.0.2.0/24"]);
+        assert_eq!(p, ["2001:db8:64::/96", "192.0.2.0/24", "203.0.113.1/32"]);
+    }
+
+    /// NAT64: pool6, pool4 (replies and hairpinned packets come back through the TUN)
+    /// and `ipv4-addr`, which needs no route of its own inside pool4.
+    #[test]
+    fn nat64_plan_routes_pool6_pool4_and_ipv4_addr() {
+        let f = Partial::from_toml("mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]", "t").unwrap();
+        let c = Config::resolve(f, Partial::default()).unwrap();
+        let p: Vec<String> = plan(&c).iter().map(|n| n.to_string()).collect();
+        assert_eq!(p, ["2001:db8:64::/96", "203.0.113.16/28", "203.0.113.1/32"]);
+        let f = Partial::from_toml(
+            "mode = \"nat64\"\npool4 = [\"203.0.113.0/28\"]\nipv4-addr = \"203.0.113.1\"",
+            "t",
+        )
+        .unwrap();
+        let c = Config::resolve(f, Partial::default()).unwrap();
+        let p: Vec<String> = plan(&c).iter().map(|n| n.to_string()).collect();
+        assert_eq!(p, ["2001:db8:64::/96", "203.0.113.0/28"]);
     }
 
     #[test]
