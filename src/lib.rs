@@ -1,12 +1,15 @@
-//! xlat64: a userspace IPv6/IPv4 translation gateway.
+//! xlat64: a userspace IPv6/IPv4 translation gateway (SIIT, RFC 7915 with RFC 6052 and
+//! RFC 7757 address mapping; stateful NAT64, RFC 6146) on Linux TUN devices.
 //!
 //! The crate is laid out as the packet pipeline: [`wire`] (zero-copy header views and
-//! checksums) → [`addr`] (RFC 6052 / RFC 7757 address mapping) → [`xlat`] (RFC 7915
-//! translation, sans-IO) → [`dataplane`] (TUN device and packet loop) → [`control`]
-//! (CLI, configuration, logs).
+//! checksums) and [`addr`] / [`nat64`] (address mappings and NAT64 state, no packets) →
+//! [`xlat`] (RFC 7915 and RFC 6146 packet logic) → [`dataplane`] (devices, worker
+//! threads, hand-off between them) → [`control`] (CLI, configuration, control socket,
+//! logs).
 //!
-//! Everything up to and including [`xlat`] is sans-IO: pure functions over byte buffers,
-//! so the translator can be tested with golden packets and fuzzed without a kernel.
+//! Everything up to and including [`xlat`] is sans-IO: pure functions over byte buffers
+//! with the time passed in, so the translator is tested with golden packets and fuzzed
+//! without a kernel, and the dataplane around it stays a thin shell.
 
 pub mod addr;
 pub mod control;
