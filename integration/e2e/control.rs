@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::lab::addr;
+use serde_json::Value;
 use std::path::Path;
 
 const POOL4: &str = "203.0.113.16/28";
@@ -61,37 +62,31 @@ fn rfc6146_s3_5_3_sessions_and_stats_over_the_control_socket() {
     ping(&lab, Node::Cli, addr::SRV6, 3);
 
     let json = ask_ok(&lab, &sock, &["sessions", "--json"]);
-    let v6 = format!("\"ipv6\": \"[{}]:", addr::CLI6);
-    let row = json
-        .split("}, {")
-        .find(|r| r.contains("\"proto\": \"icmp\"") && r.contains(&v6))
+    let rows: Vec<Value> = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let v6 = format!("[{}]:", addr::CLI6);
+    let row = rows
+        .iter()
+        .find(|r| r["proto"] == "icmp" && r["ipv6"].as_str().is_some_and(|a| a.starts_with(&v6)))
         .unwrap_or_else(|| panic!("no ICMP session of {} in {json}", addr::CLI6));
-    let v4 = row
-        .split("\"ipv4\": \"")
-        .nth(1)
-        .and_then(|r| r.split(':').next())
+    let v4 = row["ipv4"]
+        .as_str()
+        .and_then(|a| a.split(':').next())
         .unwrap_or("");
     assert!(in_pool4(v4), "ipv4 {v4} not in pool4: {row}");
-    assert!(
-        row.contains(&format!("\"remote\": \"{}\"", addr::SRV4)),
-        "{row}"
-    );
-    assert!(row.contains("\"expires_in_s\": "), "{row}");
+    assert_eq!(row["remote"], addr::SRV4, "{row}");
+    assert!(row["expires_in_s"].is_u64(), "{row}");
+    assert_eq!(row["state"], Value::Null, "{row}");
 
     let text = ask_ok(&lab, &sock, &["sessions"]);
     assert!(text.starts_with("PROTO"), "{text}");
     assert!(text.contains(&format!("[{}]:", addr::CLI6)), "{text}");
 
     let stats = ask_ok(&lab, &sock, &["stats", "--json"]);
-    let translated: u64 = stats
-        .split("\"translated_v6_to_v4\": ")
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    assert!(translated >= 3, "{stats}");
-    assert!(stats.contains("\"drops\": {"), "{stats}");
-    assert!(stats.contains("\"workers\": 2}"), "{stats}");
+    let v: Value = serde_json::from_str(&stats).unwrap_or_else(|e| panic!("{e}: {stats}"));
+    let translated = v["counters"]["translated_v6_to_v4"].as_u64();
+    assert!(translated.is_some_and(|n| n >= 3), "{stats}");
+    assert!(v["drops"].is_object(), "{stats}");
+    assert_eq!(v["workers"], 2, "{stats}");
 
     // Only root may open the socket.
     let bin = xlat64_bin().to_string_lossy().into_owned();
@@ -116,6 +111,13 @@ fn rfc6146_s3_5_3_sessions_and_stats_over_the_control_socket() {
         "{}",
         out.stderr
     );
+    // The lab directory is open to all: the socket's own mode is what is in the way.
+    assert!(
+        out.stderr.contains("the socket is root's (mode 0600)")
+            && !out.stderr.contains("directory"),
+        "{}",
+        out.stderr
+    );
 
     finish(&mut lab);
     assert!(!Path::new(&sock).exists(), "control socket removed on exit");
@@ -123,10 +125,61 @@ fn rfc6146_s3_5_3_sessions_and_stats_over_the_control_socket() {
     assert_eq!(out.code, Some(1), "{}", out.failure());
     assert!(
         out.stderr
-            .contains("no xlat64 running for TUN 'xlat64' (no control socket at"),
+            .contains(&format!("no xlat64 running with control socket {sock}\n")),
         "{}",
         out.stderr
     );
+}
+
+/// A translator killed with SIGKILL leaves its socket file behind: `stats` says the file
+/// is stale (nobody listens) and exits 1; the next `xlat64 run` replaces it.
+#[test]
+fn stale_control_socket_is_named_as_such_and_replaced() {
+    if using_tayga() {
+        return;
+    }
+    let (mut lab, sock) = lab_with_control(&[]);
+    let id = lab.translator().unwrap();
+    lab.signal(id, "KILL").unwrap();
+    assert!(
+        lab.wait(id, Duration::from_secs(10)).is_some(),
+        "SIGKILL ignored"
+    );
+    let _ = lab.stop_translator();
+    assert!(
+        Path::new(&sock).exists(),
+        "a killed translator leaves its socket"
+    );
+    let out = ask(&lab, &sock, &["stats"]);
+    assert_eq!(out.code, Some(1), "{}", out.failure());
+    assert!(
+        out.stderr.contains(&format!(
+            "no xlat64 is listening on control socket {sock} (a stale socket file: the \
+             translator that made it has exited; `xlat64 run` replaces it on start)"
+        )),
+        "{}",
+        out.stderr
+    );
+    lab.start_translator(&Translator::xlat64(
+        xlat64_bin(),
+        &["--control-socket", sock.as_str()],
+    ))
+    .unwrap();
+    let mut stats = ask(&lab, &sock, &["stats"]);
+    for _ in 0..100 {
+        if stats.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        stats = ask(&lab, &sock, &["stats"]);
+    }
+    assert!(stats.success(), "{}", stats.failure());
+    assert!(
+        stats.stdout.starts_with("workers: ") && stats.stdout.contains("\ncounters:\n"),
+        "{}",
+        stats.stdout
+    );
+    finish(&mut lab);
 }
 
 /// SIIT is stateless (RFC 7915): stats work, sessions say there are none to show.
@@ -139,7 +192,29 @@ fn rfc7915_siit_stats_work_and_sessions_say_stateless() {
     ping(&lab, Node::Cli, addr::SRV6, 2);
     let stats = ask_ok(&lab, &sock, &["stats"]);
     assert!(stats.contains("translated_v6_to_v4"), "{stats}");
-    assert!(stats.contains("drop reasons:"), "{stats}");
+    assert!(stats.contains("  dropped "), "{stats}");
+    // The text lists the non-zero drop reasons only; the JSON, asked after it (counters
+    // only grow), has every reason, and each one the text shows is non-zero there too.
+    let json = ask_ok(&lab, &sock, &["stats", "--json"]);
+    let v: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let drops = v["drops"].as_object().unwrap_or_else(|| panic!("{json}"));
+    assert!(drops.contains_key("unknown_version"), "{json}");
+    let shown: Vec<(&str, u64)> = stats
+        .split_once("drop reasons (non-zero):\n")
+        .map_or("", |(_, rest)| rest)
+        .lines()
+        .map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            [name, n] => (name, n.parse().unwrap_or(0)),
+            _ => panic!("not a reason row: {l}"),
+        })
+        .collect();
+    for (name, n) in &shown {
+        assert!(*n > 0, "{name} shown as zero: {stats}");
+        assert!(
+            drops[*name].as_u64().is_some_and(|j| j >= *n),
+            "{name}: {json}"
+        );
+    }
     let s = ask_ok(&lab, &sock, &["sessions"]);
     assert_eq!(s, "no sessions: mode siit is stateless\n");
     finish(&mut lab);

@@ -48,13 +48,14 @@ fn ask_ok(lab: &Lab, sock: &str, args: &[&str]) -> String {
     run_ok(lab, Node::Xlt, &argv).stdout
 }
 
-/// The number after `"name": ` in `xlat64 stats --json` output (0 if absent).
+/// Counter or drop reason `name` in `xlat64 stats --json` output; panics when the
+/// answer is not JSON or has no such key.
 fn json_count(json: &str, name: &str) -> u64 {
-    json.split(&format!("\"{name}\": "))
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    v["counters"][name]
+        .as_u64()
+        .or_else(|| v["drops"][name].as_u64())
+        .unwrap_or_else(|| panic!("no counter or drop reason {name} in {json}"))
 }
 
 /// IPv6 HTTP server: `ADDR6 PORT`; answers every GET with "static ok".
@@ -144,20 +145,20 @@ fn rfc6146_s3_1_static_bib_forwards_ipv4_initiated_tcp_and_udp() {
     assert_eq!(out.stdout.trim(), "echo from 203.0.113.17:5353", "{out:?}");
 
     let json = ask_ok(&lab, &sock, &["sessions", "--json"]);
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
     for (proto, v6, v4) in [
         ("tcp", format!("[{}]:80", addr::CLI6), "203.0.113.16:8080"),
         ("udp", format!("[{}]:7053", addr::CLI6), "203.0.113.17:5353"),
     ] {
-        let row = json
-            .split("}, {")
-            .find(|r| r.contains(&format!("\"proto\": \"{proto}\"")) && r.contains(v4))
+        let row = rows
+            .iter()
+            .find(|r| r["proto"] == proto && r["ipv4"] == v4)
             .unwrap_or_else(|| panic!("no {proto} session on {v4} in {json}"));
-        assert!(row.contains(&format!("\"ipv6\": \"{v6}\"")), "{row}");
-        assert!(
-            row.contains(&format!("\"remote\": \"{}:", addr::SRV4)),
-            "{row}"
-        );
-        assert!(row.contains("\"static\": true"), "{row}");
+        assert_eq!(row["ipv6"], v6.as_str(), "{row}");
+        let remote = row["remote"].as_str().unwrap_or("");
+        assert!(remote.starts_with(&format!("{}:", addr::SRV4)), "{row}");
+        assert_eq!(row["static"], true, "{row}");
     }
     let text = ask_ok(&lab, &sock, &["sessions"]);
     assert!(text.contains("203.0.113.16:8080"), "{text}");

@@ -42,13 +42,16 @@ pub enum Command {
 /// How `stats` and `sessions` find the translator and what they print.
 #[derive(Debug, Default, Args)]
 pub struct QueryArgs {
-    /// Print JSON instead of a table.
+    /// Print one JSON document instead of a table; for stats it has every drop reason,
+    /// zeros included (the table lists the non-zero ones).
     #[arg(long)]
     pub json: bool,
-    /// The translator's control socket [default: /run/xlat64/<tun>.sock].
+    /// The control socket the translator was started with (`run --control-socket`);
+    /// overrides --tun [default: /run/xlat64/<tun>.sock].
     #[arg(long, value_name = "PATH")]
     pub control_socket: Option<PathBuf>,
-    /// TUN device of the translator to ask [default: xlat64].
+    /// TUN device of the translator to ask; finds its default control socket
+    /// [default: xlat64].
     #[arg(long, value_name = "NAME")]
     pub tun: Option<String>,
 }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Serialize, Serializer};
 use tracing::{debug, warn};
 
 use crate::dataplane::nat64::SESSIONS_TIMEOUT;
@@ -85,24 +86,90 @@ fn bad_request(line: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Rendering.
 
-/// Every counter, summed over `workers` workers, with every drop reason.
+/// Every counter, summed over `workers` workers. The text shows the drop reasons that
+/// are not zero (as the table `xlat64 run` prints on exit); the JSON has every reason, so
+/// that scripts find the same keys on every call.
 pub fn render_stats(snap: &Snapshot, workers: usize, json: bool) -> String {
-    if !json {
-        let mut s = format!("workers: {workers}\n");
-        s.push_str(&snap.render_table(true));
-        return s;
+    if json {
+        return json_line(&StatsJson {
+            counters: CountersJson(snap),
+            drops: DropsJson(snap),
+            workers,
+        });
     }
-    let mut s = String::from("{\"counters\": {");
-    for (name, v) in snap.fields() {
-        let _ = write!(s, "\"{name}\": {v}, ");
-    }
-    let _ = write!(s, "\"dropped\": {}}}, \"drops\": {{", snap.dropped_total());
-    for (i, r) in DropReason::ALL.iter().enumerate() {
-        let sep = if i == 0 { "" } else { ", " };
-        let _ = write!(s, "{sep}\"{}\": {}", r.name(), snap.dropped(*r));
-    }
-    let _ = writeln!(s, "}}, \"workers\": {workers}}}");
+    let mut s = format!("workers: {workers}\n");
+    s.push_str(&snap.render_table(false));
     s
+}
+
+/// One JSON document and a newline; an encoding failure becomes an error answer.
+fn json_line<T: Serialize>(value: &T) -> String {
+    match serde_json::to_string(value) {
+        Ok(mut s) => {
+            s.push('\n');
+            s
+        }
+        Err(e) => format!("{ERROR_PREFIX}cannot encode the answer as JSON: {e}\n"),
+    }
+}
+
+/// `stats --json`: `{"counters": {..., "dropped": n}, "drops": {...}, "workers": n}`.
+#[derive(Serialize)]
+struct StatsJson<'a> {
+    counters: CountersJson<'a>,
+    drops: DropsJson<'a>,
+    workers: usize,
+}
+
+/// The general counters by name, in [`Snapshot::fields`] order, then the drop total.
+struct CountersJson<'a>(&'a Snapshot);
+
+impl Serialize for CountersJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let total = ("dropped", self.0.dropped_total());
+        s.collect_map(self.0.fields().into_iter().chain([total]))
+    }
+}
+
+/// Every drop reason by name, zeros included, in [`DropReason::ALL`] order.
+struct DropsJson<'a>(&'a Snapshot);
+
+impl Serialize for DropsJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            DropReason::ALL
+                .iter()
+                .map(|r| (r.name(), self.0.dropped(*r))),
+        )
+    }
+}
+
+/// One row of `sessions --json`; the endpoints are strings as in the text table.
+#[derive(Serialize)]
+struct SessionJson {
+    proto: String,
+    ipv6: String,
+    ipv4: String,
+    remote: String,
+    /// The TCP state; null for UDP and ICMP.
+    state: Option<&'static str>,
+    expires_in_s: u64,
+    #[serde(rename = "static")]
+    is_static: bool,
+}
+
+impl From<&SessionInfo> for SessionJson {
+    fn from(i: &SessionInfo) -> Self {
+        SessionJson {
+            proto: i.proto.to_string(),
+            ipv6: v6_endpoint(i),
+            ipv4: v4_endpoint(i),
+            remote: remote(i),
+            state: i.state.map(|t| t.name()),
+            expires_in_s: expires_s(i),
+            is_static: i.is_static,
+        }
+    }
 }
 
 /// The IPv6 side of a session: `[addr]:port` (the ICMP identifier for ICMP).
@@ -135,30 +202,11 @@ fn expires_s(i: &SessionInfo) -> u64 {
 /// `total` exceeds the rows, the text says how many were left out (the JSON array
 /// carries the rows only).
 pub fn render_sessions(rows: &[SessionInfo], total: usize, json: bool) -> String {
-    let mut s = String::new();
     if json {
-        s.push('[');
-        for (n, i) in rows.iter().enumerate() {
-            let sep = if n == 0 { "" } else { ", " };
-            let st = match i.state {
-                Some(t) => format!("\"{}\"", t.name()),
-                None => "null".into(),
-            };
-            let _ = write!(
-                s,
-                "{sep}{{\"proto\": \"{}\", \"ipv6\": \"{}\", \"ipv4\": \"{}\", \"remote\": \"{}\", \
-                 \"state\": {st}, \"expires_in_s\": {}, \"static\": {}}}",
-                i.proto,
-                v6_endpoint(i),
-                v4_endpoint(i),
-                remote(i),
-                expires_s(i),
-                i.is_static
-            );
-        }
-        s.push_str("]\n");
-        return s;
+        let rows: Vec<SessionJson> = rows.iter().map(SessionJson::from).collect();
+        return json_line(&rows);
     }
+    let mut s = String::new();
     let _ = writeln!(
         s,
         "{:<5} {:<46} {:<21} {:<21} {:<20} {:>9}",
@@ -320,18 +368,32 @@ fn handle(conn: UnixStream, state: &State) -> io::Result<()> {
 // ---------------------------------------------------------------------------------------
 // Client.
 
-/// Sends `req` to the translator listening on `path` (for TUN `tun`) and returns its
-/// answer; errors are ready for the operator.
-pub fn query(path: &Path, tun: &str, req: Request) -> Result<String, String> {
+/// How the operator named the translator to ask, so that "nobody answers" names what
+/// they gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// `--tun NAME` or nothing: the socket is the TUN's default one.
+    Tun(&'a str),
+    /// `--control-socket PATH`.
+    Socket,
+}
+
+/// Sends `req` to the translator listening on `path` and returns its answer; errors are
+/// ready for the operator.
+pub fn query(path: &Path, target: Target<'_>, req: Request) -> Result<String, String> {
     let shown = path.display();
     let conn = UnixStream::connect(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
-            format!("no xlat64 running for TUN '{tun}' (no control socket at {shown})")
-        }
-        io::ErrorKind::PermissionDenied => format!(
-            "permission denied on control socket {shown}: it is root's (mode 0600, in a \
-             0700 directory); run this command as root, e.g. with sudo"
+        io::ErrorKind::NotFound => match target {
+            Target::Tun(tun) => {
+                format!("no xlat64 running for TUN '{tun}' (no control socket at {shown})")
+            }
+            Target::Socket => format!("no xlat64 running with control socket {shown}"),
+        },
+        io::ErrorKind::ConnectionRefused => format!(
+            "no xlat64 is listening on control socket {shown} (a stale socket file: the \
+             translator that made it has exited; `xlat64 run` replaces it on start)"
         ),
+        io::ErrorKind::PermissionDenied => permission_denied(path, &observe_access(path)),
         _ => format!("cannot connect to control socket {shown}: {e}"),
     })?;
     let io_err = |e: io::Error| format!("control socket {shown}: {e}");
@@ -344,6 +406,77 @@ pub fn query(path: &Path, tun: &str, req: Request) -> Result<String, String> {
         Some(e) => Err(e.trim_end().to_string()),
         None => Ok(answer),
     }
+}
+
+/// Mode and owner of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Owner {
+    mode: u32,
+    uid: u32,
+}
+
+impl Owner {
+    fn of(path: &Path) -> Option<Owner> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| Owner {
+            mode: m.mode() & 0o7777,
+            uid: m.uid(),
+        })
+    }
+
+    /// `root's (mode 0600)` or `owned by uid 1000 (mode 0600)`.
+    fn describe(self) -> String {
+        let who = match self.uid {
+            0 => "root's".to_string(),
+            uid => format!("owned by uid {uid}"),
+        };
+        format!("{who} (mode {:04o})", self.mode)
+    }
+}
+
+/// What stood between this user and the socket after a connect failed with EACCES.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Access {
+    /// The socket's directory, when this user may not search it (then the socket
+    /// itself cannot even be looked at).
+    closed_dir: Option<(PathBuf, Option<Owner>)>,
+    socket: Option<Owner>,
+}
+
+fn observe_access(path: &Path) -> Access {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let searchable = rustix::fs::access(dir, rustix::fs::Access::EXEC_OK).is_ok();
+    Access {
+        closed_dir: (!searchable).then(|| (dir.to_path_buf(), Owner::of(dir))),
+        socket: Owner::of(path),
+    }
+}
+
+/// Connecting needs write permission on the socket and search permission on every
+/// directory above it; the message names whichever of the two is missing.
+fn permission_denied(path: &Path, access: &Access) -> String {
+    let shown = path.display();
+    let why = match (&access.closed_dir, access.socket) {
+        (Some((dir, owner)), _) => {
+            let owner = owner.map_or(String::new(), |o| format!(", {}", o.describe()));
+            format!(
+                "this user may not search its directory {}{owner}",
+                dir.display()
+            )
+        }
+        (None, Some(o)) => format!(
+            "the socket is {} and this user may not write to it",
+            o.describe()
+        ),
+        (None, None) => "this user may not write to the socket".to_string(),
+    };
+    format!(
+        "permission denied on control socket {shown}: {why}; run this command as root, e.g. \
+         with sudo"
+    )
 }
 
 #[cfg(test)]
@@ -382,32 +515,67 @@ mod tests {
         }
     }
 
+    /// Where `key` starts in `text` (the order of keys is part of the format).
+    fn at(text: &str, key: &str) -> usize {
+        text.find(&format!("\"{key}\":"))
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+    }
+
     #[test]
     fn stats_json_has_stable_keys() {
         let c = Counters::new();
         c.v6_to_v4.add(3);
         c.drop(DropReason::UnknownVersion);
         let j = render_stats(&c.snapshot(), 2, true);
-        assert!(j.starts_with("{\"counters\": {\"rx_packets\": 0, "), "{j}");
-        assert!(j.contains("\"translated_v6_to_v4\": 3"), "{j}");
-        assert!(j.contains("\"dropped\": 1}"), "{j}");
-        assert!(
-            j.contains("\"drops\": {\"") && j.contains("\"unknown_version\": 1"),
-            "{j}"
-        );
-        assert!(j.ends_with(", \"workers\": 2}\n"), "{j}");
-        for r in DropReason::ALL {
-            assert!(j.contains(&format!("\"{}\": ", r.name())), "{}", r.name());
+        assert!(j.ends_with("}\n") && j.matches('\n').count() == 1, "{j}");
+        let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+        let top = v.as_object().unwrap();
+        let keys: Vec<&str> = top.keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 3, "{j}");
+        assert_eq!(v["workers"], 2);
+        let counters = v["counters"].as_object().unwrap();
+        let snap = c.snapshot();
+        assert_eq!(counters.len(), snap.fields().len() + 1, "{j}");
+        for (name, value) in snap.fields() {
+            assert_eq!(counters[name], value, "{name}");
         }
-        assert_eq!(j.matches('{').count(), j.matches('}').count());
+        assert_eq!(v["counters"]["translated_v6_to_v4"], 3);
+        assert_eq!(v["counters"]["dropped"], 1);
+        let drops = v["drops"].as_object().unwrap();
+        assert_eq!(drops.len(), DropReason::ALL.len(), "{j}");
+        for r in DropReason::ALL {
+            let want = u64::from(*r == DropReason::UnknownVersion);
+            assert_eq!(drops[r.name()], want, "{}", r.name());
+        }
+        // The keys come in the order the text table uses.
+        assert!(at(&j, "counters") < at(&j, "drops") && at(&j, "drops") < at(&j, "workers"));
+        let order: Vec<usize> = snap.fields().iter().map(|(n, _)| at(&j, n)).collect();
+        assert!(order.is_sorted() && order[15] < at(&j, "dropped"), "{j}");
+        let order: Vec<usize> = DropReason::ALL.iter().map(|r| at(&j, r.name())).collect();
+        assert!(order.is_sorted(), "{j}");
     }
 
     #[test]
-    fn stats_text_lists_every_drop_reason() {
+    fn stats_text_lists_only_the_drop_reasons_that_are_not_zero() {
         let t = render_stats(&Snapshot::default(), 1, false);
         assert!(t.starts_with("workers: 1\ncounters:\n"), "{t}");
+        assert!(t.contains("  dropped "), "{t}");
+        assert!(!t.contains("drop reasons"), "{t}");
         for r in DropReason::ALL {
-            assert!(t.contains(r.name()), "{}", r.name());
+            assert!(!t.contains(r.name()), "{}", r.name());
+        }
+        let c = Counters::new();
+        c.drop(DropReason::UnknownVersion);
+        c.drop(DropReason::UnknownVersion);
+        let t = render_stats(&c.snapshot(), 1, false);
+        let reasons = t.split_once("drop reasons (non-zero):\n").unwrap().1;
+        let rows: Vec<Vec<&str>> = reasons
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(rows, [["unknown_version", "2"]], "{t}");
+        for (name, _) in Snapshot::default().fields() {
+            assert!(t.contains(&format!("  {name} ")), "{name}: {t}");
         }
     }
 
@@ -444,12 +612,23 @@ mod tests {
         let j = render_sessions(&[icmp(), tcp()], 2, true);
         assert_eq!(
             j,
-            "[{\"proto\": \"icmp\", \"ipv6\": \"[2001:db8:1::2]:77\", \"ipv4\": \
-             \"203.0.113.16:1500\", \"remote\": \"198.51.100.9\", \"state\": null, \
-             \"expires_in_s\": 60, \"static\": false}, {\"proto\": \"tcp\", \"ipv6\": \
-             \"[2001:db8:1::2]:40000\", \"ipv4\": \"203.0.113.16:2000\", \"remote\": \
-             \"198.51.100.9:80\", \"state\": \"ESTABLISHED\", \"expires_in_s\": 1, \
-             \"static\": true}]\n"
+            "[{\"proto\":\"icmp\",\"ipv6\":\"[2001:db8:1::2]:77\",\"ipv4\":\
+             \"203.0.113.16:1500\",\"remote\":\"198.51.100.9\",\"state\":null,\
+             \"expires_in_s\":60,\"static\":false},{\"proto\":\"tcp\",\"ipv6\":\
+             \"[2001:db8:1::2]:40000\",\"ipv4\":\"203.0.113.16:2000\",\"remote\":\
+             \"198.51.100.9:80\",\"state\":\"ESTABLISHED\",\"expires_in_s\":1,\
+             \"static\":true}]\n"
+        );
+        let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!([
+                {"proto": "icmp", "ipv6": "[2001:db8:1::2]:77", "ipv4": "203.0.113.16:1500",
+                 "remote": "198.51.100.9", "state": null, "expires_in_s": 60, "static": false},
+                {"proto": "tcp", "ipv6": "[2001:db8:1::2]:40000", "ipv4": "203.0.113.16:2000",
+                 "remote": "198.51.100.9:80", "state": "ESTABLISHED", "expires_in_s": 1,
+                 "static": true}
+            ])
         );
         assert_eq!(render_sessions(&[], 0, true), "[]\n");
     }
@@ -490,15 +669,17 @@ mod tests {
         };
         std::thread::scope(|s| {
             s.spawn(|| sock.serve(&state, &stop));
-            let a = query(&path, "t", req(Query::Sessions, false)).unwrap();
+            let a = query(&path, Target::Tun("t"), req(Query::Sessions, false)).unwrap();
             assert_eq!(a, "no sessions: mode siit is stateless\n");
-            let a = query(&path, "t", req(Query::Stats, true)).unwrap();
-            assert!(a.ends_with("\"workers\": 1}\n"), "{a}");
+            let a = query(&path, Target::Tun("t"), req(Query::Stats, true)).unwrap();
+            assert!(a.ends_with("\"workers\":1}\n"), "{a}");
+            let v: serde_json::Value = serde_json::from_str(&a).unwrap();
+            assert_eq!(v["workers"], 1);
             stop.request();
         });
         drop(sock);
         assert!(!path.exists(), "socket file removed on exit");
-        let e = query(&path, "t", req(Query::Stats, false)).unwrap_err();
+        let e = query(&path, Target::Tun("t"), req(Query::Stats, false)).unwrap_err();
         assert_eq!(
             e,
             format!(
@@ -506,10 +687,91 @@ mod tests {
                 path.display()
             )
         );
-        // A stale socket file (no listener) is replaced.
+        // Given --control-socket, the message names the socket only.
+        let e = query(&path, Target::Socket, req(Query::Stats, false)).unwrap_err();
+        assert_eq!(
+            e,
+            format!("no xlat64 running with control socket {}", path.display())
+        );
+        // A stale socket file (no listener): the client says so, and bind replaces it.
         drop(UnixListener::bind(&path).unwrap());
         assert!(path.exists());
+        let stale = format!(
+            "no xlat64 is listening on control socket {} (a stale socket file: the \
+             translator that made it has exited; `xlat64 run` replaces it on start)",
+            path.display()
+        );
+        for target in [Target::Tun("t"), Target::Socket] {
+            assert_eq!(
+                query(&path, target, req(Query::Stats, false)),
+                Err(stale.clone())
+            );
+        }
         drop(ControlSocket::bind(&path).unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn permission_denied_names_what_is_in_the_way() {
+        let p = Path::new("/run/xlat64/xlat64.sock");
+        let root = |mode| Some(Owner { mode, uid: 0 });
+        // A root-only directory hides the socket: the directory is the reason.
+        let m = permission_denied(
+            p,
+            &Access {
+                closed_dir: Some((PathBuf::from("/run/xlat64"), root(0o700))),
+                socket: None,
+            },
+        );
+        assert_eq!(
+            m,
+            "permission denied on control socket /run/xlat64/xlat64.sock: this user may not \
+             search its directory /run/xlat64, root's (mode 0700); run this command as root, \
+             e.g. with sudo"
+        );
+        // A socket in a directory anyone may search (/run): the socket's own mode.
+        let p = Path::new("/run/x.sock");
+        let m = permission_denied(
+            p,
+            &Access {
+                closed_dir: None,
+                socket: root(0o600),
+            },
+        );
+        assert_eq!(
+            m,
+            "permission denied on control socket /run/x.sock: the socket is root's (mode \
+             0600) and this user may not write to it; run this command as root, e.g. with sudo"
+        );
+        assert!(!m.contains("0700") && !m.contains("directory"), "{m}");
+        let m = permission_denied(
+            p,
+            &Access {
+                closed_dir: None,
+                socket: Some(Owner {
+                    mode: 0o600,
+                    uid: 1000,
+                }),
+            },
+        );
+        assert!(
+            m.contains("the socket is owned by uid 1000 (mode 0600)"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn access_is_observed_from_the_file_system() {
+        let dir = std::env::temp_dir().join(format!("xlat64-ctl-access-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.join("s.sock");
+        let l = UnixListener::bind(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let a = observe_access(&path);
+        assert_eq!(a.closed_dir, None);
+        assert_eq!(a.socket.map(|o| o.mode), Some(0o600));
+        drop(l);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -103,13 +103,13 @@ fn ask(q: &QueryArgs, query: ctl::Query) -> Result<(), Failure> {
     if let Some(t) = &q.tun {
         config::parse_tun("tun", t)?;
     }
-    let path = q
-        .control_socket
-        .clone()
-        .unwrap_or_else(|| config::default_control_socket(tun));
+    let (path, target) = match &q.control_socket {
+        Some(p) => (p.clone(), ctl::Target::Socket),
+        None => (config::default_control_socket(tun), ctl::Target::Tun(tun)),
+    };
     let answer = ctl::query(
         &path,
-        tun,
+        target,
         ctl::Request {
             query,
             json: q.json,

@@ -80,6 +80,51 @@ pub struct SysError {
     pub op: SysOp,
     pub dev: String,
     pub source: io::Error,
+    /// What was true when a permission error happened, to name the real obstacle.
+    pub privileges: Privileges,
+}
+
+/// Read when the error happens, so that `Display` stays a pure function of the error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Privileges {
+    /// Whether CAP_NET_ADMIN is in the effective set; None when it could not be read.
+    pub cap_net_admin: Option<bool>,
+    /// Mode and owner of the clone device; None when not read.
+    pub clone_node: Option<NodeOwner>,
+}
+
+/// Who may open the clone device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeOwner {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Bit number of CAP_NET_ADMIN in the capability sets (linux/capability.h).
+const CAP_NET_ADMIN: u32 = 12;
+
+/// Whether the `CapEff:` line of a `/proc/<pid>/status` text has CAP_NET_ADMIN.
+fn cap_net_admin_in(status: &str) -> Option<bool> {
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+    let caps = u64::from_str_radix(hex.trim(), 16).ok()?;
+    Some(caps & (1 << CAP_NET_ADMIN) != 0)
+}
+
+impl Privileges {
+    fn observe() -> Privileges {
+        use std::os::unix::fs::MetadataExt;
+        Privileges {
+            cap_net_admin: std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| cap_net_admin_in(&s)),
+            clone_node: std::fs::metadata(TUN_CLONE_DEVICE).ok().map(|m| NodeOwner {
+                mode: m.mode() & 0o7777,
+                uid: m.uid(),
+                gid: m.gid(),
+            }),
+        }
+    }
 }
 
 impl SysError {
@@ -88,7 +133,17 @@ impl SysError {
             op,
             dev: dev.to_string(),
             source,
+            privileges: Privileges::default(),
         }
+    }
+
+    /// Records the process's capability and the clone device's owner on a permission
+    /// error, which happens once at start-up.
+    fn observing_privileges(mut self) -> Self {
+        if self.is_permission() {
+            self.privileges = Privileges::observe();
+        }
+        self
     }
 
     /// Whether the failure was a missing privilege (CAP_NET_ADMIN).
@@ -111,13 +166,27 @@ impl fmt::Display for SysError {
                  or create the node (`mknod {TUN_CLONE_DEVICE} c 10 200`)",
                 self.source
             ),
-            (SysOp::OpenCloneDevice, Some(libc::EPERM | libc::EACCES)) => write!(
+            (SysOp::OpenCloneDevice, Some(libc::EACCES)) => self.fmt_clone_node_denied(f),
+            (SysOp::OpenCloneDevice, Some(libc::EPERM)) => write!(
                 f,
-                "xlat64 needs CAP_NET_ADMIN to create TUN device '{dev}': run as root or grant \
-                 it with `setcap cap_net_admin+ep`; {TUN_CLONE_DEVICE} must also be readable \
-                 and writable by this user (it usually has mode 0666; here: {})",
+                "cannot open {TUN_CLONE_DEVICE} ({}): neither its file mode nor CAP_NET_ADMIN \
+                 is the obstacle but a device policy: a container's device cgroup or a \
+                 security module (SELinux, AppArmor); allow the character device 10:200 \
+                 (for a container, e.g. `--device {TUN_CLONE_DEVICE}`)",
                 self.source
             ),
+            (SysOp::CreateTun, Some(libc::EPERM | libc::EACCES))
+                if self.privileges.cap_net_admin == Some(true) =>
+            {
+                write!(
+                    f,
+                    "the kernel refused to create TUN device '{dev}' ({}) although xlat64 \
+                     holds CAP_NET_ADMIN: a security module (SELinux, AppArmor) denies it, or \
+                     the capability does not reach this network namespace (it belongs to \
+                     another user namespace)",
+                    self.source
+                )
+            }
             (SysOp::CreateTun, Some(libc::EPERM | libc::EACCES)) => {
                 write!(
                     f,
@@ -157,6 +226,53 @@ impl fmt::Display for SysError {
                 self.op.doing(),
                 self.source
             ),
+        }
+    }
+}
+
+impl SysError {
+    /// EACCES on opening the clone device: its mode and owner keep this user out (the
+    /// kernel creates it 0666, root's); CAP_NET_ADMIN does not open files.
+    fn fmt_clone_node_denied(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot open {TUN_CLONE_DEVICE} ({})", self.source)?;
+        match self.privileges.clone_node {
+            Some(n) if n.mode & 0o006 == 0o006 => write!(
+                f,
+                ": its mode {:04o} lets everyone read and write it, so a security module \
+                 (SELinux, AppArmor) or a `nodev` mount refuses it",
+                n.mode
+            )?,
+            node => {
+                write!(
+                    f,
+                    ": the device node's permissions keep this user out (TUN needs it readable \
+                     and writable; the kernel makes it mode 0666, owned by root"
+                )?;
+                if let Some(n) = node {
+                    write!(
+                        f,
+                        "; here mode {:04o}, owner uid {} gid {}",
+                        n.mode, n.uid, n.gid
+                    )?;
+                }
+                write!(
+                    f,
+                    "): `chmod 0666 {TUN_CLONE_DEVICE}` as root, or run xlat64 as root"
+                )?;
+            }
+        }
+        match self.privileges.cap_net_admin {
+            Some(true) => write!(
+                f,
+                "; CAP_NET_ADMIN is held, so the node is the only obstacle"
+            ),
+            Some(false) => write!(
+                f,
+                "; creating TUN device '{}' needs CAP_NET_ADMIN as well (`setcap \
+                 cap_net_admin+ep`), unless this user attaches to a persistent device it owns",
+                self.dev
+            ),
+            None => Ok(()),
         }
     }
 }
@@ -232,7 +348,7 @@ pub fn tun_open(name: &str, flags: TunFlags) -> Result<(OwnedFd, String), SysErr
         .write(true)
         .custom_flags(libc::O_CLOEXEC)
         .open(TUN_CLONE_DEVICE)
-        .map_err(|e| SysError::new(SysOp::OpenCloneDevice, name, e))?;
+        .map_err(|e| SysError::new(SysOp::OpenCloneDevice, name, e).observing_privileges())?;
     let fd: OwnedFd = file.into();
     let mut req = ifreq(name);
     req.ifr_ifru.ifru_flags = flags.ifr_flags();
@@ -240,11 +356,10 @@ pub fn tun_open(name: &str, flags: TunFlags) -> Result<(OwnedFd, String), SysErr
     // `struct ifreq`, and `req` is a live, properly aligned ifreq for the whole call.
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, &mut req) };
     if rc < 0 {
-        return Err(SysError::new(
-            SysOp::CreateTun,
-            name,
-            io::Error::last_os_error(),
-        ));
+        return Err(
+            SysError::new(SysOp::CreateTun, name, io::Error::last_os_error())
+                .observing_privileges(),
+        );
     }
     Ok((fd, ifreq_name(&req)))
 }
@@ -655,6 +770,112 @@ mod tests {
             e.to_string()
                 .contains("CAP_NET_ADMIN to set the MTU of TUN device 't'")
         );
+    }
+
+    fn denied(op: SysOp, errno: i32, privileges: Privileges) -> String {
+        SysError {
+            privileges,
+            ..SysError::new(op, "xlat64", io::Error::from_raw_os_error(errno))
+        }
+        .to_string()
+    }
+
+    const NODE_0600: NodeOwner = NodeOwner {
+        mode: 0o600,
+        uid: 0,
+        gid: 0,
+    };
+
+    #[test]
+    fn eacces_on_the_clone_device_blames_its_mode_not_the_capability() {
+        let with_cap = Privileges {
+            cap_net_admin: Some(true),
+            clone_node: Some(NODE_0600),
+        };
+        let m = denied(SysOp::OpenCloneDevice, libc::EACCES, with_cap);
+        assert!(
+            m.starts_with("cannot open /dev/net/tun (Permission denied"),
+            "{m}"
+        );
+        assert!(!m.starts_with("xlat64 needs CAP_NET_ADMIN"), "{m}");
+        assert!(m.contains("here mode 0600, owner uid 0 gid 0"), "{m}");
+        assert!(m.contains("`chmod 0666 /dev/net/tun`"), "{m}");
+        assert!(m.ends_with("CAP_NET_ADMIN is held, so the node is the only obstacle"));
+        // Without the capability the message says that it is needed too.
+        let m = denied(
+            SysOp::OpenCloneDevice,
+            libc::EACCES,
+            Privileges {
+                cap_net_admin: Some(false),
+                ..with_cap
+            },
+        );
+        assert!(m.contains("`chmod 0666 /dev/net/tun`"), "{m}");
+        assert!(m.contains("needs CAP_NET_ADMIN as well"), "{m}");
+        // Nothing observed: the advice stands without the details.
+        let m = denied(SysOp::OpenCloneDevice, libc::EACCES, Privileges::default());
+        assert!(m.contains("owned by root): `chmod 0666"), "{m}");
+        assert!(!m.contains("CAP_NET_ADMIN"), "{m}");
+        // A node everyone may open was refused by something else than its mode.
+        let m = denied(
+            SysOp::OpenCloneDevice,
+            libc::EACCES,
+            Privileges {
+                cap_net_admin: None,
+                clone_node: Some(NodeOwner {
+                    mode: 0o666,
+                    ..NODE_0600
+                }),
+            },
+        );
+        assert!(m.contains("its mode 0666 lets everyone"), "{m}");
+        assert!(m.contains("nodev"), "{m}");
+    }
+
+    #[test]
+    fn eperm_on_the_clone_device_is_a_device_policy() {
+        let m = denied(SysOp::OpenCloneDevice, libc::EPERM, Privileges::default());
+        assert!(m.starts_with("cannot open /dev/net/tun (Operation not permitted"));
+        assert!(m.contains("device cgroup") && m.contains("10:200"), "{m}");
+    }
+
+    #[test]
+    fn eperm_on_tunsetiff_names_cap_net_admin_unless_it_is_held() {
+        let today = "xlat64 needs CAP_NET_ADMIN to create TUN device 'xlat64': run as root or \
+                     grant it with `setcap cap_net_admin+ep`";
+        for cap in [None, Some(false)] {
+            for errno in [libc::EPERM, libc::EACCES] {
+                let p = Privileges {
+                    cap_net_admin: cap,
+                    clone_node: None,
+                };
+                let m = denied(SysOp::CreateTun, errno, p);
+                assert!(m.starts_with(today), "{m}");
+            }
+        }
+        let held = Privileges {
+            cap_net_admin: Some(true),
+            clone_node: None,
+        };
+        let m = denied(SysOp::CreateTun, libc::EPERM, held);
+        assert!(
+            m.starts_with("the kernel refused to create TUN device 'xlat64'"),
+            "{m}"
+        );
+        assert!(m.contains("although xlat64 holds CAP_NET_ADMIN"), "{m}");
+    }
+
+    #[test]
+    fn cap_net_admin_is_bit_12_of_capeff() {
+        let status = |eff: &str| format!("Name:\tx\nCapInh:\t0\nCapEff:\t{eff}\nCapBnd:\t0\n");
+        assert_eq!(cap_net_admin_in(&status("000001ffffffffff")), Some(true));
+        assert_eq!(cap_net_admin_in(&status("0000000000001000")), Some(true));
+        assert_eq!(cap_net_admin_in(&status("0000000000000fff")), Some(false));
+        assert_eq!(cap_net_admin_in(&status("0000000000000000")), Some(false));
+        assert_eq!(cap_net_admin_in(&status("zz")), None);
+        assert_eq!(cap_net_admin_in("Name:\tx\n"), None);
+        // This process's own status parses (whatever it holds).
+        assert!(Privileges::observe().cap_net_admin.is_some());
     }
 
     #[test]

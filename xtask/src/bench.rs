@@ -47,6 +47,7 @@
 //! a lower bound (raise `--gen-threads` where there are CPUs to spare).
 
 use crate::lab::{self, Lab, Node, Translator, addr};
+use serde_json::Value;
 use std::time::Duration;
 
 pub struct Options {
@@ -666,7 +667,7 @@ fn iperf_udp(lab: &Lab, o: &Options, target: &str) -> Result<Vec<String>, String
         .map(|k| {
             let path = lab.dir().join(format!("udp{k}.json"));
             let json = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
-            match json_string(&json, "\"error\"") {
+            match iperf_error(&json) {
                 Some(msg) => Err(first_line(&format!("iperf3: {msg}"))),
                 None => Ok(json),
             }
@@ -678,47 +679,36 @@ fn iperf_result(out: lab::Output) -> Result<String, String> {
     if out.success() {
         Ok(out.stdout)
     } else {
-        let msg = json_string(&out.stdout, "\"error\"").unwrap_or_else(|| out.stderr.clone());
+        let msg = iperf_error(&out.stdout).unwrap_or_else(|| out.stderr.clone());
         println!("iperf3 failed: {msg}");
         Err(first_line(&format!("iperf3: {msg}")))
     }
 }
 
+/// `end.sum_received` of an iperf3 `--json` report: the totals the receiver counted.
+fn sum_received(json: &str) -> Option<Value> {
+    let mut report: Value = serde_json::from_str(json).ok()?;
+    Some(report["end"]["sum_received"].take())
+}
+
 /// TCP: bits per second as counted by the receiver.
 fn tcp_receiver_bps(json: &str) -> Option<f64> {
-    json_number(json, "\"sum_received\"", "bits_per_second")
+    sum_received(json)?["bits_per_second"].as_f64()
 }
 
 /// UDP: datagrams the receiver got (sent − lost) per second.
 fn udp_received_pps(json: &str) -> Option<f64> {
-    let anchor = "\"sum_received\"";
-    let packets = json_number(json, anchor, "packets")?;
-    let lost = json_number(json, anchor, "lost_packets")?;
-    let secs = json_number(json, anchor, "seconds")?;
+    let sum = sum_received(json)?;
+    let packets = sum["packets"].as_f64()?;
+    let lost = sum["lost_packets"].as_f64()?;
+    let secs = sum["seconds"].as_f64()?;
     (secs > 0.0).then(|| (packets - lost) / secs)
 }
 
-/// The number at `"key":` in the object that starts at `anchor` (iperf3's JSON is
-/// regular enough that this avoids a JSON dependency).
-fn json_number(json: &str, anchor: &str, key: &str) -> Option<f64> {
-    let start = json.find(anchor)?;
-    let body = &json[start..];
-    let body = &body[..body.find('}')?];
-    let pat = format!("\"{key}\":");
-    let at = body.find(&pat)? + pat.len();
-    let num: String = body[at..]
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || ".eE+-".contains(*c))
-        .collect();
-    num.parse().ok()
-}
-
-fn json_string(json: &str, key: &str) -> Option<String> {
-    let at = json.find(key)? + key.len();
-    let rest = json[at..].trim_start().strip_prefix(':')?.trim_start();
-    let rest = rest.strip_prefix('"')?;
-    Some(rest[..rest.find('"')?].to_string())
+/// The `error` an iperf3 `--json` report carries when the run failed.
+fn iperf_error(json: &str) -> Option<String> {
+    let report: Value = serde_json::from_str(json).ok()?;
+    report.get("error")?.as_str().map(str::to_string)
 }
 
 fn first_line(s: &str) -> String {
@@ -878,9 +868,10 @@ fn verdict(a: Option<f64>, b: Option<f64>, target: f64) -> &'static str {
 mod tests {
     use super::*;
 
-    const UDP: &str = "\"end\": {\"sum\": {\"packets\": 5}, \"sum_received\":\t{\n\
+    const UDP: &str = "{\"start\": {\"version\": \"iperf 3.12\"}, \"intervals\": [],\n\
+        \"end\": {\"sum\": {\"packets\": 5}, \"sum_received\":\t{\n\
         \"start\":\t0,\n\"seconds\":\t2.0,\n\"bits_per_second\":\t1.5e6,\n\
-        \"lost_packets\":\t100,\n\"packets\":\t1100,\n\"sender\":\tfalse\n}}";
+        \"lost_packets\":\t100,\n\"packets\":\t1100,\n\"sender\":\tfalse\n}}}";
 
     #[test]
     fn parses_options() {
@@ -920,8 +911,13 @@ mod tests {
         assert_eq!(tcp_receiver_bps(UDP), Some(1.5e6));
         assert_eq!(cpu_ticks(std::process::id()).map(|_| ()), Some(()));
         assert_eq!(
-            json_string("{\"error\": \"unable to connect\"}", "\"error\""),
+            iperf_error("{\"start\": {}, \"error\": \"unable to connect\"}"),
             Some("unable to connect".into())
         );
+        assert_eq!(iperf_error(UDP), None);
+        // A report cut short (iperf3 killed) has no figures and no error.
+        let cut = &UDP[..UDP.len() / 2];
+        assert_eq!((udp_received_pps(cut), iperf_error(cut)), (None, None));
+        assert_eq!(tcp_receiver_bps("{\"end\": {}}"), None);
     }
 }

@@ -6,9 +6,10 @@
 //! - `fuzz --seconds N`: bounded fuzz runs.
 //! - `udpgen`: the bench's UDP load generator (run inside the client namespace).
 //!
-//! std and libc only on purpose: it must build fast on a fresh machine and share `lab.rs`
-//! with the integration tests without extra dependencies (libc is for `udpgen`'s raw
-//! socket and `sendmmsg`).
+//! Few dependencies on purpose: it must build fast on a fresh machine and share `lab.rs`
+//! with the integration tests. libc is for `udpgen`'s raw socket and `sendmmsg`;
+//! serde_json reads iperf3's `--json` reports for the bench, and is worth its place
+//! because xlat64 and its end-to-end tests use it too: CI builds it once for all three.
 
 #[allow(dead_code)]
 #[path = "../../integration/lab.rs"]
