@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
 use super::config::{self, ConfigError, Partial};
 
@@ -20,8 +20,6 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-// Parsed once per process; boxing the big variant would buy nothing.
-#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Create (or attach to) the TUN device and translate until SIGINT/SIGTERM.
     Run(RunArgs),
@@ -56,217 +54,44 @@ pub struct QueryArgs {
     pub tun: Option<String>,
 }
 
-/// `run` options. Each overrides the key of the same name in `--config`.
-#[derive(Debug, Default, Args)]
+/// `run` options: `--config FILE` and one flag per configuration key (see
+/// [`config::flags`]), each overriding the key of the same name in the file. Written
+/// against clap's builder API because the flags come from the key table, not from fields.
+#[derive(Debug, Default)]
 pub struct RunArgs {
-    /// TOML configuration file (flags override its values).
-    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// TUN device name; created, or attached to if it exists persistently [default: xlat64].
-    #[arg(long, value_name = "NAME")]
-    pub tun: Option<String>,
-    /// Translation mode: siit (stateless) or nat64 (stateful, RFC 6146; needs pool4)
-    /// [default: siit].
-    #[arg(long, value_name = "MODE")]
-    pub mode: Option<String>,
-    /// RFC 6052 prefix for IPv4-embedded IPv6 addresses [default: 2001:db8:64::/96, lab only].
-    #[arg(long, value_name = "IPV6/LEN")]
-    pub prefix: Option<String>,
-    /// RFC 7757 explicit address mapping; repeatable; replaces the file's list
-    /// [default: 2001:db8:1::/120=192.0.2.0/24, lab only].
-    #[arg(long, value_name = "IPV6/LEN=IPV4/LEN")]
-    pub eam: Vec<String>,
-    /// Source address of ICMPv4 errors the translator generates [default: 203.0.113.1, lab only].
-    #[arg(long, value_name = "A")]
-    pub ipv4_addr: Option<String>,
-    /// Source address of ICMPv6 errors the translator generates [default: ipv4-addr embedded in prefix].
-    #[arg(long, value_name = "A")]
-    pub ipv6_addr: Option<String>,
-    /// RFC 6791 pool for sources of translated ICMP errors from unmappable IPv6 routers;
-    /// repeatable; replaces the file's list [default: none, use ipv4-addr].
-    #[arg(long, value_name = "IPV4/LEN")]
-    pub pool6791: Vec<String>,
-    /// MTU of the TUN device [default: 1500].
-    #[arg(long, value_name = "N")]
-    pub mtu: Option<String>,
-    /// RFC 7915 lowest-ipv6-mtu: IPv4 packets with DF=0 are fragmented to fit it [default: 1280].
-    #[arg(long, value_name = "N")]
-    pub lowest_ipv6_mtu: Option<String>,
-    /// Compute the checksum of IPv4 UDP packets with checksum 0 instead of dropping them
-    /// [default: false].
-    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
-    pub amend_udp_checksum_zero: Option<String>,
-    /// Refuse non-global IPv4 addresses with the well-known prefix 64:ff9b::/96 [default: true].
-    #[arg(long, value_name = "true|false")]
-    pub wkp_strict: Option<String>,
-    /// Lower the MSS option of TCP SYNs to what fits the translated path (MTU minus 40
-    /// towards IPv4, minus 60 towards IPv6) [default: true].
-    #[arg(long, value_name = "true|false")]
-    pub mss_clamp: Option<String>,
-    /// Route the RFC 6052 prefix and the EAM IPv4 prefixes into the TUN device (with
-    /// `ip route`), and remove those routes on exit [default: false].
-    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
-    pub setup_routes: Option<String>,
-    /// Transmit queue length of the TUN device, in packets [default: 10000].
-    #[arg(long, value_name = "N")]
-    pub txqueuelen: Option<String>,
-    /// TUN queues, one worker thread each; 1 opens a single-queue device
-    /// [default: the number of CPUs this process may run on].
-    #[arg(long, value_name = "N")]
-    pub workers: Option<String>,
-    /// Pin worker i to CPU i (modulo the CPUs this process may run on) [default: true].
-    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
-    pub pin: Option<String>,
-    /// TUN offloads: open the device with a virtio-net header and let the kernel hand
-    /// over (and take back) TCP/UDP super-packets with partial checksums; false opens it
-    /// as a plain TUN [default: true].
-    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
-    pub offload: Option<String>,
-    /// error, warn, info, debug or trace. Precedence: this flag, then RUST_LOG, then the
-    /// file [default: info].
-    #[arg(long, value_name = "LEVEL")]
-    pub log_level: Option<String>,
-    /// Unix socket (root only) where `xlat64 stats` and `xlat64 sessions` ask this
-    /// translator [default: /run/xlat64/<tun>.sock].
-    #[arg(long, value_name = "PATH")]
-    pub control_socket: Option<String>,
-    /// NAT64: IPv4 prefix the IPv6 clients share; repeatable; replaces the file's list
-    /// [required in nat64 mode].
-    #[arg(long, value_name = "IPV4/LEN")]
-    pub pool4: Vec<String>,
-    /// NAT64: TCP and UDP ports handed out on pool4 (ICMP identifiers: all) [default: 1024-65535].
-    #[arg(long, value_name = "FIRST-LAST")]
-    pub pool4_ports: Option<String>,
-    /// NAT64: sessions the tables are sized for at startup (about 110 bytes each)
-    /// [default: 262144].
-    #[arg(long, value_name = "N")]
-    pub max_sessions: Option<String>,
-    /// NAT64: sessions one subscriber (one IPv6 prefix of --subscriber-prefix-len) may
-    /// hold; new flows beyond it are refused [default: 16384].
-    #[arg(long, value_name = "N")]
-    pub max_sessions_per_subscriber: Option<String>,
-    /// NAT64: sessions one IPv6 address may hold [default: 8192].
-    #[arg(long, value_name = "N")]
-    pub max_sessions_per_address: Option<String>,
-    /// NAT64: length of the IPv6 prefix that is one subscriber, 1 to 64 [default: 64].
-    #[arg(long, value_name = "LEN")]
-    pub subscriber_prefix_len: Option<String>,
-    /// NAT64: UDP session lifetime in seconds, at least 120 (RFC 6146) [default: 300].
-    #[arg(long, value_name = "SECONDS")]
-    pub udp_timeout: Option<String>,
-    /// NAT64: established TCP session lifetime in seconds [default: 7440].
-    #[arg(long, value_name = "SECONDS")]
-    pub tcp_est_timeout: Option<String>,
-    /// NAT64: transitory TCP session lifetime in seconds [default: 240].
-    #[arg(long, value_name = "SECONDS")]
-    pub tcp_trans_timeout: Option<String>,
-    /// NAT64: seconds an IPv4 SYN with no mapping is held for a simultaneous open before
-    /// it is answered with ICMP port unreachable (RFC 6146 TCP_INCOMING_SYN) [default: 6].
-    #[arg(long, value_name = "SECONDS")]
-    pub tcp_incoming_syn_timeout: Option<String>,
-    /// NAT64: ICMP query session lifetime in seconds [default: 60].
-    #[arg(long, value_name = "SECONDS")]
-    pub icmp_timeout: Option<String>,
-    /// NAT64: accept IPv4 packets to a mapping only from hosts the client has sent to
-    /// (RFC 4787 address-dependent filtering) [default: false].
-    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
-    pub address_dependent_filtering: Option<String>,
-    /// NAT64: answer refused packets with ICMP errors instead of dropping them silently
-    /// [default: false].
-    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
-    pub icmp_on_refusal: Option<String>,
-    /// NAT64: static BIB entry forwarding a pool4 address:port to an IPv6 server, e.g.
-    /// "tcp 203.0.113.16:8080 [2001:db8:1::2]:80" (PROTO tcp, udp or icmp; for icmp the
-    /// port is the echo identifier); repeatable; replaces the file's list [default: none].
-    #[arg(long, value_name = "PROTO IPV4:PORT [IPV6]:PORT")]
-    pub static_bib: Vec<String>,
-}
-
-fn opt<T>(
-    key: &str,
-    raw: &Option<String>,
-    parse: fn(&str, &str) -> Result<T, ConfigError>,
-) -> Result<Option<T>, ConfigError> {
-    raw.as_deref().map(|r| parse(key, r)).transpose()
-}
-
-fn list<T>(
-    key: &str,
-    raw: &[String],
-    parse: fn(&str, &str) -> Result<T, ConfigError>,
-) -> Result<Option<Vec<T>>, ConfigError> {
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    raw.iter()
-        .map(|r| parse(key, r))
-        .collect::<Result<Vec<T>, _>>()
-        .map(Some)
+    flags: config::flags::FlagValues,
 }
 
 impl RunArgs {
     /// The configuration layer the flags form.
     pub fn to_partial(&self) -> Result<Partial, ConfigError> {
-        use config::*;
-        Ok(Partial {
-            tun: opt("tun", &self.tun, parse_tun)?,
-            mode: opt("mode", &self.mode, parse_mode)?,
-            prefix: opt("prefix", &self.prefix, parse_prefix)?,
-            eam: list("eam", &self.eam, parse_eam)?,
-            ipv4_addr: opt("ipv4-addr", &self.ipv4_addr, parse_ipv4_addr)?,
-            ipv6_addr: opt("ipv6-addr", &self.ipv6_addr, parse_ipv6_addr)?,
-            pool6791: list("pool6791", &self.pool6791, parse_pool6791)?,
-            mtu: opt("mtu", &self.mtu, parse_mtu)?,
-            lowest_ipv6_mtu: opt("lowest-ipv6-mtu", &self.lowest_ipv6_mtu, parse_mtu)?,
-            amend_udp_checksum_zero: opt(
-                "amend-udp-checksum-zero",
-                &self.amend_udp_checksum_zero,
-                parse_bool,
-            )?,
-            wkp_strict: opt("wkp-strict", &self.wkp_strict, parse_bool)?,
-            mss_clamp: opt("mss-clamp", &self.mss_clamp, parse_bool)?,
-            setup_routes: opt("setup-routes", &self.setup_routes, parse_bool)?,
-            txqueuelen: opt("txqueuelen", &self.txqueuelen, parse_txqueuelen)?,
-            workers: opt("workers", &self.workers, parse_workers)?,
-            pin: opt("pin", &self.pin, parse_bool)?,
-            offload: opt("offload", &self.offload, parse_bool)?,
-            log_level: opt("log-level", &self.log_level, parse_log_level)?,
-            control_socket: opt("control-socket", &self.control_socket, parse_control_socket)?,
-            pool4: list("pool4", &self.pool4, parse_pool4)?,
-            pool4_ports: opt("pool4-ports", &self.pool4_ports, parse_ports)?,
-            max_sessions: opt("max-sessions", &self.max_sessions, parse_max_sessions)?,
-            max_sessions_per_subscriber: opt(
-                "max-sessions-per-subscriber",
-                &self.max_sessions_per_subscriber,
-                parse_max_sessions,
-            )?,
-            max_sessions_per_address: opt(
-                "max-sessions-per-address",
-                &self.max_sessions_per_address,
-                parse_max_sessions,
-            )?,
-            subscriber_prefix_len: opt(
-                "subscriber-prefix-len",
-                &self.subscriber_prefix_len,
-                parse_subscriber_prefix_len,
-            )?,
-            udp_timeout: opt("udp-timeout", &self.udp_timeout, parse_udp_timeout)?,
-            tcp_est_timeout: opt("tcp-est-timeout", &self.tcp_est_timeout, parse_timeout)?,
-            tcp_trans_timeout: opt("tcp-trans-timeout", &self.tcp_trans_timeout, parse_timeout)?,
-            tcp_incoming_syn_timeout: opt(
-                "tcp-incoming-syn-timeout",
-                &self.tcp_incoming_syn_timeout,
-                parse_timeout,
-            )?,
-            icmp_timeout: opt("icmp-timeout", &self.icmp_timeout, parse_timeout)?,
-            address_dependent_filtering: opt(
-                "address-dependent-filtering",
-                &self.address_dependent_filtering,
-                parse_bool,
-            )?,
-            icmp_on_refusal: opt("icmp-on-refusal", &self.icmp_on_refusal, parse_bool)?,
-            static_bib: list("static-bib", &self.static_bib, parse_static_bib)?,
+        self.flags.to_partial()
+    }
+}
+
+impl Args for RunArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.arg(config::flags::config_arg())
+            .args(config::flags::key_args())
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        RunArgs::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for RunArgs {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        Ok(RunArgs {
+            config: m.get_one::<PathBuf>(config::flags::CONFIG_FLAG).cloned(),
+            flags: config::flags::FlagValues::from_matches(m),
         })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        *self = RunArgs::from_arg_matches(m)?;
+        Ok(())
     }
 }
 
@@ -408,7 +233,7 @@ mod tests {
         let e = run(&["--mode", "clat"]).to_partial().unwrap_err().0;
         assert_eq!(
             e,
-            "mode 'clat' is not implemented yet (coming next); use --mode siit"
+            "mode 'clat' is not implemented yet; use --mode siit or --mode nat64"
         );
         let e = run(&["--pool4-ports", "80"]).to_partial().unwrap_err().0;
         assert!(e.starts_with("invalid value for 'pool4-ports'"), "{e}");

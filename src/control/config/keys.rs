@@ -1,0 +1,341 @@
+//! The configuration keys: one declaration each, and the only place a key is declared.
+//!
+//! Flag, TOML key, default, parser, `check-config` line and README row all come from the
+//! declaration (see [`table`](super::table) for why). A declaration reads:
+//!
+//! ```text
+//! /// Help of `--the-key` (plain text; `--help` appends the default).
+//! the_key: Type = One(KIND) => {     // KIND from values::syntax; List(KIND): repeatable
+//!     key: "the-key",                // flag and TOML name: the field's, kebab-case
+//!     scope: All,                    // the modes that use it: All, Siit or Nat64
+//!     default: Value("raw"),         // see below
+//!     readme: "Markdown for the README's meaning column",
+//! }
+//! ```
+//!
+//! Defaults: `Value("raw")` is read by the key's parser, so `--help`, the README and
+//! `check-config` show exactly what is used; `Lab("raw")` is the same for a demo-lab
+//! value (documentation addresses), and `run` warns when it is in force; lists take
+//! `Value([...])`/`Lab([...])`, or `Empty("what none means")`. `Computed("how", expr)`
+//! and `Derived("how", expr)` evaluate `expr` at resolution, where the keys declared
+//! above are in scope by their field names ("how" is what `--help` and the README say;
+//! `check-config` calls a `Derived` value "derived from prefix and ipv4-addr", so it
+//! fits `ipv6-addr` only). A default followed by `if cond` (a condition on the keys
+//! above) applies only while `cond` holds; otherwise the value is empty.
+//!
+//! A new key is its declaration here plus its use (a field read where it matters); a new
+//! kind of value adds a parser and a `syntax` constant in `values.rs`. Then
+//! `XLAT64_BLESS=1 cargo test --lib readme_reference_tables` rewrites the README's tables.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+
+use ipnet::{Ipv4Net, Ipv6Net};
+
+use super::resolve::rfc6052_embed;
+use super::table::{List, One, keys};
+use super::values::syntax::*;
+use super::values::{Eam, LogLevel, Mode, default_control_socket, default_workers};
+use crate::nat64::{PortRange, StaticBib};
+
+pub mod default {
+    //! Built-in defaults other modules need on their own.
+    /// `xlat64 stats` and `xlat64 sessions` ask this device's translator by default.
+    pub const TUN: &str = "xlat64";
+}
+
+keys! {
+    /// TUN device name; created, or attached to if it exists persistently
+    tun: String = One(TUN) => {
+        key: "tun",
+        scope: All,
+        default: Value(default::TUN),
+        readme: "TUN device name",
+    }
+    /// Translation mode: siit (stateless) or nat64 (stateful, RFC 6146; needs pool4)
+    mode: Mode = One(MODE) => {
+        key: "mode",
+        scope: All,
+        default: Value("siit"),
+        readme: "`siit` (stateless) or `nat64` (stateful, RFC 6146); `clat` is refused until implemented",
+    }
+    /// RFC 6052 prefix for IPv4-embedded IPv6 addresses
+    prefix: Ipv6Net = One(PREFIX) => {
+        key: "prefix",
+        scope: All,
+        default: Lab("2001:db8:64::/96"),
+        readme: "RFC 6052 prefix: /32, /40, /48, /56, /64 or /96, bits 64–71 zero",
+    }
+    /// RFC 7757 explicit address mapping; repeatable; replaces the file's list
+    eam: Vec<Eam> = List(EAM) => {
+        key: "eam",
+        scope: Siit,
+        // NAT64 maps its clients through sessions.
+        default: Lab(["2001:db8:1::/120=192.0.2.0/24"]) if mode != Mode::Nat64,
+        readme: "RFC 7757 explicit address mappings, equal host bits on both sides; a list given by flags replaces the file's, `eam = []` means none",
+    }
+    /// Source address of ICMPv4 errors the translator generates
+    ipv4_addr: Ipv4Addr = One(IPV4_ADDR) => {
+        key: "ipv4-addr",
+        scope: All,
+        default: Lab("203.0.113.1"),
+        readme: "the translator's IPv4 address: source of the ICMPv4 errors it generates; route it into the TUN, do not assign it to an interface",
+    }
+    /// Source address of ICMPv6 errors the translator generates
+    ipv6_addr: Ipv6Addr = One(IPV6_ADDR) => {
+        key: "ipv6-addr",
+        scope: All,
+        default: Derived("`ipv4-addr` embedded in `prefix`", rfc6052_embed(prefix, ipv4_addr)),
+        readme: "source of the ICMPv6 errors it generates",
+    }
+    /// RFC 6791 pool for sources of translated ICMP errors from unmappable IPv6 routers;
+    /// repeatable; replaces the file's list
+    pool6791: Vec<Ipv4Net> = List(POOL6791) => {
+        key: "pool6791",
+        scope: All,
+        default: Empty("use `ipv4-addr`"),
+        readme: "RFC 6791 pool: sources for ICMPv4 errors translated from IPv6 routers whose address has no IPv4 mapping",
+    }
+    /// MTU of the TUN device
+    mtu: u16 = One(MTU) => {
+        key: "mtu",
+        scope: All,
+        default: Value("1500"),
+        readme: "TUN MTU; IPv4 DF=1 packets that do not fit once translated get Fragmentation Needed (MTU − 20)",
+    }
+    /// RFC 7915 lowest-ipv6-mtu: IPv4 packets with DF=0 are fragmented to fit it
+    lowest_ipv6_mtu: u16 = One(MTU) => {
+        key: "lowest-ipv6-mtu",
+        scope: All,
+        default: Value("1280"),
+        readme: "IPv4 DF=0 packets larger than this once translated are fragmented (RFC 7915 §4)",
+    }
+    /// Compute the checksum of IPv4 UDP packets with checksum 0 instead of dropping them
+    amend_udp_checksum_zero: bool = One(SWITCH) => {
+        key: "amend-udp-checksum-zero",
+        scope: All,
+        default: Value("false"),
+        readme: "compute the checksum of unfragmented IPv4 UDP with checksum 0 instead of dropping it (RFC 7915 §4.5)",
+    }
+    /// Refuse non-global IPv4 addresses with the well-known prefix 64:ff9b::/96
+    wkp_strict: bool = One(BOOL) => {
+        key: "wkp-strict",
+        scope: All,
+        default: Value("true"),
+        readme: "with `64:ff9b::/96`, refuse non-global IPv4 addresses (RFC 6052 §3.1)",
+    }
+    /// Lower the MSS option of TCP SYNs to what fits the translated path (MTU minus 40
+    /// towards IPv4, minus 60 towards IPv6)
+    mss_clamp: bool = One(BOOL) => {
+        key: "mss-clamp",
+        scope: All,
+        default: Value("true"),
+        readme: "lower the MSS option of TCP SYNs to what the translated path carries (MTU − 40 towards IPv4, MTU − 60 towards IPv6)",
+    }
+    /// Route the RFC 6052 prefix and the EAM IPv4 prefixes into the TUN device (with
+    /// `ip route`), and remove those routes on exit
+    setup_routes: bool = One(SWITCH) => {
+        key: "setup-routes",
+        scope: All,
+        default: Value("false"),
+        readme: "route the prefix and each EAM IPv4 prefix into the TUN (with `ip route`), removed on exit",
+    }
+    /// Transmit queue length of the TUN device, in packets
+    txqueuelen: u32 = One(TXQUEUELEN) => {
+        key: "txqueuelen",
+        scope: All,
+        // The kernel's default of 500 overflows under load before the translator does.
+        default: Value("10000"),
+        readme: "TUN transmit queue; the kernel default of 500 overflows under load",
+    }
+    /// TUN queues, one worker thread each; 1 opens a single-queue device
+    workers: u16 = One(WORKERS) => {
+        key: "workers",
+        scope: All,
+        default: Computed("the number of CPUs this process may run on", default_workers()),
+        readme: "TUN queues (IFF_MULTI_QUEUE), one worker thread each, 1 to 256; `1` opens a single-queue device as before",
+    }
+    /// Pin worker i to CPU i (modulo the CPUs this process may run on)
+    pin: bool = One(SWITCH) => {
+        key: "pin",
+        scope: All,
+        default: Value("true"),
+        readme: "pin worker *i* to CPU *i* (modulo the usable CPUs)",
+    }
+    /// TUN offloads: open the device with a virtio-net header and let the kernel hand
+    /// over (and take back) TCP/UDP super-packets with partial checksums; false opens it
+    /// as a plain TUN
+    offload: bool = One(SWITCH) => {
+        key: "offload",
+        scope: All,
+        default: Value("true"),
+        readme: "TUN offloads: virtio-net header (IFF_VNET_HDR) and TUNSETOFFLOAD, so TCP/UDP super-packets of up to 64 KB with partial checksums cross the TUN whole; `false` opens a plain TUN",
+    }
+    /// error, warn, info, debug or trace. Precedence: this flag, then RUST_LOG, then the
+    /// file
+    log_level: LogLevel = One(LOG_LEVEL) => {
+        key: "log-level",
+        scope: All,
+        default: Value("info"),
+        readme: "`error`, `warn`, `info`, `debug`, `trace` (or `RUST_LOG`)",
+    }
+    /// Unix socket (root only) where `xlat64 stats` and `xlat64 sessions` ask this
+    /// translator
+    control_socket: PathBuf = One(CONTROL_SOCKET) => {
+        key: "control-socket",
+        scope: All,
+        default: Computed("`/run/xlat64/<tun>.sock`", default_control_socket(&tun)),
+        readme: "Unix socket of `xlat64 stats` / `xlat64 sessions` (see below)",
+    }
+    /// NAT64: IPv4 prefix the IPv6 clients share; repeatable; replaces the file's list
+    pool4: Vec<Ipv4Net> = List(POOL4) => {
+        key: "pool4",
+        scope: Nat64,
+        default: Empty("required in nat64 mode"),
+        readme: "IPv4 addresses the IPv6 clients share (RFC 6146 pool4)",
+    }
+    /// NAT64: TCP and UDP ports handed out on pool4 (ICMP identifiers: all)
+    pool4_ports: PortRange = One(PORTS) => {
+        key: "pool4-ports",
+        scope: Nat64,
+        // RFC 6146 leaves the well-known ports to the host.
+        default: Value("1024-65535"),
+        readme: "TCP and UDP ports handed out (ICMP identifiers: all)",
+    }
+    /// NAT64: sessions the tables are sized for at startup (about 110 bytes each)
+    max_sessions: u32 = One(MAX_SESSIONS) => {
+        key: "max-sessions",
+        scope: Nat64,
+        // About 30 MB.
+        default: Value("262144"),
+        readme: "tables are sized for this at startup (no resize stalls)",
+    }
+    /// NAT64: sessions one subscriber (one IPv6 prefix of --subscriber-prefix-len) may
+    /// hold; new flows beyond it are refused
+    max_sessions_per_subscriber: u32 = One(MAX_SESSIONS) => {
+        key: "max-sessions-per-subscriber",
+        scope: Nat64,
+        default: Value("16384"),
+        readme: "sessions one subscriber may hold; its new flows beyond that are refused (counted as `nat64_subscriber_limit`)",
+    }
+    /// NAT64: sessions one IPv6 address may hold
+    max_sessions_per_address: u32 = One(MAX_SESSIONS) => {
+        key: "max-sessions-per-address",
+        scope: Nat64,
+        default: Value("8192"),
+        readme: "sessions one IPv6 address may hold (also counted as `nat64_subscriber_limit` when refused)",
+    }
+    /// NAT64: length of the IPv6 prefix that is one subscriber, 1 to 64
+    subscriber_prefix_len: u8 = One(SUBSCRIBER_PREFIX_LEN) => {
+        key: "subscriber-prefix-len",
+        scope: Nat64,
+        // One customer LAN.
+        default: Value("64"),
+        readme: "the IPv6 prefix length (1–64) that is one subscriber",
+    }
+    /// NAT64: UDP session lifetime in seconds, at least 120 (RFC 6146)
+    udp_timeout: u32 = One(UDP_TIMEOUT) => {
+        key: "udp-timeout",
+        scope: Nat64,
+        // The timeouts' defaults are RFC 6146 §4's.
+        default: Value("300"),
+        readme: "UDP session lifetime, at least 120 s (RFC 6146)",
+    }
+    /// NAT64: established TCP session lifetime in seconds
+    tcp_est_timeout: u32 = One(TIMEOUT) => {
+        key: "tcp-est-timeout",
+        scope: Nat64,
+        default: Value("7440"),
+        readme: "established TCP (2 h 4 min)",
+    }
+    /// NAT64: transitory TCP session lifetime in seconds
+    tcp_trans_timeout: u32 = One(TIMEOUT) => {
+        key: "tcp-trans-timeout",
+        scope: Nat64,
+        default: Value("240"),
+        readme: "transitory TCP (4 min)",
+    }
+    /// NAT64: seconds an IPv4 SYN with no mapping is held for a simultaneous open before
+    /// it is answered with ICMP port unreachable (RFC 6146 TCP_INCOMING_SYN)
+    tcp_incoming_syn_timeout: u32 = One(TIMEOUT) => {
+        key: "tcp-incoming-syn-timeout",
+        scope: Nat64,
+        default: Value("6"),
+        readme: "an IPv4 SYN to a pool4 address:port with no mapping is held this long for a simultaneous open, then answered with ICMP port unreachable (RFC 6146 TCP_INCOMING_SYN)",
+    }
+    /// NAT64: ICMP query session lifetime in seconds
+    icmp_timeout: u32 = One(TIMEOUT) => {
+        key: "icmp-timeout",
+        scope: Nat64,
+        default: Value("60"),
+        readme: "ICMP query sessions",
+    }
+    /// NAT64: accept IPv4 packets to a mapping only from hosts the client has sent to
+    /// (RFC 4787 address-dependent filtering)
+    address_dependent_filtering: bool = One(SWITCH) => {
+        key: "address-dependent-filtering",
+        scope: Nat64,
+        default: Value("false"),
+        readme: "RFC 4787 REQ-8: only hosts the client contacted may answer (default: endpoint-independent)",
+    }
+    /// NAT64: answer refused packets with ICMP errors instead of dropping them silently
+    icmp_on_refusal: bool = One(SWITCH) => {
+        key: "icmp-on-refusal",
+        scope: Nat64,
+        default: Value("false"),
+        readme: "answer refused packets with ICMP errors instead of dropping them silently (IPv4 senders with no mapping: 3/13 administratively prohibited; IPv6 senders refused for lack of resources: 1/3)",
+    }
+    /// NAT64: static BIB entry forwarding a pool4 address:port to an IPv6 server, e.g.
+    /// "tcp 203.0.113.16:8080 [2001:db8:1::2]:80" (PROTO tcp, udp or icmp; for icmp the
+    /// port is the echo identifier); repeatable; replaces the file's list
+    static_bib: Vec<StaticBib> = List(STATIC_BIB) => {
+        key: "static-bib",
+        scope: Nat64,
+        default: Empty(),
+        readme: "static BIB entry: the pool4 address:port forwarded to an IPv6 server, e.g. `tcp 203.0.113.16:8080 [2001:db8:1::2]:80`; PROTO `tcp`, `udp` or `icmp` (the port is then the echo identifier); the IPv4 address must be in pool4, the IPv6 one outside the prefix",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Toml;
+    use super::*;
+
+    /// The flag and TOML name is the field's name, kebab-case, and names are unique.
+    #[test]
+    fn key_names_are_the_field_names() {
+        for (k, f) in KEYS.iter().zip(FIELDS) {
+            assert_eq!(k.replace('-', "_"), f);
+        }
+        let mut names = KEYS.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), KEYS.len());
+    }
+
+    /// `--help` appends the default from the declaration; a help text that wrote it by
+    /// hand would drift from it.
+    #[test]
+    fn help_texts_leave_the_default_to_the_declaration() {
+        for k in KEY_INFO {
+            let h = k.help();
+            assert!(
+                !h.is_empty() && !h.contains("[default") && !h.contains("[required"),
+                "{h}"
+            );
+            assert!(
+                !h.ends_with('.'),
+                "{}: clap prints help without a final period",
+                k.name
+            );
+        }
+    }
+
+    /// Switches and value-taking booleans are both TOML booleans.
+    #[test]
+    fn switches_are_booleans() {
+        for k in KEY_INFO.iter().filter(|k| k.form.switch) {
+            assert_eq!(k.form.toml, Toml::Boolean, "{}", k.name);
+        }
+    }
+}
