@@ -132,13 +132,14 @@ keys! {
         default: Value("true"),
         readme: "lower the MSS option of TCP SYNs to what the translated path carries (MTU − 40 towards IPv4, MTU − 60 towards IPv6)",
     }
-    /// Route the RFC 6052 prefix and the EAM IPv4 prefixes into the TUN device (with
-    /// `ip route`), and remove those routes on exit
+    /// Route into the TUN device (with `ip route`) what it translates: the RFC 6052
+    /// prefix, the EAM IPv4 prefixes (siit) or pool4 (nat64), and ipv4-addr; remove those
+    /// routes on exit
     setup_routes: bool = One(SWITCH) => {
         key: "setup-routes",
         scope: All,
         default: Value("false"),
-        readme: "route the prefix and each EAM IPv4 prefix into the TUN (with `ip route`), removed on exit",
+        readme: "route into the TUN (with `ip route`) the prefix, each EAM IPv4 prefix (siit) or pool4 (nat64), and `ipv4-addr` (so that reverse-path filtering accepts the translator's own ICMPv4 errors); removed on exit; a route that already goes through the TUN is left alone",
     }
     /// Transmit queue length of the TUN device, in packets
     txqueuelen: u32 = One(TXQUEUELEN) => {

@@ -225,7 +225,7 @@ mod tests {
             ),
             "{t}"
         );
-        assert!(!t.contains("pool4"), "{t}");
+        assert!(!t.contains("`--pool4"), "{t}");
         let t = readme_table(ReadmeTable::Nat64);
         assert!(
             t.contains(
