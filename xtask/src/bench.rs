@@ -207,38 +207,51 @@ pub fn run(o: Options) -> Result<(), String> {
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
     let n_s = n.to_string();
-    let xlat = |args: &[&str]| Setup::Translator(Translator::xlat64(&bin, args));
     let limit = NAT64_MAX_SESSIONS.to_string();
-    let nat64 = |workers: &str| {
-        let args = [
-            "--mode",
-            "nat64",
-            "--pool4",
-            POOL4,
-            "--workers",
-            workers,
-            "--max-sessions",
-            &limit,
-            "--max-sessions-per-subscriber",
-            &limit,
-            "--max-sessions-per-address",
-            &limit,
-        ];
-        Setup::Nat64(Translator::xlat64(&bin, &args))
-    };
-    let rows: Vec<(String, Setup)> = vec![
+    let mut rows: Vec<(String, Setup)> = vec![
         ("kernel fwd".into(), Setup::Kernel { offloads: true }),
         ("kernel fwd nogso".into(), Setup::Kernel { offloads: false }),
         ("tayga".into(), Setup::Translator(Translator::Tayga)),
-        (
-            "xlat64 1q nooff".into(),
-            xlat(&["--workers", "1", "--offload", "false"]),
-        ),
-        ("xlat64 1q".into(), xlat(&["--workers", "1"])),
-        (format!("xlat64 {n}q"), xlat(&["--workers", &n_s])),
-        ("xlat64 nat64 1q".into(), nat64("1")),
-        (format!("xlat64 nat64 {n}q"), nat64(&n_s)),
     ];
+    let baseline = std::env::var_os("XLAT64_BASELINE_BIN").map(std::path::PathBuf::from);
+    for (bin, label) in
+        std::iter::once((&bin, "xlat64")).chain(baseline.iter().map(|b| (b, "base")))
+    {
+        let xlat = |args: &[&str]| Setup::Translator(Translator::xlat64(bin, args));
+        let nat64 = |workers: &str| {
+            let args = [
+                "--mode",
+                "nat64",
+                "--pool4",
+                POOL4,
+                "--workers",
+                workers,
+                "--max-sessions",
+                &limit,
+                "--max-sessions-per-subscriber",
+                &limit,
+                "--max-sessions-per-address",
+                &limit,
+            ];
+            Setup::Nat64(Translator::xlat64(bin, &args))
+        };
+        rows.extend([
+            (
+                format!("{label} 1q nooff"),
+                xlat(&["--workers", "1", "--offload", "false"]),
+            ),
+            (format!("{label} 1q"), xlat(&["--workers", "1"])),
+            (format!("{label} {n}q"), xlat(&["--workers", &n_s])),
+            (format!("{label} nat64 1q"), nat64("1")),
+            (format!("{label} nat64 {n}q"), nat64(&n_s)),
+        ]);
+    }
+    if let Some(b) = &baseline {
+        println!(
+            "baseline rows (\"base ...\"): XLAT64_BASELINE_BIN={}",
+            b.display()
+        );
+    }
     println!(
         "\n== end-to-end: {} round(s), {} s per figure, TCP with 1 and {} stream(s), UDP \
          64-byte payloads over {} iperf3 flows, udpgen ({} thread(s)) over {FEW_FLOWS} and \
@@ -734,7 +747,7 @@ fn print_table(title: &str, rows: &[Row]) {
     print_nat64_targets(rows);
 }
 
-/// TCP and iperf3's 64-flow UDP, and each xlat64 row's ratio to TAYGA.
+/// TCP and iperf3's 64-flow UDP, and each xlat64 row's ratios (see [`comparisons`]).
 fn print_iperf_table(rows: &[Row]) {
     println!(
         "{:<18} {:>8} {:>8} {:>13} {:>13} {:>9}  note",
@@ -756,18 +769,15 @@ fn print_iperf_table(rows: &[Row]) {
             r.note
         );
     }
-    let Some(tayga) = rows.iter().find(|r| r.name == "tayga") else {
-        return;
-    };
-    for x in rows.iter().filter(|r| r.name.starts_with("xlat64")) {
+    for (x, reference, label) in comparisons(rows) {
         println!(
             "{:<18} {:>8} {:>8} {:>13} {:>13} {:>9}",
-            format!("{}/tayga", x.name.trim_start_matches("xlat64 ")),
-            ratio(x.tcp1_gbps, tayga.tcp1_gbps),
-            ratio(x.tcpn_gbps, tayga.tcpn_gbps),
-            ratio(x.udp_if_pps, tayga.udp_if_pps),
-            ratio(x.udp_pps, tayga.udp_pps),
-            ratio(x.cpu_ns_per_pkt, tayga.cpu_ns_per_pkt),
+            label,
+            ratio(x.tcp1_gbps, reference.tcp1_gbps),
+            ratio(x.tcpn_gbps, reference.tcpn_gbps),
+            ratio(x.udp_if_pps, reference.udp_if_pps),
+            ratio(x.udp_pps, reference.udp_pps),
+            ratio(x.cpu_ns_per_pkt, reference.cpu_ns_per_pkt),
         );
     }
 }
@@ -800,21 +810,37 @@ fn print_udpgen_table(rows: &[Row]) {
             fmt_opt(r.new_ns, 0),
         );
     }
-    let Some(tayga) = rows.iter().find(|r| r.name == "tayga") else {
-        return;
-    };
-    for x in rows.iter().filter(|r| r.name.starts_with("xlat64")) {
+    for (x, reference, label) in comparisons(rows) {
         println!(
             "{:<18} {:>13} {:>8} {:>13} {:>8} {:>11} {:>8}",
-            format!("{}/tayga", x.name.trim_start_matches("xlat64 ")),
-            ratio(x.few_pps, tayga.few_pps),
-            ratio(x.few_ns, tayga.few_ns),
-            ratio(x.many_pps, tayga.many_pps),
-            ratio(x.many_ns, tayga.many_ns),
-            ratio(x.new_pps, tayga.few_pps),
-            ratio(x.new_ns, tayga.few_ns),
+            label,
+            ratio(x.few_pps, reference.few_pps),
+            ratio(x.few_ns, reference.few_ns),
+            ratio(x.many_pps, reference.many_pps),
+            ratio(x.many_ns, reference.many_ns),
+            ratio(x.new_pps, reference.few_pps),
+            ratio(x.new_ns, reference.few_ns),
         );
     }
+}
+
+/// The ratio lines under a table: each xlat64 row against TAYGA, then, when the bench
+/// ran a baseline binary (`XLAT64_BASELINE_BIN`), each xlat64 row against the same row
+/// of the baseline ("base ..."). Yields (row, reference row, label).
+fn comparisons(rows: &[Row]) -> Vec<(&Row, &Row, String)> {
+    let xlat64 = || rows.iter().filter(|r| r.name.starts_with("xlat64"));
+    let short = |r: &Row| r.name.trim_start_matches("xlat64 ").to_string();
+    let mut v = Vec::new();
+    if let Some(tayga) = rows.iter().find(|r| r.name == "tayga") {
+        v.extend(xlat64().map(|x| (x, tayga, format!("{}/tayga", short(x)))));
+    }
+    for x in xlat64() {
+        let base_name = x.name.replacen("xlat64", "base", 1);
+        if let Some(b) = rows.iter().find(|r| r.name == base_name) {
+            v.push((x, b, format!("{}/base", short(x))));
+        }
+    }
+    v
 }
 
 /// The stateful NAT64 targets of issue #3, row by row, each with its verdict.
@@ -872,6 +898,17 @@ mod tests {
         \"end\": {\"sum\": {\"packets\": 5}, \"sum_received\":\t{\n\
         \"start\":\t0,\n\"seconds\":\t2.0,\n\"bits_per_second\":\t1.5e6,\n\
         \"lost_packets\":\t100,\n\"packets\":\t1100,\n\"sender\":\tfalse\n}}}";
+
+    /// Each xlat64 row is compared with TAYGA and with its own baseline row.
+    #[test]
+    fn compares_with_tayga_and_the_baseline_row() {
+        let rows: Vec<Row> = ["tayga", "xlat64 1q", "xlat64 2q", "base 1q"]
+            .iter()
+            .map(|n| Row::new(n))
+            .collect();
+        let labels: Vec<String> = comparisons(&rows).into_iter().map(|c| c.2).collect();
+        assert_eq!(labels, ["1q/tayga", "2q/tayga", "1q/base"]);
+    }
 
     #[test]
     fn parses_options() {

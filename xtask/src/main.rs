@@ -40,7 +40,9 @@ commands:
                             stateful NAT64 with 1 and N queues: TCP Gbit/s (1 and N
                             streams), 64-byte UDP packets/s over 64 flows (iperf3, and
                             udpgen) and over 100 000 flows, NAT64 new sessions/s,
-                            translator CPU ns per packet
+                            translator CPU ns per packet; with
+                            XLAT64_BASELINE_BIN=PATH also every xlat64 row with that
+                            binary (rows named base ...) and the ratios to it
   fuzz [--seconds N]        bounded fuzz runs
   udpgen --dst IPV6 --seconds S (--flows N | --new-flows) [--threads N] [--max-packets N]
                             (used by bench) 64-byte UDP from a raw socket over exactly N
