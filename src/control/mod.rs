@@ -190,7 +190,7 @@ impl Xlat {
             Mode::Nat64 => Xlat::Nat64(Nat64Translator::new(xc, cfg.icmp_on_refusal).map_err(
                 |e| Failure {
                     code: EXIT_USAGE,
-                    msg: e,
+                    msg: e.to_string(),
                 },
             )?),
         })
@@ -220,7 +220,7 @@ fn nat64_shards(cfg: &Config) -> Result<(Vec<Shard>, Arc<Sharding>), Failure> {
         sc.max_subscribers = base.max_subscribers.div_ceil(workers).max(64);
         let shard = Shard::new(sc, seed()?).map_err(|e| Failure {
             code: EXIT_USAGE,
-            msg: e,
+            msg: e.to_string(),
         })?;
         // Huge pages halve the TLB misses of lookups in big tables; without them
         // (THP off) everything works on 4 KiB pages, only slower.
