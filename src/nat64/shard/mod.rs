@@ -201,6 +201,7 @@ impl Shard {
     /// IPv6→IPv4: the mapping for this flow, created if the flow may open one
     /// (RFC 6146 §3.5.1 UDP, §3.5.2 TCP, §3.5.3 ICMP queries with `t.v6.port` the
     /// identifier). `tcp_flags` is byte 13 of the TCP header (0 otherwise).
+    #[inline]
     pub fn lookup_or_create_v6(
         &mut self,
         t: Tuple6,
@@ -208,10 +209,30 @@ impl Shard {
         now: u64,
     ) -> Result<Outbound, Refusal> {
         let Tuple6 { proto, v6, remote } = t;
+        let (src6, sport, dst4, dport) = (v6.addr, v6.port, remote.addr, remote.port);
+        self.lookup_or_create_v6_fields(proto, src6, sport, dst4, dport, tcp_flags, now)
+    }
+
+    /// [`lookup_or_create_v6`](Self::lookup_or_create_v6) on the tuple's fields. Loose
+    /// arguments travel in registers, where a tuple of this size would go through
+    /// memory: with the wrapper inlined, the tuple costs nothing, and the compiler still
+    /// sees constant arguments (a caller's fixed protocol) as constants.
+    // One caller, the wrapper above, which names every field.
+    #[allow(clippy::too_many_arguments)]
+    fn lookup_or_create_v6_fields(
+        &mut self,
+        proto: Proto,
+        src6: Ipv6Addr,
+        sport: u16,
+        dst4: Ipv4Addr,
+        dport: u16,
+        tcp_flags: u8,
+        now: u64,
+    ) -> Result<Outbound, Refusal> {
         let now32 = now as u32;
-        let (src, sport) = (v6.addr.octets(), v6.port);
-        let raddr = u32::from(remote.addr);
-        let rport = if proto == Proto::Icmp { 0 } else { remote.port };
+        let src = src6.octets();
+        let raddr = u32::from(dst4);
+        let rport = if proto == Proto::Icmp { 0 } else { dport };
         let bib = self.find_bib6(proto, &src, sport);
         if let Some(b) = bib
             && let Some(s) = self.find_sess_from_bib(b, raddr, rport)
@@ -243,15 +264,33 @@ impl Shard {
 
     /// IPv4→IPv6: the IPv6 endpoint for a packet from the IPv4 peer `t.remote` to the
     /// pool4 transport address `t.pool4`.
+    #[inline]
     pub fn lookup_v4(&mut self, t: Tuple4, tcp_flags: u8, now: u64) -> V4Lookup {
         let Tuple4 {
             proto,
             remote,
             pool4,
         } = t;
-        let (sport, dst4, dport) = (remote.port, pool4.addr, pool4.port);
+        let (src4, sport, dst4, dport) = (remote.addr, remote.port, pool4.addr, pool4.port);
+        self.lookup_v4_fields(proto, src4, sport, dst4, dport, tcp_flags, now)
+    }
+
+    /// [`lookup_v4`](Self::lookup_v4) on the tuple's fields, for the reason given at
+    /// [`lookup_or_create_v6_fields`](Self::lookup_or_create_v6_fields).
+    // One caller, the wrapper above, which names every field.
+    #[allow(clippy::too_many_arguments)]
+    fn lookup_v4_fields(
+        &mut self,
+        proto: Proto,
+        src4: Ipv4Addr,
+        sport: u16,
+        dst4: Ipv4Addr,
+        dport: u16,
+        tcp_flags: u8,
+        now: u64,
+    ) -> V4Lookup {
         let now32 = now as u32;
-        let raddr = u32::from(remote.addr);
+        let raddr = u32::from(src4);
         let rport = if proto == Proto::Icmp { 0 } else { sport };
         let syn = proto == Proto::Tcp && tcp_flags & tcp::SYN != 0;
         // Both probes depend only on the packet, so their cache misses overlap.
