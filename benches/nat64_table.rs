@@ -23,7 +23,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use xlat64::dataplane::nat64::advise_shard_hugepages;
-use xlat64::nat64::{Pool4, Proto, Shard, ShardConfig, V4Lookup};
+use xlat64::nat64::{
+    Endpoint4, Endpoint6, Pool4, Proto, Shard, ShardConfig, Tuple4, Tuple6, V4Lookup,
+};
 
 struct CountingAlloc;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -66,6 +68,27 @@ fn client(i: usize) -> (Ipv6Addr, u16) {
 
 fn server(i: usize) -> Ipv4Addr {
     Ipv4Addr::new(198, 51, 100, (i % 251) as u8)
+}
+
+/// Every flow is UDP to port 443 of its server.
+const SERVER_PORT: u16 = 443;
+
+/// The IPv6 side of a flow: client `c:sp`, server `s`.
+fn flow6(c: Ipv6Addr, sp: u16, s: Ipv4Addr) -> Tuple6 {
+    Tuple6 {
+        proto: Proto::Udp,
+        v6: Endpoint6::new(c, sp),
+        remote: Endpoint4::new(s, SERVER_PORT),
+    }
+}
+
+/// The IPv4 side of a flow: server `s`, the client's pool4 address `a:p`.
+fn flow4(s: Ipv4Addr, a: Ipv4Addr, p: u16) -> Tuple4 {
+    Tuple4 {
+        proto: Proto::Udp,
+        remote: Endpoint4::new(s, SERVER_PORT),
+        pool4: Endpoint4::new(a, p),
+    }
 }
 
 fn rng(mut x: u64) -> impl FnMut() -> u64 {
@@ -131,7 +154,7 @@ fn run(n: usize, hugepages: bool) {
         for i in 0..n {
             let (c, sp) = client(i);
             let o = shard
-                .lookup_or_create_v6(Proto::Udp, c, sp, server(i), 443, 0, now)
+                .lookup_or_create_v6(flow6(c, sp, server(i)), 0, now)
                 .expect("create");
             out.push((o.src, o.sport));
         }
@@ -168,7 +191,7 @@ fn run(n: usize, hugepages: bool) {
         for &(c, sp, s) in &v6_keys[k] {
             black_box(
                 shard
-                    .lookup_or_create_v6(Proto::Udp, c, sp, s, 443, 0, now + 1)
+                    .lookup_or_create_v6(flow6(c, sp, s), 0, now + 1)
                     .is_ok(),
             );
         }
@@ -176,20 +199,20 @@ fn run(n: usize, hugepages: bool) {
     let v4_one = rate(|k| {
         for &(s, a, p) in &v4_keys[k] {
             black_box(matches!(
-                shard.lookup_v4(Proto::Udp, s, 443, a, p, 0, now + 2),
+                shard.lookup_v4(flow4(s, a, p), 0, now + 2),
                 V4Lookup::Forward(_)
             ));
         }
     });
     let v6_batch = rate(|k| {
         for batch in v6_keys[k].chunks(BATCH) {
-            for &(c, sp, _) in batch {
-                shard.prefetch_v6(Proto::Udp, c, sp);
+            for &(c, sp, s) in batch {
+                shard.prefetch_v6(flow6(c, sp, s));
             }
             for &(c, sp, s) in batch {
                 black_box(
                     shard
-                        .lookup_or_create_v6(Proto::Udp, c, sp, s, 443, 0, now + 3)
+                        .lookup_or_create_v6(flow6(c, sp, s), 0, now + 3)
                         .is_ok(),
                 );
             }
@@ -198,11 +221,11 @@ fn run(n: usize, hugepages: bool) {
     let v4_batch = rate(|k| {
         for batch in v4_keys[k].chunks(BATCH) {
             for &(s, a, p) in batch {
-                shard.prefetch_v4(Proto::Udp, s, 443, a, p);
+                shard.prefetch_v4(flow4(s, a, p));
             }
             for &(s, a, p) in batch {
                 black_box(matches!(
-                    shard.lookup_v4(Proto::Udp, s, 443, a, p, 0, now + 4),
+                    shard.lookup_v4(flow4(s, a, p), 0, now + 4),
                     V4Lookup::Forward(_)
                 ));
             }

@@ -214,13 +214,11 @@ impl ShardConfig {
     }
 
     /// Checks the values a shard relies on; errors name the key and the expected form.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ShardConfigError> {
+        use ShardConfigError as E;
         let t = &self.timeouts;
         if t.udp < UDP_MIN_MS {
-            return Err(format!(
-                "nat64.udp-timeout: {} ms is below RFC 6146's 2-minute minimum; use at least 120000",
-                t.udp
-            ));
+            return Err(E::UdpTimeoutBelowMin { ms: t.udp });
         }
         for (key, v) in [
             ("nat64.udp-timeout", t.udp),
@@ -230,43 +228,98 @@ impl ShardConfig {
             ("nat64.icmp-timeout", t.icmp),
         ] {
             if v == 0 || v >= 1 << 31 {
-                return Err(format!(
-                    "{key}: expected milliseconds between 1 and {} (24 days), got {v}",
-                    (1u64 << 31) - 1
-                ));
+                return Err(E::TimeoutOutOfRange { key, ms: v });
             }
         }
         if self.pool.addrs.is_empty() {
-            return Err("nat64.pool4: expected at least one IPv4 address".into());
+            return Err(E::Pool4Empty);
         }
         if self.pool.addrs.len() > 65535 {
-            return Err("nat64.pool4: at most 65535 addresses".into());
+            return Err(E::Pool4TooLarge);
         }
         for p in Proto::ALL {
             if self.pool.range(p).is_empty() {
-                return Err(format!(
-                    "nat64.pool4.{p}-ports: expected FIRST-LAST with FIRST <= LAST"
-                ));
+                return Err(E::PortRangeEmpty(p));
             }
         }
         if self.workers == 0 || self.worker >= self.workers {
-            return Err(format!(
-                "nat64.workers: worker {} of {} is out of range",
-                self.worker, self.workers
-            ));
+            return Err(E::WorkerOutOfRange {
+                worker: self.worker,
+                workers: self.workers,
+            });
         }
         if self.max_sessions == 0 || self.max_sessions + self.max_static >= u32::MAX as usize / 2 {
-            return Err("nat64.max-sessions: expected 1 to 2^31 - 1".into());
+            return Err(E::MaxSessionsOutOfRange);
         }
         if self.subscriber_prefix_len == 0 || self.subscriber_prefix_len > 64 {
-            return Err(format!(
-                "nat64.subscriber-prefix-len: expected 1 to 64, got {}",
-                self.subscriber_prefix_len
-            ));
+            return Err(E::SubscriberPrefixLenOutOfRange(self.subscriber_prefix_len));
         }
         Ok(())
     }
 }
+
+/// A [`ShardConfig`] value a shard cannot run with. `Display` names the configuration
+/// key and the expected form, for the operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShardConfigError {
+    /// `timeouts.udp` is below UDP_Min (RFC 6146 §3.5.1).
+    UdpTimeoutBelowMin {
+        ms: u64,
+    },
+    /// A timeout (named by its key) is 0 or does not fit the wrapping 31-bit clock.
+    TimeoutOutOfRange {
+        key: &'static str,
+        ms: u64,
+    },
+    Pool4Empty,
+    /// More pool4 addresses than a binding's 16-bit pool index can name.
+    Pool4TooLarge,
+    PortRangeEmpty(Proto),
+    WorkerOutOfRange {
+        worker: usize,
+        workers: usize,
+    },
+    /// `max_sessions` is 0, or `max_sessions + max_static` does not fit a slab index.
+    MaxSessionsOutOfRange,
+    SubscriberPrefixLenOutOfRange(u8),
+}
+
+impl fmt::Display for ShardConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ShardConfigError::UdpTimeoutBelowMin { ms } => write!(
+                f,
+                "nat64.udp-timeout: {ms} ms is below RFC 6146's 2-minute minimum; use at least {UDP_MIN_MS}"
+            ),
+            ShardConfigError::TimeoutOutOfRange { key, ms } => write!(
+                f,
+                "{key}: expected milliseconds between 1 and {} (24 days), got {ms}",
+                (1u64 << 31) - 1
+            ),
+            ShardConfigError::Pool4Empty => {
+                f.write_str("nat64.pool4: expected at least one IPv4 address")
+            }
+            ShardConfigError::Pool4TooLarge => f.write_str("nat64.pool4: at most 65535 addresses"),
+            ShardConfigError::PortRangeEmpty(p) => write!(
+                f,
+                "nat64.pool4.{p}-ports: expected FIRST-LAST with FIRST <= LAST"
+            ),
+            ShardConfigError::WorkerOutOfRange { worker, workers } => write!(
+                f,
+                "nat64.workers: worker {worker} of {workers} is out of range"
+            ),
+            ShardConfigError::MaxSessionsOutOfRange => {
+                f.write_str("nat64.max-sessions: expected 1 to 2^31 - 1")
+            }
+            ShardConfigError::SubscriberPrefixLenOutOfRange(len) => write!(
+                f,
+                "nat64.subscriber-prefix-len: expected 1 to 64, got {len}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ShardConfigError {}
 
 #[cfg(test)]
 mod tests {
@@ -304,6 +357,50 @@ mod tests {
         assert!(c.validate().is_ok());
         c.timeouts.udp = 60_000;
         let e = c.validate().unwrap_err();
-        assert!(e.contains("nat64.udp-timeout"), "{e}");
+        assert_eq!(e, ShardConfigError::UdpTimeoutBelowMin { ms: 60_000 });
+        assert!(e.to_string().contains("nat64.udp-timeout"), "{e}");
+    }
+
+    /// Each error names its configuration key and the expected form, for the
+    /// operator; the texts are the ones `xlat64` has always printed.
+    #[test]
+    fn errors_name_the_key_and_the_expected_form() {
+        let check = |spoil: fn(&mut ShardConfig), want: &str| {
+            let mut c = ShardConfig::new(Pool4::new(vec![Ipv4Addr::new(192, 0, 2, 1)]), 100);
+            spoil(&mut c);
+            assert_eq!(c.validate().unwrap_err().to_string(), want);
+        };
+        check(
+            |c| c.timeouts.udp = 1000,
+            "nat64.udp-timeout: 1000 ms is below RFC 6146's 2-minute minimum; use at least 120000",
+        );
+        check(
+            |c| c.timeouts.tcp_trans = 0,
+            "nat64.tcp-trans-timeout: expected milliseconds between 1 and 2147483647 (24 days), got 0",
+        );
+        check(
+            |c| c.pool.addrs.clear(),
+            "nat64.pool4: expected at least one IPv4 address",
+        );
+        check(
+            |c| c.pool.addrs = vec![Ipv4Addr::UNSPECIFIED; 65536],
+            "nat64.pool4: at most 65535 addresses",
+        );
+        check(
+            |c| c.pool.udp = PortRange::new(9, 8),
+            "nat64.pool4.udp-ports: expected FIRST-LAST with FIRST <= LAST",
+        );
+        check(
+            |c| c.worker = 2,
+            "nat64.workers: worker 2 of 1 is out of range",
+        );
+        check(
+            |c| c.max_sessions = 0,
+            "nat64.max-sessions: expected 1 to 2^31 - 1",
+        );
+        check(
+            |c| c.subscriber_prefix_len = 65,
+            "nat64.subscriber-prefix-len: expected 1 to 64, got 65",
+        );
     }
 }

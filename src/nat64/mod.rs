@@ -4,21 +4,26 @@
 //! in tests. No packet is parsed or built here; the translator asks for mappings.
 //!
 //! # API
-//! - [`Shard::new`]`(ShardConfig, seed)`: one per worker; all tables allocated now.
-//! - [`Shard::lookup_or_create_v6`]`(proto, src6, sport, dst4, dport, tcp_flags, now)
-//!   -> Result<Outbound, Refusal>`: the IPv4 source address:port for an IPv6 packet.
-//! - [`Shard::lookup_v4`]`(proto, src4, sport, dst4, dport, tcp_flags, now) -> V4Lookup`:
-//!   the IPv6 client address:port for an IPv4 packet, or `Held` (a SYN kept for a
-//!   simultaneous open), or `Refused(reason)`.
+//! - [`Shard::new`]`(ShardConfig, seed) -> Result<Shard, ShardConfigError>`: one per
+//!   worker; all tables allocated now.
+//! - [`Shard::lookup_or_create_v6`]`(Tuple6, tcp_flags, now) -> Result<Outbound, Refusal>`:
+//!   the IPv4 source address:port for an IPv6 packet.
+//! - [`Shard::lookup_v4`]`(Tuple4, tcp_flags, now) -> V4Lookup`: the IPv6 client
+//!   address:port for an IPv4 packet, or `Held` (a SYN kept for a simultaneous open),
+//!   or `Refused(reason)`.
+//! - [`Shard::find_v6`]`(Tuple6)` / [`Shard::find_v4`]`(Tuple4)`: the same mappings,
+//!   read-only, for the packets quoted in ICMP errors.
 //! - [`Shard::expire`]`(now, budget, on_event) -> freed`: bounded sweeping; events are
 //!   held SYNs to answer with ICMP Port Unreachable and optional TCP probes.
 //! - [`Shard::add_static`], [`Shard::sessions`]`(now)`, [`Shard::counters`].
-//! - [`Shard::prefetch_v6`] / [`Shard::prefetch_v4`]: optional cache hints for a batch of
-//!   packets before their lookups; [`Shard::for_each_table`]: the large tables' memory,
+//! - [`Shard::prefetch_v6`]`(Tuple6)` / [`Shard::prefetch_v4`]`(Tuple4)`: optional cache
+//!   hints for a batch of packets before their lookups; [`Shard::for_each_table`]: the large tables' memory,
 //!   for huge-page advice (`dataplane::nat64::advise_shard_hugepages`).
 //! - [`Sharding::owner_of_v6`] / [`Sharding::owner_of_v4`]: which worker owns a packet;
 //!   `dataplane::ring`: the SPSC hand-off ring for packets that arrive elsewhere.
 //!
+//! A [`Tuple6`] or [`Tuple4`] names a flow's five values by their role in the session
+//! (IPv6 host, IPv4 peer, pool4 address), so that swapped ports or addresses show.
 //! ICMP query identifiers play the port (§3.5.3); the remote "port" of an ICMP session
 //! is 0, because the identifier is translated on both sides.
 //!
@@ -106,27 +111,23 @@
 //! 4 (quota tables) + port bitmaps. At scale a lookup is bound by dependent DRAM
 //! misses: index slot → binding and session, two round trips in both directions now.
 //!
-//! What each change gave at 10 M sessions, one at a time (IPv6 / IPv4 side, M/s):
-//! - Before (same bench method): 3.8–4.3 / 3.9–4.2. The previous bench method (IPv4
-//!   keys gathered from an 80 MB reply table inside the timed loop, wall time) gave
-//!   2.9–3.8 / 3.3–3.5 in the previous version of this table.
-//! - Tags in index slots, sessions at their binding's index, aligned bindings, no
-//!   huge pages: 5.1–5.3 / 4.8–5.0.
-//! - Plus huge pages (830 of 886 MB became 2 MiB pages; THP is `madvise` here): 6.4–7.3
-//!   / 5.9–6.4. Without them nearly every access also misses the TLB (a nested page
-//!   walk under KVM).
-//! - Each measured alone against the final code: without tags 5.0 / 4.5 (a hit at 60 %
-//!   load passes 0.75 foreign entries on average, each a slab miss without the tag);
-//!   without the session at its binding's index, IPv6 side 4.7–5.0 (three round trips:
-//!   slot → binding → session).
-//! - Batching with prefetch adds 40–50 % on top; the worker loop could use it (it
-//!   holds a batch of packets), but no figure above assumes it except the last column.
-//! - Did not help: judging 4 slots at once without per-slot branches (to spare
-//!   mispredictions): 3.9–4.8 / 3.3–3.8, slower than the plain probe loop, whose
-//!   well-predicted branches let the CPU start the binding and session loads before
-//!   the slot compare resolves.
-//! - Not tried: a cheaper hash. Hashing is two multiplies per key, and the 20 k row
-//!   shows the code without memory stalls runs at 45–60 M lookups/s.
+//! Each part of the design, measured alone against the rest of it at 10 M sessions
+//! (IPv6 / IPv4 side, M/s, one at a time; the row above is all of them):
+//! - without huge pages (830 of 886 MB are 2 MiB pages with them; THP is `madvise`
+//!   here): 5.1–5.3 / 4.8–5.0. Nearly every access then also misses the TLB (a nested
+//!   page walk under KVM).
+//! - without tags in index slots: 5.0 / 4.5 (a hit at 60 % load passes 0.75 foreign
+//!   entries on average, each a slab miss without the tag);
+//! - without the session at its binding's index, IPv6 side 4.7–5.0 (three round
+//!   trips: slot → binding → session).
+//!
+//! Batching with prefetch adds 40–50 % on top; the worker loop could use it (it holds
+//! a batch of packets), but no figure above assumes it except the last column. A probe
+//! judging 4 slots at once without per-slot branches (to spare mispredictions) was
+//! slower, 3.9–4.8 / 3.3–3.8: the plain loop's well-predicted branches let the CPU
+//! start the binding and session loads before the slot compare resolves. Hashing is two
+//! multiplies per key, and the 20 k row shows the code without memory stalls runs at
+//! 45–60 M lookups/s, so a cheaper hash has little to give.
 
 pub mod config;
 mod hash;
@@ -136,13 +137,17 @@ mod quota;
 mod shard;
 pub mod sharding;
 pub mod tcp;
+pub mod tuple;
 pub mod types;
 
 #[cfg(test)]
 mod tests;
 
-pub use config::{Filtering, Pool4, PortRange, Proto, ShardConfig, Timeouts};
+pub use config::{Filtering, Pool4, PortRange, Proto, ShardConfig, ShardConfigError, Timeouts};
 pub use shard::Shard;
 pub use sharding::Sharding;
 pub use tcp::TcpState;
-pub use types::{Counters, Event, Inbound, Outbound, Refusal, SessionInfo, StaticBib, V4Lookup};
+pub use tuple::{Endpoint4, Endpoint6, Tuple4, Tuple6};
+pub use types::{
+    Event, Inbound, Outbound, Refusal, SessionInfo, ShardCounters, StaticBib, V4Lookup,
+};

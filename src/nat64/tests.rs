@@ -23,6 +23,24 @@ fn shard(c: ShardConfig) -> Shard {
     Shard::new(c, 0x1234).unwrap()
 }
 
+/// The flow of the IPv6 host `v6` (address, port) with the IPv4 peer `remote`.
+fn t6(proto: Proto, v6: (Ipv6Addr, u16), remote: (Ipv4Addr, u16)) -> Tuple6 {
+    Tuple6 {
+        proto,
+        v6: Endpoint6::new(v6.0, v6.1),
+        remote: Endpoint4::new(remote.0, remote.1),
+    }
+}
+
+/// The flow of the IPv4 peer `remote` (address, port) with the pool4 address `pool4`.
+fn t4(proto: Proto, remote: (Ipv4Addr, u16), pool4: (Ipv4Addr, u16)) -> Tuple4 {
+    Tuple4 {
+        proto,
+        remote: Endpoint4::new(remote.0, remote.1),
+        pool4: Endpoint4::new(pool4.0, pool4.1),
+    }
+}
+
 fn fwd(r: V4Lookup) -> Inbound {
     match r {
         V4Lookup::Forward(i) => i,
@@ -44,14 +62,14 @@ fn state_of(s: &Shard, now: u64) -> Option<TcpState> {
 fn endpoint_independent_mapping_rfc6146_3_5_1_rfc4787_req1() {
     let mut s = shard(cfg());
     let a = s
-        .lookup_or_create_v6(Proto::Udp, c6(1), 5000, R1, 53, 0, 0)
+        .lookup_or_create_v6(t6(Proto::Udp, (c6(1), 5000), (R1, 53)), 0, 0)
         .unwrap();
     let b = s
-        .lookup_or_create_v6(Proto::Udp, c6(1), 5000, R2, 123, 0, 0)
+        .lookup_or_create_v6(t6(Proto::Udp, (c6(1), 5000), (R2, 123)), 0, 0)
         .unwrap();
     assert_eq!((a.src, a.sport), (b.src, b.sport));
     let c = s
-        .lookup_or_create_v6(Proto::Udp, c6(1), 5001, R1, 53, 0, 0)
+        .lookup_or_create_v6(t6(Proto::Udp, (c6(1), 5001), (R1, 53)), 0, 0)
         .unwrap();
     assert_ne!((a.src, a.sport), (c.src, c.sport));
     assert_eq!(c.src, a.src, "paired pooling (RFC 4787 REQ-2)");
@@ -66,7 +84,7 @@ fn binding_with_many_sessions_finds_each_rfc6146_3_5_1() {
     for round in 0..2 {
         for k in 0..12u8 {
             let dst = Ipv4Addr::new(198, 51, 100, k);
-            s.lookup_or_create_v6(Proto::Udp, c6(1), 5000, dst, 53, 0, round)
+            s.lookup_or_create_v6(t6(Proto::Udp, (c6(1), 5000), (dst, 53)), 0, round)
                 .unwrap();
         }
         assert_eq!(s.session_count(), 12, "round {round}: no duplicates");
@@ -78,13 +96,13 @@ fn binding_with_many_sessions_finds_each_rfc6146_3_5_1() {
 fn reply_maps_back_rfc6146_3_5_1() {
     let mut s = shard(cfg());
     let o = s
-        .lookup_or_create_v6(Proto::Udp, c6(1), 5000, R1, 53, 0, 0)
+        .lookup_or_create_v6(t6(Proto::Udp, (c6(1), 5000), (R1, 53)), 0, 0)
         .unwrap();
-    let i = fwd(s.lookup_v4(Proto::Udp, R1, 53, o.src, o.sport, 0, 1));
+    let i = fwd(s.lookup_v4(t4(Proto::Udp, (R1, 53), (o.src, o.sport)), 0, 1));
     assert_eq!((i.dst, i.dport), (c6(1), 5000));
     assert_eq!(s.session_count(), 1);
     assert_eq!(
-        s.lookup_v4(Proto::Udp, R1, 53, o.src, o.sport ^ 2, 0, 1),
+        s.lookup_v4(t4(Proto::Udp, (R1, 53), (o.src, o.sport ^ 2)), 0, 1),
         V4Lookup::Refused(Refusal::NoMapping)
     );
 }
@@ -93,9 +111,9 @@ fn reply_maps_back_rfc6146_3_5_1() {
 fn endpoint_independent_filtering_default_rfc4787_req8() {
     let mut s = shard(cfg());
     let o = s
-        .lookup_or_create_v6(Proto::Udp, c6(1), 5000, R1, 53, 0, 0)
+        .lookup_or_create_v6(t6(Proto::Udp, (c6(1), 5000), (R1, 53)), 0, 0)
         .unwrap();
-    let i = fwd(s.lookup_v4(Proto::Udp, R2, 999, o.src, o.sport, 0, 1));
+    let i = fwd(s.lookup_v4(t4(Proto::Udp, (R2, 999), (o.src, o.sport)), 0, 1));
     assert_eq!(i.dst, c6(1));
     assert_eq!(s.session_count(), 2, "the new peer got its own session");
     s.check_invariants();
@@ -107,14 +125,14 @@ fn address_dependent_filtering_option_rfc4787_req8() {
     c.filtering = Filtering::AddressDependent;
     let mut s = shard(c);
     let o = s
-        .lookup_or_create_v6(Proto::Udp, c6(1), 5000, R1, 53, 0, 0)
+        .lookup_or_create_v6(t6(Proto::Udp, (c6(1), 5000), (R1, 53)), 0, 0)
         .unwrap();
     assert_eq!(
-        s.lookup_v4(Proto::Udp, R2, 53, o.src, o.sport, 0, 1),
+        s.lookup_v4(t4(Proto::Udp, (R2, 53), (o.src, o.sport)), 0, 1),
         V4Lookup::Refused(Refusal::Filtered)
     );
     // Same address, another port: allowed (address-, not address-and-port-dependent).
-    fwd(s.lookup_v4(Proto::Udp, R1, 5353, o.src, o.sport, 0, 1));
+    fwd(s.lookup_v4(t4(Proto::Udp, (R1, 5353), (o.src, o.sport)), 0, 1));
     assert_eq!(s.counters().refused(Refusal::Filtered), 1);
     s.check_invariants();
 }
@@ -123,9 +141,9 @@ fn address_dependent_filtering_option_rfc4787_req8() {
 fn icmp_identifier_is_the_port_rfc6146_3_5_3() {
     let mut s = shard(cfg());
     let o = s
-        .lookup_or_create_v6(Proto::Icmp, c6(1), 77, R1, 77, 0, 0)
+        .lookup_or_create_v6(t6(Proto::Icmp, (c6(1), 77), (R1, 77)), 0, 0)
         .unwrap();
-    let i = fwd(s.lookup_v4(Proto::Icmp, R1, o.sport, o.src, o.sport, 0, 1));
+    let i = fwd(s.lookup_v4(t4(Proto::Icmp, (R1, o.sport), (o.src, o.sport)), 0, 1));
     assert_eq!((i.dst, i.dport), (c6(1), 77));
     assert_eq!(s.session_count(), 1);
     let info = s.sessions(1).next().unwrap();
@@ -144,25 +162,25 @@ fn tcp_v6_open_and_close_rfc6146_3_5_2_2() {
     let mut s = shard(cfg());
     let t = |s: &mut Shard, now| state_of(s, now).unwrap();
     assert_eq!(
-        s.lookup_or_create_v6(Proto::Tcp, c6(1), 40000, R1, 80, ACK, 0),
+        s.lookup_or_create_v6(t6(Proto::Tcp, (c6(1), 40000), (R1, 80)), ACK, 0),
         Err(Refusal::NoSession),
         "CLOSED: only a SYN opens"
     );
     let o = s
-        .lookup_or_create_v6(Proto::Tcp, c6(1), 40000, R1, 80, SYN, 0)
+        .lookup_or_create_v6(t6(Proto::Tcp, (c6(1), 40000), (R1, 80)), SYN, 0)
         .unwrap();
     assert_eq!(o.sport & 1, 0, "parity kept");
     assert_eq!(t(&mut s, 0), TcpState::V6Init);
-    fwd(s.lookup_v4(Proto::Tcp, R1, 80, o.src, o.sport, SYN | ACK, 1));
+    fwd(s.lookup_v4(t4(Proto::Tcp, (R1, 80), (o.src, o.sport)), SYN | ACK, 1));
     assert_eq!(t(&mut s, 1), TcpState::Established);
-    s.lookup_or_create_v6(Proto::Tcp, c6(1), 40000, R1, 80, FIN | ACK, 2)
+    s.lookup_or_create_v6(t6(Proto::Tcp, (c6(1), 40000), (R1, 80)), FIN | ACK, 2)
         .unwrap();
     assert_eq!(t(&mut s, 2), TcpState::V6FinRcv);
-    fwd(s.lookup_v4(Proto::Tcp, R1, 80, o.src, o.sport, FIN | ACK, 3));
+    fwd(s.lookup_v4(t4(Proto::Tcp, (R1, 80), (o.src, o.sport)), FIN | ACK, 3));
     assert_eq!(t(&mut s, 3), TcpState::V4FinV6FinRcv);
     s.check_invariants();
     // TCP_TRANS (4 min) from the second FIN; later packets do not refresh it.
-    s.lookup_or_create_v6(Proto::Tcp, c6(1), 40000, R1, 80, ACK, 3 * MIN)
+    s.lookup_or_create_v6(t6(Proto::Tcp, (c6(1), 40000), (R1, 80)), ACK, 3 * MIN)
         .unwrap();
     sweep(&mut s, 3 * MIN);
     assert_eq!(s.session_count(), 1);
@@ -180,12 +198,12 @@ fn tcp_v6_open_and_close_rfc6146_3_5_2_2() {
 fn tcp_rst_goes_to_trans_and_data_revives_rfc6146_3_5_2_2() {
     let mut s = shard(cfg());
     let o = s
-        .lookup_or_create_v6(Proto::Tcp, c6(1), 40000, R1, 80, SYN, 0)
+        .lookup_or_create_v6(t6(Proto::Tcp, (c6(1), 40000), (R1, 80)), SYN, 0)
         .unwrap();
-    fwd(s.lookup_v4(Proto::Tcp, R1, 80, o.src, o.sport, SYN | ACK, 1));
-    fwd(s.lookup_v4(Proto::Tcp, R1, 80, o.src, o.sport, RST, 2));
+    fwd(s.lookup_v4(t4(Proto::Tcp, (R1, 80), (o.src, o.sport)), SYN | ACK, 1));
+    fwd(s.lookup_v4(t4(Proto::Tcp, (R1, 80), (o.src, o.sport)), RST, 2));
     assert_eq!(state_of(&s, 2), Some(TcpState::Trans));
-    s.lookup_or_create_v6(Proto::Tcp, c6(1), 40000, R1, 80, ACK, 3)
+    s.lookup_or_create_v6(t6(Proto::Tcp, (c6(1), 40000), (R1, 80)), ACK, 3)
         .unwrap();
     assert_eq!(state_of(&s, 3), Some(TcpState::Established));
     // Established sessions outlive TCP_TRANS.
@@ -198,9 +216,9 @@ fn tcp_rst_goes_to_trans_and_data_revives_rfc6146_3_5_2_2() {
 fn established_timeout_probes_then_trans_rfc6146_3_5_2_2() {
     let mut s = shard(cfg());
     let o = s
-        .lookup_or_create_v6(Proto::Tcp, c6(1), 40000, R1, 80, SYN, 0)
+        .lookup_or_create_v6(t6(Proto::Tcp, (c6(1), 40000), (R1, 80)), SYN, 0)
         .unwrap();
-    fwd(s.lookup_v4(Proto::Tcp, R1, 80, o.src, o.sport, SYN | ACK, 0));
+    fwd(s.lookup_v4(t4(Proto::Tcp, (R1, 80), (o.src, o.sport)), SYN | ACK, 0));
     let est = Timeouts::default().tcp_est;
     assert!(sweep(&mut s, est - 1).is_empty());
     let mut ev = sweep(&mut s, est);
@@ -217,11 +235,11 @@ fn established_timeout_probes_then_trans_rfc6146_3_5_2_2() {
 fn v4_syn_without_mapping_held_then_port_unreachable_rfc6146_3_5_2_2() {
     let mut s = shard(cfg());
     assert_eq!(
-        s.lookup_v4(Proto::Tcp, R1, 80, P4, 3000, SYN, 0),
+        s.lookup_v4(t4(Proto::Tcp, (R1, 80), (P4, 3000)), SYN, 0),
         V4Lookup::Held
     );
     assert_eq!(
-        s.lookup_v4(Proto::Tcp, R1, 80, P4, 3000, SYN, 1000),
+        s.lookup_v4(t4(Proto::Tcp, (R1, 80), (P4, 3000)), SYN, 1000),
         V4Lookup::Held,
         "retransmission"
     );
@@ -239,7 +257,7 @@ fn v4_syn_without_mapping_held_then_port_unreachable_rfc6146_3_5_2_2() {
     assert_eq!(s.session_count(), 0);
     // Non-SYN: no mapping, nothing held.
     assert_eq!(
-        s.lookup_v4(Proto::Tcp, R1, 80, P4, 3000, ACK, 0),
+        s.lookup_v4(t4(Proto::Tcp, (R1, 80), (P4, 3000)), ACK, 0),
         V4Lookup::Refused(Refusal::NoMapping)
     );
 }
@@ -252,7 +270,7 @@ fn v4_syn_hold_follows_configured_incoming_syn_timeout_rfc6146_3_5_2_2() {
     c.timeouts.tcp_incoming_syn = 2000;
     let mut s = shard(c);
     assert_eq!(
-        s.lookup_v4(Proto::Tcp, R1, 80, P4, 3000, SYN, 0),
+        s.lookup_v4(t4(Proto::Tcp, (R1, 80), (P4, 3000)), SYN, 0),
         V4Lookup::Held
     );
     assert!(sweep(&mut s, 1999).is_empty());
@@ -266,20 +284,24 @@ fn v4_syn_hold_follows_configured_incoming_syn_timeout_rfc6146_3_5_2_2() {
 fn fin_changes_state_but_not_lifetime_rfc6146_3_5_2_2() {
     let mut s = shard(cfg());
     let o = s
-        .lookup_or_create_v6(Proto::Tcp, c6(1), 40000, R1, 80, SYN, 0)
+        .lookup_or_create_v6(t6(Proto::Tcp, (c6(1), 40000), (R1, 80)), SYN, 0)
         .unwrap();
-    fwd(s.lookup_v4(Proto::Tcp, R1, 80, o.src, o.sport, SYN | ACK, 0));
+    fwd(s.lookup_v4(t4(Proto::Tcp, (R1, 80), (o.src, o.sport)), SYN | ACK, 0));
     let est = Timeouts::default().tcp_est;
     let left = |s: &Shard, now| s.sessions(now).next().unwrap().expires_in_ms;
-    s.lookup_or_create_v6(Proto::Tcp, c6(1), 40000, R1, 80, FIN | ACK, est - 1000)
-        .unwrap();
+    s.lookup_or_create_v6(
+        t6(Proto::Tcp, (c6(1), 40000), (R1, 80)),
+        FIN | ACK,
+        est - 1000,
+    )
+    .unwrap();
     assert_eq!(state_of(&s, est - 1000), Some(TcpState::V6FinRcv));
     assert_eq!(
         left(&s, est - 1000),
         1000,
         "the FIN left the lifetime alone"
     );
-    fwd(s.lookup_v4(Proto::Tcp, R1, 80, o.src, o.sport, ACK, est - 500));
+    fwd(s.lookup_v4(t4(Proto::Tcp, (R1, 80), (o.src, o.sport)), ACK, est - 500));
     assert_eq!(left(&s, est - 500), est, "the ACK set TCP_EST");
     s.check_invariants();
 }
@@ -291,11 +313,11 @@ fn simultaneous_open_completes_held_syn_rfc6146_3_5_2_2() {
     c.pool.tcp = PortRange::new(3000, 3000);
     let mut s = shard(c);
     assert_eq!(
-        s.lookup_v4(Proto::Tcp, R1, 80, P4, 3000, SYN, 0),
+        s.lookup_v4(t4(Proto::Tcp, (R1, 80), (P4, 3000)), SYN, 0),
         V4Lookup::Held
     );
     let o = s
-        .lookup_or_create_v6(Proto::Tcp, c6(1), 4000, R1, 80, SYN, 2000)
+        .lookup_or_create_v6(t6(Proto::Tcp, (c6(1), 4000), (R1, 80)), SYN, 2000)
         .unwrap();
     assert_eq!((o.src, o.sport), (P4, 3000));
     assert!(o.simultaneous_open);
@@ -311,9 +333,9 @@ fn simultaneous_open_completes_held_syn_rfc6146_3_5_2_2() {
 fn v4_syn_to_existing_binding_is_v4_init_rfc6146_3_5_2_2() {
     let mut s = shard(cfg());
     let o = s
-        .lookup_or_create_v6(Proto::Tcp, c6(1), 40000, R1, 80, SYN, 0)
+        .lookup_or_create_v6(t6(Proto::Tcp, (c6(1), 40000), (R1, 80)), SYN, 0)
         .unwrap();
-    fwd(s.lookup_v4(Proto::Tcp, R2, 5555, o.src, o.sport, SYN, 1));
+    fwd(s.lookup_v4(t4(Proto::Tcp, (R2, 5555), (o.src, o.sport)), SYN, 1));
     let st: Vec<_> = s
         .sessions(1)
         .filter(|i| i.remote == R2)
@@ -321,7 +343,7 @@ fn v4_syn_to_existing_binding_is_v4_init_rfc6146_3_5_2_2() {
         .collect();
     assert_eq!(st, vec![Some(TcpState::V4Init)]);
     // The IPv6 side answers: ESTABLISHED.
-    s.lookup_or_create_v6(Proto::Tcp, c6(1), 40000, R2, 5555, SYN | ACK, 2)
+    s.lookup_or_create_v6(t6(Proto::Tcp, (c6(1), 40000), (R2, 5555)), SYN | ACK, 2)
         .unwrap();
     let st: Vec<_> = s
         .sessions(2)
@@ -330,7 +352,7 @@ fn v4_syn_to_existing_binding_is_v4_init_rfc6146_3_5_2_2() {
         .collect();
     assert_eq!(st, vec![Some(TcpState::Established)]);
     // Without the answer, V4 INIT lasts TCP_INCOMING_SYN.
-    fwd(s.lookup_v4(Proto::Tcp, R1, 81, o.src, o.sport, SYN, 10));
+    fwd(s.lookup_v4(t4(Proto::Tcp, (R1, 81), (o.src, o.sport)), SYN, 10));
     sweep(&mut s, 10 + 6000 + 1500);
     assert!(s.sessions(8000).all(|i| i.remote_port != 81));
     s.check_invariants();
@@ -342,14 +364,14 @@ fn drop_externally_initiated_tcp_policy_rfc6146_3_5_2_2() {
     c.drop_externally_initiated_tcp = true;
     let mut s = shard(c);
     assert_eq!(
-        s.lookup_v4(Proto::Tcp, R1, 80, P4, 3000, SYN, 0),
+        s.lookup_v4(t4(Proto::Tcp, (R1, 80), (P4, 3000)), SYN, 0),
         V4Lookup::Refused(Refusal::Filtered)
     );
     let o = s
-        .lookup_or_create_v6(Proto::Tcp, c6(1), 40000, R1, 80, SYN, 0)
+        .lookup_or_create_v6(t6(Proto::Tcp, (c6(1), 40000), (R1, 80)), SYN, 0)
         .unwrap();
     assert_eq!(
-        s.lookup_v4(Proto::Tcp, R2, 80, o.src, o.sport, SYN, 0),
+        s.lookup_v4(t4(Proto::Tcp, (R2, 80), (o.src, o.sport)), SYN, 0),
         V4Lookup::Refused(Refusal::Filtered)
     );
 }
@@ -358,13 +380,13 @@ fn drop_externally_initiated_tcp_policy_rfc6146_3_5_2_2() {
 fn udp_expiry_fake_clock_rfc6146_3_5_1() {
     let mut s = shard(cfg());
     let o = s
-        .lookup_or_create_v6(Proto::Udp, c6(1), 5000, R1, 53, 0, 0)
+        .lookup_or_create_v6(t6(Proto::Udp, (c6(1), 5000), (R1, 53)), 0, 0)
         .unwrap();
-    s.lookup_or_create_v6(Proto::Udp, c6(2), 5000, R1, 53, 0, 0)
+    s.lookup_or_create_v6(t6(Proto::Udp, (c6(2), 5000), (R1, 53)), 0, 0)
         .unwrap();
     // Flow 1 keeps talking every minute; flow 2 goes quiet.
     for m in 1..=20 {
-        s.lookup_v4(Proto::Udp, R1, 53, o.src, o.sport, 0, m * MIN);
+        s.lookup_v4(t4(Proto::Udp, (R1, 53), (o.src, o.sport)), 0, m * MIN);
         sweep(&mut s, m * MIN);
         let live = s.session_count();
         if m < 5 {
@@ -384,7 +406,7 @@ fn configurable_udp_timeout_rfc6146_3_5_1() {
     let mut c = cfg();
     c.timeouts.udp = 2 * MIN;
     let mut s = shard(c);
-    s.lookup_or_create_v6(Proto::Udp, c6(1), 5000, R1, 53, 0, 0)
+    s.lookup_or_create_v6(t6(Proto::Udp, (c6(1), 5000), (R1, 53)), 0, 0)
         .unwrap();
     sweep(&mut s, 2 * MIN - 1);
     assert_eq!(s.session_count(), 1);
@@ -398,7 +420,7 @@ fn expire_work_is_bounded() {
     c.max_subscribers = 1000;
     let mut s = shard(c);
     for p in 0..500 {
-        s.lookup_or_create_v6(Proto::Udp, c6(p), 5000, R1, 53, 0, 0)
+        s.lookup_or_create_v6(t6(Proto::Udp, (c6(p), 5000), (R1, 53)), 0, 0)
             .unwrap();
     }
     let n = s.expire(10 * MIN, 10, |_| {});
@@ -415,15 +437,15 @@ fn max_sessions_refuses_new_flows_only() {
     c.max_sessions = 3;
     let mut s = shard(c);
     for p in 0..3 {
-        s.lookup_or_create_v6(Proto::Udp, c6(p), 5000, R1, 53, 0, 0)
+        s.lookup_or_create_v6(t6(Proto::Udp, (c6(p), 5000), (R1, 53)), 0, 0)
             .unwrap();
     }
     assert_eq!(
-        s.lookup_or_create_v6(Proto::Udp, c6(9), 5000, R1, 53, 0, 0),
+        s.lookup_or_create_v6(t6(Proto::Udp, (c6(9), 5000), (R1, 53)), 0, 0),
         Err(Refusal::TableFull)
     );
     assert!(
-        s.lookup_or_create_v6(Proto::Udp, c6(1), 5000, R1, 53, 0, 1)
+        s.lookup_or_create_v6(t6(Proto::Udp, (c6(1), 5000), (R1, 53)), 0, 1)
             .is_ok()
     );
     assert_eq!(s.counters().refused(Refusal::TableFull), 1);
@@ -437,43 +459,43 @@ fn per_address_and_per_prefix_limits() {
     let mut s = shard(c);
     let a1 = Ipv6Addr::new(0x2001, 0xdb8, 7, 7, 0, 0, 0, 1);
     let a2 = Ipv6Addr::new(0x2001, 0xdb8, 7, 7, 0, 0, 0, 2);
-    s.lookup_or_create_v6(Proto::Udp, a1, 1, R1, 53, 0, 0)
+    s.lookup_or_create_v6(t6(Proto::Udp, (a1, 1), (R1, 53)), 0, 0)
         .unwrap();
-    s.lookup_or_create_v6(Proto::Udp, a1, 2, R1, 53, 0, 0)
+    s.lookup_or_create_v6(t6(Proto::Udp, (a1, 2), (R1, 53)), 0, 0)
         .unwrap();
     assert_eq!(
-        s.lookup_or_create_v6(Proto::Udp, a1, 3, R1, 53, 0, 0),
+        s.lookup_or_create_v6(t6(Proto::Udp, (a1, 3), (R1, 53)), 0, 0),
         Err(Refusal::AddrLimit)
     );
-    s.lookup_or_create_v6(Proto::Udp, a2, 1, R1, 53, 0, 0)
+    s.lookup_or_create_v6(t6(Proto::Udp, (a2, 1), (R1, 53)), 0, 0)
         .unwrap();
     assert_eq!(
-        s.lookup_or_create_v6(Proto::Udp, a2, 2, R1, 53, 0, 0),
+        s.lookup_or_create_v6(t6(Proto::Udp, (a2, 2), (R1, 53)), 0, 0),
         Err(Refusal::PrefixLimit)
     );
     // Another /64 is not affected; existing flows carry on.
-    s.lookup_or_create_v6(Proto::Udp, c6(1), 1, R1, 53, 0, 0)
+    s.lookup_or_create_v6(t6(Proto::Udp, (c6(1), 1), (R1, 53)), 0, 0)
         .unwrap();
     assert!(
-        s.lookup_or_create_v6(Proto::Udp, a1, 1, R1, 53, 0, 1)
+        s.lookup_or_create_v6(t6(Proto::Udp, (a1, 1), (R1, 53)), 0, 1)
             .is_ok()
     );
     // IPv4-initiated sessions count against the subscriber too.
     let o = s
-        .lookup_or_create_v6(Proto::Udp, c6(2), 1, R1, 53, 0, 0)
+        .lookup_or_create_v6(t6(Proto::Udp, (c6(2), 1), (R1, 53)), 0, 0)
         .unwrap();
-    fwd(s.lookup_v4(Proto::Udp, R2, 1, o.src, o.sport, 0, 0));
+    fwd(s.lookup_v4(t4(Proto::Udp, (R2, 1), (o.src, o.sport)), 0, 0));
     let i = s
-        .lookup_or_create_v6(Proto::Udp, a1, 1, R1, 53, 0, 0)
+        .lookup_or_create_v6(t6(Proto::Udp, (a1, 1), (R1, 53)), 0, 0)
         .unwrap();
     assert_eq!(
-        s.lookup_v4(Proto::Udp, R2, 1, i.src, i.sport, 0, 0),
+        s.lookup_v4(t4(Proto::Udp, (R2, 1), (i.src, i.sport)), 0, 0),
         V4Lookup::Refused(Refusal::AddrLimit)
     );
     // When sessions expire the quota frees.
     sweep(&mut s, 30 * MIN);
     assert!(
-        s.lookup_or_create_v6(Proto::Udp, a1, 3, R1, 53, 0, 30 * MIN)
+        s.lookup_or_create_v6(t6(Proto::Udp, (a1, 3), (R1, 53)), 0, 30 * MIN)
             .is_ok()
     );
 }
@@ -483,12 +505,12 @@ fn subscriber_table_full() {
     let mut c = cfg();
     c.max_subscribers = 2;
     let mut s = shard(c);
-    s.lookup_or_create_v6(Proto::Udp, c6(1), 1, R1, 53, 0, 0)
+    s.lookup_or_create_v6(t6(Proto::Udp, (c6(1), 1), (R1, 53)), 0, 0)
         .unwrap();
-    s.lookup_or_create_v6(Proto::Udp, c6(2), 1, R1, 53, 0, 0)
+    s.lookup_or_create_v6(t6(Proto::Udp, (c6(2), 1), (R1, 53)), 0, 0)
         .unwrap();
     assert_eq!(
-        s.lookup_or_create_v6(Proto::Udp, c6(3), 1, R1, 53, 0, 0),
+        s.lookup_or_create_v6(t6(Proto::Udp, (c6(3), 1), (R1, 53)), 0, 0),
         Err(Refusal::SubscriberTableFull)
     );
 }
@@ -502,7 +524,7 @@ fn pool_exhaustion_refuses_rfc6146_3_5_1_1() {
     let mut ports = Vec::new();
     for p in 0..4 {
         ports.push(
-            s.lookup_or_create_v6(Proto::Udp, c6(p), 6000, R1, 53, 0, 0)
+            s.lookup_or_create_v6(t6(Proto::Udp, (c6(p), 6000), (R1, 53)), 0, 0)
                 .unwrap()
                 .sport,
         );
@@ -510,13 +532,13 @@ fn pool_exhaustion_refuses_rfc6146_3_5_1_1() {
     ports.sort();
     assert_eq!(ports, vec![2000, 2001, 2002, 2003]);
     assert_eq!(
-        s.lookup_or_create_v6(Proto::Udp, c6(9), 6000, R1, 53, 0, 0),
+        s.lookup_or_create_v6(t6(Proto::Udp, (c6(9), 6000), (R1, 53)), 0, 0),
         Err(Refusal::PoolExhausted)
     );
     // Expiry gives the ports back.
     sweep(&mut s, 30 * MIN);
     assert!(
-        s.lookup_or_create_v6(Proto::Udp, c6(9), 6000, R1, 53, 0, 30 * MIN)
+        s.lookup_or_create_v6(t6(Proto::Udp, (c6(9), 6000), (R1, 53)), 0, 30 * MIN)
             .is_ok()
     );
 }
@@ -536,16 +558,16 @@ fn static_bib_forwards_ipv4_initiated_flows_rfc6146_3_5_2_2() {
     };
     s.add_static(&st).unwrap();
     assert_eq!(s.add_static(&st), Err(Refusal::StaticConflict));
-    let i = fwd(s.lookup_v4(Proto::Tcp, R1, 50000, P4, 1080, SYN, 0));
+    let i = fwd(s.lookup_v4(t4(Proto::Tcp, (R1, 50000), (P4, 1080)), SYN, 0));
     assert_eq!((i.dst, i.dport), (server, 8080));
     let o = s
-        .lookup_or_create_v6(Proto::Tcp, server, 8080, R1, 50000, SYN | ACK, 1)
+        .lookup_or_create_v6(t6(Proto::Tcp, (server, 8080), (R1, 50000)), SYN | ACK, 1)
         .unwrap();
     assert_eq!((o.src, o.sport), (P4, 1080));
     assert_eq!(state_of(&s, 1), Some(TcpState::Established));
     // The server's own outgoing flows use the same binding (EIM).
     let o2 = s
-        .lookup_or_create_v6(Proto::Tcp, server, 8080, R2, 25, SYN, 2)
+        .lookup_or_create_v6(t6(Proto::Tcp, (server, 8080), (R2, 25)), SYN, 2)
         .unwrap();
     assert_eq!((o2.src, o2.sport), (P4, 1080));
     // The static binding outlives its sessions, and its port is never handed out.
@@ -556,7 +578,7 @@ fn static_bib_forwards_ipv4_initiated_flows_rfc6146_3_5_2_2() {
     ));
     sweep(&mut s, 1010 * MIN);
     assert_eq!((s.session_count(), s.bib_count()), (0, 1));
-    fwd(s.lookup_v4(Proto::Tcp, R2, 1, P4, 1080, SYN, 1010 * MIN));
+    fwd(s.lookup_v4(t4(Proto::Tcp, (R2, 1), (P4, 1080)), SYN, 1010 * MIN));
     s.check_invariants();
 }
 
@@ -564,7 +586,7 @@ fn static_bib_forwards_ipv4_initiated_flows_rfc6146_3_5_2_2() {
 fn sessions_listing_shows_both_sides_and_time_left() {
     let mut s = shard(cfg());
     let o = s
-        .lookup_or_create_v6(Proto::Udp, c6(1), 5000, R1, 53, 0, 1000)
+        .lookup_or_create_v6(t6(Proto::Udp, (c6(1), 5000), (R1, 53)), 0, 1000)
         .unwrap();
     let l: Vec<_> = s.sessions(61_000).collect();
     assert_eq!(l.len(), 1);
@@ -604,14 +626,16 @@ fn randomised_operations_keep_tables_consistent() {
                 let c = c6((r >> 20) as u16 % 40);
                 let sp = (r >> 28) as u16 % 8;
                 let dst = Ipv4Addr::new(198, 51, 100, (r >> 32) as u8 % 4);
-                if let Ok(o) = s.lookup_or_create_v6(proto, c, sp, dst, 7, flags, now) {
+                if let Ok(o) = s.lookup_or_create_v6(t6(proto, (c, sp), (dst, 7)), flags, now) {
                     mappings.push((proto, c, sp, o));
                 }
             }
             2 if !mappings.is_empty() => {
                 let (p, c, sp, o) = mappings[(r >> 20) as usize % mappings.len()];
                 let src = Ipv4Addr::new(198, 51, 100, (r >> 32) as u8 % 6);
-                if let V4Lookup::Forward(i) = s.lookup_v4(p, src, 7, o.src, o.sport, flags, now) {
+                if let V4Lookup::Forward(i) =
+                    s.lookup_v4(t4(p, (src, 7), (o.src, o.sport)), flags, now)
+                {
                     // Whatever answers, a binding maps to one client (or a newer one
                     // after expiry reused the port, which we then see in the list).
                     let cur = s
@@ -812,9 +836,11 @@ mod stress {
             }
             match m {
                 Msg::V6 { c, sp, dst, dp } => {
-                    if let Ok(o) = shard.lookup_or_create_v6(Proto::Udp, c, sp, dst, dp, 0, now) {
+                    if let Ok(o) =
+                        shard.lookup_or_create_v6(t6(Proto::Udp, (c, sp), (dst, dp)), 0, now)
+                    {
                         // Consistent in the other direction right away.
-                        if shard.lookup_v4(Proto::Udp, dst, dp, o.src, o.sport, 0, now)
+                        if shard.lookup_v4(t4(Proto::Udp, (dst, dp), (o.src, o.sport)), 0, now)
                             != V4Lookup::Forward(Inbound { dst: c, dport: sp })
                         {
                             failed.store(true, Ordering::SeqCst);
@@ -844,7 +870,7 @@ mod stress {
                     want,
                     at,
                 } => {
-                    let got = shard.lookup_v4(Proto::Udp, src, sp, dst, dp, 0, now);
+                    let got = shard.lookup_v4(t4(Proto::Udp, (src, sp), (dst, dp)), 0, now);
                     // Refreshed at `at`; it cannot have expired before at + 2 min.
                     if now < at + 2 * MIN - 1000 {
                         *checked += 1;

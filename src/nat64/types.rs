@@ -135,9 +135,10 @@ impl std::fmt::Display for StaticBib {
     }
 }
 
-/// Per-shard counters; plain integers, the shard has one owner.
+/// Per-shard counters; plain integers, the shard has one owner. (The worker's
+/// atomic counters, read by the control plane, are `dataplane::Counters`.)
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
+pub struct ShardCounters {
     pub sessions_created: u64,
     pub sessions_expired: u64,
     pub bibs_created: u64,
@@ -149,7 +150,7 @@ pub struct Counters {
     pub refused: [u64; Refusal::COUNT],
 }
 
-impl Counters {
+impl ShardCounters {
     pub fn refused(&self, r: Refusal) -> u64 {
         self.refused[r as usize]
     }

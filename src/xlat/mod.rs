@@ -60,7 +60,7 @@ pub use nat64_core::Nat64Core;
 pub use output::{Frame, MAX_FRAMES, Output, SCRATCH_LEN};
 pub use owner::Steering;
 pub use reason::DropReason;
-pub use stateful::{HeldSynKey, Nat64Translator, Nat64Verdict};
+pub use stateful::{HeldSynKey, Nat64ConfigError, Nat64Translator, Nat64Verdict};
 
 /// What happened to one input packet. Frames queued in the [`Output`] are sent whatever
 /// the verdict (a dropped packet may still produce an ICMP error).

@@ -23,7 +23,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::addr::{MappedBy, Prefix6052};
-use crate::nat64::{Proto, Refusal, Shard, V4Lookup};
+use crate::nat64::{Endpoint4, Endpoint6, Proto, Refusal, Shard, Tuple4, Tuple6, V4Lookup};
 use crate::wire::buf::PacketBuf;
 use crate::wire::checksum;
 use crate::wire::ipv4::Ipv4Repr;
@@ -64,14 +64,31 @@ pub struct Nat64Translator {
     icmp_on_refusal: bool,
 }
 
+/// Why a [`Nat64Translator`] cannot be built from an [`XlatConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nat64ConfigError {
+    /// NAT64 needs pool6 (RFC 6146 §3.5.4): the IPv4 side is reached through it.
+    NoPool6,
+}
+
+impl std::fmt::Display for Nat64ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Nat64ConfigError::NoPool6 => {
+                f.write_str("nat64: pool6 is not set; give an RFC 6052 prefix such as 64:ff9b::/96")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Nat64ConfigError {}
+
 impl Nat64Translator {
     /// `cfg.map` must hold the pool6 prefix (RFC 6052; 64:ff9b::/96 by default in the
     /// control layer); its EAM table, if any, is not used in NAT64 mode.
-    pub fn new(cfg: XlatConfig, icmp_on_refusal: bool) -> Result<Self, String> {
+    pub fn new(cfg: XlatConfig, icmp_on_refusal: bool) -> Result<Self, Nat64ConfigError> {
         let Some(pool6) = cfg.map.pool6().cloned() else {
-            return Err(
-                "nat64: pool6 is not set; give an RFC 6052 prefix such as 64:ff9b::/96".into(),
-            );
+            return Err(Nat64ConfigError::NoPool6);
         };
         Ok(Nat64Translator {
             t: Translator::new(cfg),
@@ -349,17 +366,14 @@ impl MapCtx for Nat64Ctx<'_> {
             0
         };
         let dst = Ipv4Addr::from(dst4);
+        let t = Tuple6 {
+            proto: ids.proto,
+            v6: Endpoint6::new(Ipv6Addr::from(src6), sport),
+            remote: Endpoint4::new(dst, dport),
+        };
         let o = self
             .shard
-            .lookup_or_create_v6(
-                ids.proto,
-                Ipv6Addr::from(src6),
-                sport,
-                dst,
-                dport,
-                flags,
-                self.now,
-            )
+            .lookup_or_create_v6(t, flags, self.now)
             .map_err(refusal)?;
         if o.simultaneous_open {
             self.release = Some(HeldSynKey {
@@ -410,15 +424,12 @@ impl MapCtx for Nat64Ctx<'_> {
         } else {
             0
         };
-        let lookup = self.shard.lookup_v4(
-            ids.proto,
-            Ipv4Addr::from(src4),
-            sport,
-            Ipv4Addr::from(dst4),
-            dport,
-            flags,
-            self.now,
-        );
+        let t = Tuple4 {
+            proto: ids.proto,
+            remote: Endpoint4::new(Ipv4Addr::from(src4), sport),
+            pool4: Endpoint4::new(Ipv4Addr::from(dst4), dport),
+        };
+        let lookup = self.shard.lookup_v4(t, flags, self.now);
         match lookup {
             V4Lookup::Forward(i) => {
                 *dst6 = i.dst.octets();
@@ -443,13 +454,11 @@ impl MapCtx for Nat64Ctx<'_> {
         let ids = l4_ids(proto, l4, [8, 0])?;
         let sport = be16(l4, ids.src_at)?;
         let dport = be16(l4, ids.dst_at)?;
-        let i = self.shard.find_v4(
-            ids.proto,
-            Ipv4Addr::from(d4),
-            dport,
-            Ipv4Addr::from(s4),
-            sport,
-        )?;
+        let i = self.shard.find_v4(Tuple4 {
+            proto: ids.proto,
+            remote: Endpoint4::new(Ipv4Addr::from(d4), dport),
+            pool4: Endpoint4::new(Ipv4Addr::from(s4), sport),
+        })?;
         let dst6 = self.pool6.embed(Ipv4Addr::from(d4))?;
         Some((
             i.dst.octets(),
@@ -472,9 +481,11 @@ impl MapCtx for Nat64Ctx<'_> {
         let sport = be16(l4, ids.src_at)?;
         let dport = be16(l4, ids.dst_at)?;
         let s4 = self.pool6.extract(Ipv6Addr::from(s6))?;
-        let o = self
-            .shard
-            .find_v6(ids.proto, Ipv6Addr::from(d6), dport, s4, sport)?;
+        let o = self.shard.find_v6(Tuple6 {
+            proto: ids.proto,
+            v6: Endpoint6::new(Ipv6Addr::from(d6), dport),
+            remote: Endpoint4::new(s4, sport),
+        })?;
         Some((
             s4.octets(),
             o.src.octets(),

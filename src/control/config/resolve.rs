@@ -67,7 +67,9 @@ impl Config {
             )));
         }
         self.check_static_bib()?;
-        self.shard_config().validate().map_err(ConfigError)?;
+        self.shard_config()
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
         Ok(())
     }
 
