@@ -17,8 +17,8 @@
 //!   held SYNs to answer with ICMP Port Unreachable and optional TCP probes.
 //! - [`Shard::add_static`], [`Shard::sessions`]`(now)`, [`Shard::counters`].
 //! - [`Shard::prefetch_v6`]`(Tuple6)` / [`Shard::prefetch_v4`]`(Tuple4)`: optional cache
-//!   hints for a batch of packets before their lookups; [`Shard::for_each_table`]: the large tables' memory,
-//!   for huge-page advice (`dataplane::nat64::advise_shard_hugepages`).
+//!   hints for a batch of packets before their lookups; [`Shard::for_each_table`]: the
+//!   large tables' memory, for huge-page advice (`dataplane::nat64::advise_shard_hugepages`).
 //! - [`Sharding::owner_of_v6`] / [`Sharding::owner_of_v4`]: which worker owns a packet;
 //!   `dataplane::ring`: the SPSC hand-off ring for packets that arrive elsewhere.
 //!
@@ -28,7 +28,8 @@
 //! is 0, because the identifier is translated on both sides.
 //!
 //! # Table design
-//! Share-nothing per worker (see the design notes, "State ownership"). A shard holds:
+//! Share-nothing per worker: each worker owns its state and no lookup ever waits for
+//! another core (see "Chosen" below). A shard holds:
 //! - a slab of bindings (BIB entries, 32 B, cache-line aligned: IPv6 address:port,
 //!   IPv4 address:port, protocol, flags, head of its session list) with two index-only
 //!   hash tables, one keyed by the IPv6 transport address, one by the IPv4 transport
@@ -64,8 +65,8 @@
 //!
 //! ## Alternative considered: one shared lock-free index
 //! A concurrent map shared by all workers would let any queue handle any packet and
-//! avoid the hand-off rings. It costs more memory (full keys per index entry; the
-//! design notes measured 94–120 B per index for a general-purpose concurrent map,
+//! avoid the hand-off rings. It costs more memory (full keys per index entry: a
+//! general-purpose concurrent map measured 94–120 B per index on this machine type,
 //! about 200 B per session for two), atomic read-modify-write on every `last_seen`
 //! update (cache lines bouncing between cores for busy flows), and safe memory
 //! reclamation for freed sessions (epochs or hazard pointers) on the packet path.
