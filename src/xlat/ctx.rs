@@ -14,6 +14,7 @@
 //! (`*_bind`, called right before the packet is rewritten).
 
 use crate::addr::MappedBy;
+use crate::wire::ip::IpProtocol;
 
 use super::common::{v4, v6};
 use super::icmp_error::{OuterV4, OuterV6};
@@ -87,7 +88,7 @@ pub(super) trait MapCtx {
         src6: [u8; 16],
         src4: &mut [u8; 4],
         dst4: [u8; 4],
-        upper: u8,
+        upper: IpProtocol,
         l4: &[u8],
         fragment: bool,
     ) -> Result<Option<PortRewrite>, DropReason>;
@@ -109,7 +110,7 @@ pub(super) trait MapCtx {
         src4: [u8; 4],
         dst4: [u8; 4],
         dst6: &mut [u8; 16],
-        proto: u8,
+        proto: IpProtocol,
         l4: &[u8],
         fragment: bool,
     ) -> Result<Option<PortRewrite>, DropReason>;
@@ -123,7 +124,7 @@ pub(super) trait MapCtx {
         s4: [u8; 4],
         d4: [u8; 4],
         hairpin: bool,
-        proto: u8,
+        proto: IpProtocol,
         l4: &[u8],
     ) -> Option<([u8; 16], [u8; 16], Option<PortRewrite>)>;
 
@@ -133,7 +134,7 @@ pub(super) trait MapCtx {
         t: &Translator,
         s6: [u8; 16],
         d6: [u8; 16],
-        upper: u8,
+        upper: IpProtocol,
         l4: &[u8],
     ) -> Option<([u8; 4], [u8; 4], Option<PortRewrite>)>;
 
@@ -195,7 +196,7 @@ impl MapCtx for Siit {
         _src6: [u8; 16],
         _src4: &mut [u8; 4],
         _dst4: [u8; 4],
-        _upper: u8,
+        _upper: IpProtocol,
         _l4: &[u8],
         _fragment: bool,
     ) -> Result<Option<PortRewrite>, DropReason> {
@@ -241,7 +242,7 @@ impl MapCtx for Siit {
         _src4: [u8; 4],
         _dst4: [u8; 4],
         _dst6: &mut [u8; 16],
-        _proto: u8,
+        _proto: IpProtocol,
         _l4: &[u8],
         _fragment: bool,
     ) -> Result<Option<PortRewrite>, DropReason> {
@@ -255,7 +256,7 @@ impl MapCtx for Siit {
         s4: [u8; 4],
         d4: [u8; 4],
         hairpin: bool,
-        _proto: u8,
+        _proto: IpProtocol,
         _l4: &[u8],
     ) -> Option<([u8; 16], [u8; 16], Option<PortRewrite>)> {
         let map = &t.cfg.map;
@@ -274,7 +275,7 @@ impl MapCtx for Siit {
         t: &Translator,
         s6: [u8; 16],
         d6: [u8; 16],
-        _upper: u8,
+        _upper: IpProtocol,
         _l4: &[u8],
     ) -> Option<([u8; 4], [u8; 4], Option<PortRewrite>)> {
         let map = &t.cfg.map;
