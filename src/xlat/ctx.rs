@@ -15,6 +15,7 @@
 
 use crate::addr::MappedBy;
 use crate::wire::ip::IpProtocol;
+use crate::wire::{try_be16, try_put16};
 
 use super::common::{v4, v6};
 use super::icmp_error::{OuterV4, OuterV6};
@@ -39,15 +40,13 @@ impl PortRewrite {
     /// are left alone).
     #[inline]
     pub fn apply(&self, l4: &mut [u8]) {
-        let Some(f) = l4.get_mut(self.at..self.at + 2) else {
+        let Some(old) = try_be16(l4, self.at) else {
             return;
         };
-        let old = u16::from_be_bytes([f[0], f[1]]);
-        f.copy_from_slice(&self.value.to_be_bytes());
-        let Some(c) = l4.get_mut(self.csum_at..self.csum_at + 2) else {
+        try_put16(l4, self.at, self.value);
+        let Some(cs) = try_be16(l4, self.csum_at) else {
             return;
         };
-        let cs = u16::from_be_bytes([c[0], c[1]]);
         if self.zero_means_none && cs == 0 {
             return;
         }
@@ -55,7 +54,7 @@ impl PortRewrite {
         if self.zero_means_none && n == 0 {
             n = 0xffff;
         }
-        c.copy_from_slice(&n.to_be_bytes());
+        try_put16(l4, self.csum_at, n);
     }
 }
 

@@ -5,13 +5,12 @@ use std::sync::OnceLock;
 
 use crate::addr::AddrMapper;
 use crate::wire::buf::PacketBuf;
-use crate::wire::ip::IpProtocol;
 use crate::wire::ipv4::{self, Ipv4Packet};
 use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::tcp::{self, flags::CWR, flags::FIN, flags::PSH};
 use crate::wire::udp::{self, UdpPacket};
 use crate::wire::vnet::Offload;
-use crate::wire::{be16, checksum, icmpv4, icmpv6, ipv6ext, put16, try_be16};
+use crate::wire::{be16, be32, checksum, icmpv4, icmpv6, ip::IpProtocol, ipv6ext, put16};
 
 use super::{Output, Translator, XlatConfig};
 
@@ -145,15 +144,12 @@ pub fn test_translator() -> Translator {
 /// only then must the translation of its checksums verify.
 fn input_is_valid(data: &[u8]) -> bool {
     let len = match data.first().map(|b| b >> 4) {
-        Some(4) => try_be16(data, ipv4::field::LENGTH.start).map(usize::from),
-        Some(6) => try_be16(data, ipv6::field::PAYLOAD_LEN.start)
-            .map(|p| ipv6::HEADER_LEN + usize::from(p)),
-        _ => None,
+        Some(4) => Ipv4Packet::new_checked_header(data).map(|ip| usize::from(ip.total_len())),
+        Some(6) => Ipv6Packet::new_checked_header(data).map(|ip| ip.total_len()),
+        _ => return false,
     };
-    let Some(len) = len else {
-        return false;
-    };
-    data.get(..len).is_some_and(|d| check_emitted(d).is_ok())
+    let whole = len.ok().and_then(|l| data.get(..l));
+    whole.is_some_and(|d| check_emitted(d).is_ok())
 }
 
 /// Translates `data` with [`test_translator`] and panics if an emitted frame has
@@ -249,7 +245,8 @@ pub fn fuzz_offload(data: &[u8]) {
             _ => (ipv6::HEADER_LEN, p.get(ipv6::field::NEXT_HEADER)),
         };
         off.csum_start = l4 as u16;
-        off.csum_offset = l4_checksum_at(proto.copied().map(IpProtocol)) as u16;
+        let udp = proto.is_some_and(|&p| IpProtocol(p) == IpProtocol::UDP);
+        off.csum_offset = csum_at(udp) as u16;
     }
     if ctl & 16 != 0 {
         off.flags |= crate::wire::vnet::FLAG_NEEDS_CSUM;
@@ -300,12 +297,9 @@ pub enum PartialLen {
     Full,
 }
 
-/// Offset of the UDP checksum for UDP, of the TCP checksum for anything else.
-fn l4_checksum_at(proto: Option<IpProtocol>) -> usize {
-    match proto {
-        Some(IpProtocol::UDP) => udp::field::CHECKSUM.start,
-        _ => tcp::field::CHECKSUM.start,
-    }
+/// Offset of the checksum in a UDP (`udp`) or TCP header.
+fn csum_at(udp: bool) -> usize {
+    [tcp::field::CHECKSUM.start, udp::field::CHECKSUM.start][usize::from(udp)]
 }
 
 fn fix_v4_header_checksum(p: &mut [u8]) {
@@ -363,8 +357,8 @@ pub fn soft_gso(pkt: &[u8], off: &Offload, pl: PartialLen) -> Vec<Vec<u8>> {
         }
         let l4 = &mut s[l4_off..];
         if tcp {
-            let seq = u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]).wrapping_add((i * g) as u32);
-            l4[4..8].copy_from_slice(&seq.to_be_bytes());
+            let seq = be32(l4, tcp::field::SEQ.start).wrapping_add((i * g) as u32);
+            l4[tcp::field::SEQ].copy_from_slice(&seq.to_be_bytes());
             if i + 1 < n {
                 l4[tcp::field::FLAGS] &= !(FIN | PSH);
             }
@@ -396,11 +390,7 @@ pub fn normalize_segment(mut f: Vec<u8>) -> Vec<u8> {
     } else {
         (ipv6::HEADER_LEN, f[ipv6::field::NEXT_HEADER])
     };
-    let at = l4_off
-        + match IpProtocol(proto) {
-            IpProtocol::TCP => tcp::field::CHECKSUM.start,
-            _ => udp::field::CHECKSUM.start,
-        };
+    let at = l4_off + csum_at(IpProtocol(proto) != IpProtocol::TCP);
     if f.len() >= at + 2 && be16(&f, at) == 0 {
         put16(&mut f, at, 0xffff);
     }
@@ -721,7 +711,7 @@ pub fn gso_input_from_bytes(data: &[u8]) -> (Vec<u8>, Offload, PartialLen) {
     } else {
         IpProtocol::TCP
     };
-    let csum_at = l4_checksum_at(Some(proto));
+    let csum_at = csum_at(udp);
     let l4len = match pl {
         PartialLen::Zero => 0,
         PartialLen::Full => l4.len(),
