@@ -67,15 +67,16 @@ pub(super) fn icmpv4(
     icmp.set_error(msg);
     icmp.set_rest(rest);
     icmp.fill_checksum();
+    let ident = ipv4_ident(
+        src,
+        dst,
+        IpProtocol::ICMP,
+        &buf[ipv4::HEADER_LEN..V4_QUOTE_AT],
+    );
     let repr = Ipv4Repr {
         tos: 0,
         total_len: len as u16,
-        ident: ipv4_ident(
-            src,
-            dst,
-            IpProtocol::ICMP,
-            &buf[ipv4::HEADER_LEN..V4_QUOTE_AT],
-        ),
+        ident,
         df: false,
         mf: false,
         frag_offset: 0,

@@ -73,9 +73,8 @@ pub(super) fn v4_to_v6<M: MapCtx>(
     let mut quoted = icmp.payload();
     // RFC 4884 §4.1: a non-zero length delimits the original datagram.
     if icmp.length() != 0 {
-        quoted = &quoted[..quoted
-            .len()
-            .min(usize::from(icmp.length()) * V4_LENGTH_UNIT)];
+        let original = usize::from(icmp.length()) * V4_LENGTH_UNIT;
+        quoted = &quoted[..quoted.len().min(original)];
     }
     let inner = Ipv4Packet::new_checked_header(quoted).map_err(|_| R::IcmpInnerUntranslatable)?;
     let rest6: u32 = match rest {
@@ -154,6 +153,11 @@ fn inner_v4_to_v6<M: MapCtx>(
     if dst.len() < hdr_len {
         return Err(R::OutputOverflow);
     }
+    let next_header = if is_frag {
+        IpProtocol::FRAGMENT
+    } else {
+        proto6
+    };
     let repr = Ipv6Repr {
         traffic_class: if t.cfg.reset_traffic_class {
             0
@@ -162,11 +166,7 @@ fn inner_v4_to_v6<M: MapCtx>(
         },
         flow_label: 0,
         payload_len: (claimed + hdr_len - ipv6::HEADER_LEN).min(0xffff) as u16,
-        next_header: if is_frag {
-            IpProtocol::FRAGMENT
-        } else {
-            proto6
-        },
+        next_header,
         hop_limit: ip.ttl(),
         src: src6,
         dst: dst6,
@@ -222,9 +222,8 @@ pub(super) fn v6_to_v4<M: MapCtx>(
         icmpv6::Message::DstUnreachable | icmpv6::Message::TimeExceeded
     );
     if has_length && icmp.length() != 0 {
-        quoted = &quoted[..quoted
-            .len()
-            .min(usize::from(icmp.length()) * V6_LENGTH_UNIT)];
+        let original = usize::from(icmp.length()) * V6_LENGTH_UNIT;
+        quoted = &quoted[..quoted.len().min(original)];
     }
     let r = out
         .alloc_scratch(ICMPV4_ERROR_MAX)
@@ -258,12 +257,8 @@ pub(super) fn v6_to_v4<M: MapCtx>(
     msg.set_error(error4);
     msg.set_rest(rest4);
     msg.fill_checksum();
-    let ident = ipv4_ident(
-        o.src4,
-        o.dst4,
-        IpProtocol::ICMP,
-        &buf[ipv4::HEADER_LEN..V4_QUOTE_AT],
-    );
+    let icmp_header = &buf[ipv4::HEADER_LEN..V4_QUOTE_AT];
+    let ident = ipv4_ident(o.src4, o.dst4, IpProtocol::ICMP, icmp_header);
     let ip = Ipv4Repr {
         tos: o.tos,
         total_len: len as u16,

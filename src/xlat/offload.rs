@@ -305,15 +305,13 @@ fn complete_then_translate<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
     plain: &mut F,
 ) -> Verdict {
     let d = pkt.data_mut();
+    let v6_payload = try_be16(d, ipv6::field::PAYLOAD_LEN.start);
     let ip_len = match d.first().map(|b| b >> 4) {
         Some(4) => try_be16(d, ipv4::field::LENGTH.start).map(usize::from),
-        Some(6) => {
-            try_be16(d, ipv6::field::PAYLOAD_LEN.start).map(|p| ipv6::HEADER_LEN + usize::from(p))
-        }
+        Some(6) => v6_payload.map(|p| ipv6::HEADER_LEN + usize::from(p)),
         _ => None,
-    }
-    .unwrap_or(d.len());
-    let end = ip_len.min(d.len());
+    };
+    let end = ip_len.unwrap_or(d.len()).min(d.len());
     let start = usize::from(off.csum_start);
     let at = start + usize::from(off.csum_offset);
     if at + 2 > end {
@@ -582,12 +580,7 @@ pub(super) fn udp_datagram(pkt: &[u8], off: Offload, i: usize, dst: &mut PacketB
             return false;
         };
         ip.set_payload_len((len - ipv6::HEADER_LEN) as u16);
-        checksum::pseudo_v6(
-            ip.src_addr(),
-            ip.dst_addr(),
-            IpProtocol::UDP,
-            u32::from(ulen),
-        )
+        checksum::pseudo_v6(ip.src_addr(), ip.dst_addr(), IpProtocol::UDP, ulen.into())
     };
     let Ok(mut udp) = UdpPacket::new_checked(&mut d[loc.l4_off..]) else {
         return false;

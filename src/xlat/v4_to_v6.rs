@@ -233,13 +233,10 @@ pub(super) fn translate<M: MapCtx>(
         if proto == IpProtocol::ICMP {
             icmp::echo_v4_to_v6(l4m, pseudo6);
         } else if amend_udp {
+            // RFC 7915 §4.5: the whole datagram's checksum.
+            let ph = checksum::pseudo_v6(src6, dst6, IpProtocol::UDP, l4len as u32);
             if let Ok(mut udp) = UdpPacket::new_checked(l4m) {
-                udp.fill_checksum(checksum::pseudo_v6(
-                    src6,
-                    dst6,
-                    IpProtocol::UDP,
-                    l4len as u32,
-                ));
+                udp.fill_checksum(ph);
             }
         } else {
             fix_l4_checksum(l4m, proto, old_sum, new_sum);

@@ -163,14 +163,8 @@ pub(super) fn translate<M: MapCtx>(
         // never below the IPv6 minimum (RFC 8201 §4 ignores smaller values anyway, and
         // 1280-byte packets become ≤ 1260-byte DF=0 packets that we fragment).
         let mtu6 = (usize::from(t.cfg.mtu) + HEADER_GROWTH).max(IPV6_MIN_MTU) as u32;
-        error::icmpv6(
-            t,
-            out,
-            pkt6,
-            Some(&chain),
-            Error6::PktTooBig,
-            mtu6.to_be_bytes(),
-        );
+        let rest = mtu6.to_be_bytes();
+        error::icmpv6(t, out, pkt6, Some(&chain), Error6::PktTooBig, rest);
         return Verdict::Drop(R::Ipv6PacketTooBig);
     }
     if new_total > 0xffff && !too_big {
