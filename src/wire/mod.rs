@@ -58,6 +58,19 @@ pub(crate) fn put32(b: &mut [u8], at: usize, v: u32) {
     b[at..at + 4].copy_from_slice(&v.to_be_bytes());
 }
 
+/// Reads a little-endian u16 at `at` (the virtio-net header); callers guarantee
+/// `at + 2 <= b.len()`.
+#[inline(always)]
+pub(crate) fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+/// Writes a little-endian u16 at `at`; callers guarantee `at + 2 <= b.len()`.
+#[inline(always)]
+pub(crate) fn put_le16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_le_bytes());
+}
+
 /// The big-endian u16 at `at`, if `b` holds it.
 #[inline(always)]
 pub(crate) fn try_be16(b: &[u8], at: usize) -> Option<u16> {
@@ -139,5 +152,7 @@ mod tests {
         assert_eq!(try_put16(&mut b, 5, 0xffff), None);
         assert_eq!(try_put16(&mut b, usize::MAX, 0xffff), None);
         assert_eq!(b[4..], [0x01, 0x02]);
+        put_le16(&mut b, 0, 0x1234);
+        assert_eq!((&b[..2], le16(&b, 0)), (&[0x34, 0x12][..], 0x1234));
     }
 }

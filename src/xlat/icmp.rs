@@ -25,45 +25,48 @@ pub(super) enum Rest {
 /// RFC 7915 §4.2, ICMPv4 error → ICMPv6 error and what its rest of header holds, one
 /// arm per row of the RFC's list. `None`: "silently drop".
 pub(super) fn map_v4_error(ty: Msg4, code: u8, pointer: u8) -> Option<(Error6, Rest)> {
-    use Error6::{DstUnreachable, PktTooBig, TimeExceeded};
-    let no_route = Some((DstUnreachable(Unreach6::NoRoute), Rest::Zero));
-    let prohibited = Some((DstUnreachable(Unreach6::AdminProhibit), Rest::Zero));
+    // "Set the Type to 1 and the Code to ..."
+    let unreachable = |c| Some((Error6::DstUnreachable(c), Rest::Zero));
+    // "Set the Code to 0 (Erroneous header field encountered) and update the pointer as
+    // defined in Figure 3" ("n/a": drop).
+    let erroneous_field = || {
+        let p = pointer_v4_to_v6(pointer)?;
+        Some((
+            Error6::ParamProblem(Param6::ErroneousHeaderField),
+            Rest::Pointer(p),
+        ))
+    };
     match ty {
         Msg4::DstUnreachable => match Unreach4::from(code) {
-            Unreach4::NetUnreachable | Unreach4::HostUnreachable => no_route,
-            // Parameter Problem, unrecognized Next Header, pointing at the IPv6 Next
-            // Header field.
+            Unreach4::NetUnreachable | Unreach4::HostUnreachable => unreachable(Unreach6::NoRoute),
+            // Parameter Problem, pointing at the IPv6 Next Header field.
             Unreach4::ProtoUnreachable => Some((
                 Error6::ParamProblem(Param6::UnrecognizedNextHeader),
                 Rest::Pointer(ipv6::field::NEXT_HEADER as u32),
             )),
-            Unreach4::PortUnreachable => {
-                Some((DstUnreachable(Unreach6::PortUnreachable), Rest::Zero))
-            }
-            Unreach4::FragRequired => Some((PktTooBig, Rest::Mtu)),
-            Unreach4::SrcRouteFailed => no_route,
+            Unreach4::PortUnreachable => unreachable(Unreach6::PortUnreachable),
+            Unreach4::FragRequired => Some((Error6::PktTooBig, Rest::Mtu)),
+            Unreach4::SrcRouteFailed => unreachable(Unreach6::NoRoute),
             Unreach4::DstNetUnknown | Unreach4::DstHostUnknown | Unreach4::SrcHostIsolated => {
-                no_route
+                unreachable(Unreach6::NoRoute)
             }
-            Unreach4::NetProhibited | Unreach4::HostProhibited => prohibited,
-            Unreach4::NetUnreachToS | Unreach4::HostUnreachToS => no_route,
-            Unreach4::CommProhibited => prohibited,
+            Unreach4::NetProhibited | Unreach4::HostProhibited => {
+                unreachable(Unreach6::AdminProhibit)
+            }
+            Unreach4::NetUnreachToS | Unreach4::HostUnreachToS => unreachable(Unreach6::NoRoute),
+            Unreach4::CommProhibited => unreachable(Unreach6::AdminProhibit),
             Unreach4::HostPrecedViol => None,
-            Unreach4::PrecedCutoff => prohibited,
+            Unreach4::PrecedCutoff => unreachable(Unreach6::AdminProhibit),
             Unreach4::Unknown(_) => None,
         },
         // "The Code is unchanged."
-        Msg4::TimeExceeded => Some((TimeExceeded(code.into()), Rest::Zero)),
-        Msg4::ParamProblem => {
-            let erroneous = |p| (Error6::ParamProblem(Param6::ErroneousHeaderField), p);
-            match Param4::from(code) {
-                // The pointer as Figure 3 maps it ("n/a": drop).
-                Param4::AtPointer => pointer_v4_to_v6(pointer).map(Rest::Pointer).map(erroneous),
-                Param4::MissingOption => None,
-                Param4::BadLength => pointer_v4_to_v6(pointer).map(Rest::Pointer).map(erroneous),
-                Param4::Unknown(_) => None,
-            }
-        }
+        Msg4::TimeExceeded => Some((Error6::TimeExceeded(code.into()), Rest::Zero)),
+        Msg4::ParamProblem => match Param4::from(code) {
+            Param4::AtPointer => erroneous_field(),
+            Param4::MissingOption => None,
+            Param4::BadLength => erroneous_field(),
+            Param4::Unknown(_) => None,
+        },
         // Source Quench, Redirect, Alternative Host Address and unknown types; the
         // informational types never get here.
         _ => None,
@@ -87,32 +90,31 @@ pub(super) fn pointer_v4_to_v6(p: u8) -> Option<u32> {
 /// RFC 7915 §5.2, ICMPv6 error → ICMPv4 error and what its rest of header holds, one
 /// arm per row of the RFC's list. `None`: "silently drop".
 pub(super) fn map_v6_error(ty: Msg6, code: u8, pointer: u32) -> Option<(Error4, Rest)> {
-    use Error4::{DstUnreachable, TimeExceeded};
-    let host_unreachable = Some((DstUnreachable(Unreach4::HostUnreachable), Rest::Zero));
+    // "Set the Type to 3 ... Set the Code to ..."
+    let unreachable = |c| Some((Error4::DstUnreachable(c), Rest::Zero));
     match ty {
         Msg6::DstUnreachable => match Unreach6::from(code) {
-            Unreach6::NoRoute => host_unreachable,
-            Unreach6::AdminProhibit => Some((DstUnreachable(Unreach4::HostProhibited), Rest::Zero)),
-            Unreach6::BeyondScope => host_unreachable,
-            Unreach6::AddrUnreachable => host_unreachable,
-            Unreach6::PortUnreachable => {
-                Some((DstUnreachable(Unreach4::PortUnreachable), Rest::Zero))
-            }
+            Unreach6::NoRoute => unreachable(Unreach4::HostUnreachable),
+            Unreach6::AdminProhibit => unreachable(Unreach4::HostProhibited),
+            Unreach6::BeyondScope => unreachable(Unreach4::HostUnreachable),
+            Unreach6::AddrUnreachable => unreachable(Unreach4::HostUnreachable),
+            Unreach6::PortUnreachable => unreachable(Unreach4::PortUnreachable),
             _ => None,
         },
-        Msg6::PktTooBig => Some((DstUnreachable(Unreach4::FragRequired), Rest::Mtu)),
+        Msg6::PktTooBig => Some((Error4::DstUnreachable(Unreach4::FragRequired), Rest::Mtu)),
         // "The Code is unchanged."
-        Msg6::TimeExceeded => Some((TimeExceeded(code.into()), Rest::Zero)),
+        Msg6::TimeExceeded => Some((Error4::TimeExceeded(code.into()), Rest::Zero)),
         Msg6::ParamProblem => match Param6::from(code) {
-            // The pointer as Figure 6 maps it ("n/a": drop), in the pointer byte (the
-            // first of the rest of header).
-            Param6::ErroneousHeaderField => pointer_v6_to_v4(pointer).map(|p| {
-                let e = Error4::ParamProblem(Param4::AtPointer);
-                (e, Rest::Pointer(p << 24))
-            }),
-            Param6::UnrecognizedNextHeader => {
-                Some((DstUnreachable(Unreach4::ProtoUnreachable), Rest::Zero))
+            // Type 12, Code 0, the pointer as Figure 6 maps it ("n/a": drop), in the
+            // pointer byte (the first of the rest of header).
+            Param6::ErroneousHeaderField => {
+                let p = pointer_v6_to_v4(pointer)?;
+                Some((
+                    Error4::ParamProblem(Param4::AtPointer),
+                    Rest::Pointer(p << 24),
+                ))
             }
+            Param6::UnrecognizedNextHeader => unreachable(Unreach4::ProtoUnreachable),
             Param6::UnrecognizedOption => None,
             Param6::Unknown(_) => None,
         },

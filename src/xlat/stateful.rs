@@ -279,6 +279,7 @@ pub(super) enum IpVersion {
 
 impl IpVersion {
     /// Echo Request or Reply (RFC 792 / RFC 4443 §4): the ICMP queries NAT64 maps.
+    #[inline]
     fn is_echo(self, ty: u8) -> bool {
         match self {
             IpVersion::V4 => matches!(
