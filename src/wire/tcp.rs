@@ -56,7 +56,8 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         TcpPacket { buffer }
     }
     /// Checks that the fixed 20-byte header is present. The data offset is not checked
-    /// against the buffer: the translator never reads options.
+    /// against the buffer (a quoted or first-fragment segment may be cut short): the
+    /// option accessors return nothing when it points past the buffer.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
         if buffer.as_ref().len() < HEADER_LEN {
             return Err(WireError::Truncated);
