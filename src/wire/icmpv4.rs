@@ -136,6 +136,7 @@ pub enum ErrorMessage {
 }
 
 impl ErrorMessage {
+    #[inline]
     pub fn msg_type(self) -> Message {
         match self {
             ErrorMessage::DstUnreachable(_) => Message::DstUnreachable,
@@ -143,6 +144,7 @@ impl ErrorMessage {
             ErrorMessage::ParamProblem(_) => Message::ParamProblem,
         }
     }
+    #[inline]
     pub fn code(self) -> u8 {
         match self {
             ErrorMessage::DstUnreachable(c) => c.into(),
@@ -168,6 +170,7 @@ impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
         }
         Ok(Icmpv4Packet { buffer })
     }
+    #[inline]
     pub fn msg_type(&self) -> Message {
         Message::from(self.buffer.as_ref()[field::TYPE])
     }
@@ -216,6 +219,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv4Packet<T> {
         self.buffer.as_mut()[field::CODE] = v;
     }
     /// Sets the type and code of an error message.
+    #[inline]
     pub fn set_error(&mut self, e: ErrorMessage) {
         self.set_msg_type(e.msg_type());
         self.set_code(e.code());

@@ -86,14 +86,25 @@ pub(crate) fn try_put16(b: &mut [u8], at: usize, v: u16) -> Option<()> {
     Some(())
 }
 
+/// The 2-byte field at `at`, if `b` holds it: one bounds check for a read-modify-write
+/// (`u16::from_be_bytes(*f)`, then `*f = v.to_be_bytes()`).
+#[inline(always)]
+pub(crate) fn field16_mut(b: &mut [u8], at: usize) -> Option<&mut [u8; 2]> {
+    b.get_mut(at..)?.first_chunk_mut::<2>()
+}
+
 /// A field enum whose every value is valid on the wire: named variants for the values
 /// the RFCs define, `Unknown` for the rest, lossless `From` conversions both ways (as
 /// smoltcp's macro of the same name). Build values with `From`: `Unknown` is meant to
 /// hold values that have no name.
+///
+/// The conversions are `#[inline(always)]`: left to itself the optimiser calls them out
+/// of line, and a `match` on a freshly converted value then costs a call and a switch
+/// more than the byte compare it replaces.
 macro_rules! enum_with_unknown {
     (
         $(#[$enum_attr:meta])*
-        pub enum $name:ident($ty:ty) {
+        pub enum $name:ident(u8) {
             $(
                 $(#[$variant_attr:meta])*
                 $variant:ident = $value:expr
@@ -108,12 +119,12 @@ macro_rules! enum_with_unknown {
                 $variant,
             )+
             /// A value without a name here.
-            Unknown($ty),
+            Unknown(u8),
         }
 
-        impl ::core::convert::From<$ty> for $name {
-            #[inline]
-            fn from(value: $ty) -> Self {
+        impl ::core::convert::From<u8> for $name {
+            #[inline(always)]
+            fn from(value: u8) -> Self {
                 match value {
                     $($value => $name::$variant,)+
                     other => $name::Unknown(other),
@@ -121,8 +132,8 @@ macro_rules! enum_with_unknown {
             }
         }
 
-        impl ::core::convert::From<$name> for $ty {
-            #[inline]
+        impl ::core::convert::From<$name> for u8 {
+            #[inline(always)]
             fn from(value: $name) -> Self {
                 match value {
                     $($name::$variant => $value,)+
@@ -152,6 +163,9 @@ mod tests {
         assert_eq!(try_put16(&mut b, 5, 0xffff), None);
         assert_eq!(try_put16(&mut b, usize::MAX, 0xffff), None);
         assert_eq!(b[4..], [0x01, 0x02]);
+        assert_eq!(field16_mut(&mut b, 4).map(|f| *f), Some([0x01, 0x02]));
+        assert_eq!(field16_mut(&mut b, 5), None);
+        assert_eq!(field16_mut(&mut b, usize::MAX), None);
         put_le16(&mut b, 0, 0x1234);
         assert_eq!((&b[..2], le16(&b, 0)), (&[0x34, 0x12][..], 0x1234));
     }

@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::wire::checksum;
 use crate::wire::ip::IpProtocol;
-use crate::wire::{ipv4, ipv6, tcp, try_be16, try_put16, udp};
+use crate::wire::{field16_mut, ipv4, ipv6, tcp, udp};
 
 /// IPv4 packets translated from IPv6 without a Fragment header get DF=0 and a generated
 /// Identification up to this size, DF=1 above (RFC 7915 §5.1 "Flags": 1280 minus the
@@ -126,9 +126,10 @@ pub(super) fn fix_l4_checksum(l4: &mut [u8], proto: IpProtocol, old: u16, new: u
         IpProtocol::UDP => (udp::field::CHECKSUM.start, true),
         _ => return true,
     };
-    let Some(cs) = try_be16(l4, at) else {
+    let Some(f) = field16_mut(l4, at) else {
         return false;
     };
+    let cs = u16::from_be_bytes(*f);
     if udp && cs == 0 {
         return true;
     }
@@ -136,7 +137,8 @@ pub(super) fn fix_l4_checksum(l4: &mut [u8], proto: IpProtocol, old: u16, new: u
     if udp && n == 0 {
         n = 0xffff;
     }
-    try_put16(l4, at, n).is_some()
+    *f = n.to_be_bytes();
+    true
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@
 //! (`*_bind`, called right before the packet is rewritten).
 
 use crate::addr::MappedBy;
+use crate::wire::field16_mut;
 use crate::wire::ip::IpProtocol;
-use crate::wire::{try_be16, try_put16};
 
 use super::common::{v4, v6};
 use super::icmp_error::{OuterV4, OuterV6};
@@ -40,13 +40,15 @@ impl PortRewrite {
     /// are left alone).
     #[inline]
     pub fn apply(&self, l4: &mut [u8]) {
-        let Some(old) = try_be16(l4, self.at) else {
+        let Some(f) = field16_mut(l4, self.at) else {
             return;
         };
-        try_put16(l4, self.at, self.value);
-        let Some(cs) = try_be16(l4, self.csum_at) else {
+        let old = u16::from_be_bytes(*f);
+        *f = self.value.to_be_bytes();
+        let Some(c) = field16_mut(l4, self.csum_at) else {
             return;
         };
+        let cs = u16::from_be_bytes(*c);
         if self.zero_means_none && cs == 0 {
             return;
         }
@@ -54,7 +56,7 @@ impl PortRewrite {
         if self.zero_means_none && n == 0 {
             n = 0xffff;
         }
-        try_put16(l4, self.csum_at, n);
+        *c = n.to_be_bytes();
     }
 }
 

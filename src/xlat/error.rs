@@ -107,10 +107,11 @@ pub(super) fn icmpv6(
         if !c.has_transport_header() {
             return;
         }
-        let about_error = orig
-            .get(c.upper_off + icmpv6::field::TYPE)
-            .is_some_and(|&t| icmpv6::Message::from(t).is_error());
-        if c.upper_proto == IpProtocol::ICMPV6 && about_error {
+        let about_error = || {
+            orig.get(c.upper_off + icmpv6::field::TYPE)
+                .is_some_and(|&t| icmpv6::Message::from(t).is_error())
+        };
+        if c.upper_proto == IpProtocol::ICMPV6 && about_error() {
             return;
         }
     }

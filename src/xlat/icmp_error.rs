@@ -134,10 +134,11 @@ fn inner_v4_to_v6<M: MapCtx>(
     let is_frag = ip.is_fragment();
     let proto = ip.protocol();
     let l4 = ip.payload();
-    let quotes_error = l4
-        .get(icmpv4::field::TYPE)
-        .is_some_and(|&t| icmpv4::Message::from(t).is_error());
-    if proto == IpProtocol::ICMP && first && quotes_error {
+    let quotes_error = || {
+        l4.get(icmpv4::field::TYPE)
+            .is_some_and(|&t| icmpv4::Message::from(t).is_error())
+    };
+    if proto == IpProtocol::ICMP && first && quotes_error() {
         return Err(R::IcmpErrorInError);
     }
     let (s4, d4) = (ip.src_addr(), ip.dst_addr());
@@ -290,10 +291,11 @@ fn inner_v6_to_v4<M: MapCtx>(
     let l4 = quoted.get(chain.upper_off..end).unwrap_or(&[]);
     let upper = chain.upper_proto;
     let with_transport = chain.has_transport_header();
-    let quotes_error = l4
-        .get(icmpv6::field::TYPE)
-        .is_some_and(|&t| icmpv6::Message::from(t).is_error());
-    if upper == IpProtocol::ICMPV6 && with_transport && quotes_error {
+    let quotes_error = || {
+        l4.get(icmpv6::field::TYPE)
+            .is_some_and(|&t| icmpv6::Message::from(t).is_error())
+    };
+    if upper == IpProtocol::ICMPV6 && with_transport && quotes_error() {
         return Err(R::IcmpErrorInError);
     }
     let (s6, d6) = (ip.src_addr(), ip.dst_addr());

@@ -54,7 +54,7 @@ use crate::wire::ipv6ext;
 use crate::wire::tcp;
 use crate::wire::udp::{self, UdpPacket};
 use crate::wire::vnet::{FLAG_NEEDS_CSUM, Offload, gso};
-use crate::wire::{try_be16, try_put16};
+use crate::wire::{field16_mut, try_be16, try_put16};
 
 use super::common::{DF_THRESHOLD, HEADER_GROWTH};
 use super::{DropReason, Output, Translator, Verdict};
@@ -182,12 +182,14 @@ fn matching(d: &[u8], off: &Offload) -> Option<Located> {
 /// one's-complement value), so the plain translator's "UDP checksum 0 means none" rules
 /// never fire on it.
 fn take_partial(pkt: &mut PacketBuf, at: usize) -> u16 {
-    let raw = pkt.raw_mut();
-    let p = match try_be16(raw, at).unwrap_or(0) {
+    let Some(f) = field16_mut(pkt.raw_mut(), at) else {
+        return 0xffff;
+    };
+    let p = match u16::from_be_bytes(*f) {
         0 => 0xffff,
         p => p,
     };
-    try_put16(raw, at, p);
+    *f = p.to_be_bytes();
     p
 }
 
