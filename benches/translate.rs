@@ -16,6 +16,7 @@ use etherparse::{Icmpv4Type, PacketBuilder, icmpv4::DestUnreachableHeader};
 use xlat64::addr::AddrMapper;
 use xlat64::wire::buf::PacketBuf;
 use xlat64::wire::checksum;
+use xlat64::wire::ip::IpProtocol;
 use xlat64::wire::vnet::{FLAG_NEEDS_CSUM, Offload, gso};
 use xlat64::xlat::{Output, Translator, Verdict, XlatConfig};
 
@@ -112,7 +113,7 @@ fn tcp6_gso_64k() -> (Vec<u8>, Offload) {
     let b = PacketBuilder::ipv6(CLIENT6, SERVER6, 64).tcp(40000, 5001, 1, 65535);
     let mut v = Vec::new();
     b.write(&mut v, &vec![0x5a; 45 * 1440]).unwrap();
-    let partial = checksum::pseudo_v6(CLIENT6, SERVER6, 6, 0);
+    let partial = checksum::pseudo_v6(CLIENT6, SERVER6, IpProtocol::TCP, 0);
     v[56..58].copy_from_slice(&partial.to_be_bytes());
     let off = Offload {
         flags: FLAG_NEEDS_CSUM,

@@ -62,6 +62,8 @@ pub fn update(hc: u16, old_sum: u16, new_sum: u16) -> u16 {
     !add(add(!hc, !old_sum), new_sum)
 }
 
+use super::ip::IpProtocol;
+
 /// Sum of a 4-byte IPv4 address.
 #[inline(always)]
 pub fn sum_v4_addr(a: [u8; 4]) -> u16 {
@@ -82,20 +84,20 @@ pub fn sum_v6_addr(a: [u8; 16]) -> u16 {
 
 /// Sum of the IPv4 pseudo-header (RFC 768/793): source, destination, zero+protocol,
 /// upper-layer length.
-pub fn pseudo_v4(src: [u8; 4], dst: [u8; 4], proto: u8, len: u16) -> u16 {
+pub fn pseudo_v4(src: [u8; 4], dst: [u8; 4], proto: IpProtocol, len: u16) -> u16 {
     add(
         add(sum_v4_addr(src), sum_v4_addr(dst)),
-        add(u16::from(proto), len),
+        add(u16::from(proto.0), len),
     )
 }
 
 /// Sum of the IPv6 pseudo-header (RFC 8200 §8.1): source, destination, 32-bit
 /// upper-layer length, zero+next header.
-pub fn pseudo_v6(src: [u8; 16], dst: [u8; 16], next_header: u8, len: u32) -> u16 {
+pub fn pseudo_v6(src: [u8; 16], dst: [u8; 16], next_header: IpProtocol, len: u32) -> u16 {
     let l = add((len >> 16) as u16, len as u16);
     add(
         add(sum_v6_addr(src), sum_v6_addr(dst)),
-        add(u16::from(next_header), l),
+        add(u16::from(next_header.0), l),
     )
 }
 
@@ -163,7 +165,7 @@ mod tests {
     #[test]
     fn pseudo_headers() {
         // Sum of 192.0.2.1 + 198.51.100.2 + 17 + 8, computed by hand.
-        let s = pseudo_v4([192, 0, 2, 1], [198, 51, 100, 2], 17, 8);
+        let s = pseudo_v4([192, 0, 2, 1], [198, 51, 100, 2], IpProtocol(17), 8);
         let manual = ones_sum(&[192, 0, 2, 1, 198, 51, 100, 2, 0, 17, 0, 8]);
         assert_eq!(s, manual);
         let a: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
@@ -173,7 +175,7 @@ mod tests {
         ph.extend_from_slice(&b);
         ph.extend_from_slice(&70000u32.to_be_bytes());
         ph.extend_from_slice(&[0, 0, 0, 58]);
-        assert_eq!(pseudo_v6(a, b, 58, 70000), ones_sum(&ph));
+        assert_eq!(pseudo_v6(a, b, IpProtocol(58), 70000), ones_sum(&ph));
         assert_eq!(sum_v6_addr([0xff; 16]), 0xffff);
     }
 }

@@ -6,7 +6,7 @@
 //! |                  data (for errors: the original datagram)     |
 //! ```
 
-use super::{WireError, be16, put16};
+use super::{WireError, be16, enum_with_unknown, put16};
 use crate::wire::checksum;
 
 pub mod field {
@@ -28,36 +28,130 @@ pub mod field {
 
 pub const HEADER_LEN: usize = 8;
 
-/// Message types (RFC 792 and the IANA registry).
-pub mod ty {
-    pub const ECHO_REPLY: u8 = 0;
-    pub const DEST_UNREACHABLE: u8 = 3;
-    pub const SOURCE_QUENCH: u8 = 4;
-    pub const REDIRECT: u8 = 5;
-    pub const ALT_HOST_ADDRESS: u8 = 6;
-    pub const ECHO_REQUEST: u8 = 8;
-    pub const ROUTER_ADVERT: u8 = 9;
-    pub const ROUTER_SOLICIT: u8 = 10;
-    pub const TIME_EXCEEDED: u8 = 11;
-    pub const PARAM_PROBLEM: u8 = 12;
-    pub const TIMESTAMP: u8 = 13;
-    pub const TIMESTAMP_REPLY: u8 = 14;
-    pub const INFO_REQUEST: u8 = 15;
-    pub const INFO_REPLY: u8 = 16;
-    pub const ADDR_MASK_REQUEST: u8 = 17;
-    pub const ADDR_MASK_REPLY: u8 = 18;
+enum_with_unknown! {
+    /// Message types (RFC 792 and the IANA "ICMP Type Numbers" registry).
+    pub enum Message(u8) {
+        EchoReply = 0,
+        DstUnreachable = 3,
+        /// Deprecated (RFC 6633).
+        SourceQuench = 4,
+        Redirect = 5,
+        /// Deprecated (RFC 6918).
+        AltHostAddress = 6,
+        EchoRequest = 8,
+        /// RFC 1256.
+        RouterAdvert = 9,
+        /// RFC 1256.
+        RouterSolicit = 10,
+        TimeExceeded = 11,
+        ParamProblem = 12,
+        Timestamp = 13,
+        TimestampReply = 14,
+        /// Deprecated (RFC 6918).
+        InfoRequest = 15,
+        /// Deprecated (RFC 6918).
+        InfoReply = 16,
+        /// RFC 950; deprecated (RFC 6918).
+        AddrMaskRequest = 17,
+        /// RFC 950; deprecated (RFC 6918).
+        AddrMaskReply = 18,
+    }
 }
 
-/// True for ICMPv4 error messages (those that quote an offending datagram).
-pub fn is_error(t: u8) -> bool {
-    matches!(
-        t,
-        ty::DEST_UNREACHABLE
-            | ty::SOURCE_QUENCH
-            | ty::REDIRECT
-            | ty::TIME_EXCEEDED
-            | ty::PARAM_PROBLEM
-    )
+impl Message {
+    /// Error messages: those that quote an offending datagram (RFC 792, RFC 1122
+    /// §3.2.2), as opposed to queries.
+    #[inline]
+    pub fn is_error(self) -> bool {
+        matches!(
+            self,
+            Message::DstUnreachable
+                | Message::SourceQuench
+                | Message::Redirect
+                | Message::TimeExceeded
+                | Message::ParamProblem
+        )
+    }
+}
+
+enum_with_unknown! {
+    /// Destination Unreachable codes (RFC 792; 6–12 RFC 1122 §3.2.2.1; 13–15 RFC 1812
+    /// §5.2.7.1).
+    pub enum DstUnreachable(u8) {
+        NetUnreachable = 0,
+        HostUnreachable = 1,
+        ProtoUnreachable = 2,
+        PortUnreachable = 3,
+        /// Fragmentation needed and DF set; the Next-Hop MTU is in the header (RFC 1191).
+        FragRequired = 4,
+        SrcRouteFailed = 5,
+        DstNetUnknown = 6,
+        DstHostUnknown = 7,
+        SrcHostIsolated = 8,
+        /// Communication with the destination network administratively prohibited.
+        NetProhibited = 9,
+        /// Communication with the destination host administratively prohibited.
+        HostProhibited = 10,
+        /// Network unreachable for the type of service.
+        NetUnreachToS = 11,
+        /// Host unreachable for the type of service.
+        HostUnreachToS = 12,
+        /// Communication administratively prohibited.
+        CommProhibited = 13,
+        /// Host precedence violation.
+        HostPrecedViol = 14,
+        /// Precedence cutoff in effect.
+        PrecedCutoff = 15,
+    }
+}
+
+enum_with_unknown! {
+    /// Time Exceeded codes (RFC 792).
+    pub enum TimeExceeded(u8) {
+        /// Time to live exceeded in transit.
+        TtlExpired = 0,
+        /// Fragment reassembly time exceeded.
+        FragExpired = 1,
+    }
+}
+
+enum_with_unknown! {
+    /// Parameter Problem codes (RFC 792; 1 RFC 1108; 2 RFC 1812 §5.2.7.3).
+    pub enum ParamProblem(u8) {
+        /// The pointer indicates the error.
+        AtPointer = 0,
+        /// Missing a required option.
+        MissingOption = 1,
+        /// Bad length.
+        BadLength = 2,
+    }
+}
+
+/// An error message's type with its code, typed per type: what the translator emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorMessage {
+    DstUnreachable(DstUnreachable),
+    TimeExceeded(TimeExceeded),
+    ParamProblem(ParamProblem),
+}
+
+impl ErrorMessage {
+    #[inline]
+    pub fn msg_type(self) -> Message {
+        match self {
+            ErrorMessage::DstUnreachable(_) => Message::DstUnreachable,
+            ErrorMessage::TimeExceeded(_) => Message::TimeExceeded,
+            ErrorMessage::ParamProblem(_) => Message::ParamProblem,
+        }
+    }
+    #[inline]
+    pub fn code(self) -> u8 {
+        match self {
+            ErrorMessage::DstUnreachable(c) => c.into(),
+            ErrorMessage::TimeExceeded(c) => c.into(),
+            ErrorMessage::ParamProblem(c) => c.into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -76,20 +170,22 @@ impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
         }
         Ok(Icmpv4Packet { buffer })
     }
-    pub fn msg_type(&self) -> u8 {
-        self.buffer.as_ref()[field::TYPE]
+    #[inline]
+    pub fn msg_type(&self) -> Message {
+        Message::from(self.buffer.as_ref()[field::TYPE])
     }
+    /// The code, whose meaning depends on the type.
     pub fn code(&self) -> u8 {
         self.buffer.as_ref()[field::CODE]
     }
     pub fn checksum(&self) -> u16 {
-        be16(self.buffer.as_ref(), 2)
+        be16(self.buffer.as_ref(), field::CHECKSUM.start)
     }
     pub fn echo_ident(&self) -> u16 {
-        be16(self.buffer.as_ref(), 4)
+        be16(self.buffer.as_ref(), field::ECHO_IDENT.start)
     }
     pub fn echo_seq(&self) -> u16 {
-        be16(self.buffer.as_ref(), 6)
+        be16(self.buffer.as_ref(), field::ECHO_SEQ.start)
     }
     pub fn pointer(&self) -> u8 {
         self.buffer.as_ref()[field::POINTER]
@@ -99,11 +195,12 @@ impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
         self.buffer.as_ref()[field::LENGTH]
     }
     pub fn mtu(&self) -> u16 {
-        be16(self.buffer.as_ref(), 6)
+        be16(self.buffer.as_ref(), field::MTU.start)
     }
     pub fn rest(&self) -> [u8; 4] {
         let b = self.buffer.as_ref();
-        [b[4], b[5], b[6], b[7]]
+        let r = field::REST.start;
+        [b[r], b[r + 1], b[r + 2], b[r + 3]]
     }
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[HEADER_LEN..]
@@ -115,14 +212,20 @@ impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv4Packet<T> {
-    pub fn set_msg_type(&mut self, v: u8) {
-        self.buffer.as_mut()[field::TYPE] = v;
+    pub fn set_msg_type(&mut self, v: Message) {
+        self.buffer.as_mut()[field::TYPE] = v.into();
     }
     pub fn set_code(&mut self, v: u8) {
         self.buffer.as_mut()[field::CODE] = v;
     }
+    /// Sets the type and code of an error message.
+    #[inline]
+    pub fn set_error(&mut self, e: ErrorMessage) {
+        self.set_msg_type(e.msg_type());
+        self.set_code(e.code());
+    }
     pub fn set_checksum(&mut self, v: u16) {
-        put16(self.buffer.as_mut(), 2, v);
+        put16(self.buffer.as_mut(), field::CHECKSUM.start, v);
     }
     pub fn set_rest(&mut self, r: [u8; 4]) {
         self.buffer.as_mut()[field::REST].copy_from_slice(&r);
@@ -148,7 +251,7 @@ mod tests {
         assert!(p.verify_checksum());
         assert_eq!(
             (p.msg_type(), p.code(), p.echo_ident(), p.echo_seq()),
-            (8, 0, 0x1234, 1)
+            (Message::EchoRequest, 0, 0x1234, 1)
         );
         assert_eq!(p.payload(), b"abcd");
         let (e, _) = etherparse::Icmpv4Header::from_slice(&b).unwrap();
@@ -161,7 +264,97 @@ mod tests {
         let b = [3u8, 4, 0, 0, 0, 0, 0x05, 0xdc];
         let p = Icmpv4Packet::new_checked(&b[..]).unwrap();
         assert_eq!(p.mtu(), 1500);
-        assert!(is_error(p.msg_type()) && !is_error(ty::ECHO_REQUEST));
+        assert_eq!(p.msg_type(), Message::DstUnreachable);
+        assert_eq!(DstUnreachable::from(p.code()), DstUnreachable::FragRequired);
         assert!(Icmpv4Packet::new_checked(&b[..7]).is_err());
+    }
+
+    // Type numbers: RFC 792 (0, 3, 4, 5, 8, 11–16), RFC 1256 (9, 10), RFC 950 (17, 18),
+    // IANA "ICMP Type Numbers" (6).
+    #[test]
+    fn rfc792_iana_types() {
+        let golden = [
+            (Message::EchoReply, 0u8),
+            (Message::DstUnreachable, 3),
+            (Message::SourceQuench, 4),
+            (Message::Redirect, 5),
+            (Message::AltHostAddress, 6),
+            (Message::EchoRequest, 8),
+            (Message::RouterAdvert, 9),
+            (Message::RouterSolicit, 10),
+            (Message::TimeExceeded, 11),
+            (Message::ParamProblem, 12),
+            (Message::Timestamp, 13),
+            (Message::TimestampReply, 14),
+            (Message::InfoRequest, 15),
+            (Message::InfoReply, 16),
+            (Message::AddrMaskRequest, 17),
+            (Message::AddrMaskReply, 18),
+        ];
+        for (m, v) in golden {
+            assert_eq!((u8::from(m), Message::from(v)), (v, m));
+        }
+        // RFC 792: the messages that carry "Internet Header + 64 bits of Original Data
+        // Datagram" are the errors.
+        for v in 0..=255u8 {
+            let m = Message::from(v);
+            assert_eq!(u8::from(m), v);
+            assert_eq!(m.is_error(), matches!(v, 3 | 4 | 5 | 11 | 12), "type {v}");
+        }
+        assert_eq!(Message::from(7), Message::Unknown(7));
+    }
+
+    // Codes: Destination Unreachable 0–5 RFC 792, 6–12 RFC 1122 §3.2.2.1, 13–15 RFC 1812
+    // §5.2.7.1; Time Exceeded RFC 792; Parameter Problem 0 RFC 792, 1 RFC 1108, 2
+    // RFC 1812 §5.2.7.3 (as the IANA registry lists them).
+    #[test]
+    fn rfc792_rfc1122_rfc1812_codes() {
+        use DstUnreachable as U;
+        let unreach = [
+            (U::NetUnreachable, 0u8),
+            (U::HostUnreachable, 1),
+            (U::ProtoUnreachable, 2),
+            (U::PortUnreachable, 3),
+            (U::FragRequired, 4),
+            (U::SrcRouteFailed, 5),
+            (U::DstNetUnknown, 6),
+            (U::DstHostUnknown, 7),
+            (U::SrcHostIsolated, 8),
+            (U::NetProhibited, 9),
+            (U::HostProhibited, 10),
+            (U::NetUnreachToS, 11),
+            (U::HostUnreachToS, 12),
+            (U::CommProhibited, 13),
+            (U::HostPrecedViol, 14),
+            (U::PrecedCutoff, 15),
+        ];
+        for (c, v) in unreach {
+            assert_eq!((u8::from(c), U::from(v)), (v, c));
+        }
+        assert_eq!(U::from(16), U::Unknown(16));
+        for (c, v) in [
+            (TimeExceeded::TtlExpired, 0u8),
+            (TimeExceeded::FragExpired, 1),
+        ] {
+            assert_eq!((u8::from(c), TimeExceeded::from(v)), (v, c));
+        }
+        for (c, v) in [
+            (ParamProblem::AtPointer, 0u8),
+            (ParamProblem::MissingOption, 1),
+            (ParamProblem::BadLength, 2),
+        ] {
+            assert_eq!((u8::from(c), ParamProblem::from(v)), (v, c));
+        }
+        let e = ErrorMessage::DstUnreachable(U::CommProhibited);
+        assert_eq!((e.msg_type(), e.code()), (Message::DstUnreachable, 13));
+        let e = ErrorMessage::TimeExceeded(TimeExceeded::Unknown(7));
+        assert_eq!((e.msg_type(), e.code()), (Message::TimeExceeded, 7));
+        let e = ErrorMessage::ParamProblem(ParamProblem::BadLength);
+        assert_eq!((e.msg_type(), e.code()), (Message::ParamProblem, 2));
+        let mut b = [0u8; 8];
+        Icmpv4Packet::new_checked(&mut b[..])
+            .unwrap()
+            .set_error(ErrorMessage::DstUnreachable(U::PortUnreachable));
+        assert_eq!(b[..2], [3, 3]);
     }
 }

@@ -5,7 +5,8 @@
 //! |   message body (identifier/sequence, MTU, pointer...)         |
 //! ```
 
-use super::{WireError, be16, be32, put16};
+use super::ip::IpProtocol;
+use super::{WireError, be16, be32, enum_with_unknown, put16};
 use crate::wire::checksum;
 
 pub mod field {
@@ -14,6 +15,9 @@ pub mod field {
     pub const CODE: usize = 1;
     pub const CHECKSUM: Range<usize> = 2..4;
     pub const REST: Range<usize> = 4..8;
+    /// Echo identifier and sequence number (RFC 4443 §4).
+    pub const ECHO_IDENT: Range<usize> = 4..6;
+    pub const ECHO_SEQ: Range<usize> = 6..8;
     /// Packet Too Big MTU (32 bits).
     pub const MTU: Range<usize> = 4..8;
     /// Parameter Problem pointer (32 bits).
@@ -24,19 +28,107 @@ pub mod field {
 
 pub const HEADER_LEN: usize = 8;
 
-/// Message types (RFC 4443 §2.1 and the IANA registry).
-pub mod ty {
-    pub const DEST_UNREACHABLE: u8 = 1;
-    pub const PACKET_TOO_BIG: u8 = 2;
-    pub const TIME_EXCEEDED: u8 = 3;
-    pub const PARAM_PROBLEM: u8 = 4;
-    pub const ECHO_REQUEST: u8 = 128;
-    pub const ECHO_REPLY: u8 = 129;
+enum_with_unknown! {
+    /// Message types (RFC 4443 §2.1; MLD RFC 2710 §3; Neighbor Discovery RFC 4861 §4;
+    /// IANA "ICMPv6 Type Numbers").
+    pub enum Message(u8) {
+        DstUnreachable = 1,
+        PktTooBig = 2,
+        TimeExceeded = 3,
+        ParamProblem = 4,
+        EchoRequest = 128,
+        EchoReply = 129,
+        MldQuery = 130,
+        MldReport = 131,
+        MldDone = 132,
+        RouterSolicit = 133,
+        RouterAdvert = 134,
+        NeighborSolicit = 135,
+        NeighborAdvert = 136,
+        Redirect = 137,
+    }
 }
 
-/// Error messages have types 0–127 (RFC 4443 §2.1).
-pub fn is_error(t: u8) -> bool {
-    t < 128
+impl Message {
+    /// Error messages have a zero high-order bit in their type, types 0–127 (RFC 4443
+    /// §2.1).
+    #[inline]
+    pub fn is_error(self) -> bool {
+        u8::from(self) & 0x80 == 0
+    }
+}
+
+enum_with_unknown! {
+    /// Destination Unreachable codes (RFC 4443 §3.1).
+    pub enum DstUnreachable(u8) {
+        /// No route to destination.
+        NoRoute = 0,
+        /// Communication with destination administratively prohibited.
+        AdminProhibit = 1,
+        /// Beyond scope of source address.
+        BeyondScope = 2,
+        /// Address unreachable.
+        AddrUnreachable = 3,
+        /// Port unreachable.
+        PortUnreachable = 4,
+        /// Source address failed ingress/egress policy.
+        FailedPolicy = 5,
+        /// Reject route to destination.
+        RejectRoute = 6,
+    }
+}
+
+enum_with_unknown! {
+    /// Time Exceeded codes (RFC 4443 §3.3).
+    pub enum TimeExceeded(u8) {
+        /// Hop limit exceeded in transit.
+        HopLimitExceeded = 0,
+        /// Fragment reassembly time exceeded.
+        FragReassemblyExceeded = 1,
+    }
+}
+
+enum_with_unknown! {
+    /// Parameter Problem codes (RFC 4443 §3.4).
+    pub enum ParamProblem(u8) {
+        /// Erroneous header field encountered.
+        ErroneousHeaderField = 0,
+        /// Unrecognized Next Header type encountered.
+        UnrecognizedNextHeader = 1,
+        /// Unrecognized IPv6 option encountered.
+        UnrecognizedOption = 2,
+    }
+}
+
+/// An error message's type with its code, typed per type: what the translator emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorMessage {
+    DstUnreachable(DstUnreachable),
+    /// Its code is 0 (RFC 4443 §3.2).
+    PktTooBig,
+    TimeExceeded(TimeExceeded),
+    ParamProblem(ParamProblem),
+}
+
+impl ErrorMessage {
+    #[inline]
+    pub fn msg_type(self) -> Message {
+        match self {
+            ErrorMessage::DstUnreachable(_) => Message::DstUnreachable,
+            ErrorMessage::PktTooBig => Message::PktTooBig,
+            ErrorMessage::TimeExceeded(_) => Message::TimeExceeded,
+            ErrorMessage::ParamProblem(_) => Message::ParamProblem,
+        }
+    }
+    #[inline]
+    pub fn code(self) -> u8 {
+        match self {
+            ErrorMessage::DstUnreachable(c) => c.into(),
+            ErrorMessage::PktTooBig => 0,
+            ErrorMessage::TimeExceeded(c) => c.into(),
+            ErrorMessage::ParamProblem(c) => c.into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -54,26 +146,28 @@ impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
         }
         Ok(Icmpv6Packet { buffer })
     }
-    pub fn msg_type(&self) -> u8 {
-        self.buffer.as_ref()[field::TYPE]
+    #[inline]
+    pub fn msg_type(&self) -> Message {
+        Message::from(self.buffer.as_ref()[field::TYPE])
     }
+    /// The code, whose meaning depends on the type.
     pub fn code(&self) -> u8 {
         self.buffer.as_ref()[field::CODE]
     }
     pub fn checksum(&self) -> u16 {
-        be16(self.buffer.as_ref(), 2)
+        be16(self.buffer.as_ref(), field::CHECKSUM.start)
     }
     pub fn echo_ident(&self) -> u16 {
-        be16(self.buffer.as_ref(), 4)
+        be16(self.buffer.as_ref(), field::ECHO_IDENT.start)
     }
     pub fn echo_seq(&self) -> u16 {
-        be16(self.buffer.as_ref(), 6)
+        be16(self.buffer.as_ref(), field::ECHO_SEQ.start)
     }
     pub fn mtu(&self) -> u32 {
-        be32(self.buffer.as_ref(), 4)
+        be32(self.buffer.as_ref(), field::MTU.start)
     }
     pub fn pointer(&self) -> u32 {
-        be32(self.buffer.as_ref(), 4)
+        be32(self.buffer.as_ref(), field::POINTER.start)
     }
     /// RFC 4884 original-datagram length in 64-bit words (0: no extension).
     pub fn length(&self) -> u8 {
@@ -81,7 +175,8 @@ impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
     }
     pub fn rest(&self) -> [u8; 4] {
         let b = self.buffer.as_ref();
-        [b[4], b[5], b[6], b[7]]
+        let r = field::REST.start;
+        [b[r], b[r + 1], b[r + 2], b[r + 3]]
     }
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[HEADER_LEN..]
@@ -89,20 +184,26 @@ impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
     /// Verifies the checksum with the IPv6 pseudo-header (RFC 4443 §2.3).
     pub fn verify_checksum(&self, src: [u8; 16], dst: [u8; 16]) -> bool {
         let b = self.buffer.as_ref();
-        let ph = checksum::pseudo_v6(src, dst, 58, b.len() as u32);
+        let ph = checksum::pseudo_v6(src, dst, IpProtocol::ICMPV6, b.len() as u32);
         checksum::add(ph, checksum::ones_sum(b)) == 0xffff
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
-    pub fn set_msg_type(&mut self, v: u8) {
-        self.buffer.as_mut()[field::TYPE] = v;
+    pub fn set_msg_type(&mut self, v: Message) {
+        self.buffer.as_mut()[field::TYPE] = v.into();
     }
     pub fn set_code(&mut self, v: u8) {
         self.buffer.as_mut()[field::CODE] = v;
     }
+    /// Sets the type and code of an error message.
+    #[inline]
+    pub fn set_error(&mut self, e: ErrorMessage) {
+        self.set_msg_type(e.msg_type());
+        self.set_code(e.code());
+    }
     pub fn set_checksum(&mut self, v: u16) {
-        put16(self.buffer.as_mut(), 2, v);
+        put16(self.buffer.as_mut(), field::CHECKSUM.start, v);
     }
     pub fn set_rest(&mut self, r: [u8; 4]) {
         self.buffer.as_mut()[field::REST].copy_from_slice(&r);
@@ -111,7 +212,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
     pub fn fill_checksum(&mut self, src: [u8; 16], dst: [u8; 16]) {
         self.set_checksum(0);
         let b = self.buffer.as_ref();
-        let ph = checksum::pseudo_v6(src, dst, 58, b.len() as u32);
+        let ph = checksum::pseudo_v6(src, dst, IpProtocol::ICMPV6, b.len() as u32);
         let c = !checksum::add(ph, checksum::ones_sum(b));
         self.set_checksum(c);
     }
@@ -134,7 +235,7 @@ mod tests {
         assert!(p.verify_checksum(src, dst));
         assert_eq!(
             (p.msg_type(), p.echo_ident(), p.echo_seq()),
-            (128, 0x1234, 1)
+            (Message::EchoRequest, 0x1234, 1)
         );
         let (e, _) = etherparse::Icmpv6Header::from_slice(&b).unwrap();
         assert_eq!(
@@ -149,7 +250,85 @@ mod tests {
         let b = [2u8, 0, 0, 0, 0, 0, 0x05, 0x00];
         let p = Icmpv6Packet::new_checked(&b[..]).unwrap();
         assert_eq!(p.mtu(), 1280);
-        assert!(is_error(2) && !is_error(128));
+        assert_eq!(p.msg_type(), Message::PktTooBig);
         assert!(Icmpv6Packet::new_checked(&b[..7]).is_err());
+    }
+
+    // Type numbers: RFC 4443 §2.1 (1–4, 128, 129), RFC 2710 §3 (130–132), RFC 4861 §4
+    // (133–137).
+    #[test]
+    fn rfc4443_s2_1_types() {
+        let golden = [
+            (Message::DstUnreachable, 1u8),
+            (Message::PktTooBig, 2),
+            (Message::TimeExceeded, 3),
+            (Message::ParamProblem, 4),
+            (Message::EchoRequest, 128),
+            (Message::EchoReply, 129),
+            (Message::MldQuery, 130),
+            (Message::MldReport, 131),
+            (Message::MldDone, 132),
+            (Message::RouterSolicit, 133),
+            (Message::RouterAdvert, 134),
+            (Message::NeighborSolicit, 135),
+            (Message::NeighborAdvert, 136),
+            (Message::Redirect, 137),
+        ];
+        for (m, v) in golden {
+            assert_eq!((u8::from(m), Message::from(v)), (v, m));
+        }
+        // RFC 4443 §2.1: types 0–127 are errors, 128–255 informational.
+        for v in 0..=255u8 {
+            let m = Message::from(v);
+            assert_eq!(u8::from(m), v);
+            assert_eq!(m.is_error(), v <= 127, "type {v}");
+        }
+        assert_eq!(Message::from(0), Message::Unknown(0));
+    }
+
+    // Codes: RFC 4443 §3.1 (Destination Unreachable), §3.3 (Time Exceeded), §3.4
+    // (Parameter Problem); §3.2: Packet Too Big has code 0.
+    #[test]
+    fn rfc4443_s3_codes() {
+        use DstUnreachable as U;
+        let unreach = [
+            (U::NoRoute, 0u8),
+            (U::AdminProhibit, 1),
+            (U::BeyondScope, 2),
+            (U::AddrUnreachable, 3),
+            (U::PortUnreachable, 4),
+            (U::FailedPolicy, 5),
+            (U::RejectRoute, 6),
+        ];
+        for (c, v) in unreach {
+            assert_eq!((u8::from(c), U::from(v)), (v, c));
+        }
+        assert_eq!(U::from(7), U::Unknown(7));
+        for (c, v) in [
+            (TimeExceeded::HopLimitExceeded, 0u8),
+            (TimeExceeded::FragReassemblyExceeded, 1),
+        ] {
+            assert_eq!((u8::from(c), TimeExceeded::from(v)), (v, c));
+        }
+        for (c, v) in [
+            (ParamProblem::ErroneousHeaderField, 0u8),
+            (ParamProblem::UnrecognizedNextHeader, 1),
+            (ParamProblem::UnrecognizedOption, 2),
+        ] {
+            assert_eq!((u8::from(c), ParamProblem::from(v)), (v, c));
+        }
+        let e = ErrorMessage::PktTooBig;
+        assert_eq!((e.msg_type(), e.code()), (Message::PktTooBig, 0));
+        let e = ErrorMessage::DstUnreachable(U::AddrUnreachable);
+        assert_eq!((e.msg_type(), e.code()), (Message::DstUnreachable, 3));
+        let e = ErrorMessage::ParamProblem(ParamProblem::UnrecognizedNextHeader);
+        assert_eq!((e.msg_type(), e.code()), (Message::ParamProblem, 1));
+        let e = ErrorMessage::TimeExceeded(TimeExceeded::HopLimitExceeded);
+        assert_eq!((e.msg_type(), e.code()), (Message::TimeExceeded, 0));
+        let mut b = [0xffu8; 8];
+        Icmpv6Packet::new_checked(&mut b[..])
+            .unwrap()
+            .set_error(ErrorMessage::PktTooBig);
+        assert_eq!(b[..2], [2, 0]);
     }
 }

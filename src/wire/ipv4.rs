@@ -12,6 +12,7 @@
 //! |                    Options                    |    Padding    |
 //! ```
 
+use super::ip::IpProtocol;
 use super::{WireError, be16, put16};
 use crate::wire::checksum;
 
@@ -37,15 +38,6 @@ pub const FLAG_DF: u16 = 0x4000;
 pub const FLAG_MF: u16 = 0x2000;
 /// Fragment offset mask (8-byte units) in the flags/offset word.
 pub const OFFSET_MASK: u16 = 0x1fff;
-
-/// IP protocol numbers used by the translator.
-pub mod proto {
-    pub const ICMP: u8 = 1;
-    pub const IGMP: u8 = 2;
-    pub const TCP: u8 = 6;
-    pub const UDP: u8 = 17;
-    pub const ICMPV6: u8 = 58;
-}
 
 /// Option types that matter to a translator (RFC 791 §3.1).
 pub mod option {
@@ -136,19 +128,21 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     pub fn ttl(&self) -> u8 {
         self.buffer.as_ref()[field::TTL]
     }
-    pub fn protocol(&self) -> u8 {
-        self.buffer.as_ref()[field::PROTOCOL]
+    pub fn protocol(&self) -> IpProtocol {
+        IpProtocol(self.buffer.as_ref()[field::PROTOCOL])
     }
     pub fn checksum(&self) -> u16 {
         be16(self.buffer.as_ref(), field::CHECKSUM.start)
     }
     pub fn src_addr(&self) -> [u8; 4] {
         let b = self.buffer.as_ref();
-        [b[12], b[13], b[14], b[15]]
+        let s = field::SRC.start;
+        [b[s], b[s + 1], b[s + 2], b[s + 3]]
     }
     pub fn dst_addr(&self) -> [u8; 4] {
         let b = self.buffer.as_ref();
-        [b[16], b[17], b[18], b[19]]
+        let d = field::DST.start;
+        [b[d], b[d + 1], b[d + 2], b[d + 3]]
     }
     /// Option bytes (between the fixed header and IHL × 4).
     pub fn options(&self) -> &[u8] {
@@ -193,8 +187,8 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     pub fn set_ttl(&mut self, v: u8) {
         self.buffer.as_mut()[field::TTL] = v;
     }
-    pub fn set_protocol(&mut self, v: u8) {
-        self.buffer.as_mut()[field::PROTOCOL] = v;
+    pub fn set_protocol(&mut self, v: IpProtocol) {
+        self.buffer.as_mut()[field::PROTOCOL] = v.0;
     }
     pub fn set_checksum(&mut self, v: u16) {
         put16(self.buffer.as_mut(), field::CHECKSUM.start, v);
@@ -229,7 +223,7 @@ pub struct Ipv4Repr {
     pub mf: bool,
     pub frag_offset: u16,
     pub ttl: u8,
-    pub protocol: u8,
+    pub protocol: IpProtocol,
     pub src: [u8; 4],
     pub dst: [u8; 4],
 }
@@ -256,13 +250,13 @@ impl Ipv4Repr {
             + u64::from(self.ident)
             + u64::from(flg)
             + (u64::from(self.ttl) << 8)
-            + u64::from(self.protocol)
+            + u64::from(self.protocol.0)
             + u64::from(src)
             + u64::from(dst);
         let c = !checksum::fold(sum);
         let w0 = 0x4500_0000 | (u32::from(self.tos) << 16) | u32::from(self.total_len);
         let w1 = (u32::from(self.ident) << 16) | u32::from(flg);
-        let w2 = (u32::from(self.ttl) << 24) | (u32::from(self.protocol) << 16) | u32::from(c);
+        let w2 = (u32::from(self.ttl) << 24) | (u32::from(self.protocol.0) << 16) | u32::from(c);
         h[0..4].copy_from_slice(&w0.to_be_bytes());
         h[4..8].copy_from_slice(&w1.to_be_bytes());
         h[8..12].copy_from_slice(&w2.to_be_bytes());
@@ -293,7 +287,7 @@ mod tests {
         assert_eq!(p.ident(), 0x1234);
         assert!(p.dont_frag() && !p.more_frags() && !p.is_fragment());
         assert_eq!(p.ttl(), 64);
-        assert_eq!(p.protocol(), 17);
+        assert_eq!(p.protocol(), IpProtocol(17));
         assert_eq!(p.src_addr(), [192, 0, 2, 1]);
         assert_eq!(p.dst_addr(), [198, 51, 100, 2]);
         assert_eq!(p.payload().len(), 8);
@@ -321,7 +315,7 @@ mod tests {
             mf: false,
             frag_offset: 0,
             ttl: 64,
-            protocol: 17,
+            protocol: IpProtocol(17),
             src: [192, 0, 2, 1],
             dst: [198, 51, 100, 2],
         };
@@ -346,7 +340,7 @@ mod tests {
                 mf: !f,
                 frag_offset: 0x1fff,
                 ttl: v,
-                protocol: v,
+                protocol: IpProtocol(v),
                 src: [v; 4],
                 dst: [0xff; 4],
             };

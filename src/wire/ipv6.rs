@@ -8,7 +8,8 @@
 //! |                      Destination Address (128)                |
 //! ```
 
-use super::{WireError, be16, be32, put16};
+use super::ip::IpProtocol;
+use super::{WireError, be16, be32, put16, put32};
 
 pub mod field {
     use core::ops::Range;
@@ -37,7 +38,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     /// bytes are allowed and ignored by [`payload`](Self::payload)).
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
         let p = Self::new_checked_header(buffer)?;
-        if HEADER_LEN + usize::from(p.payload_len()) > p.buffer.as_ref().len() {
+        if p.total_len() > p.buffer.as_ref().len() {
             return Err(WireError::BadLength);
         }
         Ok(p)
@@ -66,13 +67,17 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
         (b[0] << 4) | (b[1] >> 4)
     }
     pub fn flow_label(&self) -> u32 {
-        be32(self.buffer.as_ref(), 0) & 0x000f_ffff
+        be32(self.buffer.as_ref(), field::VER_TC_FLOW.start) & 0x000f_ffff
     }
     pub fn payload_len(&self) -> u16 {
         be16(self.buffer.as_ref(), field::PAYLOAD_LEN.start)
     }
-    pub fn next_header(&self) -> u8 {
-        self.buffer.as_ref()[field::NEXT_HEADER]
+    /// Length of the whole packet by its header: the fixed header plus Payload Length.
+    pub fn total_len(&self) -> usize {
+        HEADER_LEN + usize::from(self.payload_len())
+    }
+    pub fn next_header(&self) -> IpProtocol {
+        IpProtocol(self.buffer.as_ref()[field::NEXT_HEADER])
     }
     pub fn hop_limit(&self) -> u8 {
         self.buffer.as_ref()[field::HOP_LIMIT]
@@ -90,7 +95,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     /// Bytes after the fixed header up to Payload Length or the end of the buffer.
     pub fn payload(&self) -> &[u8] {
         let b = self.buffer.as_ref();
-        let end = (HEADER_LEN + usize::from(self.payload_len())).min(b.len());
+        let end = self.total_len().min(b.len());
         b.get(HEADER_LEN..end).unwrap_or(&[])
     }
 }
@@ -99,13 +104,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
     /// Sets version 6, the traffic class and the flow label.
     pub fn set_ver_tc_flow(&mut self, tc: u8, flow: u32) {
         let v = (6u32 << 28) | (u32::from(tc) << 20) | (flow & 0x000f_ffff);
-        self.buffer.as_mut()[field::VER_TC_FLOW].copy_from_slice(&v.to_be_bytes());
+        put32(self.buffer.as_mut(), field::VER_TC_FLOW.start, v);
     }
     pub fn set_payload_len(&mut self, v: u16) {
         put16(self.buffer.as_mut(), field::PAYLOAD_LEN.start, v);
     }
-    pub fn set_next_header(&mut self, v: u8) {
-        self.buffer.as_mut()[field::NEXT_HEADER] = v;
+    pub fn set_next_header(&mut self, v: IpProtocol) {
+        self.buffer.as_mut()[field::NEXT_HEADER] = v.0;
     }
     pub fn set_hop_limit(&mut self, v: u8) {
         self.buffer.as_mut()[field::HOP_LIMIT] = v;
@@ -124,7 +129,7 @@ pub struct Ipv6Repr {
     pub traffic_class: u8,
     pub flow_label: u32,
     pub payload_len: u16,
-    pub next_header: u8,
+    pub next_header: IpProtocol,
     pub hop_limit: u8,
     pub src: [u8; 16],
     pub dst: [u8; 16],
@@ -139,12 +144,12 @@ impl Ipv6Repr {
         };
         let v =
             (6u32 << 28) | (u32::from(self.traffic_class) << 20) | (self.flow_label & 0x000f_ffff);
-        h[0..4].copy_from_slice(&v.to_be_bytes());
-        h[4..6].copy_from_slice(&self.payload_len.to_be_bytes());
-        h[6] = self.next_header;
-        h[7] = self.hop_limit;
-        h[8..24].copy_from_slice(&self.src);
-        h[24..40].copy_from_slice(&self.dst);
+        h[field::VER_TC_FLOW].copy_from_slice(&v.to_be_bytes());
+        h[field::PAYLOAD_LEN].copy_from_slice(&self.payload_len.to_be_bytes());
+        h[field::NEXT_HEADER] = self.next_header.0;
+        h[field::HOP_LIMIT] = self.hop_limit;
+        h[field::SRC].copy_from_slice(&self.src);
+        h[field::DST].copy_from_slice(&self.dst);
         true
     }
 }
@@ -173,7 +178,8 @@ mod tests {
         assert_eq!(p.traffic_class(), 0xb8);
         assert_eq!(p.flow_label(), 0x12345);
         assert_eq!(p.payload_len(), 8);
-        assert_eq!(p.next_header(), 17);
+        assert_eq!(p.next_header(), IpProtocol(17));
+        assert_eq!(p.total_len(), 48);
         assert_eq!(p.hop_limit(), 64);
         assert_eq!(p.payload().len(), 8);
         let (h, _) = etherparse::Ipv6Header::from_slice(&g).unwrap();
@@ -190,7 +196,7 @@ mod tests {
             traffic_class: 0xb8,
             flow_label: 0x12345,
             payload_len: 8,
-            next_header: 17,
+            next_header: IpProtocol(17),
             hop_limit: 64,
             src: Ipv6Packet::new_unchecked(&g[..]).src_addr(),
             dst: Ipv6Packet::new_unchecked(&g[..]).dst_addr(),

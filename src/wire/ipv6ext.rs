@@ -9,24 +9,36 @@
 //! Routing: | Routing Type | Segments Left |
 //! ```
 
-use super::{WireError, be16, be32};
+use super::ip::IpProtocol;
+use super::{WireError, be16, be32, ipv6};
 
-/// Next Header values.
-pub mod nh {
-    pub const HOP_BY_HOP: u8 = 0;
-    pub const TCP: u8 = 6;
-    pub const UDP: u8 = 17;
-    pub const ROUTING: u8 = 43;
-    pub const FRAGMENT: u8 = 44;
-    pub const ESP: u8 = 50;
-    pub const AH: u8 = 51;
-    pub const ICMPV6: u8 = 58;
-    pub const NO_NEXT: u8 = 59;
-    pub const DEST_OPTS: u8 = 60;
+/// Field offsets of the Options headers (RFC 8200 §4.3, §4.6) and the Routing header
+/// (§4.4).
+pub mod field {
+    pub const NEXT_HEADER: usize = 0;
+    /// Header length in 8-octet units, not counting the first 8 octets.
+    pub const HDR_EXT_LEN: usize = 1;
+    /// Routing header only.
+    pub const ROUTING_TYPE: usize = 2;
+    /// Routing header only.
+    pub const SEGMENTS_LEFT: usize = 3;
+}
+
+/// Field offsets of the Fragment header (RFC 8200 §4.5).
+pub mod frag_field {
+    use core::ops::Range;
+    pub const NEXT_HEADER: usize = 0;
+    pub const RESERVED: usize = 1;
+    /// Fragment Offset (13 bits), 2 reserved bits, M flag.
+    pub const OFF_M: Range<usize> = 2..4;
+    pub const IDENT: Range<usize> = 4..8;
 }
 
 /// Length of the Fragment header.
 pub const FRAG_HEADER_LEN: usize = 8;
+
+/// Options and Routing header lengths count in units of this many octets.
+const LEN_UNIT: usize = 8;
 
 /// Headers with the common `Next Header | Hdr Ext Len (8-octet units, minus one)` layout:
 /// Hop-by-Hop Options, Destination Options and Routing.
@@ -42,33 +54,30 @@ impl<T: AsRef<[u8]>> Ipv6OptionsHeader<T> {
     /// Checks that the whole header (as its length field says) is in the buffer.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
         let b = buffer.as_ref();
-        if b.len() < 8 {
+        if b.len() < LEN_UNIT {
             return Err(WireError::Truncated);
         }
-        if (usize::from(b[1]) + 1) * 8 > b.len() {
+        if (usize::from(b[field::HDR_EXT_LEN]) + 1) * LEN_UNIT > b.len() {
             return Err(WireError::BadHeaderLen);
         }
         Ok(Ipv6OptionsHeader { buffer })
     }
-    pub fn next_header(&self) -> u8 {
-        self.buffer.as_ref()[0]
+    pub fn next_header(&self) -> IpProtocol {
+        IpProtocol(self.buffer.as_ref()[field::NEXT_HEADER])
     }
     /// Header length in bytes.
     pub fn header_len(&self) -> usize {
-        (usize::from(self.buffer.as_ref()[1]) + 1) * 8
+        (usize::from(self.buffer.as_ref()[field::HDR_EXT_LEN]) + 1) * LEN_UNIT
     }
     /// Routing header only (RFC 8200 §4.4): routing type.
     pub fn routing_type(&self) -> u8 {
-        self.buffer.as_ref()[2]
+        self.buffer.as_ref()[field::ROUTING_TYPE]
     }
     /// Routing header only (RFC 8200 §4.4): segments left.
     pub fn segments_left(&self) -> u8 {
-        self.buffer.as_ref()[3]
+        self.buffer.as_ref()[field::SEGMENTS_LEFT]
     }
 }
-
-/// Offset of the Segments Left byte within a Routing header.
-pub const ROUTING_SEGMENTS_LEFT: usize = 3;
 
 /// Fragment header view (RFC 8200 §4.5).
 #[derive(Debug, Clone, Copy)]
@@ -86,25 +95,25 @@ impl<T: AsRef<[u8]>> Ipv6FragHeader<T> {
         }
         Ok(Ipv6FragHeader { buffer })
     }
-    pub fn next_header(&self) -> u8 {
-        self.buffer.as_ref()[0]
+    pub fn next_header(&self) -> IpProtocol {
+        IpProtocol(self.buffer.as_ref()[frag_field::NEXT_HEADER])
     }
     /// Fragment offset in 8-octet units.
     pub fn frag_offset(&self) -> u16 {
-        be16(self.buffer.as_ref(), 2) >> 3
+        be16(self.buffer.as_ref(), frag_field::OFF_M.start) >> 3
     }
     pub fn more_frags(&self) -> bool {
-        self.buffer.as_ref()[3] & 1 != 0
+        be16(self.buffer.as_ref(), frag_field::OFF_M.start) & 1 != 0
     }
     pub fn ident(&self) -> u32 {
-        be32(self.buffer.as_ref(), 4)
+        be32(self.buffer.as_ref(), frag_field::IDENT.start)
     }
 }
 
 /// Fragment header fields, for writing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FragRepr {
-    pub next_header: u8,
+    pub next_header: IpProtocol,
     /// 8-octet units.
     pub offset: u16,
     pub more: bool,
@@ -118,10 +127,10 @@ impl FragRepr {
             return false;
         };
         let om = ((self.offset & 0x1fff) << 3) | u16::from(self.more);
-        h[0] = self.next_header;
-        h[1] = 0;
-        h[2..4].copy_from_slice(&om.to_be_bytes());
-        h[4..8].copy_from_slice(&self.ident.to_be_bytes());
+        h[frag_field::NEXT_HEADER] = self.next_header.0;
+        h[frag_field::RESERVED] = 0;
+        h[frag_field::OFF_M].copy_from_slice(&om.to_be_bytes());
+        h[frag_field::IDENT].copy_from_slice(&self.ident.to_be_bytes());
         true
     }
 }
@@ -131,7 +140,7 @@ impl FragRepr {
 pub struct ExtChain {
     /// Next Header value that ended the chain: the upper-layer protocol (or, for a
     /// non-first fragment, the protocol of the datagram the fragment belongs to).
-    pub upper_proto: u8,
+    pub upper_proto: IpProtocol,
     /// Offset, from the start of the IPv6 header, of the upper-layer header (or the
     /// fragment data).
     pub upper_off: usize,
@@ -174,22 +183,23 @@ const MAX_EXT_HEADERS: usize = 8;
 /// fragmentable part, whose offsets the other fragments count from, so they cannot be
 /// removed; an options header there makes the chain [`ChainError::Malformed`].
 pub fn walk(pkt: &[u8]) -> Result<ExtChain, ChainError> {
-    let mut next = *pkt.get(6).ok_or(ChainError::Truncated)?;
-    let mut off = super::ipv6::HEADER_LEN;
+    let first = pkt.get(ipv6::field::NEXT_HEADER);
+    let mut next = IpProtocol(*first.ok_or(ChainError::Truncated)?);
+    let mut off = ipv6::HEADER_LEN;
     for _ in 0..MAX_EXT_HEADERS {
         match next {
-            nh::HOP_BY_HOP | nh::DEST_OPTS | nh::ROUTING => {
+            IpProtocol::HOP_BY_HOP | IpProtocol::DEST_OPTS | IpProtocol::ROUTING => {
                 let rest = pkt.get(off..).ok_or(ChainError::Truncated)?;
                 let h = Ipv6OptionsHeader::new_checked(rest).map_err(|_| ChainError::Truncated)?;
-                if next == nh::ROUTING && h.segments_left() != 0 {
+                if next == IpProtocol::ROUTING && h.segments_left() != 0 {
                     return Err(ChainError::SegmentsLeft {
-                        pointer: off + ROUTING_SEGMENTS_LEFT,
+                        pointer: off + field::SEGMENTS_LEFT,
                     });
                 }
                 next = h.next_header();
                 off += h.header_len();
             }
-            nh::FRAGMENT => {
+            IpProtocol::FRAGMENT => {
                 let rest = pkt.get(off..).ok_or(ChainError::Truncated)?;
                 let h = Ipv6FragHeader::new_checked(rest).map_err(|_| ChainError::Truncated)?;
                 let frag = FragRepr {
@@ -200,7 +210,10 @@ pub fn walk(pkt: &[u8]) -> Result<ExtChain, ChainError> {
                 };
                 if matches!(
                     frag.next_header,
-                    nh::HOP_BY_HOP | nh::DEST_OPTS | nh::ROUTING | nh::FRAGMENT
+                    IpProtocol::HOP_BY_HOP
+                        | IpProtocol::DEST_OPTS
+                        | IpProtocol::ROUTING
+                        | IpProtocol::FRAGMENT
                 ) {
                     return Err(ChainError::Malformed);
                 }
@@ -225,9 +238,10 @@ pub fn walk(pkt: &[u8]) -> Result<ExtChain, ChainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use IpProtocol as nh;
 
-    fn hdr(nh0: u8) -> Vec<u8> {
-        let mut v = vec![0x60, 0, 0, 0, 0, 0, nh0, 64];
+    fn hdr(nh0: IpProtocol) -> Vec<u8> {
+        let mut v = vec![0x60, 0, 0, 0, 0, 0, nh0.0, 64];
         v.extend_from_slice(&[0u8; 32]);
         v
     }
@@ -237,14 +251,14 @@ mod tests {
     fn rfc8200_s4_5_fragment_header() {
         let b = [17u8, 0, 0x05, 0xc9, 0xde, 0xad, 0xbe, 0xef];
         let f = Ipv6FragHeader::new_checked(&b[..]).unwrap();
-        assert_eq!(f.next_header(), 17);
+        assert_eq!(f.next_header(), IpProtocol(17));
         assert_eq!(f.frag_offset(), 185);
         assert!(f.more_frags());
         assert_eq!(f.ident(), 0xdeadbeef);
         let mut o = [0u8; 8];
         assert!(
             FragRepr {
-                next_header: 17,
+                next_header: IpProtocol(17),
                 offset: 185,
                 more: true,
                 ident: 0xdeadbeef
@@ -268,7 +282,7 @@ mod tests {
         let emit = |offset, more| {
             let mut o = [0u8; 8];
             FragRepr {
-                next_header: 6,
+                next_header: IpProtocol(6),
                 offset,
                 more,
                 ident: 1,
@@ -289,9 +303,9 @@ mod tests {
     #[test]
     fn rfc7915_s5_1_walk_skips_options() {
         let mut p = hdr(nh::HOP_BY_HOP);
-        p.extend_from_slice(&[nh::ROUTING, 0, 1, 0, 0, 0, 0, 0]); // HbH, 8 bytes
-        p.extend_from_slice(&[nh::DEST_OPTS, 0, 0, 0, 0, 0, 0, 0]); // Routing, SL 0
-        p.extend_from_slice(&[nh::UDP, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // 16 bytes
+        p.extend_from_slice(&[nh::ROUTING.0, 0, 1, 0, 0, 0, 0, 0]); // HbH, 8 bytes
+        p.extend_from_slice(&[nh::DEST_OPTS.0, 0, 0, 0, 0, 0, 0, 0]); // Routing, SL 0
+        p.extend_from_slice(&[nh::UDP.0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // 16 bytes
         p.extend_from_slice(&[0u8; 8]);
         let c = walk(&p).unwrap();
         assert_eq!(c.upper_proto, nh::UDP);
@@ -303,8 +317,8 @@ mod tests {
     #[test]
     fn rfc7915_s5_1_routing_segments_left() {
         let mut p = hdr(nh::DEST_OPTS);
-        p.extend_from_slice(&[nh::ROUTING, 0, 0, 0, 0, 0, 0, 0]);
-        p.extend_from_slice(&[nh::UDP, 0, 0, 2, 0, 0, 0, 0]);
+        p.extend_from_slice(&[nh::ROUTING.0, 0, 0, 0, 0, 0, 0, 0]);
+        p.extend_from_slice(&[nh::UDP.0, 0, 0, 2, 0, 0, 0, 0]);
         assert_eq!(
             walk(&p),
             Err(ChainError::SegmentsLeft {
@@ -316,28 +330,28 @@ mod tests {
     #[test]
     fn walk_fragment_and_errors() {
         let mut p = hdr(nh::FRAGMENT);
-        p.extend_from_slice(&[nh::TCP, 0, 0x00, 0x08, 0, 0, 0, 7]);
+        p.extend_from_slice(&[nh::TCP.0, 0, 0x00, 0x08, 0, 0, 0, 7]);
         let c = walk(&p).unwrap();
         assert_eq!(c.upper_proto, nh::TCP);
         assert_eq!(c.upper_off, 48);
         assert!(c.is_fragment() && !c.has_transport_header());
         // Atomic fragment (RFC 8021): offset 0, M 0 is not a fragment.
         let mut a = hdr(nh::FRAGMENT);
-        a.extend_from_slice(&[nh::TCP, 0, 0, 0, 0, 0, 0, 7]);
+        a.extend_from_slice(&[nh::TCP.0, 0, 0, 0, 0, 0, 0, 7]);
         let c = walk(&a).unwrap();
         assert!(!c.is_fragment() && c.has_transport_header());
         // Truncated option header.
         let mut t = hdr(nh::HOP_BY_HOP);
-        t.extend_from_slice(&[nh::UDP, 1, 0, 0, 0, 0, 0, 0]);
+        t.extend_from_slice(&[nh::UDP.0, 1, 0, 0, 0, 0, 0, 0]);
         assert_eq!(walk(&t), Err(ChainError::Truncated));
         // Options behind the fragment header.
         let mut m = hdr(nh::FRAGMENT);
-        m.extend_from_slice(&[nh::DEST_OPTS, 0, 0, 0, 0, 0, 0, 7]);
+        m.extend_from_slice(&[nh::DEST_OPTS.0, 0, 0, 0, 0, 0, 0, 7]);
         assert_eq!(walk(&m), Err(ChainError::Malformed));
         // Endless chain.
         let mut e = hdr(nh::DEST_OPTS);
         for _ in 0..10 {
-            e.extend_from_slice(&[nh::DEST_OPTS, 0, 0, 0, 0, 0, 0, 0]);
+            e.extend_from_slice(&[nh::DEST_OPTS.0, 0, 0, 0, 0, 0, 0, 0]);
         }
         assert_eq!(walk(&e), Err(ChainError::Malformed));
         assert_eq!(walk(&[]), Err(ChainError::Truncated));

@@ -7,7 +7,7 @@
 //! csum_offset le16 | [num_buffers le16 — only in the 12-byte variant]
 //! ```
 
-use super::WireError;
+use super::{WireError, le16, put_le16};
 
 pub mod field {
     use core::ops::Range;
@@ -42,10 +42,6 @@ pub struct VnetHdr<T> {
     buffer: T,
 }
 
-fn le16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
 impl<T: AsRef<[u8]>> VnetHdr<T> {
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
         if buffer.as_ref().len() < HEADER_LEN {
@@ -60,23 +56,20 @@ impl<T: AsRef<[u8]>> VnetHdr<T> {
         self.buffer.as_ref()[field::GSO_TYPE]
     }
     pub fn hdr_len(&self) -> u16 {
-        le16(self.buffer.as_ref(), 2)
+        le16(self.buffer.as_ref(), field::HDR_LEN.start)
     }
     pub fn gso_size(&self) -> u16 {
-        le16(self.buffer.as_ref(), 4)
+        le16(self.buffer.as_ref(), field::GSO_SIZE.start)
     }
     pub fn csum_start(&self) -> u16 {
-        le16(self.buffer.as_ref(), 6)
+        le16(self.buffer.as_ref(), field::CSUM_START.start)
     }
     pub fn csum_offset(&self) -> u16 {
-        le16(self.buffer.as_ref(), 8)
+        le16(self.buffer.as_ref(), field::CSUM_OFFSET.start)
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> VnetHdr<T> {
-    fn put(&mut self, at: usize, v: u16) {
-        self.buffer.as_mut()[at..at + 2].copy_from_slice(&v.to_le_bytes());
-    }
     pub fn set_flags(&mut self, v: u8) {
         self.buffer.as_mut()[field::FLAGS] = v;
     }
@@ -84,16 +77,16 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> VnetHdr<T> {
         self.buffer.as_mut()[field::GSO_TYPE] = v;
     }
     pub fn set_hdr_len(&mut self, v: u16) {
-        self.put(2, v);
+        put_le16(self.buffer.as_mut(), field::HDR_LEN.start, v);
     }
     pub fn set_gso_size(&mut self, v: u16) {
-        self.put(4, v);
+        put_le16(self.buffer.as_mut(), field::GSO_SIZE.start, v);
     }
     pub fn set_csum_start(&mut self, v: u16) {
-        self.put(6, v);
+        put_le16(self.buffer.as_mut(), field::CSUM_START.start, v);
     }
     pub fn set_csum_offset(&mut self, v: u16) {
-        self.put(8, v);
+        put_le16(self.buffer.as_mut(), field::CSUM_OFFSET.start, v);
     }
 }
 

@@ -3,6 +3,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::wire::checksum;
+use crate::wire::ip::IpProtocol;
+use crate::wire::{field16_mut, ipv4, ipv6, tcp, udp};
 
 /// IPv4 packets translated from IPv6 without a Fragment header get DF=0 and a generated
 /// Identification up to this size, DF=1 above (RFC 7915 §5.1 "Flags": 1280 minus the
@@ -11,6 +13,14 @@ pub(super) const DF_THRESHOLD: usize = 1260;
 
 /// Minimum IPv6 MTU (RFC 8200 §5).
 pub(super) const IPV6_MIN_MTU: usize = 1280;
+
+/// Minimum IPv4 MTU: the datagram every module forwards unfragmented (RFC 791 §3.2,
+/// "68 octets").
+pub(super) const IPV4_MIN_MTU: usize = 68;
+
+/// How much a packet grows from IPv4 to IPv6 (without a Fragment header), and shrinks
+/// the other way: the fixed headers' difference.
+pub(super) const HEADER_GROWTH: usize = ipv6::HEADER_LEN - ipv4::HEADER_LEN;
 
 /// Largest ICMPv4 error we emit (RFC 1812 §4.3.2.3: at most 576 bytes).
 pub(super) const ICMPV4_ERROR_MAX: usize = 576;
@@ -39,7 +49,7 @@ pub(super) fn v6(a: [u8; 16]) -> Ipv6Addr {
 /// state, which is acceptable because only packets of at most 1260 bytes get DF=0.
 /// Never zero, so it never looks like "no ID".
 #[inline]
-pub(super) fn ipv4_ident(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> u16 {
+pub(super) fn ipv4_ident(src: [u8; 4], dst: [u8; 4], proto: IpProtocol, l4: &[u8]) -> u16 {
     let l4w = match l4.first_chunk::<8>() {
         Some(w) => u64::from_be_bytes(*w),
         None => {
@@ -52,11 +62,30 @@ pub(super) fn ipv4_ident(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> u1
     let addrs = (u64::from(u32::from_be_bytes(src)) << 32) | u64::from(u32::from_be_bytes(dst));
     // Two multiply-xorshift rounds (a multiplicative hash): every input bit reaches the
     // high 16 bits that become the Identification.
-    let mut h = (addrs ^ u64::from(proto)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut h = (addrs ^ u64::from(proto.0)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     h = (h ^ (h >> 29) ^ l4w).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h ^= h >> 31;
     let id = (h >> 48) as u16;
     if id == 0 { 1 } else { id }
+}
+
+/// RFC 7915 §4.1 "Next Header": ICMPv4 (1) becomes ICMPv6 (58); other protocols are
+/// copied.
+#[inline(always)]
+pub(super) fn next_header_for(proto: IpProtocol) -> IpProtocol {
+    match proto {
+        IpProtocol::ICMP => IpProtocol::ICMPV6,
+        p => p,
+    }
+}
+
+/// RFC 7915 §5.1 "Protocol": ICMPv6 (58) becomes ICMPv4 (1); other values are copied.
+#[inline(always)]
+pub(super) fn protocol_for(next_header: IpProtocol) -> IpProtocol {
+    match next_header {
+        IpProtocol::ICMPV6 => IpProtocol::ICMP,
+        p => p,
+    }
 }
 
 /// Hash of an IPv6 address for choosing an RFC 6791 pool address: the same router keeps
@@ -87,25 +116,28 @@ pub(super) fn addr_sum_v6(src: [u8; 16], dst: [u8; 16]) -> u16 {
 /// only the addresses matter (RFC 7915 §4.5/§5.5, RFC 1624). A UDP checksum of zero
 /// ("none") is left alone; a computed zero is sent as 0xffff (RFC 768). Returns false
 /// if the checksum field is not inside `l4`.
+///
+/// Works on field offsets rather than the TCP/UDP views: a quoted transport header may
+/// end right after its checksum field, short of the header the views require.
 #[inline(always)]
-pub(super) fn fix_l4_checksum(l4: &mut [u8], proto: u8, old: u16, new: u16) -> bool {
-    let at = match proto {
-        6 => 16,
-        17 => 6,
+pub(super) fn fix_l4_checksum(l4: &mut [u8], proto: IpProtocol, old: u16, new: u16) -> bool {
+    let (at, udp) = match proto {
+        IpProtocol::TCP => (tcp::field::CHECKSUM.start, false),
+        IpProtocol::UDP => (udp::field::CHECKSUM.start, true),
         _ => return true,
     };
-    let Some(f) = l4.get_mut(at..at + 2) else {
+    let Some(f) = field16_mut(l4, at) else {
         return false;
     };
-    let cs = u16::from_be_bytes([f[0], f[1]]);
-    if proto == 17 && cs == 0 {
+    let cs = u16::from_be_bytes(*f);
+    if udp && cs == 0 {
         return true;
     }
     let mut n = checksum::update(cs, old, new);
-    if proto == 17 && n == 0 {
+    if udp && n == 0 {
         n = 0xffff;
     }
-    f.copy_from_slice(&n.to_be_bytes());
+    *f = n.to_be_bytes();
     true
 }
 
@@ -118,17 +150,31 @@ mod tests {
         let a = ipv4_ident(
             [192, 0, 2, 2],
             [198, 51, 100, 2],
-            17,
+            IpProtocol::UDP,
             &[0, 1, 0, 2, 0, 9, 1, 2],
         );
         let b = ipv4_ident(
             [192, 0, 2, 2],
             [198, 51, 100, 2],
-            17,
+            IpProtocol::UDP,
             &[0, 1, 0, 2, 0, 9, 1, 3],
         );
         assert_ne!(a, 0);
         assert_ne!(a, b);
-        assert_ne!(ipv4_ident([0; 4], [0; 4], 0, &[]), 0);
+        assert_ne!(ipv4_ident([0; 4], [0; 4], IpProtocol(0), &[]), 0);
+    }
+
+    // RFC 7915 §4.1 "Next Header" and §5.1 "Protocol": only ICMP changes number.
+    #[test]
+    fn rfc7915_protocol_numbers() {
+        assert_eq!(next_header_for(IpProtocol(1)), IpProtocol(58));
+        assert_eq!(protocol_for(IpProtocol(58)), IpProtocol(1));
+        for p in [0u8, 2, 6, 17, 44, 132, 255] {
+            assert_eq!(next_header_for(IpProtocol(p)), IpProtocol(p));
+        }
+        for p in [0u8, 1, 6, 17, 44, 132, 255] {
+            assert_eq!(protocol_for(IpProtocol(p)), IpProtocol(p));
+        }
+        assert_eq!(HEADER_GROWTH, 20);
     }
 }

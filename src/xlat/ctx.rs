@@ -14,6 +14,8 @@
 //! (`*_bind`, called right before the packet is rewritten).
 
 use crate::addr::MappedBy;
+use crate::wire::field16_mut;
+use crate::wire::ip::IpProtocol;
 
 use super::common::{v4, v6};
 use super::icmp_error::{OuterV4, OuterV6};
@@ -38,15 +40,15 @@ impl PortRewrite {
     /// are left alone).
     #[inline]
     pub fn apply(&self, l4: &mut [u8]) {
-        let Some(f) = l4.get_mut(self.at..self.at + 2) else {
+        let Some(f) = field16_mut(l4, self.at) else {
             return;
         };
-        let old = u16::from_be_bytes([f[0], f[1]]);
-        f.copy_from_slice(&self.value.to_be_bytes());
-        let Some(c) = l4.get_mut(self.csum_at..self.csum_at + 2) else {
+        let old = u16::from_be_bytes(*f);
+        *f = self.value.to_be_bytes();
+        let Some(c) = field16_mut(l4, self.csum_at) else {
             return;
         };
-        let cs = u16::from_be_bytes([c[0], c[1]]);
+        let cs = u16::from_be_bytes(*c);
         if self.zero_means_none && cs == 0 {
             return;
         }
@@ -54,7 +56,7 @@ impl PortRewrite {
         if self.zero_means_none && n == 0 {
             n = 0xffff;
         }
-        c.copy_from_slice(&n.to_be_bytes());
+        *c = n.to_be_bytes();
     }
 }
 
@@ -87,7 +89,7 @@ pub(super) trait MapCtx {
         src6: [u8; 16],
         src4: &mut [u8; 4],
         dst4: [u8; 4],
-        upper: u8,
+        upper: IpProtocol,
         l4: &[u8],
         fragment: bool,
     ) -> Result<Option<PortRewrite>, DropReason>;
@@ -109,7 +111,7 @@ pub(super) trait MapCtx {
         src4: [u8; 4],
         dst4: [u8; 4],
         dst6: &mut [u8; 16],
-        proto: u8,
+        proto: IpProtocol,
         l4: &[u8],
         fragment: bool,
     ) -> Result<Option<PortRewrite>, DropReason>;
@@ -123,7 +125,7 @@ pub(super) trait MapCtx {
         s4: [u8; 4],
         d4: [u8; 4],
         hairpin: bool,
-        proto: u8,
+        proto: IpProtocol,
         l4: &[u8],
     ) -> Option<([u8; 16], [u8; 16], Option<PortRewrite>)>;
 
@@ -133,7 +135,7 @@ pub(super) trait MapCtx {
         t: &Translator,
         s6: [u8; 16],
         d6: [u8; 16],
-        upper: u8,
+        upper: IpProtocol,
         l4: &[u8],
     ) -> Option<([u8; 4], [u8; 4], Option<PortRewrite>)>;
 
@@ -195,7 +197,7 @@ impl MapCtx for Siit {
         _src6: [u8; 16],
         _src4: &mut [u8; 4],
         _dst4: [u8; 4],
-        _upper: u8,
+        _upper: IpProtocol,
         _l4: &[u8],
         _fragment: bool,
     ) -> Result<Option<PortRewrite>, DropReason> {
@@ -241,7 +243,7 @@ impl MapCtx for Siit {
         _src4: [u8; 4],
         _dst4: [u8; 4],
         _dst6: &mut [u8; 16],
-        _proto: u8,
+        _proto: IpProtocol,
         _l4: &[u8],
         _fragment: bool,
     ) -> Result<Option<PortRewrite>, DropReason> {
@@ -255,7 +257,7 @@ impl MapCtx for Siit {
         s4: [u8; 4],
         d4: [u8; 4],
         hairpin: bool,
-        _proto: u8,
+        _proto: IpProtocol,
         _l4: &[u8],
     ) -> Option<([u8; 16], [u8; 16], Option<PortRewrite>)> {
         let map = &t.cfg.map;
@@ -274,7 +276,7 @@ impl MapCtx for Siit {
         t: &Translator,
         s6: [u8; 16],
         d6: [u8; 16],
-        _upper: u8,
+        _upper: IpProtocol,
         _l4: &[u8],
     ) -> Option<([u8; 4], [u8; 4], Option<PortRewrite>)> {
         let map = &t.cfg.map;

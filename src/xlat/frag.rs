@@ -8,29 +8,37 @@
 
 use core::ops::Range;
 
-use crate::wire::ipv4::Ipv4Repr;
-use crate::wire::ipv6::Ipv6Repr;
-use crate::wire::ipv6ext::FragRepr;
+use crate::wire::ip::IpProtocol;
+use crate::wire::ipv4::{self, Ipv4Repr};
+use crate::wire::ipv6::{self, Ipv6Repr};
+use crate::wire::ipv6ext::{FRAG_HEADER_LEN, FragRepr};
 
 use super::{DropReason, MAX_FRAMES, Output};
 
 /// Largest fragment offset (13 bits, 8-byte units).
 const MAX_OFFSET: usize = 0x1fff;
 
-/// Data bytes per fragment: the room after `headers`, rounded down to 8 (at least 8).
+/// Fragment offsets count in units of this many bytes (RFC 791, RFC 8200 §4.5).
+const OFFSET_UNIT: usize = 8;
+
+/// Headers in front of each IPv6 fragment's data.
+const V6_FRAG_HEADERS: usize = ipv6::HEADER_LEN + FRAG_HEADER_LEN;
+
+/// Data bytes per fragment: the room after `headers`, rounded down to the offset unit
+/// (at least one unit).
 fn chunk_len(mtu: usize, headers: usize) -> usize {
-    (mtu.saturating_sub(headers) / 8 * 8).max(8)
+    (mtu.saturating_sub(headers) / OFFSET_UNIT * OFFSET_UNIT).max(OFFSET_UNIT)
 }
 
 /// Whether `len` data bytes starting at `offset` (8-byte units) split for `limit`-byte
 /// IPv6 fragments fit the frame budget and the 13-bit offset field.
 pub(super) fn fits_v6(len: usize, limit: usize, offset: u16) -> bool {
-    fits(len, chunk_len(limit, 48), offset)
+    fits(len, chunk_len(limit, V6_FRAG_HEADERS), offset)
 }
 
 fn fits(len: usize, chunk: usize, offset: u16) -> bool {
     let n = len.div_ceil(chunk);
-    let last_off = usize::from(offset) + (n.saturating_sub(1) * chunk) / 8;
+    let last_off = usize::from(offset) + (n.saturating_sub(1) * chunk) / OFFSET_UNIT;
     n <= MAX_FRAMES && last_off <= MAX_OFFSET
 }
 
@@ -45,7 +53,7 @@ pub(super) fn fragment_v6(
     fr: &FragRepr,
     limit: usize,
 ) -> Result<(), DropReason> {
-    let chunk = chunk_len(limit, 48);
+    let chunk = chunk_len(limit, V6_FRAG_HEADERS);
     if !fits(data.len(), chunk, fr.offset)
         || out.frames().len() + data.len().div_ceil(chunk) > MAX_FRAMES
     {
@@ -54,18 +62,20 @@ pub(super) fn fragment_v6(
     let mut at = data.start;
     while at < data.end {
         let end = (at + chunk).min(data.end);
-        let head = out.alloc_scratch(48).ok_or(DropReason::OutputOverflow)?;
+        let head = out
+            .alloc_scratch(V6_FRAG_HEADERS)
+            .ok_or(DropReason::OutputOverflow)?;
         let buf = &mut out.scratch_mut()[head.clone()];
         let mut ip = *base;
-        ip.payload_len = (8 + end - at) as u16;
-        ip.next_header = 44;
+        ip.payload_len = (FRAG_HEADER_LEN + end - at) as u16;
+        ip.next_header = IpProtocol::FRAGMENT;
         ip.emit(buf);
         let piece = FragRepr {
-            offset: fr.offset + ((at - data.start) / 8) as u16,
+            offset: fr.offset + ((at - data.start) / OFFSET_UNIT) as u16,
             more: end < data.end || fr.more,
             ..*fr
         };
-        piece.emit(&mut buf[40..]);
+        piece.emit(&mut buf[ipv6::HEADER_LEN..]);
         out.push(head, at..end);
         at = end;
     }
@@ -80,7 +90,7 @@ pub(super) fn fragment_v4(
     base: &Ipv4Repr,
     mtu: usize,
 ) -> Result<(), DropReason> {
-    let chunk = chunk_len(mtu, 20);
+    let chunk = chunk_len(mtu, ipv4::HEADER_LEN);
     if !fits(data.len(), chunk, base.frag_offset)
         || out.frames().len() + data.len().div_ceil(chunk) > MAX_FRAMES
     {
@@ -89,12 +99,14 @@ pub(super) fn fragment_v4(
     let mut at = data.start;
     while at < data.end {
         let end = (at + chunk).min(data.end);
-        let head = out.alloc_scratch(20).ok_or(DropReason::OutputOverflow)?;
+        let head = out
+            .alloc_scratch(ipv4::HEADER_LEN)
+            .ok_or(DropReason::OutputOverflow)?;
         let ip = Ipv4Repr {
-            total_len: (20 + end - at) as u16,
+            total_len: (ipv4::HEADER_LEN + end - at) as u16,
             df: false,
             mf: end < data.end || base.mf,
-            frag_offset: base.frag_offset + ((at - data.start) / 8) as u16,
+            frag_offset: base.frag_offset + ((at - data.start) / OFFSET_UNIT) as u16,
             ..*base
         };
         ip.emit(&mut out.scratch_mut()[head.clone()]);

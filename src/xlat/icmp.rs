@@ -1,7 +1,15 @@
 //! ICMP type/code and pointer mappings (RFC 7915 §4.2, §5.2, Figures 3 and 6), the RFC
 //! 1191 plateau table, and in-place echo translation.
 
-use crate::wire::checksum;
+use crate::wire::icmpv4::{
+    self, DstUnreachable as Unreach4, ErrorMessage as Error4, Message as Msg4,
+    ParamProblem as Param4,
+};
+use crate::wire::icmpv6::{
+    self, DstUnreachable as Unreach6, ErrorMessage as Error6, Message as Msg6,
+    ParamProblem as Param6,
+};
+use crate::wire::{be16, checksum, ipv6, put16};
 
 /// What goes into the translated error's 4-byte "rest of header".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,35 +22,53 @@ pub(super) enum Rest {
     Mtu,
 }
 
-/// RFC 7915 §4.2, ICMPv4 error → ICMPv6 (type, code, rest). `None`: drop silently.
-pub(super) fn map_v4_error(ty: u8, code: u8, pointer: u8) -> Option<(u8, u8, Rest)> {
+/// RFC 7915 §4.2, ICMPv4 error → ICMPv6 error and what its rest of header holds, one
+/// arm per row of the RFC's list. `None`: "silently drop".
+pub(super) fn map_v4_error(ty: Msg4, code: u8, pointer: u8) -> Option<(Error6, Rest)> {
+    // "Set the Type to 1 and the Code to ..."
+    let unreachable = |c| Some((Error6::DstUnreachable(c), Rest::Zero));
+    // "Set the Code to 0 (Erroneous header field encountered) and update the pointer as
+    // defined in Figure 3" ("n/a": drop).
+    let erroneous_field = || {
+        let p = pointer_v4_to_v6(pointer)?;
+        Some((
+            Error6::ParamProblem(Param6::ErroneousHeaderField),
+            Rest::Pointer(p),
+        ))
+    };
     match ty {
-        // Destination Unreachable.
-        3 => match code {
-            // Net/host unreachable, source route failed, and the codes the RFC maps to
-            // "no route to destination".
-            0 | 1 | 5 | 6 | 7 | 8 | 11 | 12 => Some((1, 0, Rest::Zero)),
-            // Protocol unreachable → Parameter Problem, unrecognized Next Header,
-            // pointing at the Next Header field (offset 6).
-            2 => Some((4, 1, Rest::Pointer(6))),
-            // Port unreachable.
-            3 => Some((1, 4, Rest::Zero)),
-            // Fragmentation needed → Packet Too Big.
-            4 => Some((2, 0, Rest::Mtu)),
-            // Administratively prohibited (9, 10, 13) and precedence cutoff (15).
-            9 | 10 | 13 | 15 => Some((1, 1, Rest::Zero)),
-            // 14 (host precedence violation) and unknown codes: drop.
-            _ => None,
+        Msg4::DstUnreachable => match Unreach4::from(code) {
+            Unreach4::NetUnreachable | Unreach4::HostUnreachable => unreachable(Unreach6::NoRoute),
+            // Parameter Problem, pointing at the IPv6 Next Header field.
+            Unreach4::ProtoUnreachable => Some((
+                Error6::ParamProblem(Param6::UnrecognizedNextHeader),
+                Rest::Pointer(ipv6::field::NEXT_HEADER as u32),
+            )),
+            Unreach4::PortUnreachable => unreachable(Unreach6::PortUnreachable),
+            Unreach4::FragRequired => Some((Error6::PktTooBig, Rest::Mtu)),
+            Unreach4::SrcRouteFailed => unreachable(Unreach6::NoRoute),
+            Unreach4::DstNetUnknown | Unreach4::DstHostUnknown | Unreach4::SrcHostIsolated => {
+                unreachable(Unreach6::NoRoute)
+            }
+            Unreach4::NetProhibited | Unreach4::HostProhibited => {
+                unreachable(Unreach6::AdminProhibit)
+            }
+            Unreach4::NetUnreachToS | Unreach4::HostUnreachToS => unreachable(Unreach6::NoRoute),
+            Unreach4::CommProhibited => unreachable(Unreach6::AdminProhibit),
+            Unreach4::HostPrecedViol => None,
+            Unreach4::PrecedCutoff => unreachable(Unreach6::AdminProhibit),
+            Unreach4::Unknown(_) => None,
         },
-        // Time Exceeded: code unchanged.
-        11 => Some((3, code, Rest::Zero)),
-        // Parameter Problem: codes 0 and 2 with the pointer mapped per Figure 3;
-        // code 1 (missing required option) and others dropped.
-        12 => match code {
-            0 | 2 => pointer_v4_to_v6(pointer).map(|p| (4, 0, Rest::Pointer(p))),
-            _ => None,
+        // "The Code is unchanged."
+        Msg4::TimeExceeded => Some((Error6::TimeExceeded(code.into()), Rest::Zero)),
+        Msg4::ParamProblem => match Param4::from(code) {
+            Param4::AtPointer => erroneous_field(),
+            Param4::MissingOption => None,
+            Param4::BadLength => erroneous_field(),
+            Param4::Unknown(_) => None,
         },
-        // Source Quench, Redirect, Alternate Host Address and unknown errors: drop.
+        // Source Quench, Redirect, Alternative Host Address and unknown types; the
+        // informational types never get here.
         _ => None,
     }
 }
@@ -61,29 +87,38 @@ pub(super) fn pointer_v4_to_v6(p: u8) -> Option<u32> {
     }
 }
 
-/// RFC 7915 §5.2, ICMPv6 error → ICMPv4 (type, code, rest). `None`: drop silently.
-pub(super) fn map_v6_error(ty: u8, code: u8, pointer: u32) -> Option<(u8, u8, Rest)> {
+/// RFC 7915 §5.2, ICMPv6 error → ICMPv4 error and what its rest of header holds, one
+/// arm per row of the RFC's list. `None`: "silently drop".
+pub(super) fn map_v6_error(ty: Msg6, code: u8, pointer: u32) -> Option<(Error4, Rest)> {
+    // "Set the Type to 3 ... Set the Code to ..."
+    let unreachable = |c| Some((Error4::DstUnreachable(c), Rest::Zero));
     match ty {
-        1 => match code {
-            // No route, beyond scope of source address, address unreachable → host
-            // unreachable.
-            0 | 2 | 3 => Some((3, 1, Rest::Zero)),
-            // Administratively prohibited → communication with destination host
-            // administratively prohibited.
-            1 => Some((3, 10, Rest::Zero)),
-            // Port unreachable.
-            4 => Some((3, 3, Rest::Zero)),
+        Msg6::DstUnreachable => match Unreach6::from(code) {
+            Unreach6::NoRoute => unreachable(Unreach4::HostUnreachable),
+            Unreach6::AdminProhibit => unreachable(Unreach4::HostProhibited),
+            Unreach6::BeyondScope => unreachable(Unreach4::HostUnreachable),
+            Unreach6::AddrUnreachable => unreachable(Unreach4::HostUnreachable),
+            Unreach6::PortUnreachable => unreachable(Unreach4::PortUnreachable),
             _ => None,
         },
-        2 => Some((3, 4, Rest::Mtu)),
-        3 => Some((11, code, Rest::Zero)),
-        4 => match code {
-            0 => pointer_v6_to_v4(pointer).map(|p| (12, 0, Rest::Pointer(p << 24))),
-            // Unrecognized Next Header → protocol unreachable.
-            1 => Some((3, 2, Rest::Zero)),
-            // Unrecognized IPv6 option and unknown codes: drop.
-            _ => None,
+        Msg6::PktTooBig => Some((Error4::DstUnreachable(Unreach4::FragRequired), Rest::Mtu)),
+        // "The Code is unchanged."
+        Msg6::TimeExceeded => Some((Error4::TimeExceeded(code.into()), Rest::Zero)),
+        Msg6::ParamProblem => match Param6::from(code) {
+            // Type 12, Code 0, the pointer as Figure 6 maps it ("n/a": drop), in the
+            // pointer byte (the first of the rest of header).
+            Param6::ErroneousHeaderField => {
+                let p = pointer_v6_to_v4(pointer)?;
+                Some((
+                    Error4::ParamProblem(Param4::AtPointer),
+                    Rest::Pointer(p << 24),
+                ))
+            }
+            Param6::UnrecognizedNextHeader => unreachable(Unreach4::ProtoUnreachable),
+            Param6::UnrecognizedOption => None,
+            Param6::Unknown(_) => None,
         },
+        // Unknown error messages.
         _ => None,
     }
 }
@@ -123,27 +158,48 @@ fn word(ty: u8, code: u8) -> u16 {
     u16::from_be_bytes([ty, code])
 }
 
+/// RFC 7915 §4.2 "Echo and Echo Reply (Type 8 and Type 0)": types 128 and 129.
+#[inline(always)]
+fn echo_type_v4_to_v6(ty: Msg4) -> Option<Msg6> {
+    match ty {
+        Msg4::EchoRequest => Some(Msg6::EchoRequest),
+        Msg4::EchoReply => Some(Msg6::EchoReply),
+        _ => None,
+    }
+}
+
+/// RFC 7915 §5.2 "Echo Request and Echo Reply (Type 128 and 129)": types 8 and 0.
+#[inline(always)]
+fn echo_type_v6_to_v4(ty: Msg6) -> Option<Msg4> {
+    match ty {
+        Msg6::EchoRequest => Some(Msg4::EchoRequest),
+        Msg6::EchoReply => Some(Msg4::EchoReply),
+        _ => None,
+    }
+}
+
 /// ICMPv4 echo (8/0) → ICMPv6 echo (128/129) in place: new type, and the checksum gains
 /// the IPv6 pseudo-header (`pseudo6`, the pseudo-header sum with the ICMP length) — an
 /// incremental update, the payload is not summed again (RFC 7915 §4.2, RFC 1624).
-/// `icmp` must hold at least the 4 bytes up to the checksum. Returns false otherwise or
-/// for a non-echo type.
+/// `icmp` must hold at least the 4 bytes up to the checksum (it may be a truncated
+/// quote, shorter than the header the views require). Returns false otherwise or for a
+/// non-echo type.
 #[inline]
 pub(super) fn echo_v4_to_v6(icmp: &mut [u8], pseudo6: u16) -> bool {
-    let Some(h) = icmp.get_mut(..4) else {
+    use icmpv4::field;
+    let Some(h) = icmp.get_mut(..field::CHECKSUM.end) else {
         return false;
     };
-    let ty6 = match h[0] {
-        8 => 128,
-        0 => 129,
-        _ => return false,
+    let (ty, code) = (h[field::TYPE], h[field::CODE]);
+    let Some(ty6) = echo_type_v4_to_v6(Msg4::from(ty)) else {
+        return false;
     };
-    let cs = u16::from_be_bytes([h[2], h[3]]);
-    let old = word(h[0], h[1]);
-    let new = checksum::add(word(ty6, h[1]), pseudo6);
-    let n = checksum::update(cs, old, new);
-    h[0] = ty6;
-    h[2..4].copy_from_slice(&n.to_be_bytes());
+    let ty6 = u8::from(ty6);
+    let cs = be16(h, field::CHECKSUM.start);
+    let new = checksum::add(word(ty6, code), pseudo6);
+    let n = checksum::update(cs, word(ty, code), new);
+    h[field::TYPE] = ty6;
+    put16(h, field::CHECKSUM.start, n);
     true
 }
 
@@ -151,20 +207,20 @@ pub(super) fn echo_v4_to_v6(icmp: &mut [u8], pseudo6: u16) -> bool {
 /// pseudo-header and takes the new type (RFC 7915 §5.2, RFC 1624).
 #[inline]
 pub(super) fn echo_v6_to_v4(icmp: &mut [u8], pseudo6: u16) -> bool {
-    let Some(h) = icmp.get_mut(..4) else {
+    use icmpv6::field;
+    let Some(h) = icmp.get_mut(..field::CHECKSUM.end) else {
         return false;
     };
-    let ty4 = match h[0] {
-        128 => 8,
-        129 => 0,
-        _ => return false,
+    let (ty, code) = (h[field::TYPE], h[field::CODE]);
+    let Some(ty4) = echo_type_v6_to_v4(Msg6::from(ty)) else {
+        return false;
     };
-    let cs = u16::from_be_bytes([h[2], h[3]]);
-    let old = checksum::add(word(h[0], h[1]), pseudo6);
-    let new = word(ty4, h[1]);
-    let n = checksum::update(cs, old, new);
-    h[0] = ty4;
-    h[2..4].copy_from_slice(&n.to_be_bytes());
+    let ty4 = u8::from(ty4);
+    let cs = be16(h, field::CHECKSUM.start);
+    let old = checksum::add(word(ty, code), pseudo6);
+    let n = checksum::update(cs, old, word(ty4, code));
+    h[field::TYPE] = ty4;
+    put16(h, field::CHECKSUM.start, n);
     true
 }
 
@@ -197,35 +253,46 @@ pub(crate) const RFC7915_FIGURE3: [(u8, Option<u8>); 20] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::ip::IpProtocol;
+
+    /// The §4.2 table with numbers in and out, as the RFC writes them.
+    fn v4(ty: u8, code: u8, pointer: u8) -> Option<(u8, u8, Rest)> {
+        map_v4_error(Msg4::from(ty), code, pointer).map(|(e, r)| (e.msg_type().into(), e.code(), r))
+    }
+
+    /// The §5.2 table with numbers in and out.
+    fn v6(ty: u8, code: u8, pointer: u32) -> Option<(u8, u8, Rest)> {
+        map_v6_error(Msg6::from(ty), code, pointer).map(|(e, r)| (e.msg_type().into(), e.code(), r))
+    }
 
     // RFC 7915 §4.2 "Destination Unreachable (Type 3)" code table, row by row.
     #[test]
     fn rfc7915_s4_2_dest_unreachable_codes() {
         for c in [0, 1, 5, 6, 7, 8, 11, 12] {
-            assert_eq!(map_v4_error(3, c, 0), Some((1, 0, Rest::Zero)), "code {c}");
+            assert_eq!(v4(3, c, 0), Some((1, 0, Rest::Zero)), "code {c}");
         }
-        assert_eq!(map_v4_error(3, 2, 0), Some((4, 1, Rest::Pointer(6))));
-        assert_eq!(map_v4_error(3, 3, 0), Some((1, 4, Rest::Zero)));
-        assert_eq!(map_v4_error(3, 4, 0), Some((2, 0, Rest::Mtu)));
+        assert_eq!(v4(3, 2, 0), Some((4, 1, Rest::Pointer(6))));
+        assert_eq!(v4(3, 3, 0), Some((1, 4, Rest::Zero)));
+        assert_eq!(v4(3, 4, 0), Some((2, 0, Rest::Mtu)));
         for c in [9, 10, 13, 15] {
-            assert_eq!(map_v4_error(3, c, 0), Some((1, 1, Rest::Zero)), "code {c}");
+            assert_eq!(v4(3, c, 0), Some((1, 1, Rest::Zero)), "code {c}");
         }
-        assert_eq!(map_v4_error(3, 14, 0), None);
-        assert_eq!(map_v4_error(3, 16, 0), None);
+        assert_eq!(v4(3, 14, 0), None);
+        assert_eq!(v4(3, 16, 0), None);
     }
 
     // RFC 7915 §4.2: Time Exceeded keeps its code; Parameter Problem codes 0/2 map the
     // pointer, code 1 is dropped; Source Quench, Redirect, Alt Host dropped.
     #[test]
     fn rfc7915_s4_2_other_errors() {
-        assert_eq!(map_v4_error(11, 0, 0), Some((3, 0, Rest::Zero)));
-        assert_eq!(map_v4_error(11, 1, 0), Some((3, 1, Rest::Zero)));
-        assert_eq!(map_v4_error(12, 0, 9), Some((4, 0, Rest::Pointer(6))));
-        assert_eq!(map_v4_error(12, 2, 16), Some((4, 0, Rest::Pointer(24))));
-        assert_eq!(map_v4_error(12, 1, 0), None);
-        assert_eq!(map_v4_error(12, 0, 4), None);
+        assert_eq!(v4(11, 0, 0), Some((3, 0, Rest::Zero)));
+        assert_eq!(v4(11, 1, 0), Some((3, 1, Rest::Zero)));
+        assert_eq!(v4(12, 0, 9), Some((4, 0, Rest::Pointer(6))));
+        assert_eq!(v4(12, 2, 16), Some((4, 0, Rest::Pointer(24))));
+        assert_eq!(v4(12, 1, 0), None);
+        assert_eq!(v4(12, 0, 4), None);
         for t in [4, 5, 6, 13, 14, 15, 16, 17, 18, 9, 10, 99] {
-            assert_eq!(map_v4_error(t, 0, 0), None, "type {t}");
+            assert_eq!(v4(t, 0, 0), None, "type {t}");
         }
     }
 
@@ -241,21 +308,21 @@ mod tests {
     // RFC 7915 §5.2 ICMPv6 → ICMPv4 table.
     #[test]
     fn rfc7915_s5_2_error_table() {
-        assert_eq!(map_v6_error(1, 0, 0), Some((3, 1, Rest::Zero)));
-        assert_eq!(map_v6_error(1, 1, 0), Some((3, 10, Rest::Zero)));
-        assert_eq!(map_v6_error(1, 2, 0), Some((3, 1, Rest::Zero)));
-        assert_eq!(map_v6_error(1, 3, 0), Some((3, 1, Rest::Zero)));
-        assert_eq!(map_v6_error(1, 4, 0), Some((3, 3, Rest::Zero)));
-        assert_eq!(map_v6_error(1, 5, 0), None);
-        assert_eq!(map_v6_error(2, 0, 1500), Some((3, 4, Rest::Mtu)));
-        assert_eq!(map_v6_error(3, 0, 0), Some((11, 0, Rest::Zero)));
-        assert_eq!(map_v6_error(3, 1, 0), Some((11, 1, Rest::Zero)));
-        assert_eq!(map_v6_error(4, 0, 7), Some((12, 0, Rest::Pointer(8 << 24))));
-        assert_eq!(map_v6_error(4, 1, 40), Some((3, 2, Rest::Zero)));
-        assert_eq!(map_v6_error(4, 2, 0), None);
-        assert_eq!(map_v6_error(4, 0, 2), None);
-        assert_eq!(map_v6_error(0, 0, 0), None);
-        assert_eq!(map_v6_error(100, 0, 0), None);
+        assert_eq!(v6(1, 0, 0), Some((3, 1, Rest::Zero)));
+        assert_eq!(v6(1, 1, 0), Some((3, 10, Rest::Zero)));
+        assert_eq!(v6(1, 2, 0), Some((3, 1, Rest::Zero)));
+        assert_eq!(v6(1, 3, 0), Some((3, 1, Rest::Zero)));
+        assert_eq!(v6(1, 4, 0), Some((3, 3, Rest::Zero)));
+        assert_eq!(v6(1, 5, 0), None);
+        assert_eq!(v6(2, 0, 1500), Some((3, 4, Rest::Mtu)));
+        assert_eq!(v6(3, 0, 0), Some((11, 0, Rest::Zero)));
+        assert_eq!(v6(3, 1, 0), Some((11, 1, Rest::Zero)));
+        assert_eq!(v6(4, 0, 7), Some((12, 0, Rest::Pointer(8 << 24))));
+        assert_eq!(v6(4, 1, 40), Some((3, 2, Rest::Zero)));
+        assert_eq!(v6(4, 2, 0), None);
+        assert_eq!(v6(4, 0, 2), None);
+        assert_eq!(v6(0, 0, 0), None);
+        assert_eq!(v6(100, 0, 0), None);
     }
 
     // RFC 7915 Figure 6, every row.
@@ -303,7 +370,7 @@ mod tests {
         let c = checksum::checksum(&m);
         m[2..4].copy_from_slice(&c.to_be_bytes());
         let orig = m;
-        let ph = checksum::pseudo_v6([1; 16], [2; 16], 58, m.len() as u32);
+        let ph = checksum::pseudo_v6([1; 16], [2; 16], IpProtocol(58), m.len() as u32);
         assert!(echo_v4_to_v6(&mut m, ph));
         assert_eq!(m[0], 128);
         assert_eq!(checksum::add(ph, checksum::ones_sum(&m)), 0xffff);

@@ -16,21 +16,30 @@
 use core::ops::Range;
 
 use crate::wire::checksum;
-use crate::wire::icmpv4;
+use crate::wire::icmpv4::{self, Icmpv4Packet};
 use crate::wire::icmpv6::{self, Icmpv6Packet};
-use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr};
-use crate::wire::ipv6::{Ipv6Packet, Ipv6Repr};
-use crate::wire::ipv6ext::{self, FragRepr};
+use crate::wire::ip::IpProtocol;
+use crate::wire::ipv4::{self, Ipv4Packet, Ipv4Repr};
+use crate::wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
+use crate::wire::ipv6ext::{self, FRAG_HEADER_LEN, FragRepr};
 
 use super::common::{
-    DF_THRESHOLD, ICMPV4_ERROR_MAX, ICMPV6_ERROR_MAX, IPV6_MIN_MTU, addr_sum_v4, addr_sum_v6,
-    fix_l4_checksum, ipv4_ident,
+    DF_THRESHOLD, HEADER_GROWTH, ICMPV4_ERROR_MAX, ICMPV6_ERROR_MAX, IPV4_MIN_MTU, IPV6_MIN_MTU,
+    addr_sum_v4, addr_sum_v6, fix_l4_checksum, ipv4_ident, next_header_for, protocol_for,
 };
 use super::ctx::MapCtx;
 use super::icmp::{self, Rest};
 use super::{DropReason, Output, Translator};
 
 use DropReason as R;
+
+/// Outer IPv6 header and ICMPv6 header of a translated error: where its quote starts.
+const V6_QUOTE_AT: usize = ipv6::HEADER_LEN + icmpv6::HEADER_LEN;
+/// Outer IPv4 header and ICMPv4 header of a translated error: where its quote starts.
+const V4_QUOTE_AT: usize = ipv4::HEADER_LEN + icmpv4::HEADER_LEN;
+/// RFC 4884 §4.1: the ICMPv4 length field counts 32-bit words, the ICMPv6 one 64-bit.
+const V4_LENGTH_UNIT: usize = 4;
+const V6_LENGTH_UNIT: usize = 8;
 
 /// Outer IPv6 header fields of an ICMPv4 error being translated.
 pub(super) struct OuterV6 {
@@ -54,17 +63,18 @@ pub(super) struct OuterV4 {
 pub(super) fn v4_to_v6<M: MapCtx>(
     t: &Translator,
     m: &mut M,
-    icmp: &[u8],
+    icmp: Icmpv4Packet<&[u8]>,
     mut o: OuterV6,
     hairpin: bool,
     out: &mut Output,
 ) -> Result<Range<usize>, DropReason> {
-    let (ty, code) = (icmp[0], icmp[1]);
-    let (ty6, code6, rest) = icmp::map_v4_error(ty, code, icmp[4]).ok_or(R::IcmpUntranslatable)?;
-    let mut quoted = icmp.get(8..).unwrap_or(&[]);
-    // RFC 4884 §4.1: a non-zero length (32-bit words) delimits the original datagram.
-    if icmp[5] != 0 {
-        quoted = &quoted[..quoted.len().min(usize::from(icmp[5]) * 4)];
+    let (error6, rest) = icmp::map_v4_error(icmp.msg_type(), icmp.code(), icmp.pointer())
+        .ok_or(R::IcmpUntranslatable)?;
+    let mut quoted = icmp.payload();
+    // RFC 4884 §4.1: a non-zero length delimits the original datagram.
+    if icmp.length() != 0 {
+        let original = usize::from(icmp.length()) * V4_LENGTH_UNIT;
+        quoted = &quoted[..quoted.len().min(original)];
     }
     let inner = Ipv4Packet::new_checked_header(quoted).map_err(|_| R::IcmpInnerUntranslatable)?;
     let rest6: u32 = match rest {
@@ -75,11 +85,11 @@ pub(super) fn v4_to_v6<M: MapCtx>(
             // + 20) — both next hops are our device here — with RFC 1191 plateaus when
             // the router sent 0, and never below 1280 (RFC 8200 §5 minimum; such PTBs
             // would be ignored, RFC 8201 §4).
-            let mut m4 = u16::from_be_bytes([icmp[6], icmp[7]]);
+            let mut m4 = icmp.mtu();
             if m4 == 0 {
                 m4 = icmp::plateau_below(inner.total_len());
             }
-            (u32::from(m4) + 20)
+            (u32::from(m4) + HEADER_GROWTH as u32)
                 .min(u32::from(t.cfg.mtu))
                 .max(IPV6_MIN_MTU as u32)
         }
@@ -88,17 +98,19 @@ pub(super) fn v4_to_v6<M: MapCtx>(
         .alloc_scratch(ICMPV6_ERROR_MAX)
         .ok_or(R::OutputOverflow)?;
     let buf = &mut out.scratch_mut()[r.clone()];
-    let (n, s6, d6) = inner_v4_to_v6(t, m, quoted, &mut buf[48..], hairpin)?;
+    let (n, s6, d6) = inner_v4_to_v6(t, m, quoted, &mut buf[V6_QUOTE_AT..], hairpin)?;
     m.error_outer_v6(&mut o, s6, d6);
-    let len = 48 + n;
-    buf[40..44].copy_from_slice(&[ty6, code6, 0, 0]);
-    buf[44..48].copy_from_slice(&rest6.to_be_bytes());
-    Icmpv6Packet::new_unchecked(&mut buf[40..len]).fill_checksum(o.src6, o.dst6);
+    let len = V6_QUOTE_AT + n;
+    let mut msg = Icmpv6Packet::new_checked(&mut buf[ipv6::HEADER_LEN..len])
+        .map_err(|_| R::OutputOverflow)?;
+    msg.set_error(error6);
+    msg.set_rest(rest6.to_be_bytes());
+    msg.fill_checksum(o.src6, o.dst6);
     let ip = Ipv6Repr {
         traffic_class: o.tc,
         flow_label: 0,
-        payload_len: (len - 40) as u16,
-        next_header: 58,
+        payload_len: (len - ipv6::HEADER_LEN) as u16,
+        next_header: IpProtocol::ICMPV6,
         hop_limit: o.hop,
         src: o.src6,
         dst: o.dst6,
@@ -122,7 +134,11 @@ fn inner_v4_to_v6<M: MapCtx>(
     let is_frag = ip.is_fragment();
     let proto = ip.protocol();
     let l4 = ip.payload();
-    if proto == 1 && first && l4.first().is_some_and(|&t| icmpv4::is_error(t)) {
+    let quotes_error = || {
+        l4.get(icmpv4::field::TYPE)
+            .is_some_and(|&t| icmpv4::Message::from(t).is_error())
+    };
+    if proto == IpProtocol::ICMP && first && quotes_error() {
         return Err(R::IcmpErrorInError);
     }
     let (s4, d4) = (ip.src_addr(), ip.dst_addr());
@@ -130,14 +146,19 @@ fn inner_v4_to_v6<M: MapCtx>(
     let (src6, dst6, rewrite) = m
         .inner_v4(t, s4, d4, hairpin, proto, payload)
         .ok_or(R::IcmpInnerUntranslatable)?;
-    let proto6 = if proto == 1 { 58 } else { proto };
+    let proto6 = next_header_for(proto);
     // Length of the original datagram's payload, from its own header (not what was
     // quoted).
     let claimed = usize::from(ip.total_len()).saturating_sub(hl);
-    let hdr_len = if is_frag { 48 } else { 40 };
+    let hdr_len = ipv6::HEADER_LEN + if is_frag { FRAG_HEADER_LEN } else { 0 };
     if dst.len() < hdr_len {
         return Err(R::OutputOverflow);
     }
+    let next_header = if is_frag {
+        IpProtocol::FRAGMENT
+    } else {
+        proto6
+    };
     let repr = Ipv6Repr {
         traffic_class: if t.cfg.reset_traffic_class {
             0
@@ -145,8 +166,8 @@ fn inner_v4_to_v6<M: MapCtx>(
             ip.tos()
         },
         flow_label: 0,
-        payload_len: (claimed + hdr_len - 40).min(0xffff) as u16,
-        next_header: if is_frag { 44 } else { proto6 },
+        payload_len: (claimed + hdr_len - ipv6::HEADER_LEN).min(0xffff) as u16,
+        next_header,
         hop_limit: ip.ttl(),
         src: src6,
         dst: dst6,
@@ -159,7 +180,7 @@ fn inner_v4_to_v6<M: MapCtx>(
             more: ip.more_frags(),
             ident: u32::from(ip.ident()),
         };
-        fr.emit(&mut dst[40..]);
+        fr.emit(&mut dst[ipv6::HEADER_LEN..]);
     }
     let n = l4.len().min(dst.len() - hdr_len);
     let body = &mut dst[hdr_len..hdr_len + n];
@@ -168,9 +189,10 @@ fn inner_v4_to_v6<M: MapCtx>(
         if let Some(rw) = rewrite {
             rw.apply(body);
         }
-        if proto == 1 {
+        if proto == IpProtocol::ICMP {
             if !is_frag {
-                icmp::echo_v4_to_v6(body, checksum::pseudo_v6(src6, dst6, 58, claimed as u32));
+                let pseudo6 = checksum::pseudo_v6(src6, dst6, IpProtocol::ICMPV6, claimed as u32);
+                icmp::echo_v4_to_v6(body, pseudo6);
             }
         } else {
             fix_l4_checksum(body, proto, addr_sum_v4(s4, d4), addr_sum_v6(src6, dst6));
@@ -184,26 +206,33 @@ fn inner_v4_to_v6<M: MapCtx>(
 pub(super) fn v6_to_v4<M: MapCtx>(
     t: &Translator,
     m: &mut M,
-    icmp: &[u8],
+    icmp: Icmpv6Packet<&[u8]>,
     mut o: OuterV4,
     out: &mut Output,
 ) -> Result<Range<usize>, DropReason> {
-    let (ty, code) = (icmp[0], icmp[1]);
-    let word = u32::from_be_bytes([icmp[4], icmp[5], icmp[6], icmp[7]]);
-    let (ty4, code4, rest) = icmp::map_v6_error(ty, code, word).ok_or(R::IcmpUntranslatable)?;
-    let mut quoted = icmp.get(8..).unwrap_or(&[]);
+    let ty = icmp.msg_type();
+    // The 32-bit word after the checksum: the Parameter Problem pointer or the Packet
+    // Too Big MTU.
+    let word = icmp.pointer();
+    let (error4, rest) = icmp::map_v6_error(ty, icmp.code(), word).ok_or(R::IcmpUntranslatable)?;
+    let mut quoted = icmp.payload();
     // RFC 4884 §4.1: for Destination Unreachable and Time Exceeded a non-zero length
-    // (64-bit words) delimits the original datagram.
-    if (ty == icmpv6::ty::DEST_UNREACHABLE || ty == icmpv6::ty::TIME_EXCEEDED) && icmp[4] != 0 {
-        quoted = &quoted[..quoted.len().min(usize::from(icmp[4]) * 8)];
+    // delimits the original datagram.
+    let has_length = matches!(
+        ty,
+        icmpv6::Message::DstUnreachable | icmpv6::Message::TimeExceeded
+    );
+    if has_length && icmp.length() != 0 {
+        let original = usize::from(icmp.length()) * V6_LENGTH_UNIT;
+        quoted = &quoted[..quoted.len().min(original)];
     }
     let r = out
         .alloc_scratch(ICMPV4_ERROR_MAX)
         .ok_or(R::OutputOverflow)?;
     let buf = &mut out.scratch_mut()[r.clone()];
-    let (n, quoted_frag_hdr, s4, d4) = inner_v6_to_v4(t, m, quoted, &mut buf[28..])?;
+    let (n, quoted_frag_hdr, s4, d4) = inner_v6_to_v4(t, m, quoted, &mut buf[V4_QUOTE_AT..])?;
     m.error_outer_v4(&mut o, s4, d4);
-    let len = 28 + n;
+    let len = V4_QUOTE_AT + n;
     let rest4: [u8; 4] = match rest {
         Rest::Zero => [0; 4],
         Rest::Pointer(p) => p.to_be_bytes(),
@@ -212,30 +241,34 @@ pub(super) fn v6_to_v4<M: MapCtx>(
             // − 20), subtracting 28 instead of 20 when the quoted packet has a Fragment
             // header: such IPv4 packets grow by 28 on both IPv6 paths, the one that
             // advertised the MTU and our own next hop. Kept at or above the IPv4 minimum.
-            let sub = if quoted_frag_hdr { 28 } else { 20 };
+            let frag_hdr = if quoted_frag_hdr { FRAG_HEADER_LEN } else { 0 };
+            let sub = (HEADER_GROWTH + frag_hdr) as u32;
             let mtu = u32::from(t.cfg.mtu);
             let m = word
                 .saturating_sub(sub)
                 .min(mtu)
                 .min(mtu.saturating_sub(sub))
-                .clamp(68, 0xffff) as u16;
+                .clamp(IPV4_MIN_MTU as u32, 0xffff) as u16;
             let b = m.to_be_bytes();
             [0, 0, b[0], b[1]]
         }
     };
-    buf[20..24].copy_from_slice(&[ty4, code4, 0, 0]);
-    buf[24..28].copy_from_slice(&rest4);
-    let c = checksum::checksum(&buf[20..len]);
-    buf[22..24].copy_from_slice(&c.to_be_bytes());
+    let mut msg = Icmpv4Packet::new_checked(&mut buf[ipv4::HEADER_LEN..len])
+        .map_err(|_| R::OutputOverflow)?;
+    msg.set_error(error4);
+    msg.set_rest(rest4);
+    msg.fill_checksum();
+    let icmp_header = &buf[ipv4::HEADER_LEN..V4_QUOTE_AT];
+    let ident = ipv4_ident(o.src4, o.dst4, IpProtocol::ICMP, icmp_header);
     let ip = Ipv4Repr {
         tos: o.tos,
         total_len: len as u16,
-        ident: ipv4_ident(o.src4, o.dst4, 1, &buf[20..28]),
+        ident,
         df: false,
         mf: false,
         frag_offset: 0,
         ttl: o.ttl,
-        protocol: 1,
+        protocol: IpProtocol::ICMP,
         src: o.src4,
         dst: o.dst4,
     };
@@ -254,11 +287,15 @@ fn inner_v6_to_v4<M: MapCtx>(
 ) -> Result<(usize, bool, [u8; 4], [u8; 4]), DropReason> {
     let ip = Ipv6Packet::new_checked_header(quoted).map_err(|_| R::IcmpInnerUntranslatable)?;
     let chain = ipv6ext::walk(quoted).map_err(|_| R::IcmpInnerUntranslatable)?;
-    let end = (40 + usize::from(ip.payload_len())).min(quoted.len());
+    let end = ip.total_len().min(quoted.len());
     let l4 = quoted.get(chain.upper_off..end).unwrap_or(&[]);
     let upper = chain.upper_proto;
     let with_transport = chain.has_transport_header();
-    if upper == 58 && with_transport && l4.first().is_some_and(|&t| icmpv6::is_error(t)) {
+    let quotes_error = || {
+        l4.get(icmpv6::field::TYPE)
+            .is_some_and(|&t| icmpv6::Message::from(t).is_error())
+    };
+    if upper == IpProtocol::ICMPV6 && with_transport && quotes_error() {
         return Err(R::IcmpErrorInError);
     }
     let (s6, d6) = (ip.src_addr(), ip.dst_addr());
@@ -266,15 +303,15 @@ fn inner_v6_to_v4<M: MapCtx>(
     let (s4, d4, rewrite) = m
         .inner_v6(t, s6, d6, upper, payload)
         .ok_or(R::IcmpInnerUntranslatable)?;
-    let proto4 = if upper == 58 { 1 } else { upper };
-    let claimed = (40 + usize::from(ip.payload_len())).saturating_sub(chain.upper_off);
-    let total4 = 20 + claimed;
+    let proto4 = protocol_for(upper);
+    let claimed = ip.total_len().saturating_sub(chain.upper_off);
+    let total4 = ipv4::HEADER_LEN + claimed;
     let (ident, df, mf, off) = match chain.frag {
         Some(f) => (f.ident as u16, false, f.more, f.offset),
         None if total4 <= DF_THRESHOLD => (ipv4_ident(s4, d4, proto4, l4), false, false, 0),
         None => (0, true, false, 0),
     };
-    if dst.len() < 20 {
+    if dst.len() < ipv4::HEADER_LEN {
         return Err(R::OutputOverflow);
     }
     let repr = Ipv4Repr {
@@ -294,20 +331,21 @@ fn inner_v6_to_v4<M: MapCtx>(
         dst: d4,
     };
     repr.emit(dst);
-    let n = l4.len().min(dst.len() - 20);
-    let body = &mut dst[20..20 + n];
+    let n = l4.len().min(dst.len() - ipv4::HEADER_LEN);
+    let body = &mut dst[ipv4::HEADER_LEN..ipv4::HEADER_LEN + n];
     body.copy_from_slice(&l4[..n]);
     if with_transport {
         if let Some(rw) = rewrite {
             rw.apply(body);
         }
-        if upper == 58 {
+        if upper == IpProtocol::ICMPV6 {
             if !chain.is_fragment() {
-                icmp::echo_v6_to_v4(body, checksum::pseudo_v6(s6, d6, 58, claimed as u32));
+                let pseudo6 = checksum::pseudo_v6(s6, d6, IpProtocol::ICMPV6, claimed as u32);
+                icmp::echo_v6_to_v4(body, pseudo6);
             }
         } else {
             fix_l4_checksum(body, upper, addr_sum_v6(s6, d6), addr_sum_v4(s4, d4));
         }
     }
-    Ok((20 + n, chain.frag.is_some(), s4, d4))
+    Ok((ipv4::HEADER_LEN + n, chain.frag.is_some(), s4, d4))
 }

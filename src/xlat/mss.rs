@@ -9,55 +9,55 @@
 //! offload path rewrites their checksum field from the original pseudo-header sum after
 //! translation, and the kernel sums the (clamped) header when it completes it.
 
-use crate::wire::checksum;
-
-/// SYN bit in the TCP flags byte (offset 13).
-const SYN: u8 = 0x02;
+use crate::wire::tcp::{TcpPacket, flags, option};
+use crate::wire::{be16, checksum, put16};
 
 /// Lowers the MSS option of a SYN segment in `tcp` (the whole TCP header at least) to
 /// `max_mss` and updates the checksum incrementally (RFC 1624 eqn. 3). Malformed
 /// options end the walk silently: the segment is forwarded as it is.
 #[inline]
 pub(super) fn clamp(tcp: &mut [u8], max_mss: u16) {
-    if tcp.get(13).is_none_or(|f| f & SYN == 0) {
-        return;
-    }
-    let Some(at) = mss_value_offset(tcp) else {
+    let Ok(mut seg) = TcpPacket::new_checked(tcp) else {
         return;
     };
-    let old = u16::from_be_bytes([tcp[at], tcp[at + 1]]);
+    if seg.flags() & flags::SYN == 0 {
+        return;
+    }
+    let Some(at) = mss_value_offset(seg.options()) else {
+        return;
+    };
+    let opts = seg.options_mut();
+    let old = be16(opts, at);
     if old <= max_mss {
         return;
     }
-    tcp[at..at + 2].copy_from_slice(&max_mss.to_be_bytes());
-    // The checksum sums 16-bit words from the start of the TCP header; a value at an odd
-    // offset straddles two words and contributes its bytes swapped.
+    put16(opts, at, max_mss);
+    // The checksum sums 16-bit words from the start of the TCP header (whose length is
+    // even); a value at an odd offset straddles two words and contributes its bytes
+    // swapped.
     let (o, n) = if at % 2 == 0 {
         (old, max_mss)
     } else {
         (old.swap_bytes(), max_mss.swap_bytes())
     };
-    let cs = u16::from_be_bytes([tcp[16], tcp[17]]);
-    tcp[16..18].copy_from_slice(&checksum::update(cs, o, n).to_be_bytes());
+    seg.set_checksum(checksum::update(seg.checksum(), o, n));
 }
 
-/// Offset in `tcp` of the 2-byte MSS value (RFC 9293 §3.2: kind 2, length 4), if the
-/// options hold a well-formed one inside the header.
-fn mss_value_offset(tcp: &[u8]) -> Option<usize> {
-    let doff = usize::from(*tcp.get(12)? >> 4) * 4;
-    let opts = tcp.get(20..doff)?;
+/// Offset in `opts` (the TCP options) of the 2-byte MSS value (RFC 9293 §3.2: kind 2,
+/// length 4), if they hold a well-formed one.
+fn mss_value_offset(opts: &[u8]) -> Option<usize> {
     let mut i = 0;
     while let Some(&kind) = opts.get(i) {
         match kind {
-            0 => return None,
-            1 => i += 1,
+            option::END => return None,
+            option::NOP => i += 1,
             _ => {
                 let len = usize::from(*opts.get(i + 1)?);
                 if len < 2 || i + len > opts.len() {
                     return None;
                 }
-                if kind == 2 && len == 4 {
-                    return Some(20 + i + 2);
+                if kind == option::MSS && len == usize::from(option::MSS_LEN) {
+                    return Some(i + 2);
                 }
                 i += len;
             }
@@ -69,6 +69,8 @@ fn mss_value_offset(tcp: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SYN: u8 = flags::SYN;
 
     fn syn(opts: &[u8], flags: u8) -> Vec<u8> {
         let doff = (20 + opts.len()) / 4;

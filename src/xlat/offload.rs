@@ -47,10 +47,16 @@
 
 use crate::wire::buf::PacketBuf;
 use crate::wire::checksum;
+use crate::wire::ip::IpProtocol;
+use crate::wire::ipv4::{self, Ipv4Packet};
+use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::ipv6ext;
+use crate::wire::tcp;
+use crate::wire::udp::{self, UdpPacket};
 use crate::wire::vnet::{FLAG_NEEDS_CSUM, Offload, gso};
+use crate::wire::{field16_mut, try_be16, try_put16};
 
-use super::common::DF_THRESHOLD;
+use super::common::{DF_THRESHOLD, HEADER_GROWTH};
 use super::{DropReason, Output, Translator, Verdict};
 
 use DropReason as R;
@@ -89,7 +95,7 @@ struct Located {
     l4_off: usize,
     /// IP length (bytes past it are link padding).
     total: usize,
-    proto: u8,
+    proto: IpProtocol,
     fragment: bool,
     dont_frag: bool,
     /// Sum of the pseudo-header addresses.
@@ -99,31 +105,24 @@ struct Located {
 fn locate(d: &[u8]) -> Option<Located> {
     match d.first()? >> 4 {
         4 => {
-            let hdr = d.get(..20)?;
-            let hl = usize::from(hdr[0] & 0x0f) * 4;
-            let total = usize::from(u16::from_be_bytes([hdr[2], hdr[3]]));
-            if hl < 20 || total < hl || total > d.len() {
-                return None;
-            }
-            let frag = u16::from_be_bytes([hdr[6], hdr[7]]);
+            let ip = Ipv4Packet::new_checked(d).ok()?;
             Some(Located {
                 v4: true,
-                l4_off: hl,
-                total,
-                proto: hdr[9],
-                fragment: frag & 0x3fff != 0,
-                dont_frag: frag & 0x4000 != 0,
-                addr_sum: addr_sum(hdr)?,
+                l4_off: ip.header_len(),
+                total: usize::from(ip.total_len()),
+                proto: ip.protocol(),
+                fragment: ip.is_fragment(),
+                dont_frag: ip.dont_frag(),
+                addr_sum: addr_sum(d)?,
             })
         }
         6 => {
-            let hdr = d.get(..40)?;
-            let total = 40 + usize::from(u16::from_be_bytes([hdr[4], hdr[5]]));
-            let pkt = d.get(..total)?;
-            let (l4_off, proto, fragment) = match hdr[6] {
-                6 | 17 => (40, hdr[6], false),
+            let ip = Ipv6Packet::new_checked(d).ok()?;
+            let total = ip.total_len();
+            let (l4_off, proto, fragment) = match ip.next_header() {
+                p @ (IpProtocol::TCP | IpProtocol::UDP) => (ipv6::HEADER_LEN, p, false),
                 _ => {
-                    let c = ipv6ext::walk(pkt).ok()?;
+                    let c = ipv6ext::walk(d.get(..total)?).ok()?;
                     (c.upper_off, c.upper_proto, c.is_fragment())
                 }
             };
@@ -134,7 +133,7 @@ fn locate(d: &[u8]) -> Option<Located> {
                 proto,
                 fragment,
                 dont_frag: true,
-                addr_sum: addr_sum(hdr)?,
+                addr_sum: addr_sum(d)?,
             })
         }
         _ => None,
@@ -144,20 +143,27 @@ fn locate(d: &[u8]) -> Option<Located> {
 /// Sum of the source and destination addresses of the IP header at the start of `hdr`.
 fn addr_sum(hdr: &[u8]) -> Option<u16> {
     let addrs = match hdr.first()? >> 4 {
-        4 => hdr.get(12..20)?,
-        6 => hdr.get(8..40)?,
+        4 => hdr.get(ipv4::field::SRC.start..ipv4::field::DST.end)?,
+        6 => hdr.get(ipv6::field::SRC.start..ipv6::field::DST.end)?,
         _ => return None,
     };
     Some(checksum::ones_sum(addrs))
 }
 
 /// Offset of the checksum field in a TCP or UDP header, and the minimum header size.
-fn csum_field(proto: u8) -> Option<(usize, usize)> {
+fn csum_field(proto: IpProtocol) -> Option<(usize, usize)> {
     match proto {
-        6 => Some((16, 20)),
-        17 => Some((6, 8)),
+        IpProtocol::TCP => Some((tcp::field::CHECKSUM.start, tcp::HEADER_LEN)),
+        IpProtocol::UDP => Some((udp::field::CHECKSUM.start, udp::HEADER_LEN)),
         _ => None,
     }
+}
+
+/// Length of the TCP header at `at` in `b` by its data offset; 0 if that byte is not in
+/// `b` (the rest of the header need not be: callers compare the length with theirs).
+fn tcp_header_len(b: &[u8], at: usize) -> usize {
+    b.get(at + tcp::field::DATA_OFF)
+        .map_or(0, |&o| usize::from(o >> 4) * 4)
 }
 
 /// The input, if `off` describes a TCP/UDP checksum at its transport header that a
@@ -172,27 +178,18 @@ fn matching(d: &[u8], off: &Offload) -> Option<Located> {
     ok.then_some(loc)
 }
 
-fn read16(raw: &[u8], at: usize) -> u16 {
-    raw.get(at..at + 2)
-        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
-}
-
-fn write16(raw: &mut [u8], at: usize, v: u16) {
-    if let Some(b) = raw.get_mut(at..at + 2) {
-        b.copy_from_slice(&v.to_be_bytes());
-    }
-}
-
 /// Reads the partial sum at raw offset `at`. A sum of 0 is stored as 0xffff (the same
 /// one's-complement value), so the plain translator's "UDP checksum 0 means none" rules
 /// never fire on it.
 fn take_partial(pkt: &mut PacketBuf, at: usize) -> u16 {
-    let raw = pkt.raw_mut();
-    let p = match read16(raw, at) {
+    let Some(f) = field16_mut(pkt.raw_mut(), at) else {
+        return 0xffff;
+    };
+    let p = match u16::from_be_bytes(*f) {
         0 => 0xffff,
         p => p,
     };
-    write16(raw, at, p);
+    *f = p.to_be_bytes();
     p
 }
 
@@ -237,7 +234,7 @@ fn partial<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
             out.clear();
             return Verdict::Drop(R::OffloadUnsupported);
         };
-        write16(raw, field, checksum::update(p, new_sum, loc.addr_sum));
+        try_put16(raw, field, checksum::update(p, new_sum, loc.addr_sum));
         let csum_start = l4_at - start;
         let delta = csum_start as isize - loc.l4_off as isize;
         out.set_last_offload(Offload {
@@ -269,7 +266,7 @@ fn finish_fragmented(
     field: usize,
     p: u16,
     old_sum: u16,
-    proto: u8,
+    proto: IpProtocol,
 ) -> bool {
     let Some(first) = out.frames().first() else {
         return false;
@@ -291,12 +288,12 @@ fn finish_fragmented(
     if at + 2 > l4.len() {
         return false;
     }
-    write16(l4, at, checksum::update(p, new_sum, old_sum));
+    try_put16(l4, at, checksum::update(p, new_sum, old_sum));
     let c = match !checksum::ones_sum(l4) {
-        0 if proto == 17 => 0xffff,
+        0 if proto == IpProtocol::UDP => 0xffff,
         c => c,
     };
-    write16(l4, at, c);
+    try_put16(l4, at, c);
     true
 }
 
@@ -310,12 +307,13 @@ fn complete_then_translate<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
     plain: &mut F,
 ) -> Verdict {
     let d = pkt.data_mut();
+    let v6_payload = try_be16(d, ipv6::field::PAYLOAD_LEN.start);
     let ip_len = match d.first().map(|b| b >> 4) {
-        Some(4) if d.len() >= 4 => usize::from(read16(d, 2)),
-        Some(6) if d.len() >= 6 => 40 + usize::from(read16(d, 4)),
-        _ => d.len(),
+        Some(4) => try_be16(d, ipv4::field::LENGTH.start).map(usize::from),
+        Some(6) => v6_payload.map(|p| ipv6::HEADER_LEN + usize::from(p)),
+        _ => None,
     };
-    let end = ip_len.min(d.len());
+    let end = ip_len.unwrap_or(d.len()).min(d.len());
     let start = usize::from(off.csum_start);
     let at = start + usize::from(off.csum_offset);
     if at + 2 > end {
@@ -326,7 +324,7 @@ fn complete_then_translate<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
         0 => 0xffff,
         c => c,
     };
-    write16(d, at, c);
+    try_put16(d, at, c);
     plain(pkt, out)
 }
 
@@ -343,19 +341,19 @@ fn super_packet<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
         return routing_header_refused(pkt, off, out, plain);
     };
     let tcp = match (kind, loc.proto, loc.v4) {
-        (gso::TCPV4, 6, true) | (gso::TCPV6, 6, false) => true,
-        (gso::UDP_L4, 17, _) => false,
+        (gso::TCPV4, IpProtocol::TCP, true) | (gso::TCPV6, IpProtocol::TCP, false) => true,
+        (gso::UDP_L4, IpProtocol::UDP, _) => false,
         _ => return Verdict::Drop(R::OffloadUnsupported),
     };
     let start = pkt.start();
     let l4_at = start + loc.l4_off;
     let l4len = loc.total - loc.l4_off;
     let th = if tcp {
-        usize::from(pkt.raw().get(l4_at + 12).map_or(0, |b| b >> 4)) * 4
+        tcp_header_len(pkt.raw(), l4_at)
     } else {
-        8
+        udp::HEADER_LEN
     };
-    if (tcp && th < 20) || th > l4len {
+    if (tcp && th < tcp::HEADER_LEN) || th > l4len {
         return Verdict::Drop(R::TransportTruncated);
     }
     let gso_size = match segment_size(t, &loc, tcp, th, off.gso_size) {
@@ -389,7 +387,7 @@ fn super_packet<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
         out.clear();
         return Verdict::Drop(R::OffloadTooLong);
     }
-    write16(raw, field, checksum::update(p, new_sum, loc.addr_sum));
+    try_put16(raw, field, checksum::update(p, new_sum, loc.addr_sum));
     out.set_last_body_end(end);
     pkt.set_bounds(new_start, end);
     let gso_type = match (tcp, v6_out) {
@@ -420,7 +418,8 @@ fn routing_header_refused<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
     plain: &mut F,
 ) -> Verdict {
     let d = pkt.data_mut();
-    let total = 40 + usize::from(read16(d, 4));
+    let payload_len = try_be16(d, ipv6::field::PAYLOAD_LEN.start).unwrap_or(0);
+    let total = ipv6::HEADER_LEN + usize::from(payload_len);
     let refused = d.first().is_some_and(|b| b >> 4 == 6)
         && d.get(..total).is_some_and(|p| {
             matches!(
@@ -430,14 +429,15 @@ fn routing_header_refused<F: FnMut(&mut PacketBuf, &mut Output) -> Verdict>(
         });
     let l4 = usize::from(off.csum_start);
     let th = match off.gso_type & !gso::ECN {
-        gso::TCPV6 => usize::from(d.get(l4 + 12).map_or(0, |b| b >> 4)) * 4,
-        _ => 8,
+        gso::TCPV6 => tcp_header_len(d, l4),
+        _ => udp::HEADER_LEN,
     };
-    if !refused || off.gso_size == 0 || l4 < 40 || l4 + th > total {
+    if !refused || off.gso_size == 0 || l4 < ipv6::HEADER_LEN || l4 + th > total {
         return Verdict::Drop(R::OffloadUnsupported);
     }
     let seg_len = total.min(l4 + th + usize::from(off.gso_size));
-    write16(d, 4, (seg_len - 40) as u16);
+    let seg_payload = (seg_len - ipv6::HEADER_LEN) as u16;
+    try_put16(d, ipv6::field::PAYLOAD_LEN.start, seg_payload);
     let start = pkt.start();
     pkt.set_bounds(start, start + seg_len);
     match plain(pkt, out) {
@@ -465,10 +465,10 @@ fn segment_size(
     if !tcp || !loc.v4 {
         return Ok(gso_size);
     }
-    let mut g = usize::from(gso_size).saturating_sub(20);
+    let mut g = usize::from(gso_size).saturating_sub(HEADER_GROWTH);
     if !loc.dont_frag {
         let limit = usize::from(t.cfg.lowest_ipv6_mtu.min(t.cfg.mtu));
-        g = g.min(limit.saturating_sub(40 + th));
+        g = g.min(limit.saturating_sub(ipv6::HEADER_LEN + th));
     }
     if g == 0 {
         return Err(R::OffloadNeedsFragmentation);
@@ -482,12 +482,15 @@ fn cut_to(pkt: &mut PacketBuf, loc: &Located, seg_len: usize) {
     let start = pkt.start();
     let d = pkt.data_mut();
     if loc.v4 {
-        let old = read16(d, 2);
+        use ipv4::field::{CHECKSUM, LENGTH};
+        let old = try_be16(d, LENGTH.start).unwrap_or(0);
         let new = seg_len as u16;
-        write16(d, 2, new);
-        write16(d, 10, checksum::update(read16(d, 10), old, new));
+        try_put16(d, LENGTH.start, new);
+        let cs = try_be16(d, CHECKSUM.start).unwrap_or(0);
+        try_put16(d, CHECKSUM.start, checksum::update(cs, old, new));
     } else {
-        write16(d, 4, (seg_len - 40) as u16);
+        let payload_len = (seg_len - ipv6::HEADER_LEN) as u16;
+        try_put16(d, ipv6::field::PAYLOAD_LEN.start, payload_len);
     }
     pkt.set_bounds(start, start + seg_len);
 }
@@ -496,23 +499,20 @@ fn cut_to(pkt: &mut PacketBuf, loc: &Located, seg_len: usize) {
 /// from the header start); false if it does not fit the field.
 fn stretch(hdr: &mut [u8], v6: bool, len: usize) -> bool {
     if v6 {
-        let Some(p) = len.checked_sub(40).filter(|&p| p <= 0xffff) else {
+        let Some(p) = len.checked_sub(ipv6::HEADER_LEN).filter(|&p| p <= 0xffff) else {
             return false;
         };
-        write16(hdr, 4, p as u16);
+        try_put16(hdr, ipv6::field::PAYLOAD_LEN.start, p as u16);
         return true;
     }
     if len > 0xffff {
         return false;
     }
-    let hl = usize::from(hdr.first().map_or(0, |b| b & 0x0f)) * 4;
-    let Some(h) = hdr.get_mut(..hl) else {
+    let Ok(mut ip) = Ipv4Packet::new_checked_header(hdr) else {
         return false;
     };
-    write16(h, 2, len as u16);
-    write16(h, 10, 0);
-    let c = checksum::checksum(h);
-    write16(h, 10, c);
+    ip.set_total_len(len as u16);
+    ip.fill_checksum();
     true
 }
 
@@ -530,13 +530,13 @@ pub(super) fn udp_needs_split(t: &Translator, pkt: &[u8], off: Offload) -> bool 
     let Some(loc) = matching(pkt, &off) else {
         return false;
     };
-    let l4 = (8 + usize::from(off.gso_size)).min(loc.total - loc.l4_off);
+    let l4 = (udp::HEADER_LEN + usize::from(off.gso_size)).min(loc.total - loc.l4_off);
     let mtu = usize::from(t.cfg.mtu);
     if loc.v4 {
         let limit = usize::from(t.cfg.lowest_ipv6_mtu).min(mtu);
-        !loc.dont_frag && 40 + l4 > limit
+        !loc.dont_frag && ipv6::HEADER_LEN + l4 > limit
     } else {
-        let total4 = 20 + l4;
+        let total4 = ipv4::HEADER_LEN + l4;
         total4 <= DF_THRESHOLD && total4 > mtu
     }
 }
@@ -547,17 +547,17 @@ pub(super) fn udp_needs_split(t: &Translator, pkt: &[u8], off: Offload) -> bool 
 /// or if `pkt` is not a UDP super-packet `off` describes. Reads the payload: the slow
 /// path for super-packets that must be fragmented.
 pub(super) fn udp_datagram(pkt: &[u8], off: Offload, i: usize, dst: &mut PacketBuf) -> bool {
-    let Some(loc) = matching(pkt, &off).filter(|l| l.proto == 17) else {
+    let Some(loc) = matching(pkt, &off).filter(|l| l.proto == IpProtocol::UDP) else {
         return false;
     };
     let g = usize::from(off.gso_size).max(1);
-    let payload = loc.total - loc.l4_off - 8;
+    let payload = loc.total - loc.l4_off - udp::HEADER_LEN;
     let from = i.saturating_mul(g);
     if from >= payload.max(1) {
         return false;
     }
     let to = (from + g).min(payload);
-    let head = loc.l4_off + 8;
+    let head = loc.l4_off + udp::HEADER_LEN;
     let len = head + (to - from);
     let (Some(hdr), Some(chunk)) = (pkt.get(..head), pkt.get(head + from..head + to)) else {
         return false;
@@ -570,32 +570,25 @@ pub(super) fn udp_datagram(pkt: &[u8], off: Offload, i: usize, dst: &mut PacketB
     d[head..].copy_from_slice(chunk);
     let ulen = (len - loc.l4_off) as u16;
     let pseudo = if loc.v4 {
-        write16(d, 2, len as u16);
-        write16(d, 4, read16(d, 4).wrapping_add(i as u16));
-        write16(d, 10, 0);
-        let c = !checksum::ones_sum(&d[..loc.l4_off]);
-        write16(d, 10, c);
-        checksum::pseudo_v4(
-            [d[12], d[13], d[14], d[15]],
-            [d[16], d[17], d[18], d[19]],
-            17,
-            ulen,
-        )
+        let Ok(mut ip) = Ipv4Packet::new_checked_header(&mut *d) else {
+            return false;
+        };
+        ip.set_total_len(len as u16);
+        ip.set_ident(ip.ident().wrapping_add(i as u16));
+        ip.fill_checksum();
+        checksum::pseudo_v4(ip.src_addr(), ip.dst_addr(), IpProtocol::UDP, ulen)
     } else {
-        write16(d, 4, (len - 40) as u16);
-        let (mut s6, mut d6) = ([0u8; 16], [0u8; 16]);
-        s6.copy_from_slice(&d[8..24]);
-        d6.copy_from_slice(&d[24..40]);
-        checksum::pseudo_v6(s6, d6, 17, u32::from(ulen))
+        let Ok(mut ip) = Ipv6Packet::new_checked_header(&mut *d) else {
+            return false;
+        };
+        ip.set_payload_len((len - ipv6::HEADER_LEN) as u16);
+        checksum::pseudo_v6(ip.src_addr(), ip.dst_addr(), IpProtocol::UDP, ulen.into())
     };
-    let u = loc.l4_off;
-    write16(d, u + 4, ulen);
-    write16(d, u + 6, 0);
-    let c = match !checksum::add(pseudo, checksum::ones_sum(&d[u..])) {
-        0 => 0xffff,
-        c => c,
+    let Ok(mut udp) = UdpPacket::new_checked(&mut d[loc.l4_off..]) else {
+        return false;
     };
-    write16(d, u + 6, c);
+    udp.set_len(ulen);
+    udp.fill_checksum(pseudo);
     dst.set_received(len);
     true
 }

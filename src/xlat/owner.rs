@@ -18,10 +18,15 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::nat64::Sharding;
-use crate::wire::ipv6ext;
+use crate::wire::icmpv4::{self, Icmpv4Packet};
+use crate::wire::icmpv6::{self, Icmpv6Packet};
+use crate::wire::ip::IpProtocol;
+use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::ipv6::Ipv6Packet;
+use crate::wire::{ipv6ext, try_be16};
 
 use super::Nat64Translator;
-use super::stateful::{be16, l4_ids};
+use super::stateful::{IpVersion, l4_ids};
 
 /// Where one packet goes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,9 +37,6 @@ pub struct Steering {
     /// half.
     pub hairpin: Option<usize>,
 }
-
-const ECHO6: [u8; 2] = [128, 129];
-const ECHO4: [u8; 2] = [8, 0];
 
 impl Nat64Translator {
     /// Reads the owner of `pkt` (an IP packet as received) from its headers. Never
@@ -51,30 +53,39 @@ impl Nat64Translator {
     }
 
     fn steer_v6(&self, sharding: &Sharding, pkt: &[u8]) -> Steering {
-        let Some((upper, l4)) = v6_transport(pkt) else {
+        let Some(Transport {
+            ip,
+            proto: upper,
+            l4,
+        }) = v6_transport(pkt)
+        else {
             return Steering::default();
         };
-        let (Some(src6), Some(dst6)) = (v6_addr(pkt, 8), v6_addr(pkt, 24)) else {
-            return Steering::default();
-        };
-        if upper == 58 && l4.first().is_some_and(|&t| t < 128) {
+        let (src6, dst6) = (Ipv6Addr::from(ip.src_addr()), Ipv6Addr::from(ip.dst_addr()));
+        if upper == IpProtocol::ICMPV6
+            && l4
+                .get(icmpv6::field::TYPE)
+                .is_some_and(|&t| icmpv6::Message::from(t).is_error())
+        {
             // An ICMPv6 error about a packet we sent to our client: the client (the
             // quoted destination) and its port name the session.
-            let owner = l4.get(8..).and_then(|inner| {
-                let (iu, il4) = v6_transport(inner)?;
-                let ids = l4_ids(iu, il4, ECHO6)?;
-                let dport = be16(il4, ids.dst_at)?;
-                Some(sharding.owner_of_v6(ids.proto, v6_addr(inner, 24)?, dport))
+            let owner = Icmpv6Packet::new_checked(l4).ok().and_then(|icmp| {
+                let inner = v6_transport(icmp.payload())?;
+                let ids = l4_ids(inner.proto, inner.l4, IpVersion::V6)?;
+                let dport = try_be16(inner.l4, ids.dst_at)?;
+                let client = Ipv6Addr::from(inner.ip.dst_addr());
+                Some(sharding.owner_of_v6(ids.proto, client, dport))
             });
             return Steering {
                 owner,
                 hairpin: None,
             };
         }
-        let Some(ids) = l4_ids(upper, l4, ECHO6) else {
+        let Some(ids) = l4_ids(upper, l4, IpVersion::V6) else {
             return Steering::default();
         };
-        let (Some(sport), Some(dport)) = (be16(l4, ids.src_at), be16(l4, ids.dst_at)) else {
+        let (Some(sport), Some(dport)) = (try_be16(l4, ids.src_at), try_be16(l4, ids.dst_at))
+        else {
             return Steering::default();
         };
         let hairpin = self
@@ -90,48 +101,60 @@ impl Nat64Translator {
 }
 
 fn steer_v4(sharding: &Sharding, pkt: &[u8]) -> Option<usize> {
-    let (proto, l4) = v4_transport(pkt)?;
-    if proto == 1 && l4.first().is_some_and(|t| !ECHO4.contains(t)) {
+    let Transport { ip, proto, l4 } = v4_transport(pkt)?;
+    let is_echo = |t| {
+        matches!(
+            icmpv4::Message::from(t),
+            icmpv4::Message::EchoRequest | icmpv4::Message::EchoReply
+        )
+    };
+    if proto == IpProtocol::ICMP && l4.get(icmpv4::field::TYPE).is_some_and(|&t| !is_echo(t)) {
         // An ICMPv4 error about a packet we sent from our binding: its source address
         // and port are the pool4 transport address that names the owner.
-        let inner = l4.get(8..)?;
-        let (ip, il4) = v4_transport(inner)?;
-        let ids = l4_ids(ip, il4, ECHO4)?;
-        return sharding.owner_of_v4(ids.proto, v4_addr(inner, 12)?, be16(il4, ids.src_at)?);
+        let icmp = Icmpv4Packet::new_checked(l4).ok()?;
+        let inner = v4_transport(icmp.payload())?;
+        let ids = l4_ids(inner.proto, inner.l4, IpVersion::V4)?;
+        let binding = Ipv4Addr::from(inner.ip.src_addr());
+        return sharding.owner_of_v4(ids.proto, binding, try_be16(inner.l4, ids.src_at)?);
     }
-    let ids = l4_ids(proto, l4, ECHO4)?;
-    sharding.owner_of_v4(ids.proto, v4_addr(pkt, 16)?, be16(l4, ids.dst_at)?)
+    let ids = l4_ids(proto, l4, IpVersion::V4)?;
+    let pool4 = Ipv4Addr::from(ip.dst_addr());
+    sharding.owner_of_v4(ids.proto, pool4, try_be16(l4, ids.dst_at)?)
 }
 
-/// The upper protocol and transport bytes of an IPv6 packet, if it carries a transport
-/// header (not a non-first fragment).
-fn v6_transport(pkt: &[u8]) -> Option<(u8, &[u8])> {
-    if pkt.len() < 40 {
-        return None;
-    }
+/// A packet's IP header, its upper-layer protocol and the transport bytes.
+struct Transport<'a, H> {
+    ip: H,
+    proto: IpProtocol,
+    l4: &'a [u8],
+}
+
+/// An IPv6 packet's transport, if it carries a transport header (not a non-first
+/// fragment).
+fn v6_transport(pkt: &[u8]) -> Option<Transport<'_, Ipv6Packet<&[u8]>>> {
+    let ip = Ipv6Packet::new_checked_header(pkt).ok()?;
     let chain = ipv6ext::walk(pkt).ok()?;
     if chain.is_fragment() {
         return None;
     }
-    Some((chain.upper_proto, pkt.get(chain.upper_off..)?))
+    let l4 = pkt.get(chain.upper_off..)?;
+    Some(Transport {
+        ip,
+        proto: chain.upper_proto,
+        l4,
+    })
 }
 
-/// The protocol and transport bytes of an unfragmented IPv4 packet.
-fn v4_transport(pkt: &[u8]) -> Option<(u8, &[u8])> {
-    let ihl = usize::from(pkt.first()? & 0x0f) * 4;
-    let frag = be16(pkt, 6)?;
-    if ihl < 20 || frag & 0x3fff != 0 {
+/// An unfragmented IPv4 packet's transport.
+fn v4_transport(pkt: &[u8]) -> Option<Transport<'_, Ipv4Packet<&[u8]>>> {
+    let ip = Ipv4Packet::new_checked_header(pkt).ok()?;
+    if ip.is_fragment() {
         return None;
     }
-    Some((*pkt.get(9)?, pkt.get(ihl..)?))
-}
-
-fn v6_addr(pkt: &[u8], at: usize) -> Option<Ipv6Addr> {
-    let b: [u8; 16] = pkt.get(at..at + 16)?.try_into().ok()?;
-    Some(Ipv6Addr::from(b))
-}
-
-fn v4_addr(pkt: &[u8], at: usize) -> Option<Ipv4Addr> {
-    let b: [u8; 4] = pkt.get(at..at + 4)?.try_into().ok()?;
-    Some(Ipv4Addr::from(b))
+    let l4 = pkt.get(ip.header_len()..)?;
+    Some(Transport {
+        ip,
+        proto: ip.protocol(),
+        l4,
+    })
 }

@@ -5,11 +5,12 @@ use std::sync::OnceLock;
 
 use crate::addr::AddrMapper;
 use crate::wire::buf::PacketBuf;
-use crate::wire::checksum;
-use crate::wire::ipv4::Ipv4Packet;
-use crate::wire::ipv6::Ipv6Packet;
-use crate::wire::ipv6ext;
+use crate::wire::ipv4::{self, Ipv4Packet};
+use crate::wire::ipv6::{self, Ipv6Packet};
+use crate::wire::tcp::{self, flags::CWR, flags::FIN, flags::PSH};
+use crate::wire::udp::{self, UdpPacket};
 use crate::wire::vnet::Offload;
+use crate::wire::{be16, be32, checksum, icmpv4, icmpv6, ip::IpProtocol, ipv6ext, put16};
 
 use super::{Output, Translator, XlatConfig};
 
@@ -45,7 +46,7 @@ pub fn check_lengths(frame: &[u8]) -> Result<(), String> {
         }
         Some(6) => {
             let ip = Ipv6Packet::new_checked(frame).map_err(|e| format!("ipv6 header: {e:?}"))?;
-            if 40 + usize::from(ip.payload_len()) != frame.len() {
+            if ip.total_len() != frame.len() {
                 return Err(format!(
                     "ipv6 payload length {} + 40 != {} bytes",
                     ip.payload_len(),
@@ -87,13 +88,15 @@ fn check_v6(frame: &[u8]) -> Result<(), String> {
     check_l4(chain.upper_proto, l4, ph, true)
 }
 
-fn check_l4(proto: u8, l4: &[u8], pseudo: u16, v6: bool) -> Result<(), String> {
+fn check_l4(proto: IpProtocol, l4: &[u8], pseudo: u16, v6: bool) -> Result<(), String> {
     let with_ph = checksum::add(pseudo, checksum::ones_sum(l4));
     match proto {
-        6 if l4.len() >= 20 && with_ph != 0xffff => Err("tcp checksum".into()),
-        17 if l4.len() >= 8 => {
-            let ulen = u16::from_be_bytes([l4[4], l4[5]]);
-            let cs = u16::from_be_bytes([l4[6], l4[7]]);
+        IpProtocol::TCP if l4.len() >= tcp::HEADER_LEN && with_ph != 0xffff => {
+            Err("tcp checksum".into())
+        }
+        IpProtocol::UDP if l4.len() >= udp::HEADER_LEN => {
+            let u = UdpPacket::new_checked(l4).map_err(|e| format!("{e:?}"))?;
+            let (ulen, cs) = (u.len(), u.checksum());
             if usize::from(ulen) != l4.len() {
                 Err(format!("udp length {ulen} != {}", l4.len()))
             } else if cs == 0 && v6 {
@@ -104,10 +107,14 @@ fn check_l4(proto: u8, l4: &[u8], pseudo: u16, v6: bool) -> Result<(), String> {
                 Ok(())
             }
         }
-        1 if !v6 && l4.len() >= 8 && checksum::ones_sum(l4) != 0xffff => {
+        IpProtocol::ICMP
+            if !v6 && l4.len() >= icmpv4::HEADER_LEN && checksum::ones_sum(l4) != 0xffff =>
+        {
             Err("icmpv4 checksum".into())
         }
-        58 if v6 && l4.len() >= 8 && with_ph != 0xffff => Err("icmpv6 checksum".into()),
+        IpProtocol::ICMPV6 if v6 && l4.len() >= icmpv6::HEADER_LEN && with_ph != 0xffff => {
+            Err("icmpv6 checksum".into())
+        }
         _ => Ok(()),
     }
 }
@@ -137,11 +144,12 @@ pub fn test_translator() -> Translator {
 /// only then must the translation of its checksums verify.
 fn input_is_valid(data: &[u8]) -> bool {
     let len = match data.first().map(|b| b >> 4) {
-        Some(4) if data.len() >= 4 => usize::from(u16::from_be_bytes([data[2], data[3]])),
-        Some(6) if data.len() >= 6 => 40 + usize::from(u16::from_be_bytes([data[4], data[5]])),
+        Some(4) => Ipv4Packet::new_checked_header(data).map(|ip| usize::from(ip.total_len())),
+        Some(6) => Ipv6Packet::new_checked_header(data).map(|ip| ip.total_len()),
         _ => return false,
     };
-    data.get(..len).is_some_and(|d| check_emitted(d).is_ok())
+    let whole = len.ok().and_then(|l| data.get(..l));
+    whole.is_some_and(|d| check_emitted(d).is_ok())
 }
 
 /// Translates `data` with [`test_translator`] and panics if an emitted frame has
@@ -233,11 +241,12 @@ pub fn fuzz_offload(data: &[u8]) {
     let p = steer(body, version, ctl);
     if ctl & 8 != 0 {
         let (l4, proto) = match version {
-            4 => (usize::from(p[0] & 0x0f) * 4, p.get(9).copied()),
-            _ => (40, p.get(6).copied()),
+            4 => (usize::from(p[0] & 0x0f) * 4, p.get(ipv4::field::PROTOCOL)),
+            _ => (ipv6::HEADER_LEN, p.get(ipv6::field::NEXT_HEADER)),
         };
         off.csum_start = l4 as u16;
-        off.csum_offset = if proto == Some(17) { 6 } else { 16 };
+        let udp = proto.is_some_and(|&p| IpProtocol(p) == IpProtocol::UDP);
+        off.csum_offset = csum_at(udp) as u16;
     }
     if ctl & 16 != 0 {
         off.flags |= crate::wire::vnet::FLAG_NEEDS_CSUM;
@@ -288,23 +297,15 @@ pub enum PartialLen {
     Full,
 }
 
-const TCP_FIN: u8 = 0x01;
-const TCP_PSH: u8 = 0x08;
-const TCP_CWR: u8 = 0x80;
-
-fn be16(f: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([f[at], f[at + 1]])
-}
-
-fn put16(f: &mut [u8], at: usize, v: u16) {
-    f[at..at + 2].copy_from_slice(&v.to_be_bytes());
+/// Offset of the checksum in a UDP (`udp`) or TCP header.
+fn csum_at(udp: bool) -> usize {
+    [tcp::field::CHECKSUM.start, udp::field::CHECKSUM.start][usize::from(udp)]
 }
 
 fn fix_v4_header_checksum(p: &mut [u8]) {
-    let hl = usize::from(p[0] & 0xf) * 4;
-    put16(p, 10, 0);
-    let c = checksum::checksum(&p[..hl]);
-    put16(p, 10, c);
+    if let Ok(mut ip) = Ipv4Packet::new_checked_header(p) {
+        ip.fill_checksum();
+    }
 }
 
 /// Software GSO, what the kernel does with a super-packet on the way out: splits `pkt`
@@ -356,13 +357,13 @@ pub fn soft_gso(pkt: &[u8], off: &Offload, pl: PartialLen) -> Vec<Vec<u8>> {
         }
         let l4 = &mut s[l4_off..];
         if tcp {
-            let seq = u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]).wrapping_add((i * g) as u32);
-            l4[4..8].copy_from_slice(&seq.to_be_bytes());
+            let seq = be32(l4, tcp::field::SEQ.start).wrapping_add((i * g) as u32);
+            l4[tcp::field::SEQ].copy_from_slice(&seq.to_be_bytes());
             if i + 1 < n {
-                l4[13] &= !(TCP_FIN | TCP_PSH);
+                l4[tcp::field::FLAGS] &= !(FIN | PSH);
             }
             if i > 0 {
-                l4[13] &= !TCP_CWR;
+                l4[tcp::field::FLAGS] &= !CWR;
             }
         } else {
             put16(l4, 4, l4len);
@@ -383,13 +384,13 @@ pub fn soft_gso(pkt: &[u8], off: &Offload, pl: PartialLen) -> Vec<Vec<u8>> {
 /// the TCP/UDP checksum. Only for emitted frames (no IPv6 extension headers).
 pub fn normalize_segment(mut f: Vec<u8>) -> Vec<u8> {
     let (l4_off, proto) = if f[0] >> 4 == 4 {
-        put16(&mut f, 4, 0);
+        put16(&mut f, ipv4::field::IDENT.start, 0);
         fix_v4_header_checksum(&mut f);
-        (usize::from(f[0] & 0xf) * 4, f[9])
+        (usize::from(f[0] & 0xf) * 4, f[ipv4::field::PROTOCOL])
     } else {
-        (40, f[6])
+        (ipv6::HEADER_LEN, f[ipv6::field::NEXT_HEADER])
     };
-    let at = l4_off + if proto == 6 { 16 } else { 6 };
+    let at = l4_off + csum_at(IpProtocol(proto) != IpProtocol::TCP);
     if f.len() >= at + 2 && be16(&f, at) == 0 {
         put16(&mut f, at, 0xffff);
     }
@@ -705,7 +706,12 @@ pub fn gso_input_from_bytes(data: &[u8]) -> (Vec<u8>, Offload, PartialLen) {
         let len = l4.len() as u16;
         put16(&mut l4, 4, len);
     }
-    let proto = if udp { 17 } else { 6 };
+    let proto = if udp {
+        IpProtocol::UDP
+    } else {
+        IpProtocol::TCP
+    };
+    let csum_at = csum_at(udp);
     let l4len = match pl {
         PartialLen::Zero => 0,
         PartialLen::Full => l4.len(),
@@ -724,24 +730,24 @@ pub fn gso_input_from_bytes(data: &[u8]) -> (Vec<u8>, Offload, PartialLen) {
         let ext = match extra {
             0 => Vec::new(),
             // Hop-by-Hop / Destination Options with PadN, or a Routing header.
-            1 | 2 => vec![proto, 0, 1, 4, 0, 0, 0, 0],
+            1 | 2 => vec![proto.0, 0, 1, 4, 0, 0, 0, 0],
             _ => {
-                let mut r = vec![proto, 0, b.u8(), b.u8() % 4];
+                let mut r = vec![proto.0, 0, b.u8(), b.u8() % 4];
                 r.extend([0; 4]);
                 r
             }
         };
         let nh = match extra {
             0 => proto,
-            1 => 0,
-            2 => 60,
-            _ => 43,
+            1 => IpProtocol::HOP_BY_HOP,
+            2 => IpProtocol::DEST_OPTS,
+            _ => IpProtocol::ROUTING,
         };
         let sum = checksum::pseudo_v6(src, dst, proto, l4len as u32);
-        put16(&mut l4, if udp { 6 } else { 16 }, sum);
+        put16(&mut l4, csum_at, sum);
         let mut p = vec![0x60 | (tos >> 4), tos << 4, 0, 0];
         p.extend_from_slice(&((ext.len() + l4.len()).min(0xffff) as u16).to_be_bytes());
-        p.extend_from_slice(&[nh, ttl]);
+        p.extend_from_slice(&[nh.0, ttl]);
         p.extend_from_slice(&src);
         p.extend_from_slice(&dst);
         p.extend_from_slice(&ext);
@@ -753,11 +759,11 @@ pub fn gso_input_from_bytes(data: &[u8]) -> (Vec<u8>, Offload, PartialLen) {
         let opts = b.take(usize::from(extra) * 4);
         let hl = 20 + opts.len();
         let sum = checksum::pseudo_v4(src, dst, proto, l4len as u16);
-        put16(&mut l4, if udp { 6 } else { 16 }, sum);
+        put16(&mut l4, csum_at, sum);
         let mut p = vec![0x40 | (hl / 4) as u8, tos];
         p.extend_from_slice(&((hl + l4.len()).min(0xffff) as u16).to_be_bytes());
         p.extend_from_slice(&b.u16().to_be_bytes());
-        p.extend_from_slice(&[if df { 0x40 } else { 0 }, 0, ttl, proto, 0, 0]);
+        p.extend_from_slice(&[if df { 0x40 } else { 0 }, 0, ttl, proto.0, 0, 0]);
         p.extend_from_slice(&src);
         p.extend_from_slice(&dst);
         p.extend_from_slice(&opts);
@@ -777,7 +783,7 @@ pub fn gso_input_from_bytes(data: &[u8]) -> (Vec<u8>, Offload, PartialLen) {
         hdr_len: (l4_off + th) as u16,
         gso_size: gso_size as u16,
         csum_start: l4_off as u16,
-        csum_offset: if udp { 6 } else { 16 },
+        csum_offset: csum_at as u16,
     };
     (pkt, off, pl)
 }

@@ -26,8 +26,14 @@ use crate::addr::{MappedBy, Prefix6052};
 use crate::nat64::{Endpoint4, Endpoint6, Proto, Refusal, Shard, Tuple4, Tuple6, V4Lookup};
 use crate::wire::buf::PacketBuf;
 use crate::wire::checksum;
-use crate::wire::ipv4::Ipv4Repr;
+use crate::wire::icmpv4::{self, DstUnreachable as Unreach4, ErrorMessage as Error4};
+use crate::wire::icmpv6::{self, DstUnreachable as Unreach6, ErrorMessage as Error6};
+use crate::wire::ip::IpProtocol;
+use crate::wire::ipv4::{self, Ipv4Repr};
+use crate::wire::tcp::{self, TcpPacket};
+use crate::wire::udp;
 use crate::wire::vnet::Offload;
+use crate::wire::{try_be16, try_put16};
 
 use super::ctx::{MapCtx, PortRewrite};
 use super::{
@@ -195,12 +201,12 @@ impl Nat64Translator {
     fn refusal_error(&self, r: DropReason, version: Option<u8>, pkt: &PacketBuf, out: &mut Output) {
         match (version, r) {
             (Some(4), R::Nat64NoMapping | R::Nat64Filtered) => {
-                // Communication administratively prohibited.
-                error::icmpv4(&self.t, out, pkt.data(), 3, 13, [0; 4]);
+                let e = Error4::DstUnreachable(Unreach4::CommProhibited);
+                error::icmpv4(&self.t, out, pkt.data(), e, [0; 4]);
             }
             (Some(6), R::Nat64TableFull | R::Nat64SubscriberLimit | R::Nat64PoolExhausted) => {
-                // Address unreachable.
-                error::icmpv6(&self.t, out, pkt.data(), None, 1, 3, [0; 4]);
+                let e = Error6::DstUnreachable(Unreach6::AddrUnreachable);
+                error::icmpv6(&self.t, out, pkt.data(), None, e, [0; 4]);
             }
             _ => {}
         }
@@ -213,7 +219,8 @@ impl Nat64Translator {
     /// queued. `out` is not cleared.
     pub fn held_syn_unreachable(&self, held: &[u8], out: &mut Output) -> bool {
         let before = out.frames().len();
-        error::icmpv4(&self.t, out, held, 3, 3, [0; 4]);
+        let e = Error4::DstUnreachable(Unreach4::PortUnreachable);
+        error::icmpv4(&self.t, out, held, e, [0; 4]);
         out.frames().len() > before
     }
 
@@ -221,27 +228,37 @@ impl Nat64Translator {
     /// not kept: quotes a reconstructed IPv4 + TCP header (sequence number 0, so some
     /// stacks will not match it to their connection).
     pub fn held_syn_unreachable_from_key(&self, key: HeldSynKey, out: &mut Output) -> bool {
-        let mut syn = [0u8; 40];
+        const LEN: usize = ipv4::HEADER_LEN + tcp::HEADER_LEN;
+        let mut syn = [0u8; LEN];
         Ipv4Repr {
             tos: 0,
-            total_len: 40,
+            total_len: LEN as u16,
             ident: 0,
             df: true,
             mf: false,
             frag_offset: 0,
             ttl: 64,
-            protocol: 6,
+            protocol: IpProtocol::TCP,
             src: key.src.octets(),
             dst: key.dst.octets(),
         }
         .emit(&mut syn);
-        syn[20..22].copy_from_slice(&key.sport.to_be_bytes());
-        syn[22..24].copy_from_slice(&key.dport.to_be_bytes());
-        syn[32] = 5 << 4;
-        syn[33] = 0x02;
-        let ph = checksum::pseudo_v4(key.src.octets(), key.dst.octets(), 6, 20);
-        let c = !checksum::add(ph, checksum::ones_sum(&syn[20..]));
-        syn[36..38].copy_from_slice(&c.to_be_bytes());
+        let seg = &mut syn[ipv4::HEADER_LEN..];
+        let Ok(mut tcp) = TcpPacket::new_checked(&mut *seg) else {
+            return false;
+        };
+        tcp.set_src_port(key.sport);
+        tcp.set_dst_port(key.dport);
+        tcp.set_header_len(tcp::HEADER_LEN);
+        tcp.set_flags(tcp::flags::SYN);
+        let ph = checksum::pseudo_v4(
+            key.src.octets(),
+            key.dst.octets(),
+            IpProtocol::TCP,
+            tcp::HEADER_LEN as u16,
+        );
+        let c = !checksum::add(ph, checksum::ones_sum(seg));
+        try_put16(seg, tcp::field::CHECKSUM.start, c);
         self.held_syn_unreachable(&syn, out)
     }
 }
@@ -270,14 +287,33 @@ fn refusal(r: Refusal) -> DropReason {
     }
 }
 
-#[inline]
-pub(super) fn be16(l4: &[u8], at: usize) -> Option<u16> {
-    l4.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+/// The IP version a transport header travels in, which says what an ICMP echo is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum IpVersion {
+    V4,
+    V6,
+}
+
+impl IpVersion {
+    /// Echo Request or Reply (RFC 792 / RFC 4443 §4): the ICMP queries NAT64 maps.
+    #[inline]
+    fn is_echo(self, ty: u8) -> bool {
+        match self {
+            IpVersion::V4 => matches!(
+                icmpv4::Message::from(ty),
+                icmpv4::Message::EchoRequest | icmpv4::Message::EchoReply
+            ),
+            IpVersion::V6 => matches!(
+                icmpv6::Message::from(ty),
+                icmpv6::Message::EchoRequest | icmpv6::Message::EchoReply
+            ),
+        }
+    }
 }
 
 /// The flow's protocol and the offsets of its identifier fields, from the transport
-/// header (`icmp_echo_types`: the echo types of this IP version). ICMP queries use the
-/// identifier as both ports (RFC 6146 §3.5.3).
+/// header (`version`: the IP version it travels in, for the echo types). ICMP queries
+/// use the identifier as both ports (RFC 6146 §3.5.3).
 pub(super) struct L4Ids {
     pub(super) proto: Proto,
     /// Offsets of (source id, destination id, checksum).
@@ -287,7 +323,7 @@ pub(super) struct L4Ids {
     udp: bool,
 }
 
-pub(super) fn l4_ids(ip_proto: u8, l4: &[u8], echo: [u8; 2]) -> Option<L4Ids> {
+pub(super) fn l4_ids(ip_proto: IpProtocol, l4: &[u8], version: IpVersion) -> Option<L4Ids> {
     let ids = |proto, src_at, dst_at, csum_at, udp| L4Ids {
         proto,
         src_at,
@@ -296,10 +332,40 @@ pub(super) fn l4_ids(ip_proto: u8, l4: &[u8], echo: [u8; 2]) -> Option<L4Ids> {
         udp,
     };
     match ip_proto {
-        6 => Some(ids(Proto::Tcp, 0, 2, 16, false)),
-        17 => Some(ids(Proto::Udp, 0, 2, 6, true)),
-        1 | 58 if l4.first().is_some_and(|t| echo.contains(t)) => {
-            Some(ids(Proto::Icmp, 4, 4, 2, false))
+        IpProtocol::TCP => {
+            use tcp::field::{CHECKSUM, DST_PORT, SRC_PORT};
+            Some(ids(
+                Proto::Tcp,
+                SRC_PORT.start,
+                DST_PORT.start,
+                CHECKSUM.start,
+                false,
+            ))
+        }
+        IpProtocol::UDP => {
+            use udp::field::{CHECKSUM, DST_PORT, SRC_PORT};
+            Some(ids(
+                Proto::Udp,
+                SRC_PORT.start,
+                DST_PORT.start,
+                CHECKSUM.start,
+                true,
+            ))
+        }
+        // The ICMPv4 and ICMPv6 echo headers share one layout.
+        IpProtocol::ICMP | IpProtocol::ICMPV6
+            if l4
+                .get(icmpv4::field::TYPE)
+                .is_some_and(|&t| version.is_echo(t)) =>
+        {
+            use icmpv4::field::{CHECKSUM, ECHO_IDENT};
+            Some(ids(
+                Proto::Icmp,
+                ECHO_IDENT.start,
+                ECHO_IDENT.start,
+                CHECKSUM.start,
+                false,
+            ))
         }
         _ => None,
     }
@@ -349,19 +415,20 @@ impl MapCtx for Nat64Ctx<'_> {
         src6: [u8; 16],
         src4: &mut [u8; 4],
         dst4: [u8; 4],
-        upper: u8,
+        upper: IpProtocol,
         l4: &[u8],
         fragment: bool,
     ) -> Result<Option<PortRewrite>, DropReason> {
         if fragment {
             return Err(R::Nat64Fragment);
         }
-        let ids = l4_ids(upper, l4, [128, 129]).ok_or(R::Nat64UnsupportedProtocol)?;
-        let (Some(sport), Some(dport)) = (be16(l4, ids.src_at), be16(l4, ids.dst_at)) else {
+        let ids = l4_ids(upper, l4, IpVersion::V6).ok_or(R::Nat64UnsupportedProtocol)?;
+        let (Some(sport), Some(dport)) = (try_be16(l4, ids.src_at), try_be16(l4, ids.dst_at))
+        else {
             return Err(R::TransportTruncated);
         };
         let flags = if ids.proto == Proto::Tcp {
-            l4.get(13).copied().unwrap_or(0)
+            l4.get(tcp::field::FLAGS).copied().unwrap_or(0)
         } else {
             0
         };
@@ -408,19 +475,20 @@ impl MapCtx for Nat64Ctx<'_> {
         src4: [u8; 4],
         dst4: [u8; 4],
         dst6: &mut [u8; 16],
-        proto: u8,
+        proto: IpProtocol,
         l4: &[u8],
         fragment: bool,
     ) -> Result<Option<PortRewrite>, DropReason> {
         if fragment {
             return Err(R::Nat64Fragment);
         }
-        let ids = l4_ids(proto, l4, [8, 0]).ok_or(R::Nat64UnsupportedProtocol)?;
-        let (Some(sport), Some(dport)) = (be16(l4, ids.src_at), be16(l4, ids.dst_at)) else {
+        let ids = l4_ids(proto, l4, IpVersion::V4).ok_or(R::Nat64UnsupportedProtocol)?;
+        let (Some(sport), Some(dport)) = (try_be16(l4, ids.src_at), try_be16(l4, ids.dst_at))
+        else {
             return Err(R::TransportTruncated);
         };
         let flags = if ids.proto == Proto::Tcp {
-            l4.get(13).copied().unwrap_or(0)
+            l4.get(tcp::field::FLAGS).copied().unwrap_or(0)
         } else {
             0
         };
@@ -446,14 +514,14 @@ impl MapCtx for Nat64Ctx<'_> {
         s4: [u8; 4],
         d4: [u8; 4],
         _hairpin: bool,
-        proto: u8,
+        proto: IpProtocol,
         l4: &[u8],
     ) -> Option<([u8; 16], [u8; 16], Option<PortRewrite>)> {
         // The quoted packet went out from our binding `s4:sport` to the peer
         // `d4:dport`: the session seen from the peer's side (RFC 6146 §3.4).
-        let ids = l4_ids(proto, l4, [8, 0])?;
-        let sport = be16(l4, ids.src_at)?;
-        let dport = be16(l4, ids.dst_at)?;
+        let ids = l4_ids(proto, l4, IpVersion::V4)?;
+        let sport = try_be16(l4, ids.src_at)?;
+        let dport = try_be16(l4, ids.dst_at)?;
         let i = self.shard.find_v4(Tuple4 {
             proto: ids.proto,
             remote: Endpoint4::new(Ipv4Addr::from(d4), dport),
@@ -472,14 +540,14 @@ impl MapCtx for Nat64Ctx<'_> {
         _t: &Translator,
         s6: [u8; 16],
         d6: [u8; 16],
-        upper: u8,
+        upper: IpProtocol,
         l4: &[u8],
     ) -> Option<([u8; 4], [u8; 4], Option<PortRewrite>)> {
         // The quoted packet came from the peer pool6 ∘ `s4:sport` to our client
         // `d6:dport`.
-        let ids = l4_ids(upper, l4, [128, 129])?;
-        let sport = be16(l4, ids.src_at)?;
-        let dport = be16(l4, ids.dst_at)?;
+        let ids = l4_ids(upper, l4, IpVersion::V6)?;
+        let sport = try_be16(l4, ids.src_at)?;
+        let dport = try_be16(l4, ids.dst_at)?;
         let s4 = self.pool6.extract(Ipv6Addr::from(s6))?;
         let o = self.shard.find_v6(Tuple6 {
             proto: ids.proto,

@@ -8,11 +8,19 @@ use crate::addr::validity;
 use crate::wire::WireError;
 use crate::wire::buf::PacketBuf;
 use crate::wire::checksum;
-use crate::wire::ipv4::{Ipv4Packet, option};
-use crate::wire::ipv6::Ipv6Repr;
-use crate::wire::ipv6ext::FragRepr;
+use crate::wire::icmpv4::{
+    DstUnreachable, ErrorMessage as Error4, Icmpv4Packet, Message as Msg4, TimeExceeded,
+};
+use crate::wire::ip::IpProtocol;
+use crate::wire::ipv4::{self, Ipv4Packet, option};
+use crate::wire::ipv6::{self, Ipv6Repr};
+use crate::wire::ipv6ext::{FRAG_HEADER_LEN, FragRepr};
+use crate::wire::tcp;
+use crate::wire::udp::UdpPacket;
 
-use super::common::{addr_sum_v4, addr_sum_v6, fix_l4_checksum, v4};
+use super::common::{
+    HEADER_GROWTH, IPV4_MIN_MTU, addr_sum_v4, addr_sum_v6, fix_l4_checksum, next_header_for, v4,
+};
 use super::ctx::MapCtx;
 use super::{DropReason, Output, Translator, Verdict, error, frag, icmp, icmp_error, mss};
 
@@ -62,9 +70,10 @@ pub(super) fn translate<M: MapCtx>(
     };
     // RFC 7915 §4.1: options are ignored, but an unexpired source route is refused
     // with ICMPv4 "source route failed" (type 3, code 5).
-    if hl > 20 && has_unexpired_source_route(ip.options()) {
+    if hl > ipv4::HEADER_LEN && has_unexpired_source_route(ip.options()) {
         if !from_hairpin {
-            error::icmpv4(t, out, pkt4, 3, 5, [0; 4]);
+            let e = Error4::DstUnreachable(DstUnreachable::SrcRouteFailed);
+            error::icmpv4(t, out, pkt4, e, [0; 4]);
         }
         return Verdict::Drop(R::Ipv4SourceRoute);
     }
@@ -76,7 +85,8 @@ pub(super) fn translate<M: MapCtx>(
         ttl
     } else {
         if ttl <= 1 {
-            error::icmpv4(t, out, pkt4, 11, 0, [0; 4]);
+            let e = Error4::TimeExceeded(TimeExceeded::TtlExpired);
+            error::icmpv4(t, out, pkt4, e, [0; 4]);
             return Verdict::Drop(R::Ipv4TtlExceeded);
         }
         ttl - 1
@@ -95,24 +105,24 @@ pub(super) fn translate<M: MapCtx>(
     let l4len = l4.len();
     let mut amend_udp = false;
     match proto {
-        1 => {
+        IpProtocol::ICMP => {
             if is_frag {
                 return Verdict::Drop(R::IcmpFragmented);
             }
-            if l4len < 8 {
+            let Ok(icmp) = Icmpv4Packet::new_checked(l4) else {
                 return Verdict::Drop(R::TransportTruncated);
-            }
-            match l4[0] {
+            };
+            match icmp.msg_type() {
                 // Echo Request / Reply: in place below.
-                8 | 0 => {}
-                3 | 11 | 12 => {
+                Msg4::EchoRequest | Msg4::EchoReply => {}
+                Msg4::DstUnreachable | Msg4::TimeExceeded | Msg4::ParamProblem => {
                     let outer = icmp_error::OuterV6 {
                         src6,
                         dst6,
                         tc,
                         hop,
                     };
-                    return match icmp_error::v4_to_v6(t, m, l4, outer, hairpin, out) {
+                    return match icmp_error::v4_to_v6(t, m, icmp, outer, hairpin, out) {
                         Err(r) => Verdict::Drop(r),
                         Ok(range) => {
                             out.push(range, 0..0);
@@ -131,16 +141,22 @@ pub(super) fn translate<M: MapCtx>(
             }
         }
         // RFC 7915 §4.2 "IGMP messages": single-hop, dropped.
-        2 => return Verdict::Drop(R::IcmpUntranslatable),
+        IpProtocol::IGMP => return Verdict::Drop(R::IcmpUntranslatable),
         // Protocol numbers that IPv6 reads as extension headers, and ICMPv6 (its
         // checksum would lack the pseudo-header).
-        0 | 43 | 44 | 58 | 60 => return Verdict::Drop(R::Ipv4BadProtocol),
-        6 if first && l4len < 20 => return Verdict::Drop(R::TransportTruncated),
-        17 if first => {
-            if l4len < 8 {
+        IpProtocol::HOP_BY_HOP
+        | IpProtocol::ROUTING
+        | IpProtocol::FRAGMENT
+        | IpProtocol::ICMPV6
+        | IpProtocol::DEST_OPTS => return Verdict::Drop(R::Ipv4BadProtocol),
+        IpProtocol::TCP if first && l4len < tcp::HEADER_LEN => {
+            return Verdict::Drop(R::TransportTruncated);
+        }
+        IpProtocol::UDP if first => {
+            let Ok(udp) = UdpPacket::new_checked(l4) else {
                 return Verdict::Drop(R::TransportTruncated);
-            }
-            if l4[6] == 0 && l4[7] == 0 {
+            };
+            if udp.checksum() == 0 {
                 // RFC 7915 §4.5: a zero IPv4 UDP checksum is invalid in IPv6. It can
                 // only be computed for a whole datagram, and only if configured.
                 if is_frag || !t.cfg.amend_udp_checksum_zero {
@@ -157,23 +173,24 @@ pub(super) fn translate<M: MapCtx>(
         Err(r) => return Verdict::Drop(r),
     };
 
-    let proto6 = if proto == 1 { 58 } else { proto };
+    let proto6 = next_header_for(proto);
     let mtu = usize::from(t.cfg.mtu);
     let limit = usize::from(t.cfg.lowest_ipv6_mtu).min(mtu);
     // RFC 7915 §4.1: a Fragment header only for IPv4 fragments, or when a DF=0 packet
     // must be fragmented to fit lowest-ipv6-mtu. Never an atomic fragment (RFC 8021).
-    let frag_hdr = is_frag || (!ip.dont_frag() && 40 + l4len > limit);
-    if !frag_hdr && 40 + l4len > mtu {
+    let frag_hdr = is_frag || (!ip.dont_frag() && ipv6::HEADER_LEN + l4len > limit);
+    if !frag_hdr && ipv6::HEADER_LEN + l4len > mtu {
         // RFC 7915 §4.1 / RFC 1191: Fragmentation Needed with the MTU the IPv4 sender
         // must use, the IPv6 next-hop MTU minus the 20 bytes the header grows by.
         if !from_hairpin {
-            let mtu4 = mtu.saturating_sub(20).max(68) as u16;
+            let mtu4 = mtu.saturating_sub(HEADER_GROWTH).max(IPV4_MIN_MTU) as u16;
             let m = mtu4.to_be_bytes();
-            error::icmpv4(t, out, pkt4, 3, 4, [0, 0, m[0], m[1]]);
+            let e = Error4::DstUnreachable(DstUnreachable::FragRequired);
+            error::icmpv4(t, out, pkt4, e, [0, 0, m[0], m[1]]);
         }
         return Verdict::Drop(R::Ipv4FragmentationNeeded);
     }
-    let hdr_len = if frag_hdr { 48 } else { 40 };
+    let hdr_len = ipv6::HEADER_LEN + if frag_hdr { FRAG_HEADER_LEN } else { 0 };
     let l4_at = start + hl;
     let end = start + total;
     let Some(hdr_at) = l4_at.checked_sub(hdr_len) else {
@@ -194,12 +211,12 @@ pub(super) fn translate<M: MapCtx>(
         more: ip.more_frags(),
         ident: u32::from(ip.ident()),
     };
-    let fragment_now = frag_hdr && 48 + l4len > limit;
+    let fragment_now = frag_hdr && ipv6::HEADER_LEN + FRAG_HEADER_LEN + l4len > limit;
     if fragment_now && !frag::fits_v6(l4len, limit, fr.offset) {
         return Verdict::Drop(R::FragmentOverflow);
     }
-    let pseudo6 = if proto == 1 {
-        checksum::pseudo_v6(src6, dst6, 58, l4len as u32)
+    let pseudo6 = if proto == IpProtocol::ICMP {
+        checksum::pseudo_v6(src6, dst6, IpProtocol::ICMPV6, l4len as u32)
     } else {
         0
     };
@@ -213,25 +230,19 @@ pub(super) fn translate<M: MapCtx>(
         if let Some(rw) = rewrite {
             rw.apply(l4m);
         }
-        if proto == 1 {
+        if proto == IpProtocol::ICMP {
             icmp::echo_v4_to_v6(l4m, pseudo6);
         } else if amend_udp {
-            l4m[6] = 0;
-            l4m[7] = 0;
-            let s = checksum::add(
-                checksum::pseudo_v6(src6, dst6, 17, l4len as u32),
-                checksum::ones_sum(l4m),
-            );
-            let c = match !s {
-                0 => 0xffff,
-                c => c,
-            };
-            l4m[6..8].copy_from_slice(&c.to_be_bytes());
+            // RFC 7915 §4.5: the whole datagram's checksum.
+            let ph = checksum::pseudo_v6(src6, dst6, IpProtocol::UDP, l4len as u32);
+            if let Ok(mut udp) = UdpPacket::new_checked(l4m) {
+                udp.fill_checksum(ph);
+            }
         } else {
             fix_l4_checksum(l4m, proto, old_sum, new_sum);
-            if proto == 6 && t.cfg.mss_clamp {
-                // IPv6 + TCP headers are 60 bytes.
-                mss::clamp(l4m, t.cfg.mtu.saturating_sub(60));
+            if proto == IpProtocol::TCP && t.cfg.mss_clamp {
+                let headers = (ipv6::HEADER_LEN + tcp::HEADER_LEN) as u16;
+                mss::clamp(l4m, t.cfg.mtu.saturating_sub(headers));
             }
         }
     }
@@ -248,9 +259,9 @@ pub(super) fn translate<M: MapCtx>(
     }
     let mut repr = base;
     if frag_hdr {
-        repr.payload_len = (l4len + 8) as u16;
-        repr.next_header = 44;
-        fr.emit(&mut raw[hdr_at + 40..l4_at]);
+        repr.payload_len = (FRAG_HEADER_LEN + l4len) as u16;
+        repr.next_header = IpProtocol::FRAGMENT;
+        fr.emit(&mut raw[hdr_at + ipv6::HEADER_LEN..l4_at]);
     } else {
         repr.payload_len = l4len as u16;
     }

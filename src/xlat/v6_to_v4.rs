@@ -8,12 +8,18 @@ use crate::addr::validity;
 use crate::wire::WireError;
 use crate::wire::buf::PacketBuf;
 use crate::wire::checksum;
-use crate::wire::ipv4::Ipv4Repr;
+use crate::wire::icmpv6::{
+    self, ErrorMessage as Error6, Icmpv6Packet, Message as Msg6, ParamProblem, TimeExceeded,
+};
+use crate::wire::ip::IpProtocol;
+use crate::wire::ipv4::{self, Ipv4Repr};
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::ipv6ext::{self, ChainError};
+use crate::wire::{tcp, udp};
 
 use super::common::{
-    DF_THRESHOLD, IPV6_MIN_MTU, addr_sum_v4, addr_sum_v6, fix_l4_checksum, ipv4_ident, v6,
+    DF_THRESHOLD, HEADER_GROWTH, IPV6_MIN_MTU, addr_sum_v4, addr_sum_v6, fix_l4_checksum,
+    ipv4_ident, protocol_for, v6,
 };
 use super::ctx::MapCtx;
 use super::{DropReason, Output, Translator, Verdict, error, frag, hairpin, icmp, icmp_error, mss};
@@ -36,7 +42,7 @@ pub(super) fn translate<M: MapCtx>(
         Err(_) => return Verdict::Drop(R::Ipv6Truncated),
     };
     // Bytes past Payload Length (link padding) are trimmed.
-    let total = 40 + usize::from(ip.payload_len());
+    let total = ip.total_len();
     let Some(pkt6) = data.get(..total) else {
         return Verdict::Drop(R::Ipv6BadLength);
     };
@@ -53,9 +59,11 @@ pub(super) fn translate<M: MapCtx>(
     };
     let walked = ipv6ext::walk(pkt6);
     let is_icmp_error = walked.as_ref().is_ok_and(|c| {
-        c.upper_proto == 58
+        c.upper_proto == IpProtocol::ICMPV6
             && c.has_transport_header()
-            && pkt6.get(c.upper_off).is_some_and(|&t| t < 128)
+            && pkt6
+                .get(c.upper_off + icmpv6::field::TYPE)
+                .is_some_and(|&t| Msg6::from(t).is_error())
     });
     let mut src4 = match m.v6_src(t, src6, is_icmp_error) {
         Ok(a) => a,
@@ -65,7 +73,8 @@ pub(super) fn translate<M: MapCtx>(
         Ok(c) => c,
         Err(ChainError::SegmentsLeft { pointer }) => {
             // RFC 7915 §5.1: Parameter Problem, code 0, pointing at Segments Left.
-            error::icmpv6(t, out, pkt6, None, 4, 0, (pointer as u32).to_be_bytes());
+            let e = Error6::ParamProblem(ParamProblem::ErroneousHeaderField);
+            error::icmpv6(t, out, pkt6, None, e, (pointer as u32).to_be_bytes());
             return Verdict::Drop(R::Ipv6RoutingHeader);
         }
         Err(_) => return Verdict::Drop(R::Ipv6BadExtensionHeader),
@@ -74,7 +83,8 @@ pub(super) fn translate<M: MapCtx>(
     // dropped with Time Exceeded (RFC 7915 §5.1 "Time to Live", RFC 4443 §3.3).
     let hop = ip.hop_limit();
     if hop <= 1 {
-        error::icmpv6(t, out, pkt6, Some(&chain), 3, 0, [0; 4]);
+        let e = Error6::TimeExceeded(TimeExceeded::HopLimitExceeded);
+        error::icmpv6(t, out, pkt6, Some(&chain), e, [0; 4]);
         return Verdict::Drop(R::Ipv6HopLimitExceeded);
     }
     let tos = if t.cfg.reset_tos {
@@ -90,28 +100,28 @@ pub(super) fn translate<M: MapCtx>(
     let with_transport = chain.has_transport_header();
     let hairpin = m.v6_hairpin(t, dst4, dst_by);
 
-    if upper == 1 {
+    if upper == IpProtocol::ICMP {
         return Verdict::Drop(R::Ipv6BadProtocol);
     }
-    if upper == 58 {
+    if upper == IpProtocol::ICMPV6 {
         if chain.is_fragment() {
             // The ICMPv6 checksum covers a pseudo-header with the whole message length,
             // unknown without reassembly.
             return Verdict::Drop(R::IcmpFragmented);
         }
-        if l4len < 8 {
+        let Ok(icmp) = Icmpv6Packet::new_checked(l4) else {
             return Verdict::Drop(R::TransportTruncated);
-        }
-        match l4[0] {
-            128 | 129 => {}
-            ty if ty < 128 => {
+        };
+        match icmp.msg_type() {
+            Msg6::EchoRequest | Msg6::EchoReply => {}
+            ty if ty.is_error() => {
                 let outer = icmp_error::OuterV4 {
                     src4,
                     dst4,
                     tos,
                     ttl: hop - 1,
                 };
-                return match icmp_error::v6_to_v4(t, m, l4, outer, out) {
+                return match icmp_error::v6_to_v4(t, m, icmp, outer, out) {
                     Err(r) => Verdict::Drop(r),
                     Ok(range) if hairpin => hairpin::from_scratch(t, m, pkt, out, range),
                     Ok(range) => {
@@ -124,8 +134,8 @@ pub(super) fn translate<M: MapCtx>(
         }
     } else if with_transport {
         let need = match upper {
-            6 => 20,
-            17 => 8,
+            IpProtocol::TCP => tcp::HEADER_LEN,
+            IpProtocol::UDP => udp::HEADER_LEN,
             _ => 0,
         };
         if l4len < need {
@@ -138,8 +148,8 @@ pub(super) fn translate<M: MapCtx>(
         Err(r) => return Verdict::Drop(r),
     };
 
-    let new_total = 20 + l4len;
-    let proto4 = if upper == 58 { 1 } else { upper };
+    let new_total = ipv4::HEADER_LEN + l4len;
+    let proto4 = protocol_for(upper);
     // RFC 7915 §5.1.1 with a Fragment header; §5.1 "Identification"/"Flags" without.
     let (ident, df, mf, offset) = match chain.frag {
         Some(f) => (f.ident as u16, false, f.more, f.offset),
@@ -152,15 +162,16 @@ pub(super) fn translate<M: MapCtx>(
         // bytes long becomes S − 20 bytes of IPv4, so the IPv6 sender may use mtu + 20;
         // never below the IPv6 minimum (RFC 8201 §4 ignores smaller values anyway, and
         // 1280-byte packets become ≤ 1260-byte DF=0 packets that we fragment).
-        let mtu6 = (usize::from(t.cfg.mtu) + 20).max(IPV6_MIN_MTU) as u32;
-        error::icmpv6(t, out, pkt6, Some(&chain), 2, 0, mtu6.to_be_bytes());
+        let mtu6 = (usize::from(t.cfg.mtu) + HEADER_GROWTH).max(IPV6_MIN_MTU) as u32;
+        let rest = mtu6.to_be_bytes();
+        error::icmpv6(t, out, pkt6, Some(&chain), Error6::PktTooBig, rest);
         return Verdict::Drop(R::Ipv6PacketTooBig);
     }
     if new_total > 0xffff && !too_big {
         return Verdict::Drop(R::OutputOverflow);
     }
-    let pseudo6 = if upper == 58 {
-        checksum::pseudo_v6(src6, dst6, 58, l4len as u32)
+    let pseudo6 = if upper == IpProtocol::ICMPV6 {
+        checksum::pseudo_v6(src6, dst6, IpProtocol::ICMPV6, l4len as u32)
     } else {
         0
     };
@@ -169,20 +180,20 @@ pub(super) fn translate<M: MapCtx>(
     // From here on the packet is rewritten: nothing below may fail before emitting.
     let l4_at = start + chain.upper_off;
     let end = start + total;
-    let hdr_at = l4_at - 20;
+    let hdr_at = l4_at - ipv4::HEADER_LEN;
     let raw = pkt.raw_mut();
     if with_transport {
         let l4m = &mut raw[l4_at..end];
         if let Some(rw) = rewrite {
             rw.apply(l4m);
         }
-        if upper == 58 {
+        if upper == IpProtocol::ICMPV6 {
             icmp::echo_v6_to_v4(l4m, pseudo6);
         } else {
             fix_l4_checksum(l4m, upper, old_sum, new_sum);
-            if upper == 6 && t.cfg.mss_clamp {
-                // IPv4 + TCP headers are 40 bytes.
-                mss::clamp(l4m, t.cfg.mtu.saturating_sub(40));
+            if upper == IpProtocol::TCP && t.cfg.mss_clamp {
+                let headers = (ipv4::HEADER_LEN + tcp::HEADER_LEN) as u16;
+                mss::clamp(l4m, t.cfg.mtu.saturating_sub(headers));
             }
         }
     }

@@ -5,7 +5,12 @@ use crate::xlat::DropReason as R;
 
 fn icmp6_checksum_ok(f: &[u8]) -> bool {
     let h = parse6(f);
-    let ph = checksum::pseudo_v6(h.source, h.destination, 58, (f.len() - 40) as u32);
+    let ph = checksum::pseudo_v6(
+        h.source,
+        h.destination,
+        IpProtocol(58),
+        (f.len() - 40) as u32,
+    );
     checksum::add(ph, checksum::ones_sum(&f[40..])) == 0xffff
 }
 
@@ -44,7 +49,7 @@ fn rfc7915_s5_2_echo() {
     r[40] = 129;
     r[42] = 0;
     r[43] = 0;
-    let ph = checksum::pseudo_v6(CLIENT6, SERVER6, 58, (r.len() - 40) as u32);
+    let ph = checksum::pseudo_v6(CLIENT6, SERVER6, IpProtocol(58), (r.len() - 40) as u32);
     let c = !checksum::add(ph, checksum::ones_sum(&r[40..]));
     r[42..44].copy_from_slice(&c.to_be_bytes());
     assert_eq!(one(&r, Verdict::V6ToV4)[20], 0);

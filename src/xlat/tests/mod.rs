@@ -14,6 +14,7 @@ use super::selfcheck::{check_emitted, test_translator};
 use super::{Output, Translator, Verdict, XlatConfig};
 use crate::wire::buf::PacketBuf;
 use crate::wire::checksum;
+use crate::wire::ip::IpProtocol;
 
 mod errors;
 mod frag;

@@ -18,6 +18,7 @@ use super::{a4, a6};
 use crate::addr::AddrMapper;
 use crate::nat64::{Pool4, Proto, SessionInfo, Shard, ShardConfig};
 use crate::wire::buf::PacketBuf;
+use crate::wire::ip::IpProtocol;
 
 const C1: &str = "2001:db8:1::1";
 const C2: &str = "2001:db8:1::2";
@@ -327,7 +328,12 @@ fn rfc6146_3_4_icmp_error_to_the_right_client() {
     assert_eq!(u16::from_be_bytes([inner[42], inner[43]]), 53);
     // The whole datagram was quoted: its UDP checksum must verify for the inner IPv6
     // addresses.
-    let ph = crate::wire::checksum::pseudo_v6(a6(C2), a6(SERVER6), 17, (inner.len() - 40) as u32);
+    let ph = crate::wire::checksum::pseudo_v6(
+        a6(C2),
+        a6(SERVER6),
+        IpProtocol(17),
+        (inner.len() - 40) as u32,
+    );
     assert_eq!(
         crate::wire::checksum::add(ph, crate::wire::checksum::ones_sum(&inner[40..])),
         0xffff
@@ -807,7 +813,7 @@ mod offload {
             .ack(1)
             .write(&mut v, &vec![0x5a; n])
             .unwrap();
-        let p = checksum::pseudo_v6(a6(src), a6(dst), 6, 0);
+        let p = checksum::pseudo_v6(a6(src), a6(dst), IpProtocol(6), 0);
         v[56..58].copy_from_slice(&p.to_be_bytes());
         v
     }
@@ -863,7 +869,7 @@ mod offload {
         assert_eq!(ends4(&f), (se.v4, ip4(SERVER4), se.v4_port, 80));
         assert_eq!(
             u16::from_be_bytes([f[36], f[37]]),
-            checksum::pseudo_v4(se.v4.octets(), a4(SERVER4), 6, 0)
+            checksum::pseudo_v4(se.v4.octets(), a4(SERVER4), IpProtocol(6), 0)
         );
         assert!(completes(&f, 20, 36));
 
@@ -882,7 +888,7 @@ mod offload {
             h
         });
         v4[10..12].copy_from_slice(&hc.to_be_bytes());
-        let p = checksum::pseudo_v4(a4(SERVER4), se.v4.octets(), 6, 0);
+        let p = checksum::pseudo_v4(a4(SERVER4), se.v4.octets(), IpProtocol(6), 0);
         v4[36..38].copy_from_slice(&p.to_be_bytes());
         let off4 = Offload {
             gso_type: gso::TCPV4,

@@ -98,7 +98,7 @@ fn partial6(tc: u8, hop: u8, proto: u8, l4hdr: Vec<u8>, data: &[u8], pl: Partial
     let l4 = finish_l4(
         l4,
         proto,
-        |n| checksum::pseudo_v6(CLIENT6, SERVER6, proto, n),
+        |n| checksum::pseudo_v6(CLIENT6, SERVER6, IpProtocol(proto), n),
         pl,
     );
     ip6(tc, hop, proto, CLIENT6, SERVER6, &l4)
@@ -121,7 +121,7 @@ fn partial4(
     let l4 = finish_l4(
         l4,
         proto,
-        |n| checksum::pseudo_v4(SERVER4, CLIENT4, proto, n as u16),
+        |n| checksum::pseudo_v4(SERVER4, CLIENT4, IpProtocol(proto), n as u16),
         pl,
     );
     ip4(tos, ttl, proto, id, df, &l4)
@@ -198,7 +198,10 @@ fn rfc7915_s5_5_needs_csum_tcp_v6_to_v4() {
     let o = r.offloads[0];
     assert_eq!((o.flags, o.gso_type), (FLAG_NEEDS_CSUM, gso::NONE));
     assert_eq!((o.csum_start, o.csum_offset, o.hdr_len), (20, 16, 40));
-    assert_eq!(field(f, 36), checksum::pseudo_v4(CLIENT4, SERVER4, 6, 1020));
+    assert_eq!(
+        field(f, 36),
+        checksum::pseudo_v4(CLIENT4, SERVER4, IpProtocol(6), 1020)
+    );
     check_emitted(&complete(f.clone(), &o)).unwrap();
     // The payload is exactly what came in (nothing summed into it).
     assert_eq!(&f[40..], &data[..]);
@@ -217,7 +220,7 @@ fn rfc7915_s4_5_needs_csum_udp_v4_to_v6_and_zero_sum() {
     assert_eq!((o.csum_start, o.csum_offset, o.hdr_len), (40, 6, 48));
     assert_eq!(
         field(&r.frames[0], 46),
-        checksum::pseudo_v6(SERVER6, CLIENT6, 17, 308)
+        checksum::pseudo_v6(SERVER6, CLIENT6, IpProtocol(17), 308)
     );
     check_emitted(&complete(r.frames[0].clone(), &o)).unwrap();
     // Partial sum 0: translated like 0xffff.
@@ -279,7 +282,7 @@ fn rfc7915_s4_1_needs_csum_fragments_get_full_checksum() {
         check_lengths_ok(f);
         l4.extend_from_slice(&f[48..]);
     }
-    let ph = checksum::pseudo_v6(SERVER6, CLIENT6, 17, l4.len() as u32);
+    let ph = checksum::pseudo_v6(SERVER6, CLIENT6, IpProtocol(17), l4.len() as u32);
     assert_eq!(checksum::add(ph, checksum::ones_sum(&l4)), 0xffff);
 }
 
@@ -338,7 +341,10 @@ fn rfc7915_s5_1_gso_tcpv6_super_packet() {
             csum_offset: 16,
         }
     );
-    assert_eq!(field(f, 36), checksum::pseudo_v4(CLIENT4, SERVER4, 6, 0));
+    assert_eq!(
+        field(f, 36),
+        checksum::pseudo_v4(CLIENT4, SERVER4, IpProtocol(6), 0)
+    );
     assert_eq!(&f[40..], &data[..]);
     for s in soft_gso(f, &o, PartialLen::Zero) {
         assert_eq!(s.len(), 1480);
@@ -371,7 +377,10 @@ fn rfc7915_s4_1_gso_tcpv4_super_packet_lowers_gso_size() {
     let o = r.offloads[0];
     assert_eq!(o.gso_type, gso::TCPV6 | gso::ECN);
     assert_eq!((o.gso_size, o.csum_start, o.hdr_len), (1440, 40, 60));
-    assert_eq!(field(f, 56), checksum::pseudo_v6(SERVER6, CLIENT6, 6, 0));
+    assert_eq!(
+        field(f, 56),
+        checksum::pseudo_v6(SERVER6, CLIENT6, IpProtocol(6), 0)
+    );
     for s in soft_gso(f, &o, PartialLen::Zero) {
         assert!(s.len() <= 1500);
         check_emitted(&s).unwrap();
@@ -623,7 +632,10 @@ fn rfc9293_mss_clamp_with_needs_csum() {
     assert_eq!(r.verdict, Verdict::V6ToV4);
     let f = &r.frames[0];
     assert_eq!(mss_of(f, 20), 1360);
-    assert_eq!(field(f, 36), checksum::pseudo_v4(CLIENT4, SERVER4, 6, 24));
+    assert_eq!(
+        field(f, 36),
+        checksum::pseudo_v4(CLIENT4, SERVER4, IpProtocol(6), 24)
+    );
     check_emitted(&complete(f.clone(), &r.offloads[0])).unwrap();
 }
 

@@ -69,7 +69,7 @@ fn rfc7915_s4_1_fragment_header_for_ipv4_fragments() {
     // verifies over the IPv6 pseudo-header.
     let mut dgram = o1[48..].to_vec();
     dgram.extend_from_slice(&o2[48..]);
-    let ph = checksum::pseudo_v6(SERVER6, CLIENT6, 17, dgram.len() as u32);
+    let ph = checksum::pseudo_v6(SERVER6, CLIENT6, IpProtocol(17), dgram.len() as u32);
     assert_eq!(checksum::add(ph, checksum::ones_sum(&dgram)), 0xffff);
 }
 
@@ -95,7 +95,7 @@ fn rfc7915_s4_1_df0_fragmented_to_lowest_ipv6_mtu() {
         dgram.extend_from_slice(&f[48..]);
     }
     assert_eq!(r.frames[0].len(), 1280);
-    let ph = checksum::pseudo_v6(SERVER6, CLIENT6, 17, dgram.len() as u32);
+    let ph = checksum::pseudo_v6(SERVER6, CLIENT6, IpProtocol(17), dgram.len() as u32);
     assert_eq!(checksum::add(ph, checksum::ones_sum(&dgram)), 0xffff);
     assert_eq!(&dgram[8..], &payload[..]);
 }

@@ -201,7 +201,7 @@ fn rfc7915_s5_ipv4_fragmentation_when_df0() {
     // Reassemble: the UDP checksum verifies over the IPv4 pseudo-header.
     let mut dgram = r.frames[0][20..].to_vec();
     dgram.extend_from_slice(&r.frames[1][20..]);
-    let ph = checksum::pseudo_v4(CLIENT4, SERVER4, 17, dgram.len() as u16);
+    let ph = checksum::pseudo_v4(CLIENT4, SERVER4, IpProtocol(17), dgram.len() as u16);
     assert_eq!(checksum::add(ph, checksum::ones_sum(&dgram)), 0xffff);
     assert_eq!(&dgram[8..], &payload[..]);
 }
