@@ -48,6 +48,9 @@ mod offload;
 mod output;
 mod owner;
 mod reason;
+/// Test support shared by the unit tests and the fuzz targets (`--cfg fuzzing`, set by
+/// `cargo xtask fuzz`); not part of the release library.
+#[cfg(any(test, fuzzing))]
 pub mod selfcheck;
 mod stateful;
 mod v4_to_v6;

@@ -285,7 +285,7 @@ fn check_offload(o: &Offload, len: usize) -> Result<(), String> {
 }
 
 // ---------------------------------------------------------------------------------
-// GSO equivalence (issue #4, design.md): a super-packet translated whole and then
+// GSO equivalence: a super-packet translated whole and then
 // segmented equals its segments translated one by one.
 
 /// Which length the sender put in a partial checksum: Linux's stack uses the transport

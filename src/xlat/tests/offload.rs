@@ -3,7 +3,7 @@
 //!
 //! Inputs are built by hand; partial sums are the pseudo-header sums Linux writes
 //! (RFC 793/768/8200 §8.1 pseudo-headers, with the transport length or with 0). The
-//! property test checks design.md's "a super-packet translated whole equals its segments
+//! property test checks that "a super-packet translated whole equals its segments
 //! translated one by one" with the software GSO and comparison of `selfcheck` (shared
 //! with the `offload_segments` fuzz target).
 
