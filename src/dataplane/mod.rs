@@ -3,9 +3,9 @@
 //!
 //! [`start::run`] is the one entry point: the control plane builds a [`Spec`] from its
 //! configuration and calls it. [`device::Device`] is what a worker reads from and writes
-//! to; [`tun::Tun`] is its implementation over a TUN queue. System calls and every
-//! `unsafe` block of the dataplane live in [`sys`]; [`ring`] (the lock-free SPSC ring
-//! of the NAT64 hand-off) has its own, each with its SAFETY argument.
+//! to; [`tun::Tun`] is its implementation over a TUN queue. The system calls live in
+//! [`sys`]; `unsafe` code lives there and in [`ring`] (the lock-free SPSC ring of the
+//! NAT64 hand-off), each block with its SAFETY argument.
 
 pub mod counters;
 pub mod device;

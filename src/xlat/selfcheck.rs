@@ -417,7 +417,7 @@ fn translate_with(t: &Translator, input: &[u8], off: Offload) -> Translated {
     }
 }
 
-/// The property of issue #4 for one super-packet `input` (NEEDS_CSUM, GSO TCPV4/TCPV6/
+/// The whole-equals-segments property for one super-packet `input` (NEEDS_CSUM, GSO TCPV4/TCPV6/
 /// UDP_L4 as `off` says, partial sum per `pl`, well-formed: see [`soft_gso`]): the
 /// translation of the whole, segmented in software, equals `input` segmented first and
 /// each segment translated with [`Offload::NONE`], after [`normalize_segment`] and the
@@ -788,7 +788,7 @@ pub fn gso_input_from_bytes(data: &[u8]) -> (Vec<u8>, Offload, PartialLen) {
     (pkt, off, pl)
 }
 
-/// Fuzz entry for issue #4: [`check_gso_equivalence`] on the super-packet
+/// Fuzz entry: [`check_gso_equivalence`] on the super-packet
 /// [`gso_input_from_bytes`] reads from `data`; panics on a difference.
 pub fn fuzz_offload_segments(data: &[u8]) {
     static T: OnceLock<Translator> = OnceLock::new();
