@@ -48,6 +48,7 @@ mod offload;
 mod output;
 mod owner;
 mod reason;
+pub mod reassembly;
 /// Test support shared by the unit tests and the fuzz targets (`--cfg fuzzing`, set by
 /// `cargo xtask fuzz`); not part of the release library.
 #[cfg(any(test, fuzzing))]

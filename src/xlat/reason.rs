@@ -117,9 +117,31 @@ drop_reasons! {
     Nat64PoolExhausted => "nat64_pool_exhausted",
     /// NAT64: too many IPv4 SYNs held for simultaneous open already.
     Nat64HeldTableFull => "nat64_held_table_full",
-    /// NAT64: fragments are not translated (no reassembly; non-first fragments carry
-    /// no ports to find the session by).
+    /// NAT64: a fragment reached the translator without reassembly (never expected: the
+    /// worker reassembles every fragment first).
     Nat64Fragment => "nat64_fragment",
+    /// NAT64 reassembly: zero-length fragment, a non-last fragment whose length is not a
+    /// multiple of 8, data past 65 535 bytes, or two different ends of one datagram.
+    FragmentBadLength => "fragment_bad_length",
+    /// NAT64 reassembly: a first fragment without the whole transport header (RFC 7112,
+    /// RFC 1858).
+    FragmentTinyFirst => "fragment_tiny_first",
+    /// NAT64 reassembly: fragments overlap (RFC 5722, RFC 8200 §4.5): the whole datagram
+    /// is dropped, and its later fragments until its timeout.
+    FragmentOverlap => "fragment_overlap",
+    /// NAT64 reassembly: an exact copy of a fragment already held (dropped alone).
+    FragmentDuplicate => "fragment_duplicate",
+    /// NAT64 reassembly: more fragments than one datagram may have.
+    FragmentTooMany => "fragment_too_many",
+    /// NAT64 reassembly: a fragment larger than the device MTU.
+    FragmentTooBig => "fragment_too_big",
+    /// NAT64 reassembly: `max-fragments` fragments are held already.
+    FragmentLimit => "fragment_limit",
+    /// NAT64 reassembly: this source (IPv6 subscriber prefix, IPv4 address) holds its
+    /// share of `max-fragments` already.
+    FragmentSourceLimit => "fragment_source_limit",
+    /// NAT64 reassembly: the datagram did not complete within `fragment-timeout`.
+    FragmentTimeout => "fragment_timeout",
     /// NAT64: neither TCP, UDP nor ICMP echo (RFC 6146 §3.1 keeps state for those only).
     Nat64UnsupportedProtocol => "nat64_unsupported_protocol",
     /// NAT64: IPv6 source inside pool6 (RFC 6146 §3.5: silently discarded).

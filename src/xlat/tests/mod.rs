@@ -23,6 +23,7 @@ mod icmp;
 mod nat64;
 mod offload;
 mod prop;
+mod reassembly;
 mod v4v6;
 mod v6v4;
 
