@@ -567,7 +567,7 @@ fn parse_v6(pkt: &[u8], prefix_mask: u128) -> Option<Result<Parsed, DropReason>>
 
 /// The length rules every fragment must meet, and the transport header in the first.
 fn check(p: Parsed, proto: IpProtocol, payload: &[u8], room: u32) -> Result<Parsed, DropReason> {
-    if p.len == 0 || (p.more && p.len % 8 != 0) || p.off + p.len > room {
+    if p.len == 0 || (p.more && !p.len.is_multiple_of(8)) || p.off + p.len > room {
         return Err(R::FragmentBadLength);
     }
     // RFC 7112 (IPv6) and RFC 1858 (IPv4 tiny fragments): the first fragment holds the
