@@ -183,6 +183,10 @@ fn spec(cfg: &Config) -> Result<Spec, Failure> {
             })?,
             shards: cfg.shard_config(),
             static_bib: cfg.static_bib.clone(),
+            fragments: dataplane::Fragments {
+                max: cfg.max_fragments,
+                timeout_ms: u64::from(cfg.fragment_timeout) * 1000,
+            },
         },
     };
     Ok(Spec {

@@ -147,11 +147,26 @@ counters! {
     simultaneous_opens = "nat64_simultaneous_opens",
     /// Established TCP sessions that timed out into the transitory state.
     tcp_probes = "nat64_tcp_probes",
+    /// NAT64 fragments kept for reassembly (RFC 6146 §3.4), datagrams rebuilt whole, and
+    /// fragments held at the last look (a gauge).
+    fragments_queued = "nat64_fragments_queued",
+    fragments_reassembled = "nat64_fragments_reassembled",
+    fragments_held = "nat64_fragments_held",
+    /// IPv4 UDP datagrams sent with checksum 0 whose checksum the translator computed
+    /// (RFC 6146 §3.4; RFC 7915 §4.5 with `amend-udp-checksum-zero`).
+    udp_checksum_computed = "udp_checksum_computed",
 }
 
 impl Counters {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Counts `n` packets dropped for `reason` at once (e.g. fragments timed out).
+    pub fn drop_many(&self, reason: DropReason, n: u64) {
+        if let Some(c) = self.drops.get(reason.index()) {
+            c.add(n);
+        }
     }
 
     /// Counts one packet dropped for `reason`.

@@ -44,16 +44,26 @@ struct Door {
 
 /// One worker's ends of the rings to and from every other worker.
 pub struct Handoff {
+    out: Outbox,
+    inbox: Inbox,
+}
+
+/// The sending side: rings to every other worker, and the stock of spare buffers.
+pub struct Outbox {
     me: usize,
     doors: Arc<[Door]>,
     to: Vec<Option<Producer<Parcel>>>,
-    from: Vec<Option<Consumer<Parcel>>>,
-    /// Buffers going back to the worker that sent us a parcel.
-    give_back: Vec<Option<Producer<PacketBuf>>>,
     /// Buffers coming back from the workers we sent parcels to.
     returned: Vec<Option<Consumer<PacketBuf>>>,
     free: Vec<PacketBuf>,
-    /// Round-robin start of [`serve`](Self::serve), so no inbound ring starves.
+}
+
+/// The receiving side: rings from every other worker.
+struct Inbox {
+    from: Vec<Option<Consumer<Parcel>>>,
+    /// Buffers going back to the worker that sent us a parcel.
+    give_back: Vec<Option<Producer<PacketBuf>>>,
+    /// Round-robin start of [`Handoff::serve`], so no inbound ring starves.
     next: usize,
 }
 
@@ -71,35 +81,40 @@ pub fn mesh(wakers: &[Arc<Waker>], slots: usize, buf_cap: usize) -> Vec<Handoff>
         .collect();
     let mut hs: Vec<Handoff> = (0..n)
         .map(|me| Handoff {
-            me,
-            doors: Arc::clone(&doors),
-            to: (0..n).map(|_| None).collect(),
-            from: (0..n).map(|_| None).collect(),
-            give_back: (0..n).map(|_| None).collect(),
-            returned: (0..n).map(|_| None).collect(),
-            // Room for buffers that migrate between workers (see `serve`).
-            free: Vec::with_capacity(2 * slots * n),
-            next: 0,
+            out: Outbox {
+                me,
+                doors: Arc::clone(&doors),
+                to: (0..n).map(|_| None).collect(),
+                returned: (0..n).map(|_| None).collect(),
+                // Room for buffers that migrate between workers (see `serve`).
+                free: Vec::with_capacity(2 * slots * n),
+            },
+            inbox: Inbox {
+                from: (0..n).map(|_| None).collect(),
+                give_back: (0..n).map(|_| None).collect(),
+                next: 0,
+            },
         })
         .collect();
     for a in 0..n {
         for b in (0..n).filter(|&b| b != a) {
             let (p, c) = ring::<Parcel>(slots);
-            hs[a].to[b] = Some(p);
-            hs[b].from[a] = Some(c);
+            hs[a].out.to[b] = Some(p);
+            hs[b].inbox.from[a] = Some(c);
             let (p, c) = ring::<PacketBuf>(slots);
-            hs[b].give_back[a] = Some(p);
-            hs[a].returned[b] = Some(c);
+            hs[b].inbox.give_back[a] = Some(p);
+            hs[a].out.returned[b] = Some(c);
         }
         let stock = slots * n.saturating_sub(1);
         hs[a]
+            .out
             .free
             .extend((0..stock).map(|_| PacketBuf::with_capacity(buf_cap)));
     }
     hs
 }
 
-impl Handoff {
+impl Outbox {
     /// This worker's index.
     pub fn me(&self) -> usize {
         self.me
@@ -152,21 +167,41 @@ impl Handoff {
             }
         }
     }
+}
+
+impl Handoff {
+    /// This worker's index.
+    pub fn me(&self) -> usize {
+        self.out.me
+    }
+
+    /// The sending side, to pass packets on while serving parcels or packets read.
+    pub fn outbox(&mut self) -> &mut Outbox {
+        &mut self.out
+    }
+
+    /// See [`Outbox::send`].
+    pub fn send(&mut self, to: usize, pkt: &mut PacketBuf, offload: Offload) -> bool {
+        self.out.send(to, pkt, offload)
+    }
 
     /// Hands up to `budget` parcels from other workers to `f`, which must leave in
-    /// `Parcel::buf` a buffer to give back (it swaps in its own). Returns how many.
-    pub fn serve(&mut self, budget: usize, mut f: impl FnMut(&mut Parcel)) -> usize {
-        let n = self.from.len();
+    /// `Parcel::buf` a buffer to give back (it swaps in its own), and may pass packets
+    /// on through the [`Outbox`] (a datagram reassembled here that another worker
+    /// owns). Returns how many.
+    pub fn serve(&mut self, budget: usize, mut f: impl FnMut(&mut Parcel, &mut Outbox)) -> usize {
+        let inbox = &mut self.inbox;
+        let n = inbox.from.len();
         let mut done = 0;
         for k in 0..n {
-            let i = (self.next + k) % n;
-            let (Some(Some(c)), Some(back)) = (self.from.get_mut(i), self.give_back.get_mut(i))
+            let i = (inbox.next + k) % n;
+            let (Some(Some(c)), Some(back)) = (inbox.from.get_mut(i), inbox.give_back.get_mut(i))
             else {
                 continue;
             };
             while done < budget {
                 let Some(mut parcel) = c.pop() else { break };
-                f(&mut parcel);
+                f(&mut parcel, &mut self.out);
                 done += 1;
                 // The return ring cannot be full (it holds at most the buffers that
                 // sender lent us); were it so, the buffer simply becomes ours.
@@ -175,23 +210,23 @@ impl Handoff {
                     None => Some(parcel.buf),
                 };
                 if let Some(b) = kept {
-                    self.free.push(b);
+                    self.out.free.push(b);
                 }
             }
         }
-        self.next = (self.next + 1) % n.max(1);
+        inbox.next = (inbox.next + 1) % n.max(1);
         done
     }
 
     /// Raises the parked flag before the worker blocks; false (flag lowered again) if a
     /// parcel is already waiting, so the worker must not block.
     pub fn park(&self) -> bool {
-        let Some(door) = self.doors.get(self.me) else {
+        let Some(door) = self.out.doors.get(self.out.me) else {
             return true;
         };
         door.parked.store(true, Ordering::Relaxed);
         fence(Ordering::SeqCst);
-        if self.from.iter().flatten().any(|c| !c.is_empty()) {
+        if self.inbox.from.iter().flatten().any(|c| !c.is_empty()) {
             door.parked.store(false, Ordering::Relaxed);
             return false;
         }
@@ -199,7 +234,7 @@ impl Handoff {
     }
 
     pub fn unpark(&self) {
-        if let Some(door) = self.doors.get(self.me) {
+        if let Some(door) = self.out.doors.get(self.out.me) {
             door.parked.store(false, Ordering::Relaxed);
         }
     }
@@ -239,7 +274,7 @@ mod tests {
             assert_eq!(p.data()[1], 99, "a refused packet stays with the sender");
             let mut got = Vec::new();
             let mut mine = PacketBuf::with_capacity(2048);
-            let n = b.serve(16, |parcel| {
+            let n = b.serve(16, |parcel, _| {
                 std::mem::swap(&mut mine, &mut parcel.buf);
                 got.push(mine.data()[1]);
             });
@@ -247,8 +282,8 @@ mod tests {
             assert_eq!(got, (0..4).map(|i| round * 4 + i).collect::<Vec<_>>());
         }
         // Every buffer is somewhere: 4 in stock per side, nothing lost in 40 hand-offs.
-        a.reclaim();
-        assert_eq!(a.free.len(), 4);
+        a.out.reclaim();
+        assert_eq!(a.out.free.len(), 4);
     }
 
     /// A parked owner is woken by the first parcel; a busy one (not parked) is not.
@@ -268,7 +303,7 @@ mod tests {
         hs[1].unpark();
         // Parcels are waiting: parking refuses, so the loop will not block.
         assert!(!hs[1].park());
-        assert_eq!(hs[1].serve(16, |_| {}), 2);
+        assert_eq!(hs[1].serve(16, |_, _| {}), 2);
         assert!(hs[1].park());
         hs[1].unpark();
         // Not parked: no wake-up.

@@ -63,6 +63,9 @@ impl<D: Device> Io<D> {
     #[inline]
     pub fn account(&self, verdict: Verdict) -> bool {
         let c = &*self.counters;
+        if self.out.udp_checksum_computed() {
+            c.udp_checksum_computed.add(1);
+        }
         match verdict {
             Verdict::V6ToV4 => {
                 c.v6_to_v4.add(1);

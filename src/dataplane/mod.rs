@@ -27,7 +27,7 @@ pub use io::Io;
 pub use nat64::{
     MAX_SESSION_ROWS, Nat64Engine, SessionsLink, SessionsReply, SessionsRequest, collect_sessions,
 };
-pub use start::{Finished, Mode, RunError, Spec, Started, TunSpec, run};
+pub use start::{Finished, Fragments, Mode, RunError, Spec, Started, TunSpec, run};
 pub use stop::Stop;
 pub use sys::{SysError, TunFlags};
 pub use tun::Tun;

@@ -14,10 +14,11 @@ use mio::Waker;
 use super::counters::Counters;
 use super::device::Device;
 use super::engine::Engine;
-use super::handoff::Handoff;
+use super::handoff::{Handoff, Outbox};
 use super::io::{Io, send_frames};
 use crate::nat64::{SessionInfo, Shard, Sharding};
 use crate::wire::vnet::{Offload, gso};
+use crate::xlat::reassembly::{self, Outcome};
 use crate::xlat::{DropReason, Nat64Core, Nat64Translator, Verdict};
 
 /// Sessions looked at per expiry call: bounds the pause a sweep adds to a batch.
@@ -95,9 +96,9 @@ struct Steer {
 pub const HANDOFF_BUDGET: usize = 256;
 
 impl<'a> Nat64Engine<'a> {
-    pub fn new(xlat: &'a Nat64Translator, shard: Shard) -> Self {
+    pub fn new(xlat: &'a Nat64Translator, shard: Shard, frags: reassembly::Limits) -> Self {
         Nat64Engine {
-            core: Nat64Core::new(xlat, shard),
+            core: Nat64Core::new(xlat, shard, frags),
             steer: None,
             requests: None,
         }
@@ -138,15 +139,17 @@ impl<'a> Nat64Engine<'a> {
         self.core.shard()
     }
 
-    /// Translates the parcels other workers handed us.
+    /// Translates the parcels other workers handed us (fragments to reassemble here
+    /// among them: a datagram completed here goes on to its owner).
     fn serve_handoffs<D: Device>(&mut self, io: &mut Io<D>, now: u64) {
         let Some(st) = &mut self.steer else { return };
-        let (core, sharding, me) = (&mut self.core, &st.sharding, st.handoff.me());
-        st.handoff.serve(HANDOFF_BUDGET, |parcel| {
+        let (core, sharding) = (&mut self.core, &*st.sharding);
+        st.handoff.serve(HANDOFF_BUDGET, |parcel, outbox| {
             std::mem::swap(&mut io.pkt, &mut parcel.buf);
             let s = core.translator().steer(sharding, io.pkt.data());
-            let here = s.hairpin.is_none_or(|w| w == me);
-            if let Some(v) = translate(core, io, parcel.offload, now, here) {
+            let here = s.hairpin.is_none_or(|w| w == outbox.me());
+            let steer = Some((sharding, outbox));
+            if let Some(v) = process(core, steer, io, parcel.offload, now, here) {
                 let dropped = io.account(v);
                 io.send_out(dropped);
             }
@@ -159,14 +162,22 @@ impl<'a> Nat64Engine<'a> {
         self.core.expire(now, EXPIRE_BUDGET, &mut io.out, |out| {
             send_frames(dev, out, pkt, counters, true);
         });
-        publish(self.core.shard(), &io.counters);
+        let timed_out = self.core.expire_fragments(now);
+        io.counters
+            .drop_many(DropReason::FragmentTimeout, timed_out as u64);
+        publish(&self.core, &io.counters);
     }
 }
 
 /// Copies the shard's own counts (plain integers only its worker writes) into the
 /// worker's counters, which other threads may read.
-fn publish(shard: &Shard, c: &Counters) {
+fn publish(core: &Nat64Core<'_>, c: &Counters) {
+    let shard = core.shard();
     let sc = shard.counters();
+    let frags = core.fragments();
+    c.fragments_queued.set(frags.counts().queued);
+    c.fragments_reassembled.set(frags.counts().reassembled);
+    c.fragments_held.set(frags.held() as u64);
     c.sessions.set(shard.session_count() as u64);
     c.bibs.set(shard.bib_count() as u64);
     c.sessions_created.set(sc.sessions_created);
@@ -176,6 +187,70 @@ fn publish(shard: &Shard, c: &Counters) {
     c.held_syns_expired.set(sc.held_syns_expired);
     c.simultaneous_opens.set(sc.simultaneous_opens);
     c.tcp_probes.set(sc.tcp_probes);
+}
+
+/// Where a packet goes: translated here (with whether the IPv4 half of a §3.8 hairpin
+/// is ours too), or passed to its owner (with the verdict to count, if any).
+enum Route {
+    Here { hairpin_here: bool },
+    Away(Option<Verdict>),
+}
+
+/// Passes the packet in `io.pkt` to the worker that owns it, when that is another one.
+#[inline]
+fn route<D: Device>(
+    core: &Nat64Core<'_>,
+    sharding: &Sharding,
+    outbox: &mut Outbox,
+    io: &mut Io<D>,
+    offload: Offload,
+) -> Route {
+    let me = outbox.me();
+    let s = core.translator().steer(sharding, io.pkt.data());
+    if let Some(owner) = s.owner.filter(|&w| w != me) {
+        if outbox.send(owner, &mut io.pkt, offload) {
+            io.counters.handed_off.add(1);
+            return Route::Away(None);
+        }
+        io.out.clear();
+        return Route::Away(Some(Verdict::Drop(DropReason::Nat64HandoffFull)));
+    }
+    Route::Here {
+        hairpin_here: s.hairpin.is_none_or(|w| w == me),
+    }
+}
+
+/// A packet this worker owns or collects: reassembly first (RFC 6146 §3.4), then
+/// translation. A datagram completed here is steered again (`steer`, with several
+/// workers): its ports may name another owner.
+#[inline]
+fn process<D: Device>(
+    core: &mut Nat64Core<'_>,
+    steer: Option<(&Sharding, &mut Outbox)>,
+    io: &mut Io<D>,
+    offload: Offload,
+    now: u64,
+    hairpin_here: bool,
+) -> Option<Verdict> {
+    let (mut offload, mut here) = (offload, hairpin_here);
+    match core.reassemble(&mut io.pkt, now) {
+        Outcome::Whole => {}
+        Outcome::Queued => return None,
+        Outcome::Drop(r) => {
+            io.out.clear();
+            return Some(Verdict::Drop(r));
+        }
+        Outcome::Complete => {
+            offload = Offload::NONE;
+            if let Some((sharding, outbox)) = steer {
+                match route(core, sharding, outbox, io, offload) {
+                    Route::Away(v) => return v,
+                    Route::Here { hairpin_here } => here = hairpin_here,
+                }
+            }
+        }
+    }
+    translate(core, io, offload, now, here)
 }
 
 /// Translates the packet in `io.pkt` on this worker's core; a UDP super-packet whose
@@ -218,21 +293,17 @@ impl Engine for Nat64Engine<'_> {
         offload: Offload,
         now: u64,
     ) -> Option<Verdict> {
-        let mut hairpin_here = true;
-        if let Some(st) = &mut self.steer {
-            let me = st.handoff.me();
-            let s = self.core.translator().steer(&st.sharding, io.pkt.data());
-            if let Some(owner) = s.owner.filter(|&w| w != me) {
-                if st.handoff.send(owner, &mut io.pkt, offload) {
-                    io.counters.handed_off.add(1);
-                    return None;
-                }
-                io.out.clear();
-                return Some(Verdict::Drop(DropReason::Nat64HandoffFull));
+        let Some(st) = &mut self.steer else {
+            return process(&mut self.core, None, io, offload, now, true);
+        };
+        let (sharding, outbox) = (&*st.sharding, st.handoff.outbox());
+        match route(&self.core, sharding, outbox, io, offload) {
+            Route::Away(v) => v,
+            Route::Here { hairpin_here } => {
+                let steer = Some((sharding, outbox));
+                process(&mut self.core, steer, io, offload, now, hairpin_here)
             }
-            hairpin_here = s.hairpin.is_none_or(|w| w == me);
         }
-        translate(&mut self.core, io, offload, now, hairpin_here)
     }
 
     #[inline]

@@ -23,6 +23,7 @@ use super::sys::{self, OffloadFlags, TunFlags};
 use super::tun::Tun;
 use super::worker::{Worker, WorkerError};
 use crate::nat64::{Shard, ShardConfig, Sharding, StaticBib};
+use crate::xlat::reassembly;
 use crate::xlat::{Nat64Translator, Translator};
 
 /// The TUN device the workers share, one queue each.
@@ -49,7 +50,17 @@ pub enum Mode {
         /// Operator mappings (RFC 6146 §3.1 static BIB entries), each installed in the
         /// shard of the worker that owns it.
         static_bib: Vec<StaticBib>,
+        fragments: Fragments,
     },
+}
+
+/// NAT64 reassembly (RFC 6146 §3.4), for the whole translator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragments {
+    /// Fragments held at most, over all workers (`max-fragments`).
+    pub max: u32,
+    /// How long a datagram may take to complete (`fragment-timeout`), in ms.
+    pub timeout_ms: u64,
 }
 
 pub struct Spec {
@@ -134,9 +145,14 @@ pub fn run<S>(
             stop,
             spec.pin,
         ),
-        (Mode::Nat64 { xlat, .. }, Some((shards, sharding))) => {
-            let cap = handoff_buf_cap(&spec.tun);
-            let engines = nat64_engines(xlat, &workers, shards, sharding, requests, cap);
+        (
+            Mode::Nat64 {
+                xlat, fragments, ..
+            },
+            Some((shards, sharding)),
+        ) => {
+            let limits = fragment_limits(fragments, &spec.tun, &shards);
+            let engines = nat64_engines(xlat, &workers, shards, sharding, requests, limits);
             run_workers(workers.into_iter().zip(engines).collect(), stop, spec.pin)
         }
         // Built together above; never apart.
@@ -173,16 +189,20 @@ fn session_links(
     (Some(links), rxs)
 }
 
-/// Each NAT64 worker's engine: its shard, the rings to its peers, its session requests.
+/// Each NAT64 worker's engine: its shard, its reassembly buffers, the rings to its
+/// peers, its session requests.
 fn nat64_engines<'a>(
     xlat: &'a Nat64Translator,
     workers: &[Worker<Tun>],
     shards: Vec<Shard>,
     sharding: Arc<Sharding>,
     requests: Vec<Receiver<SessionsRequest>>,
-    buf_cap: usize,
+    frags: reassembly::Limits,
 ) -> Vec<Nat64Engine<'a>> {
     let wakers: Vec<_> = workers.iter().map(Worker::waker).collect();
+    // A datagram reassembled by one worker may be another's: every hand-off buffer
+    // holds the largest packet.
+    let buf_cap = crate::wire::buf::MAX_PACKET;
     let slots = handoff_slots(buf_cap, wakers.len());
     let handoffs = handoff::mesh(&wakers, slots, buf_cap);
     shards
@@ -190,11 +210,34 @@ fn nat64_engines<'a>(
         .zip(handoffs)
         .zip(requests)
         .map(|((s, h), rx)| {
-            let mut e = Nat64Engine::new(xlat, s).with_handoff(Arc::clone(&sharding), h);
+            let mut e = Nat64Engine::new(xlat, s, frags).with_handoff(Arc::clone(&sharding), h);
             e.serve_sessions(rx);
             e
         })
         .collect()
+}
+
+/// Each worker's share of `max-fragments` (at least 64), in buffers of one device MTU:
+/// fragments never arrive larger.
+fn fragment_limits(f: &Fragments, tun: &TunSpec, shards: &[Shard]) -> reassembly::Limits {
+    let workers = shards.len().max(1);
+    let limits = reassembly::Limits {
+        slots: (f.max as usize / workers).max(64),
+        slot_len: usize::from(tun.mtu).max(1280),
+        timeout_ms: f.timeout_ms,
+        subscriber_prefix_len: shards
+            .first()
+            .map_or(64, |s| s.config().subscriber_prefix_len),
+    };
+    info!(
+        "nat64: reassembly of up to {} fragments per worker ({} per source), {} ms, {} MB \
+         reserved in all",
+        limits.slots,
+        limits.share(),
+        limits.timeout_ms,
+        limits.slots * limits.slot_len * workers / (1024 * 1024)
+    );
+    limits
 }
 
 /// The NAT64 state: one shard per worker, each with its slice of pool4's ports and its
@@ -284,16 +327,6 @@ fn handoff_slots(buf_cap: usize, workers: usize) -> usize {
     const HANDOFF_STOCK_BYTES: usize = 32 << 20;
     let peers = workers.saturating_sub(1).max(1);
     (HANDOFF_STOCK_BYTES / (buf_cap.max(1) * peers)).clamp(MIN, MAX)
-}
-
-/// Largest packet a NAT64 hand-off buffer must hold: what the device delivers (MTU
-/// sized packets without offloads; 64 KB super-packets with them).
-fn handoff_buf_cap(tun: &TunSpec) -> usize {
-    if tun.offload {
-        crate::wire::buf::MAX_PACKET
-    } else {
-        usize::from(tun.mtu).max(1280) + 64
-    }
 }
 
 /// Opens the TUN device once per worker (IFF_MULTI_QUEUE when more than one), turns on

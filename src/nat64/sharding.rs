@@ -51,6 +51,26 @@ impl Sharding {
         self.owner_of_prefix(a)
     }
 
+    /// The worker that reassembles an IPv6 subscriber's fragments: the owner of its
+    /// prefix, where its sessions live too (fragments carry no ports to steer by).
+    #[inline]
+    pub fn owner_of_subscriber(&self, src6: Ipv6Addr) -> usize {
+        self.owner_of_prefix(u128::from(src6))
+    }
+
+    /// The worker that collects every fragment of one IPv4 datagram (RFC 791 names it
+    /// by source, destination, protocol and Identification). Only the first fragment
+    /// has the ports that name the session's owner, so the datagram is rebuilt here and
+    /// then handed to that owner.
+    #[inline]
+    pub fn collector_v4(&self, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, id: u16) -> usize {
+        let h = self.hasher.h2(
+            u64::from(u32::from(src)) << 32 | u64::from(u32::from(dst)),
+            u64::from(id) << 8 | u64::from(proto),
+        );
+        (h % self.workers as u64) as usize
+    }
+
     fn owner_of_prefix(&self, a: u128) -> usize {
         let p = a & self.prefix_mask;
         let h = self.hasher.h2(p as u64, (p >> 64) as u64);

@@ -10,6 +10,7 @@ use crate::wire::buf::PacketBuf;
 use crate::wire::vnet::Offload;
 
 use super::held::{HeldSyns, held_key};
+use super::reassembly::{self, Reassembly};
 use super::stateful::{HeldSynKey, Nat64Translator};
 use super::{DropReason, Output, Verdict};
 
@@ -17,18 +18,21 @@ pub struct Nat64Core<'a> {
     xlat: &'a Nat64Translator,
     shard: Shard,
     held: HeldSyns,
+    /// Fragments waiting for the rest of their datagram (RFC 6146 §3.4).
+    frags: Reassembly,
     /// Set by an IPv6 SYN that completed a simultaneous open: the held IPv4 SYN to send
     /// once that SYN's own frames are out.
     release: Option<HeldSynKey>,
 }
 
 impl<'a> Nat64Core<'a> {
-    pub fn new(xlat: &'a Nat64Translator, shard: Shard) -> Self {
+    pub fn new(xlat: &'a Nat64Translator, shard: Shard, frags: reassembly::Limits) -> Self {
         let slots = shard.config().max_held_syns;
         Nat64Core {
             xlat,
             shard,
             held: HeldSyns::new(slots),
+            frags: Reassembly::new(frags),
             release: None,
         }
     }
@@ -39,6 +43,24 @@ impl<'a> Nat64Core<'a> {
 
     pub fn shard(&self) -> &Shard {
         &self.shard
+    }
+
+    pub fn fragments(&self) -> &Reassembly {
+        &self.frags
+    }
+
+    /// RFC 6146 §3.4: a fragment is kept until its datagram is whole; the one that
+    /// completes it leaves the whole datagram in `pkt`, to be steered and translated
+    /// like any packet ([`reassembly::Outcome::Complete`]). Whole packets pass.
+    #[inline]
+    pub fn reassemble(&mut self, pkt: &mut PacketBuf, now: u64) -> reassembly::Outcome {
+        self.frags.push(pkt, now)
+    }
+
+    /// Drops the datagrams that did not complete in time; returns how many fragments
+    /// went with them.
+    pub fn expire_fragments(&mut self, now: u64) -> usize {
+        self.frags.expire(now)
     }
 
     /// Translates one packet read with `offload` metadata (see

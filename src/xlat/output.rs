@@ -46,6 +46,9 @@ pub struct Output {
     n: usize,
     scratch: Box<[u8]>,
     scratch_used: usize,
+    /// The translator computed a UDP checksum the sender left at zero (counted by the
+    /// dataplane).
+    udp_checksum_computed: bool,
 }
 
 impl Default for Output {
@@ -61,12 +64,23 @@ impl Output {
             n: 0,
             scratch: vec![0u8; SCRATCH_LEN].into_boxed_slice(),
             scratch_used: 0,
+            udp_checksum_computed: false,
         }
     }
 
     pub fn clear(&mut self) {
         self.n = 0;
         self.scratch_used = 0;
+        self.udp_checksum_computed = false;
+    }
+
+    /// Whether this translation computed a UDP checksum that arrived as zero.
+    pub fn udp_checksum_computed(&self) -> bool {
+        self.udp_checksum_computed
+    }
+
+    pub(super) fn note_udp_checksum_computed(&mut self) {
+        self.udp_checksum_computed = true;
     }
 
     pub fn frames(&self) -> &[Frame] {

@@ -11,9 +11,14 @@
 //! when it is another worker, the first translates the packet to IPv4 only and lets the
 //! kernel route it (pool4 is routed into the TUN) back to the owner of the second half.
 //!
-//! Packets no shard can own (fragments, malformed, other protocols, ports outside
-//! pool4) get no owner: whichever worker read them drops or answers them as the
-//! single-worker translator would.
+//! Fragments carry no ports (but the first), and the kernel may spread the fragments of
+//! one datagram over several queues: they go to the worker that reassembles them (the
+//! subscriber's owner for IPv6, a hash of the datagram's identity for IPv4), which then
+//! steers the whole datagram like any packet.
+//!
+//! Packets no shard can own (malformed, other protocols, ports outside pool4) get no
+//! owner: whichever worker read them drops or answers them as the single-worker
+//! translator would.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -53,12 +58,18 @@ impl Nat64Translator {
     }
 
     fn steer_v6(&self, sharding: &Sharding, pkt: &[u8]) -> Steering {
-        let Some(Transport {
-            ip,
-            proto: upper,
-            l4,
-        }) = v6_transport(pkt)
-        else {
+        let (Ok(ip), Ok(chain)) = (Ipv6Packet::new_checked_header(pkt), ipv6ext::walk(pkt)) else {
+            return Steering::default();
+        };
+        if chain.is_fragment() {
+            // RFC 6146 §3.4: reassembled by the subscriber's owner.
+            let src6 = Ipv6Addr::from(ip.src_addr());
+            return Steering {
+                owner: Some(sharding.owner_of_subscriber(src6)),
+                hairpin: None,
+            };
+        }
+        let (upper, Some(l4)) = (chain.upper_proto, pkt.get(chain.upper_off..)) else {
             return Steering::default();
         };
         let (src6, dst6) = (Ipv6Addr::from(ip.src_addr()), Ipv6Addr::from(ip.dst_addr()));
@@ -101,7 +112,13 @@ impl Nat64Translator {
 }
 
 fn steer_v4(sharding: &Sharding, pkt: &[u8]) -> Option<usize> {
-    let Transport { ip, proto, l4 } = v4_transport(pkt)?;
+    let ip = Ipv4Packet::new_checked_header(pkt).ok()?;
+    if ip.is_fragment() {
+        // RFC 6146 §3.4: one worker collects the datagram, named by its identity.
+        let (src, dst) = (ip.src_addr().into(), ip.dst_addr().into());
+        return Some(sharding.collector_v4(src, dst, ip.protocol().0, ip.ident()));
+    }
+    let (proto, l4) = (ip.protocol(), pkt.get(ip.header_len()..)?);
     let is_echo = |t| {
         matches!(
             icmpv4::Message::from(t),

@@ -249,11 +249,11 @@ impl Reassembly {
                 self.counts.queued += 1;
                 Outcome::Queued
             }
-            Ok(true) => {
-                self.assemble(d, pkt);
+            Ok(true) if self.assemble(d, pkt) => {
                 self.counts.reassembled += 1;
                 Outcome::Complete
             }
+            Ok(true) => Outcome::Drop(R::FragmentTooBig),
         }
     }
 
@@ -452,12 +452,18 @@ impl Reassembly {
     }
 
     /// Writes datagram `d` into `pkt`: the first fragment's headers, every payload in
-    /// order, then the length and fragment fields of a whole datagram.
-    fn assemble(&mut self, d: u32, pkt: &mut PacketBuf) {
+    /// order, then the length and fragment fields of a whole datagram. False (and the
+    /// datagram forgotten) if `pkt` cannot hold it.
+    fn assemble(&mut self, d: u32, pkt: &mut PacketBuf) -> bool {
         let g = self.dgrams[d as usize];
         let first = &self.frags[g.head as usize];
         let hdr_len = first.at as usize;
+        let len = hdr_len + g.total as usize;
         let area = pkt.receive_area();
+        if area.len() < len {
+            self.remove(d);
+            return false;
+        }
         let slot = g.head as usize * self.limits.slot_len;
         area[..hdr_len].copy_from_slice(&self.bytes[slot..slot + hdr_len]);
         let mut f = g.head;
@@ -467,7 +473,6 @@ impl Reassembly {
             area[o..o + x.len as usize].copy_from_slice(&self.bytes[s..s + x.len as usize]);
             f = x.next;
         }
-        let len = hdr_len + g.total as usize;
         if g.key.v6 {
             whole_v6(&mut area[..len], hdr_len);
         } else {
@@ -475,6 +480,7 @@ impl Reassembly {
         }
         pkt.set_received(len);
         self.remove(d);
+        true
     }
 }
 

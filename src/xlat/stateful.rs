@@ -14,11 +14,12 @@
 //! - Hairpinning (§3.8): an IPv6 packet to pool6 ∘ pool4 is translated to IPv4 through
 //!   the sender's session and straight back to IPv6 through the receiver's.
 //!
-//! Choices: fragments are dropped (`nat64_fragment`): without reassembly non-first
-//! fragments carry no ports to find their session by. Refusals produce no ICMP error
-//! unless `icmp_on_refusal` (then ICMPv4 3/13 to IPv4 senders, ICMPv6 1/3 to IPv6
-//! senders refused for lack of resources, §3.5.1.1/§3.5.2.2's SHOULDs); the default is
-//! silence, so a scan of pool4 does not turn the translator into an ICMP source.
+//! Fragments arrive here reassembled (`reassembly`, driven by the worker's
+//! `Nat64Core`), and IPv4 UDP with checksum 0 gets its checksum computed (§3.4).
+//! Refusals produce no ICMP error unless `icmp_on_refusal` (then ICMPv4 3/13 to IPv4
+//! senders, ICMPv6 1/3 to IPv6 senders refused for lack of resources, §3.5.1.1 /
+//! §3.5.2.2's SHOULDs); the default is silence, so a scan of pool4 does not turn the
+//! translator into an ICMP source.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -92,10 +93,13 @@ impl std::error::Error for Nat64ConfigError {}
 impl Nat64Translator {
     /// `cfg.map` must hold the pool6 prefix (RFC 6052; 64:ff9b::/96 by default in the
     /// control layer); its EAM table, if any, is not used in NAT64 mode.
-    pub fn new(cfg: XlatConfig, icmp_on_refusal: bool) -> Result<Self, Nat64ConfigError> {
+    pub fn new(mut cfg: XlatConfig, icmp_on_refusal: bool) -> Result<Self, Nat64ConfigError> {
         let Some(pool6) = cfg.map.pool6().cloned() else {
             return Err(Nat64ConfigError::NoPool6);
         };
+        // RFC 6146 §3.4: the NAT64 computes the checksum of IPv4 UDP sent without one
+        // (fragmented ones too: they arrive here reassembled).
+        cfg.amend_udp_checksum_zero = true;
         Ok(Nat64Translator {
             t: Translator::new(cfg),
             pool6,

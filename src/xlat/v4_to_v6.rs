@@ -237,6 +237,7 @@ pub(super) fn translate<M: MapCtx>(
             let ph = checksum::pseudo_v6(src6, dst6, IpProtocol::UDP, l4len as u32);
             if let Ok(mut udp) = UdpPacket::new_checked(l4m) {
                 udp.fill_checksum(ph);
+                out.note_udp_checksum_computed();
             }
         } else {
             fix_l4_checksum(l4m, proto, old_sum, new_sum);

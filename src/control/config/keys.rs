@@ -295,6 +295,22 @@ keys! {
         default: Empty(),
         readme: "static BIB entry: the pool4 address:port forwarded to an IPv6 server, e.g. `tcp 203.0.113.16:8080 [2001:db8:1::2]:80`; PROTO `tcp`, `udp` or `icmp` (the port is then the echo identifier); the IPv4 address must be in pool4, the IPv6 one outside the prefix",
     }
+    /// NAT64: seconds the fragments of a datagram may take to all arrive (RFC 6146
+    /// FRAGMENT_MIN is 2)
+    fragment_timeout: u32 = One(TIMEOUT) => {
+        key: "fragment-timeout",
+        scope: Nat64,
+        default: Value("2"),
+        readme: "fragments are reassembled (RFC 6146 §3.4), in any order, if the whole datagram arrives within this time (FRAGMENT_MIN); then dropped (`fragment_timeout`)",
+    }
+    /// NAT64: fragments held for reassembly at most, over all workers (one MTU-sized
+    /// buffer each, allocated at start); one source may hold an eighth of a worker's share
+    max_fragments: u32 = One(MAX_FRAGMENTS) => {
+        key: "max-fragments",
+        scope: Nat64,
+        default: Value("8192"),
+        readme: "fragments held for reassembly at most, over all workers: one `mtu`-sized buffer each, reserved at start (13 MB at MTU 1500); one source (a subscriber prefix, an IPv4 address) holds at most an eighth of a worker's share, so a flood of fragments leaves room for others (`fragment_limit`, `fragment_source_limit`)",
+    }
 }
 
 #[cfg(test)]

@@ -292,6 +292,8 @@ mod tests {
             address-dependent-filtering = true
             icmp-on-refusal = true
             static-bib = ["tcp 198.51.100.1:8080 [2001:db8:1::2]:80"]
+            fragment-timeout = 3
+            max-fragments = 1024
             "#,
         )
         .unwrap();
@@ -319,6 +321,7 @@ mod tests {
         );
         assert_eq!(sc.timeouts.tcp_incoming_syn, 3000);
         assert_eq!(c.static_bib.len(), 1);
+        assert_eq!((c.fragment_timeout, c.max_fragments), (3, 1024));
         assert!(c.entries().all(|(_, _, s)| s == Source::File));
         assert_eq!(c.lab_defaults().count(), 0);
     }

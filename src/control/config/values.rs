@@ -94,6 +94,7 @@ pub(super) mod expect {
     pub const POOL4: &str = "IPV4/LEN, e.g. 198.51.100.0/28";
     pub const PORTS: &str = "FIRST-LAST with 1 <= FIRST <= LAST <= 65535, e.g. 1024-65535";
     pub const MAX_SESSIONS: &str = "an integer from 1 to 100000000 (sessions)";
+    pub const MAX_FRAGMENTS: &str = "an integer from 64 to 4194304 (fragments)";
     pub const SUBSCRIBER_PREFIX_LEN: &str = "an integer from 1 to 64 (prefix length), e.g. 56";
     pub const UDP_TIMEOUT: &str =
         "an integer from 120 (RFC 6146's 2-minute minimum) to 2147483 (seconds)";
@@ -273,6 +274,11 @@ pub fn parse_max_sessions(key: &str, raw: &str) -> Result<u32, ConfigError> {
     parse_int(key, raw, 1..=100_000_000, expect::MAX_SESSIONS)
 }
 
+/// At least a few per worker; at most what 6 GB of MTU-sized buffers hold.
+pub fn parse_max_fragments(key: &str, raw: &str) -> Result<u32, ConfigError> {
+    parse_int(key, raw, 64..=4_194_304, expect::MAX_FRAGMENTS)
+}
+
 /// The prefix length that makes one subscriber (the quota tables hash at most 64 bits).
 pub fn parse_subscriber_prefix_len(key: &str, raw: &str) -> Result<u8, ConfigError> {
     parse_int(key, raw, 1..=64, expect::SUBSCRIBER_PREFIX_LEN)
@@ -407,6 +413,8 @@ pub mod syntax {
     };
     pub const MAX_SESSIONS: Syntax<u32> =
         Syntax::int(parse_max_sessions, expect::MAX_SESSIONS, "N");
+    pub const MAX_FRAGMENTS: Syntax<u32> =
+        Syntax::int(parse_max_fragments, expect::MAX_FRAGMENTS, "N");
     pub const SUBSCRIBER_PREFIX_LEN: Syntax<u8> = Syntax::int(
         parse_subscriber_prefix_len,
         expect::SUBSCRIBER_PREFIX_LEN,

@@ -21,6 +21,7 @@ mod frag;
 mod hairpin;
 mod icmp;
 mod nat64;
+mod nat64_frag;
 mod offload;
 mod prop;
 mod reassembly;

@@ -20,13 +20,13 @@ use crate::nat64::{Pool4, Proto, SessionInfo, Shard, ShardConfig};
 use crate::wire::buf::PacketBuf;
 use crate::wire::ip::IpProtocol;
 
-const C1: &str = "2001:db8:1::1";
-const C2: &str = "2001:db8:1::2";
-const SERVER4: &str = "198.51.100.7";
-const SERVER6: &str = "64:ff9b::c633:6407";
-const POOL4: &str = "203.0.113.10";
+pub(super) const C1: &str = "2001:db8:1::1";
+pub(super) const C2: &str = "2001:db8:1::2";
+pub(super) const SERVER4: &str = "198.51.100.7";
+pub(super) const SERVER6: &str = "64:ff9b::c633:6407";
+pub(super) const POOL4: &str = "203.0.113.10";
 
-fn nat64(icmp_on_refusal: bool) -> Nat64Translator {
+pub(super) fn nat64(icmp_on_refusal: bool) -> Nat64Translator {
     let map = AddrMapper::new(Some("64:ff9b::/96".parse().unwrap()), &[], false).unwrap();
     Nat64Translator::new(
         XlatConfig {
@@ -40,7 +40,7 @@ fn nat64(icmp_on_refusal: bool) -> Nat64Translator {
     .unwrap()
 }
 
-fn shard() -> Shard {
+pub(super) fn shard() -> Shard {
     let cfg = ShardConfig::new(Pool4::new(vec![POOL4.parse().unwrap()]), 1024);
     Shard::new(cfg, 7).unwrap()
 }
@@ -70,7 +70,7 @@ fn one(t: &Nat64Translator, s: &mut Shard, input: &[u8], now: u64, verdict: Verd
     r.frames.into_iter().next().unwrap()
 }
 
-fn session(s: &Shard, proto: Proto, client: &str, port: u16) -> SessionInfo {
+pub(super) fn session(s: &Shard, proto: Proto, client: &str, port: u16) -> SessionInfo {
     let c: Ipv6Addr = client.parse().unwrap();
     s.sessions(0)
         .find(|x| x.proto == proto && x.v6 == c && x.v6_port == port)
@@ -764,16 +764,39 @@ mod steer {
     fn unownable_packets_have_no_owner() {
         let t = nat64(false);
         let (sh, _) = sharded();
-        let mut frag = udp4(SERVER4, 53, POOL4, 2000);
-        frag[6] = 0x20; // MF: a first fragment is still unowned (NAT64 drops fragments)
         for p in [
             vec![],
             vec![0x45],
-            frag,
             udp4(SERVER4, 53, POOL4, 80), // below pool4's port range
         ] {
             assert_eq!(t.steer(&sh, &p), Steering::default(), "{p:?}");
         }
+    }
+
+    // RFC 6146 §3.4: the fragments of one datagram meet at one worker, whatever queue
+    // each arrived on: first and non-first IPv4 fragments at their datagram's collector,
+    // IPv6 fragments at their subscriber's owner (which owns its sessions too).
+    #[test]
+    fn rfc6146_3_4_fragments_of_a_datagram_meet_at_one_worker() {
+        let t = nat64(false);
+        let (sh, _) = sharded();
+        let mut first = udp4(SERVER4, 53, POOL4, 2000);
+        first[6] = 0x20; // MF
+        let mut later = first.clone();
+        later[6..8].copy_from_slice(&0x0003u16.to_be_bytes()); // offset 24, last
+        let a = t.steer(&sh, &first).owner;
+        assert!(a.is_some());
+        assert_eq!(t.steer(&sh, &later).owner, a);
+        let mut frag6 = udp6(C1, 5000, SERVER6, 53);
+        // A Fragment header (offset 8, M=1) in front of the UDP bytes.
+        frag6.splice(40..40, [17, 0, 0, 9, 0, 0, 0, 42]);
+        frag6[6] = 44;
+        let plen = (frag6.len() - 40) as u16;
+        frag6[4..6].copy_from_slice(&plen.to_be_bytes());
+        assert_eq!(
+            t.steer(&sh, &frag6).owner,
+            Some(sh.owner_of_subscriber(ip6(C1)))
+        );
     }
 
     mod prop {
