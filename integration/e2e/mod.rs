@@ -8,6 +8,7 @@ mod icmp_errors;
 mod malformed;
 mod nat64;
 mod nat64_apps;
+mod nat64_frag;
 mod nat64_static;
 mod offload;
 mod ping;
