@@ -224,7 +224,7 @@ fn rfc6146_s3_4_large_dns_answer_over_udp() {
     let chunk = "x".repeat(250);
     let txt = format!(
         "--txt-record=big.example.test,{}",
-        vec![chunk.as_str(); 12].join(",")
+        [chunk.as_str(); 12].join(",")
     );
     let listen = format!("--listen-address={}", addr::SRV4);
     let pid = lab
