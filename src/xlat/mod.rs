@@ -38,6 +38,9 @@ mod common;
 mod ctx;
 mod error;
 mod frag;
+/// Fuzz entry for fragment sequences through NAT64 reassembly (test and fuzzing builds).
+#[cfg(any(test, fuzzing))]
+pub mod fragcheck;
 mod hairpin;
 mod held;
 mod icmp;

@@ -17,6 +17,7 @@ const TARGETS: &[(&str, &str)] = &[
     ("v4_to_v6", "v4"),
     ("offload", "v6"),
     ("offload_segments", "gso"),
+    ("reassembly", "frag"),
 ];
 
 const SANCOV_FLAGS: &str = "-Cpasses=sancov-module \
