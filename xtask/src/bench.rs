@@ -60,6 +60,10 @@ pub struct Options {
     /// Sender threads of udpgen; by default half the CPUs (at least one), leaving the
     /// rest to the translator.
     gen_threads: Option<u32>,
+    /// Only the rows whose name contains one of these (all rows when empty).
+    only: Vec<String>,
+    /// Skip `cargo bench` (the microbenchmarks) before the end-to-end rows.
+    no_micro: bool,
 }
 
 impl Options {
@@ -70,9 +74,25 @@ impl Options {
             streams: 8,
             workers: None,
             gen_threads: None,
+            only: Vec::new(),
+            no_micro: false,
         };
+        let mut numeric = Vec::new();
+        let mut it = rest.iter();
+        while let Some(a) = it.next() {
+            if a == "--no-micro" {
+                o.no_micro = true;
+            } else if a == "--rows" {
+                let v = it
+                    .next()
+                    .ok_or("`--rows` needs a list, e.g. `--rows tayga,nat64`")?;
+                o.only = v.split(',').map(str::to_string).collect();
+            } else {
+                numeric.push(a.clone());
+            }
+        }
         let names = ["seconds", "rounds", "streams", "workers", "gen-threads"];
-        for (name, n) in crate::numeric_options(rest, &names)? {
+        for (name, n) in crate::numeric_options(&numeric, &names)? {
             match name.as_str() {
                 "seconds" => o.seconds = n,
                 "rounds" => o.rounds = n.max(1),
@@ -142,6 +162,11 @@ struct Row {
     /// NAT64: packets/s delivered when each opens a new session (session setup rate).
     new_pps: Option<f64>,
     new_ns: Option<f64>,
+    /// 1 400-byte UDP datagrams sent by the server as two IPv4 fragments each
+    /// (`fraggen`): datagrams per second delivered to the client, and translator CPU ns
+    /// per datagram.
+    frag_pps: Option<f64>,
+    frag_ns: Option<f64>,
     /// The udpgen figures (" 64", " 100k", " new") for which the translator delivered
     /// [`GEN_BOUND`] of what udpgen sent or more: it kept up, so the figure is the
     /// generator's rate, a lower bound of the translator's.
@@ -164,6 +189,8 @@ impl Row {
             many_ns: None,
             new_pps: None,
             new_ns: None,
+            frag_pps: None,
+            frag_ns: None,
             gen_bound: String::new(),
             note: String::new(),
         }
@@ -182,7 +209,9 @@ enum Setup {
 
 pub fn run(o: Options) -> Result<(), String> {
     crate::deps::ensure()?;
-    micro_benches()?;
+    if !o.no_micro {
+        micro_benches()?;
+    }
     if !lab::is_root() {
         return Err("the end-to-end bench creates network namespaces: run it as root".into());
     }
@@ -252,6 +281,9 @@ pub fn run(o: Options) -> Result<(), String> {
             b.display()
         );
     }
+    if !o.only.is_empty() {
+        rows.retain(|(name, _)| o.only.iter().any(|w| name.contains(w.as_str())));
+    }
     println!(
         "\n== end-to-end: {} round(s), {} s per figure, TCP with 1 and {} stream(s), UDP \
          64-byte payloads over {} iperf3 flows, udpgen ({} thread(s)) over {FEW_FLOWS} and \
@@ -306,6 +338,8 @@ fn medians(rounds: &[Vec<Row>]) -> Vec<Row> {
                 many_ns: col(|r| r.many_ns),
                 new_pps: col(|r| r.new_pps),
                 new_ns: col(|r| r.new_ns),
+                frag_pps: col(|r| r.frag_pps),
+                frag_ns: col(|r| r.frag_ns),
                 gen_bound: rounds
                     .iter()
                     .map(|r| r[i].gen_bound.as_str())
@@ -425,6 +459,12 @@ fn measure(lab: &mut Lab, o: &Options, name: &str, setup: &Setup) -> Row {
     (row.many_pps, row.many_ns) = gen_figure(Flows::Steady(MANY_FLOWS), "100k", &mut row);
     if let Setup::Nat64(_) = setup {
         (row.new_pps, row.new_ns) = gen_figure(Flows::New, "new", &mut row);
+    }
+    if translated {
+        match frag_figure(lab, o, setup, pid) {
+            Ok((pps, ns)) => (row.frag_pps, row.frag_ns) = (Some(pps), ns),
+            Err(e) => note(&mut row, e),
+        }
     }
     match setup {
         Setup::Kernel { offloads: false } => {
@@ -637,6 +677,129 @@ fn srv_rx_packets(lab: &Lab) -> Option<u64> {
     out.stdout.trim().parse().ok()
 }
 
+/// The client's UDP port the fragment row sends to, and the server's it sends from.
+const FRAG_PORT: u16 = 40000;
+const FRAG_SPORT: u16 = 9999;
+
+/// The fragment row (issue 9): the server sends 1 400-byte UDP datagrams as two IPv4
+/// fragments each to the client (for NAT64, to the pool4 address and port of a session
+/// the client opened first) for `o.seconds`; the figure is datagrams per second reaching
+/// the client's interface (each arrives as two IPv6 packets, fragmented by either
+/// translator), with the translator's CPU ns per datagram.
+fn frag_figure(
+    lab: &mut Lab,
+    o: &Options,
+    setup: &Setup,
+    pid: Option<u32>,
+) -> Result<(f64, Option<f64>), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("fraggen: {e}"))?;
+    let exe = exe.to_string_lossy().into_owned();
+    let port = FRAG_PORT.to_string();
+    let prime = format!("[{}]:{FRAG_SPORT}", addr::SRV6);
+    let mut argv = vec![exe.as_str(), "fraggen", "--sink", &port];
+    if let Setup::Nat64(_) = setup {
+        argv.extend(["--prime", &prime]);
+    }
+    let sink = lab
+        .spawn(Node::Cli, "fraggen-sink", &argv)
+        .map_err(|e| e.to_string())?;
+    let result = frag_run(lab, o, setup, pid, &exe, sink);
+    lab.kill(sink);
+    result
+}
+
+fn frag_run(
+    lab: &mut Lab,
+    o: &Options,
+    setup: &Setup,
+    pid: Option<u32>,
+    exe: &str,
+    sink: lab::ProcId,
+) -> Result<(f64, Option<f64>), String> {
+    lab.wait_for_output(sink, "fraggen: sink on", Duration::from_secs(10))
+        .map_err(|e| e.to_string())?;
+    let (dst, dport) = match setup {
+        Setup::Nat64(Translator::Xlat64 { bin, .. }) => nat64_mapping(lab, bin, FRAG_PORT)?,
+        _ => (addr::CLI4.to_string(), FRAG_PORT.to_string()),
+    };
+    let secs = o.seconds.to_string();
+    let sport = FRAG_SPORT.to_string();
+    let argv = [
+        exe,
+        "fraggen",
+        "--src4",
+        addr::SRV4,
+        "--dst4",
+        &dst,
+        "--sport",
+        &sport,
+        "--dport",
+        &dport,
+        "--seconds",
+        &secs,
+    ];
+    println!("[srv]$ cargo xtask {}", lab::shell_words(&argv[1..]));
+    let before = (cli_rx_packets(lab), pid.and_then(cpu_ticks));
+    let limit = Duration::from_secs(u64::from(o.seconds) + 30);
+    let out = lab
+        .run_timeout(Node::Srv, limit, &argv)
+        .map_err(|e| e.to_string())?;
+    let after = (cli_rx_packets(lab), pid.and_then(cpu_ticks));
+    print!("{}", out.stdout);
+    let (_, ran) = crate::fraggen::parse_report(&out.stdout)
+        .ok_or_else(|| first_line(&format!("fraggen: {}{}", out.stderr, out.stdout)))?;
+    let packets = after.0.zip(before.0).map(|(a, b)| a.saturating_sub(b));
+    let datagrams = packets
+        .filter(|&p| p > 0)
+        .ok_or("fraggen: nothing arrived")? as f64
+        / 2.0;
+    let ns = match (before.1, after.1) {
+        (Some(c0), Some(c1)) => {
+            Some(c1.saturating_sub(c0) as f64 / clock_ticks_per_sec() * 1e9 / datagrams)
+        }
+        _ => None,
+    };
+    Ok((datagrams / ran.max(1e-9), ns))
+}
+
+/// The pool4 address and port of the UDP session the client opened from `port`, from
+/// `xlat64 sessions --json`.
+fn nat64_mapping(lab: &Lab, bin: &std::path::Path, port: u16) -> Result<(String, String), String> {
+    let bin = bin.to_string_lossy();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = lab
+            .run(Node::Xlt, &[&bin, "sessions", "--json"])
+            .map_err(|e| e.to_string())?;
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap_or_default();
+        let suffix = format!("]:{port}");
+        let found = rows.iter().find(|r| {
+            r["proto"] == "udp" && r["ipv6"].as_str().is_some_and(|a| a.ends_with(&suffix))
+        });
+        if let Some((a, p)) = found
+            .and_then(|r| r["ipv4"].as_str())
+            .and_then(|v4| v4.rsplit_once(':'))
+        {
+            return Ok((a.to_string(), p.to_string()));
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(format!("no NAT64 session from port {port}: {}", out.stdout));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Packets the client's interface received (the fragment row's output side).
+fn cli_rx_packets(lab: &Lab) -> Option<u64> {
+    let out = lab
+        .run(
+            Node::Cli,
+            &["cat", "/sys/class/net/eth0/statistics/rx_packets"],
+        )
+        .ok()?;
+    out.stdout.trim().parse().ok()
+}
+
 /// One TCP iperf3 test with `streams` parallel streams; returns its JSON report.
 fn iperf_tcp(lab: &Lab, o: &Options, target: &str, streams: u32) -> Result<String, String> {
     let (secs, streams) = (o.seconds.to_string(), streams.to_string());
@@ -744,7 +907,40 @@ fn print_table(title: &str, rows: &[Row]) {
     print_iperf_table(rows);
     println!();
     print_udpgen_table(rows);
+    println!();
+    print_frag_table(rows);
     print_nat64_targets(rows);
+}
+
+/// The fragment row (issue 9): 1 400-byte UDP datagrams from the server as two IPv4
+/// fragments each, and each xlat64 row's ratios (see [`comparisons`]).
+fn print_frag_table(rows: &[Row]) {
+    println!(
+        "{:<18} {:>13} {:>10}",
+        "1400 B as 2 frags", "datagrams/s", "CPU ns"
+    );
+    println!(
+        "{:<18} {:>13} {:>10}",
+        "(cli iface)", "delivered", "per dgram"
+    );
+    for r in rows.iter().filter(|r| r.frag_pps.is_some()) {
+        println!(
+            "{:<18} {:>13} {:>10}",
+            r.name,
+            fmt_opt(r.frag_pps, 0),
+            fmt_opt(r.frag_ns, 0)
+        );
+    }
+    for (x, reference, label) in comparisons(rows) {
+        if x.frag_pps.is_some() {
+            println!(
+                "{:<18} {:>13} {:>10}",
+                label,
+                ratio(x.frag_pps, reference.frag_pps),
+                ratio(x.frag_ns, reference.frag_ns)
+            );
+        }
+    }
 }
 
 /// TCP and iperf3's 64-flow UDP, and each xlat64 row's ratios (see [`comparisons`]).

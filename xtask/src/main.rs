@@ -18,6 +18,7 @@ mod lab;
 mod bench;
 mod demo;
 mod deps;
+mod fraggen;
 mod fuzz;
 mod suite;
 mod udpgen;
@@ -34,6 +35,7 @@ commands:
                             (--tayga: same show with TAYGA, to check the lab itself)
   test                      fmt, clippy, release build, unit tests, end-to-end tests, fuzz
   bench [--seconds N] [--rounds N] [--streams N] [--workers N] [--gen-threads N]
+        [--rows NAME,NAME] [--no-micro]
                             cargo bench, then, interleaved over rounds (medians shown):
                             kernel IPv6 forwarding with and without GSO, TAYGA, xlat64
                             with 1 queue and no offloads, with offloads, with N queues,
@@ -42,12 +44,20 @@ commands:
                             udpgen) and over 100 000 flows, NAT64 new sessions/s,
                             translator CPU ns per packet; with
                             XLAT64_BASELINE_BIN=PATH also every xlat64 row with that
-                            binary (rows named base ...) and the ratios to it
+                            binary (rows named base ...) and the ratios to it;
+                            --rows runs only the rows whose name contains one of
+                            the words, --no-micro skips cargo bench
   fuzz [--seconds N]        bounded fuzz runs
   udpgen --dst IPV6 --seconds S (--flows N | --new-flows) [--threads N] [--max-packets N]
                             (used by bench) 64-byte UDP from a raw socket over exactly N
                             flows, or a new flow every packet; needs root
   udpgen --sink             (used by bench) bind udpgen's destination ports, never read
+  fraggen --src4 A --dst4 A --sport N --dport N --seconds S
+                            (used by bench) 1400-byte UDP datagrams as two IPv4
+                            fragments each, from a raw socket; needs root
+  fraggen --sink PORT [--prime IPV6:PORT]
+                            (used by bench) bind the receiving port, optionally send one
+                            datagram first (to open a NAT64 session), never read
 
 demo, test and bench install missing Debian packages when run as root.";
 
@@ -67,6 +77,7 @@ fn main() -> ExitCode {
         "bench" => bench::Options::parse(rest).and_then(bench::run),
         "fuzz" => fuzz::seconds_option(rest).and_then(fuzz::run),
         "udpgen" => udpgen::Options::parse(rest).and_then(udpgen::run),
+        "fraggen" => fraggen::Options::parse(rest).and_then(fraggen::run),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())
