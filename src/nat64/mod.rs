@@ -13,8 +13,9 @@
 //!   or `Refused(reason)`.
 //! - [`Shard::find_v6`]`(Tuple6)` / [`Shard::find_v4`]`(Tuple4)`: the same mappings,
 //!   read-only, for the packets quoted in ICMP errors.
-//! - [`Shard::expire`]`(now, budget, on_event) -> freed`: bounded sweeping; events are
-//!   held SYNs to answer with ICMP Port Unreachable and optional TCP probes.
+//! - [`Shard::expire`]`(now, budget, on_event) -> Expired { freed, due }`: bounded
+//!   sweeping; call again at once while `due`. Events are held SYNs to answer with
+//!   ICMP Port Unreachable and optional TCP probes.
 //! - [`Shard::add_static`], [`Shard::sessions`]`(now)`, [`Shard::counters`].
 //! - [`Shard::prefetch_v6`]`(Tuple6)` / [`Shard::prefetch_v4`]`(Tuple4)`: optional cache
 //!   hints for a batch of packets before their lookups; [`Shard::for_each_table`]: the
@@ -56,8 +57,16 @@
 //!   another FIFO only when its state changes class. The sweeper looks at a head once
 //!   it has waited a quarter of its timeout: idle past the timeout → freed (or, when
 //!   ESTABLISHED, moved to TRANS with a probe event); else re-queued (second chance).
-//!   An idle session thus lives between 1 and 1.25 times its timeout, and the work per
-//!   `expire` call is bounded by its budget.
+//!   An idle session thus lives between 1 and 1.25 times its timeout (RFC 6146 §3.5.1
+//!   and §4 set the lifetimes: UDP at least 2 minutes, TCP_EST, TCP_TRANS, ICMP),
+//!   and the work per `expire` call is bounded by its budget. The bound holds only if
+//!   the sweeper keeps up with creation: `expire` reports due work left when its
+//!   budget ran out, and the worker (`dataplane::nat64`) then calls it again without
+//!   sleeping, between its packets, until none is left; a busy worker, which calls it
+//!   once per turn of its loop, budgets [`LOOKS_PER_SESSION`] looks per session that
+//!   turn created on top of the base budget. A flood of a million sessions is gone
+//!   1.25 timeouts later, a few hundred per call (≈ 0.5 µs per session freed, see
+//!   "Measurements"), instead of 256 per idle second.
 //! - Quotas: sessions per IPv6 address and per subscriber prefix, in two small
 //!   open-addressing count tables sized by `max_subscribers`. `Sharding` hashes the
 //!   prefix, not the address, so each subscriber's quota lives in one shard.
@@ -105,6 +114,10 @@
 //! | 200 k    | 137           | 2.0 M          | 11.9 M           | 10.6 M           | 15.2 M / 13.5 M       |
 //! | 20 k     | 406           | 3.4 M          | ≈60 M            | ≈45 M            |                       |
 //!
+//! Expiry frees 1.8–2.2 M sessions/s at 1 M (≈ 450–550 ns each: the session's index
+//! slot, its binding's two, its port and quotas, mostly DRAM misses), called as a
+//! worker drains a backlog: a budget of 256 per call, again while due.
+//!
 //! (Smaller tables cost more per session: power-of-two index tables are then half
 //! empty, and the quota tables and port bitmaps have fixed minimum sizes. The 20 k
 //! row is within the 4 ms resolution of the on-CPU clock.)
@@ -145,7 +158,7 @@ pub mod types;
 mod tests;
 
 pub use config::{Filtering, Pool4, PortRange, Proto, ShardConfig, ShardConfigError, Timeouts};
-pub use shard::Shard;
+pub use shard::{Expired, LOOKS_PER_SESSION, Shard};
 pub use sharding::Sharding;
 pub use tcp::TcpState;
 pub use tuple::{Endpoint4, Endpoint6, Tuple4, Tuple6};

@@ -5,7 +5,7 @@
 //! (session expiry, held-SYN expiry and the ICMP errors they cause) run when the caller
 //! calls [`Nat64Core::expire`].
 
-use crate::nat64::{Event, Shard};
+use crate::nat64::{Event, Expired, Shard};
 use crate::wire::buf::PacketBuf;
 use crate::wire::vnet::Offload;
 
@@ -108,14 +108,15 @@ impl<'a> Nat64Core<'a> {
     /// Frees what has timed out, looking at no more than `budget` entries, and answers
     /// each held SYN that saw no simultaneous open with ICMP Port Unreachable: built in
     /// `out`, then handed to `send` (which writes `out`'s frames). Returns how many
-    /// sessions were freed.
+    /// sessions were freed and whether due work is left ([`Shard::expire`]): the
+    /// caller then calls again soon, before it waits for its next timer tick.
     pub fn expire(
         &mut self,
         now: u64,
         budget: usize,
         out: &mut Output,
         mut send: impl FnMut(&Output),
-    ) -> usize {
+    ) -> Expired {
         let (xlat, held) = (self.xlat, &mut self.held);
         self.shard.expire(now, budget, |ev| {
             let Event::HeldSynExpired {
