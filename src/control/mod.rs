@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod ctl;
+pub mod instance;
 pub mod routes;
 pub mod signals;
 
@@ -263,6 +264,8 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     init_logging(&cfg);
     log_config(&cfg);
     let spec = spec(&cfg)?;
+    // Before anything is opened, bound or routed; held until the routes are gone.
+    let _claim = instance::Claim::take(&cfg.tun, &cfg.control_socket).map_err(runtime)?;
     let stop = Stop::new();
     signals::install(&stop).map_err(|e| runtime(format!("cannot install signal handlers: {e}")))?;
     let finished = dataplane::run(spec, &stop, |s| started(&cfg, &stop, s), stopping)?;
