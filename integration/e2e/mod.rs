@@ -9,6 +9,7 @@ mod instance;
 mod malformed;
 mod nat64;
 mod nat64_apps;
+mod nat64_fairness;
 mod nat64_static;
 mod offload;
 mod ping;

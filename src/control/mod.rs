@@ -169,6 +169,13 @@ fn log_config(cfg: &Config) {
     for key in cfg.ignored_keys() {
         warn!("'{key}' is ignored in {} mode", cfg.mode);
     }
+    for (warning, note) in config::limits::notes(cfg) {
+        if warning {
+            warn!("{note}");
+        } else {
+            info!("{note}");
+        }
+    }
 }
 
 /// What the dataplane runs for `cfg`. The translator is built here, before any device

@@ -98,6 +98,30 @@
 //! multi-thread stress tests of rings and shards. End-to-end figures with one and two
 //! workers are in the README (`cargo xtask bench`, rows `xlat64 nat64 1q/Nq`).
 //!
+//! ### What per-worker slices cost with small pools
+//! The slices are what makes a reply find its owner from its destination port alone,
+//! and the subscriber hash is what keeps a subscriber's quotas exact on one worker.
+//! The price: subscribers are spread over the workers by hash, not by load, and each
+//! worker holds only 1/N of every address's ports (and of `max_sessions`). A worker
+//! whose slice is full refuses new mappings (`nat64_pool_exhausted`) while the other
+//! workers' slices sit unused, so refusals can start with only 1/N of pool4 in use;
+//! and every subscriber of that worker loses its new flows, not only the one that
+//! filled it. With a large pool that is far away; with a small one it is near: one
+//! address with ports 1024–2047 on two workers leaves 512 ports per worker, and a
+//! single subscriber allowed 16 384 sessions took all of them.
+//!
+//! So the default limits follow the share (`control::config::limits`): one subscriber
+//! may hold 1/8 of what its worker holds (the smaller of its pool4 ports and its
+//! sessions), at most 16 384, and one IPv6 address half of that. At least eight
+//! subscribers at their limit then fit in every worker before it refuses anyone, and
+//! a flood from one subscriber costs only that subscriber's own quota (the example
+//! above: 64 per subscriber, 32 per address). Explicit limits are kept as given, with
+//! a warning at start when one exceeds a worker's share. An operator with a small
+//! pool should give each worker enough: a slice of addresses × ports ÷ workers at least
+//! 8 × what one subscriber needs; or run fewer workers (`--workers 1` gives one shard
+//! the whole pool, at the cost of the other cores); and watch `nat64_pool_exhausted`
+//! against `nat64_subscriber_limit`.
+//!
 //! ## Measurements
 //! `cargo bench --bench nat64_table`, one thread, 2-core shared VM (AMD EPYC, 32 MiB
 //! L3), one binding per session (the worst case for memory), bytes counted by a
