@@ -28,8 +28,8 @@ pub const EXPIRE_BUDGET: usize = 256;
 /// ([`LOOKS_PER_SESSION`] each). A busy worker runs its timers once per turn of its
 /// loop (a batch of reads, then up to [`HANDOFF_BUDGET`] hand-offs), so each turn
 /// budgets more expiry work than it brings and expiry keeps up with any flood; the
-/// call stays bounded, since a turn creates at most one session per packet it
-/// translates.
+/// call stays bounded, since a turn creates at most one or two sessions (a hairpin)
+/// per packet it translates.
 pub fn expire_budget(created: u64) -> usize {
     let created = usize::try_from(created).unwrap_or(usize::MAX);
     EXPIRE_BUDGET.saturating_add(created.saturating_mul(LOOKS_PER_SESSION))

@@ -138,7 +138,7 @@
 //! | 200 k    | 137           | 2.0 M          | 11.9 M           | 10.6 M           | 15.2 M / 13.5 M       |
 //! | 20 k     | 406           | 3.4 M          | ≈60 M            | ≈45 M            |                       |
 //!
-//! Expiry frees 1.8–2.2 M sessions/s at 1 M (≈ 450–550 ns each: the session's index
+//! Expiry frees 1.6–2.2 M sessions/s at 1 M (≈ 450–600 ns each: the session's index
 //! slot, its binding's two, its port and quotas, mostly DRAM misses), called as a
 //! worker drains a backlog: a budget of 256 per call, again while due.
 //!
