@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod ctl;
+pub mod instance;
 pub mod routes;
 pub mod signals;
 
@@ -168,6 +169,13 @@ fn log_config(cfg: &Config) {
     for key in cfg.ignored_keys() {
         warn!("'{key}' is ignored in {} mode", cfg.mode);
     }
+    for (warning, note) in config::limits::notes(cfg) {
+        if warning {
+            warn!("{note}");
+        } else {
+            info!("{note}");
+        }
+    }
 }
 
 /// What the dataplane runs for `cfg`. The translator is built here, before any device
@@ -267,6 +275,8 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     init_logging(&cfg);
     log_config(&cfg);
     let spec = spec(&cfg)?;
+    // Before anything is opened, bound or routed; held until the routes are gone.
+    let _claim = instance::Claim::take(&cfg.tun, &cfg.control_socket).map_err(runtime)?;
     let stop = Stop::new();
     signals::install(&stop).map_err(|e| runtime(format!("cannot install signal handlers: {e}")))?;
     let finished = dataplane::run(spec, &stop, |s| started(&cfg, &stop, s), stopping)?;

@@ -16,13 +16,25 @@ use super::device::Device;
 use super::engine::Engine;
 use super::handoff::{Handoff, Outbox};
 use super::io::{Io, send_frames};
-use crate::nat64::{SessionInfo, Shard, Sharding};
+use crate::nat64::{LOOKS_PER_SESSION, SessionInfo, Shard, Sharding};
 use crate::wire::vnet::{Offload, gso};
 use crate::xlat::reassembly::{self, Outcome};
 use crate::xlat::{DropReason, Nat64Core, Nat64Translator, Verdict};
 
 /// Sessions looked at per expiry call: bounds the pause a sweep adds to a batch.
 pub const EXPIRE_BUDGET: usize = 256;
+
+/// The budget of one expiry call when `created` sessions were created since the last
+/// one: [`EXPIRE_BUDGET`] plus the looks those sessions will cost the sweeper
+/// ([`LOOKS_PER_SESSION`] each). A busy worker runs its timers once per turn of its
+/// loop (a batch of reads, then up to [`HANDOFF_BUDGET`] hand-offs), so each turn
+/// budgets more expiry work than it brings and expiry keeps up with any flood; the
+/// call stays bounded, since a turn creates at most one or two sessions (a hairpin)
+/// per packet it translates.
+pub fn expire_budget(created: u64) -> usize {
+    let created = usize::try_from(created).unwrap_or(usize::MAX);
+    EXPIRE_BUDGET.saturating_add(created.saturating_mul(LOOKS_PER_SESSION))
+}
 
 /// How often an idle worker wakes up to expire sessions (held SYNs wait 6 s, so this
 /// is their resolution too).
@@ -85,6 +97,11 @@ pub struct Nat64Engine<'a> {
     /// With several workers: who owns which flow, and the rings to the owners.
     steer: Option<Steer>,
     requests: Option<Receiver<SessionsRequest>>,
+    /// The last expiry call stopped on its budget with due work left: tick again
+    /// before blocking (see `park`).
+    expiry_due: bool,
+    /// The shard's `sessions_created` at the last expiry call.
+    created_seen: u64,
 }
 
 struct Steer {
@@ -101,6 +118,8 @@ impl<'a> Nat64Engine<'a> {
             core: Nat64Core::new(xlat, shard, frags),
             steer: None,
             requests: None,
+            expiry_due: false,
+            created_seen: 0,
         }
     }
 
@@ -157,12 +176,18 @@ impl<'a> Nat64Engine<'a> {
         });
     }
 
+    /// One bounded expiry step; what it leaves due is done on the next turns of the
+    /// loop, which then does not block (`park`), not at the next [`TICK`].
     fn expire<D: Device>(&mut self, io: &mut Io<D>, now: u64) {
+        let created = self.core.shard().counters().sessions_created;
+        let budget = expire_budget(created.wrapping_sub(self.created_seen));
+        self.created_seen = created;
         let (dev, pkt, counters) = (&mut io.dev, &io.pkt, &io.counters);
-        self.core.expire(now, EXPIRE_BUDGET, &mut io.out, |out| {
+        let done = self.core.expire(now, budget, &mut io.out, |out| {
             send_frames(dev, out, pkt, counters, true);
         });
-        let timed_out = self.core.expire_fragments(now);
+        let (timed_out, frags_due) = self.core.expire_fragments(now);
+        self.expiry_due = done.due || frags_due;
         io.counters
             .drop_many(DropReason::FragmentTimeout, timed_out as u64);
         publish(&self.core, &io.counters);
@@ -317,9 +342,12 @@ impl Engine for Nat64Engine<'_> {
         self.answer_requests(now);
     }
 
+    /// False while expiry has due work left: the loop then polls without blocking and
+    /// ticks again, so a backlog of expired sessions drains in bounded steps between
+    /// packets instead of [`EXPIRE_BUDGET`] per idle [`TICK`].
     #[inline]
     fn park(&mut self) -> bool {
-        self.steer.as_ref().is_none_or(|st| st.handoff.park())
+        !self.expiry_due && self.steer.as_ref().is_none_or(|st| st.handoff.park())
     }
 
     #[inline]

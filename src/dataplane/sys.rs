@@ -700,6 +700,34 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The PID of the process at the other end of a connected Unix socket (SO_PEERCRED;
+/// for a socket connected to a listener, the process that called listen). None when
+/// that process is not visible from our PID namespace: the kernel then reports 0.
+pub fn peer_pid(fd: BorrowedFd<'_>) -> io::Result<Option<u32>> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `fd` is a valid, borrowed socket; SO_PEERCRED writes at most `len` bytes
+    // (one `struct ucred`, plain integers, any bit pattern valid) into `cred`, a live
+    // local of exactly that size, and updates `len`, a live local too.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(u32::try_from(cred.pid).ok().filter(|&p| p != 0))
+}
+
 /// Moves the calling *thread* into a new, empty network namespace (tests: a TUN device
 /// and routes that vanish when the thread ends). Threads it spawns inherit it.
 pub fn unshare_netns() -> io::Result<()> {

@@ -4,6 +4,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::tcp::{FIN, RST, SYN};
 use super::*;
+use crate::dataplane::nat64::{TICK, expire_budget};
 
 const ACK: u8 = 0x10;
 const MIN: u64 = 60_000;
@@ -424,10 +425,159 @@ fn expire_work_is_bounded() {
             .unwrap();
     }
     let n = s.expire(10 * MIN, 10, |_| {});
-    assert_eq!(n, 10);
+    assert_eq!(n.freed, 10);
+    assert!(n.due, "stopped on its budget with due sessions left");
     assert_eq!(s.session_count(), 490);
-    while s.expire(10 * MIN, 64, |_| {}) > 0 {}
+    let mut calls = 0;
+    while s.expire(10 * MIN, 64, |_| {}).due {
+        calls += 1;
+    }
+    assert_eq!(
+        calls,
+        490 / 64,
+        "each call but the last did its whole budget"
+    );
     assert_eq!(s.session_count(), 0);
+    assert_eq!(s.expire(10 * MIN, 64, |_| {}), Expired::default());
+    s.check_invariants();
+}
+
+/// A worker's timer as `dataplane::nat64` runs it: one expiry call per turn of the
+/// loop with `expire_budget` of the sessions created since the last call; an idle
+/// worker calls again at once while due work is left (`Engine::park` is then false),
+/// else it sleeps one `TICK`.
+#[derive(Default)]
+struct Timer {
+    created_seen: u64,
+}
+
+impl Timer {
+    /// One turn's expiry call; whether due work is left.
+    fn turn(&mut self, s: &mut Shard, now: u64) -> bool {
+        let created = s.counters().sessions_created;
+        let budget = expire_budget(created - self.created_seen);
+        self.created_seen = created;
+        let e = s.expire(now, budget, |_| {});
+        assert!(e.freed <= budget, "one call stays within its budget");
+        e.due
+    }
+
+    /// An idle worker's wake-up: turns until nothing due is left.
+    fn idle(&mut self, s: &mut Shard, now: u64) {
+        while self.turn(s, now) {}
+    }
+}
+
+/// A flood as a worker sees it: `per_turn` new UDP sessions per turn of its loop, one
+/// turn every `every` ms from `start`, each session its own host port (so its own
+/// binding and pool4 port), 4000 per host. `check` sees the shard after each turn's
+/// new sessions, with the turns so far. Returns each turn's time.
+fn flood(
+    s: &mut Shard,
+    timer: &mut Timer,
+    (n, per_turn): (usize, usize),
+    (start, every): (u64, u64),
+    mut check: impl FnMut(&Shard, &[u64]),
+) -> Vec<u64> {
+    let mut turns = Vec::new();
+    for (k, first) in (0..n).step_by(per_turn).enumerate() {
+        let now = start + k as u64 * every;
+        for i in first..(first + per_turn).min(n) {
+            let host = (c6((i / 4000) as u16), 1024 + (i % 4000) as u16);
+            s.lookup_or_create_v6(t6(Proto::Udp, host, (R1, 53)), 0, now)
+                .unwrap_or_else(|r| panic!("flow {i} at {now} ms refused: {r:?}"));
+        }
+        turns.push(now);
+        check(s, &turns);
+        timer.turn(s, now);
+    }
+    turns
+}
+
+/// The bound of `nat64`'s "Expiry": at `now`, every session of the flood whose turn
+/// was at `turns[k]` is alive while idle less than `timeout` (RFC 6146 §3.5.1: a UDP
+/// session lives at least its lifetime, UDP_Min or more) and gone once idle
+/// 1.25 × `timeout`.
+fn check_lifetimes(s: &Shard, turns: &[u64], per_turn: usize, timeout: u64, now: u64) {
+    let alive_at_least = turns.iter().filter(|&&t| now - t < timeout).count() * per_turn;
+    let alive_at_most = turns
+        .iter()
+        .filter(|&&t| now - t < timeout + timeout / 4)
+        .count()
+        * per_turn;
+    let n = s.session_count();
+    assert!(
+        (alive_at_least..=alive_at_most).contains(&n),
+        "{n} sessions at {now} ms; expected {alive_at_least} to {alive_at_most}"
+    );
+}
+
+/// RFC 6146 §3.5.1 and §4 (session lifetimes; UDP_Min 2 min): a million UDP sessions
+/// created in 10 s, then nothing. Each goes between 1 and 1.25 × its lifetime, with its
+/// pool4 port and its quotas: a second flood of the same size, from the same hosts,
+/// is then admitted whole (it would be refused by max-sessions, the per-host quota
+/// and the pool4 ports otherwise). Expiry runs as an idle worker runs it, so no single
+/// call does more than its budget.
+#[test]
+fn flood_expires_within_its_lifetime_rfc6146_3_5_1_and_4() {
+    const N: usize = 1_000_000;
+    let timeout = 2 * MIN;
+    // 20 addresses × 64 512 ports: 1.29 M, fewer than two floods.
+    let pool = Pool4::new((1..=20).map(|i| Ipv4Addr::new(192, 0, 2, i)).collect());
+    let mut c = ShardConfig::new(pool, N);
+    c.timeouts.udp = timeout;
+    (c.max_sessions_per_addr, c.max_sessions_per_prefix) = (4000, 4000);
+    let mut s = shard(c);
+    let mut timer = Timer::default();
+    // 100 000 new sessions/s, in batches of 64 (a busy worker's turns).
+    let turns = flood(
+        &mut s,
+        &mut timer,
+        (N, 64),
+        (0, 64 * 1000 / 100_000),
+        |_, _| {},
+    );
+    assert_eq!(s.session_count(), N);
+    let end = *turns.last().unwrap() + timeout + timeout / 4;
+    let mut now = turns.last().unwrap() + TICK.as_millis() as u64;
+    while now <= end + TICK.as_millis() as u64 {
+        timer.idle(&mut s, now);
+        check_lifetimes(&s, &turns, 64, timeout, now);
+        now += TICK.as_millis() as u64;
+    }
+    assert_eq!((s.session_count(), s.bib_count()), (0, 0));
+    assert_eq!(s.counters().sessions_expired, N as u64);
+    flood(
+        &mut s,
+        &mut timer,
+        (N, 64),
+        (now, 64 * 1000 / 100_000),
+        |_, _| {},
+    );
+    assert_eq!(s.session_count(), N);
+    assert_eq!(s.counters().refused, [0; Refusal::COUNT]);
+}
+
+/// RFC 6146 §3.5.1: the same bound while the worker never idles. Each turn of its
+/// loop creates 320 sessions (a batch of 64 reads and 256 parcels handed over by
+/// other workers) and makes one expiry call; over 200 s at 2 000 new sessions/s, past
+/// 1.25 × the 2-minute lifetime, the sweeper keeps up turn by turn.
+#[test]
+fn busy_worker_expiry_keeps_up_with_creation_rfc6146_3_5_1() {
+    const N: usize = 400_000;
+    const PER_TURN: usize = 64 + 256;
+    let timeout = 2 * MIN;
+    let pool = Pool4::new((1..=8).map(|i| Ipv4Addr::new(192, 0, 2, i)).collect());
+    let mut c = ShardConfig::new(pool, N);
+    c.timeouts.udp = timeout;
+    let mut s = shard(c);
+    let mut timer = Timer::default();
+    // 320 sessions every 160 ms: 2 000/s.
+    flood(&mut s, &mut timer, (N, PER_TURN), (0, 160), |s, turns| {
+        let now = *turns.last().unwrap();
+        check_lifetimes(s, turns, PER_TURN, timeout, now);
+    });
+    assert!(s.counters().sessions_expired > N as u64 / 4);
     s.check_invariants();
 }
 

@@ -5,7 +5,7 @@
 //! (session expiry, held-SYN expiry and the ICMP errors they cause) run when the caller
 //! calls [`Nat64Core::expire`].
 
-use crate::nat64::{Event, Shard};
+use crate::nat64::{Event, Expired, Shard};
 use crate::wire::buf::PacketBuf;
 use crate::wire::vnet::Offload;
 
@@ -57,10 +57,11 @@ impl<'a> Nat64Core<'a> {
         self.frags.push(pkt, now)
     }
 
-    /// Drops the datagrams that did not complete in time; returns how many fragments
-    /// went with them.
-    pub fn expire_fragments(&mut self, now: u64) -> usize {
-        self.frags.expire(now)
+    /// Drops the datagrams that did not complete in time (a bounded number); returns
+    /// how many fragments went with them, and whether more are due already.
+    pub fn expire_fragments(&mut self, now: u64) -> (usize, bool) {
+        let dropped = self.frags.expire(now);
+        (dropped, self.frags.due(now))
     }
 
     /// Translates one packet read with `offload` metadata (see
@@ -130,14 +131,15 @@ impl<'a> Nat64Core<'a> {
     /// Frees what has timed out, looking at no more than `budget` entries, and answers
     /// each held SYN that saw no simultaneous open with ICMP Port Unreachable: built in
     /// `out`, then handed to `send` (which writes `out`'s frames). Returns how many
-    /// sessions were freed.
+    /// sessions were freed and whether due work is left ([`Shard::expire`]): the
+    /// caller then calls again soon, before it waits for its next timer tick.
     pub fn expire(
         &mut self,
         now: u64,
         budget: usize,
         out: &mut Output,
         mut send: impl FnMut(&Output),
-    ) -> usize {
+    ) -> Expired {
         let (xlat, held) = (self.xlat, &mut self.held);
         self.shard.expire(now, budget, |ev| {
             let Event::HeldSynExpired {

@@ -276,6 +276,14 @@ impl Reassembly {
         dropped
     }
 
+    /// Whether a datagram's timeout has passed (work for the next [`expire`](Self::expire)
+    /// call: the worker keeps calling while this holds, instead of waiting for its tick).
+    pub fn due(&self, now: u64) -> bool {
+        self.dgrams
+            .get(self.oldest as usize)
+            .is_some_and(|g| now.saturating_sub(g.born) >= self.limits.timeout_ms)
+    }
+
     /// A new datagram entry for `p`, if the limits allow one.
     fn create(&mut self, p: &Parsed, now: u64) -> Result<u32, DropReason> {
         if self.free_frags.is_empty() {

@@ -32,6 +32,7 @@ use std::path::PathBuf;
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
+use super::limits::{default_per_address, default_per_subscriber};
 use super::resolve::rfc6052_embed;
 use super::table::{List, One, keys};
 use super::values::syntax::*;
@@ -216,14 +217,21 @@ keys! {
     max_sessions_per_subscriber: u32 = One(MAX_SESSIONS) => {
         key: "max-sessions-per-subscriber",
         scope: Nat64,
-        default: Value("16384"),
-        readme: "sessions one subscriber may hold; its new flows beyond that are refused (counted as `nat64_subscriber_limit`)",
+        // A subscriber only ever uses its own worker's ports and table: see `limits`.
+        default: Computed(
+            "1/8 of what one worker holds: the smaller of its pool4 ports (addresses × `pool4-ports` ÷ `workers`) and its sessions (`max-sessions` ÷ `workers`), at most 16384",
+            default_per_subscriber(&pool4, pool4_ports, workers, max_sessions)
+        ),
+        readme: "sessions one subscriber may hold; its new flows beyond that are refused (counted as `nat64_subscriber_limit`); a value above one worker's share is warned about at start (see below)",
     }
     /// NAT64: sessions one IPv6 address may hold
     max_sessions_per_address: u32 = One(MAX_SESSIONS) => {
         key: "max-sessions-per-address",
         scope: Nat64,
-        default: Value("8192"),
+        default: Computed(
+            "half of `max-sessions-per-subscriber`",
+            default_per_address(max_sessions_per_subscriber)
+        ),
         readme: "sessions one IPv6 address may hold (also counted as `nat64_subscriber_limit` when refused)",
     }
     /// NAT64: length of the IPv6 prefix that is one subscriber, 1 to 64

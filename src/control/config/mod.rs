@@ -9,7 +9,8 @@
 //! Every key is declared once, in `keys.rs`; the modules around it are split by concern:
 //! `values.rs` (value kinds and their parsers), `file.rs` (the TOML layer), `flags.rs` (the
 //! clap layer), `resolve.rs` (the merged [`Config`] and its cross-key checks) and
-//! `render.rs` (`check-config` output, `--help` defaults, the README tables), with
+//! `render.rs` (`check-config` output, `--help` defaults, the README tables), `limits.rs`
+//! (the NAT64 per-subscriber limits' defaults, derived from a worker's share), with
 //! `table.rs` holding the macro that ties the declarations to all of them.
 
 use std::fmt;
@@ -17,6 +18,7 @@ use std::fmt;
 mod file;
 pub mod flags;
 mod keys;
+pub mod limits;
 pub mod render;
 mod resolve;
 mod table;

@@ -392,18 +392,26 @@ mod tests {
         let sc = c.shard_config();
         assert_eq!(sc.timeouts.icmp, 60_000);
         assert_eq!(sc.pool.icmp.first, 0);
+        // The limits are 1/8 of a worker's share (`limits`); with a /28 the share is the
+        // worker's table, 262 144 sessions split over the workers.
+        let per_sub = (262_144u32.div_ceil(u32::from(c.workers)) / 8).min(16_384);
         assert_eq!(
             (
                 sc.max_sessions_per_prefix,
                 sc.max_sessions_per_addr,
                 sc.subscriber_prefix_len
             ),
-            (16_384, 8192, 64)
+            (per_sub, per_sub / 2, 64)
         );
         // Several workers share the state by owner (see dataplane::handoff).
         let c =
             resolve_file("mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]\nworkers = 2").unwrap();
         assert_eq!(c.workers, 2);
+        let sc = c.shard_config();
+        assert_eq!(
+            (sc.max_sessions_per_prefix, sc.max_sessions_per_addr),
+            (16_384, 8192)
+        );
         let c = resolve_file(
             "mode = \"nat64\"\npool4 = [\"203.0.113.16/28\"]\neam = [\"2001:db8:1::/120=192.0.2.0/24\"]",
         )

@@ -7,6 +7,13 @@
 //! chance). So the packet path never reorders a queue, an idle session lives between
 //! 1 and 1.25 times its timeout, and the work per `expire` call is bounded by its
 //! budget: no table is ever scanned.
+//!
+//! The 1.25 holds only if the sweeper keeps up: a flood creates sessions far faster
+//! than a fixed budget per timer tick frees them (256 per second would take an hour for
+//! a million). So `expire` says when it stopped on its budget with due heads left
+//! ([`Expired::due`]), and the caller calls it again at once, between its packets,
+//! until nothing due is left: the backlog drains at the speed of the CPU in bounded
+//! steps, never in one stop-the-world pass.
 
 use super::super::config::Proto;
 use super::super::tcp::{self, Lifetime, OnTimeout, Side, TcpState};
@@ -26,6 +33,23 @@ pub(super) const C_FREE: u8 = 255;
 /// A queue is looked at every `timeout / CHECKS` per session, so an idle session lives
 /// between its timeout and 1.25 × it.
 const CHECKS: u32 = 4;
+
+/// Looks the sweeper takes at a session that stays idle until it is freed: one per
+/// quarter of its timeout (three second chances, then the free). A caller creating
+/// sessions budgets this much expiry work per new session to keep up with them
+/// (`dataplane::nat64::expire_budget`).
+pub const LOOKS_PER_SESSION: usize = CHECKS as usize;
+
+/// What one [`Shard::expire`] call did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// Sessions freed.
+    pub freed: usize,
+    /// The budget ran out with work already due (a queue head or a held SYN past its
+    /// time): call again soon, without waiting for the next timer tick, or sessions
+    /// outlive their timeout and keep their pool4 ports and quotas.
+    pub due: bool,
+}
 
 /// Head and tail of one class's queue, linked through `Sess::q_prev`/`q_next`.
 #[derive(Clone, Copy)]
@@ -115,11 +139,12 @@ impl Shard {
         }
     }
 
-    /// Frees what has timed out, looking at no more than `budget` queue heads (plus
-    /// held SYNs); returns how many sessions were freed. Events (ICMP errors to send,
-    /// probes) go to `on_event`. Call it often (every loop turn or millisecond) with
-    /// a small budget: the work per call is bounded and no table is ever scanned.
-    pub fn expire(&mut self, now: u64, budget: usize, mut on_event: impl FnMut(Event)) -> usize {
+    /// Frees what has timed out, looking at no more than `budget` queue heads and held
+    /// SYNs; returns how many sessions were freed and whether due work is left. Events
+    /// (ICMP errors to send, probes) go to `on_event`. Call it on every timer tick with
+    /// a small budget, and again at once while [`Expired::due`]: the work per call is
+    /// bounded and no table is ever scanned.
+    pub fn expire(&mut self, now: u64, budget: usize, mut on_event: impl FnMut(Event)) -> Expired {
         let now32 = now as u32;
         let mut work = 0;
         self.expire_held(now32, budget, &mut work, &mut on_event);
@@ -130,7 +155,26 @@ impl Shard {
             freed += self.expire_class(class as u8, now32, budget, &mut work, &mut on_event);
         }
         self.next_class = (self.next_class + 1) % NCLASS;
-        freed
+        // Below its budget every loop stopped at a head not yet due, and what a call
+        // re-queues is stamped `now`: nothing due is left then.
+        let due = work >= budget && self.expiry_due(now32);
+        Expired { freed, due }
+    }
+
+    /// Whether a held SYN or a queue head is due for a look.
+    fn expiry_due(&self, now32: u32) -> bool {
+        self.held_due(now32)
+            || (0..NCLASS).any(|class| {
+                let s = self.queues[class].head;
+                s != NIL
+                    && now32.wrapping_sub(self.sessions[s as usize].queued)
+                        >= self.check_interval(class as u8)
+            })
+    }
+
+    /// How long a session waits in `class`'s queue before the sweeper looks at it.
+    fn check_interval(&self, class: u8) -> u32 {
+        (self.timeout[class as usize] / CHECKS).max(1)
     }
 
     fn expire_class(
@@ -142,7 +186,7 @@ impl Shard {
         on_event: &mut impl FnMut(Event),
     ) -> usize {
         let timeout = self.timeout[class as usize];
-        let interval = (timeout / CHECKS).max(1);
+        let interval = self.check_interval(class);
         let mut freed = 0;
         while *work < budget {
             let s = self.queues[class as usize].head;

@@ -68,6 +68,15 @@ impl Shard {
         false
     }
 
+    /// Whether the oldest held SYN waits to be dropped: past TCP_INCOMING_SYN, or
+    /// already taken by a simultaneous open.
+    pub(super) fn held_due(&self, now32: u32) -> bool {
+        let limit = self.cfg.timeouts.tcp_incoming_syn as u32;
+        self.held
+            .front()
+            .is_some_and(|h| !h.live || now32.wrapping_sub(h.at) >= limit)
+    }
+
     /// Drops the held SYNs older than TCP_INCOMING_SYN, reporting each that no
     /// simultaneous open took, within the `budget` of the current `expire` call.
     pub(super) fn expire_held(
@@ -77,12 +86,7 @@ impl Shard {
         work: &mut usize,
         on_event: &mut impl FnMut(Event),
     ) {
-        let limit = self.cfg.timeouts.tcp_incoming_syn as u32;
-        while *work < budget {
-            let Some(h) = self.held.front() else { break };
-            if h.live && now32.wrapping_sub(h.at) < limit {
-                break;
-            }
+        while *work < budget && self.held_due(now32) {
             *work += 1;
             let Some(h) = self.held.pop_front() else {
                 break;

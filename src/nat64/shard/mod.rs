@@ -35,6 +35,7 @@ use super::tcp::{self, Side, TcpState};
 use super::tuple::{Tuple4, Tuple6};
 use super::types::{Inbound, Outbound, Refusal, ShardCounters, V4Lookup};
 use bib::{BIB_STATIC, Bib};
+pub use expiry::{Expired, LOOKS_PER_SESSION};
 use expiry::{Fifo, NCLASS};
 use held::Held;
 use session::{Sess, hash_sess, v4key};

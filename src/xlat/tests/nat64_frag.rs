@@ -331,5 +331,5 @@ fn fragments_refused_by_reassembly_create_nothing() {
         Some(Verdict::Drop(DropReason::FragmentDuplicate))
     );
     assert_eq!(core.shard().session_count(), 0);
-    assert_eq!(core.expire_fragments(2000), 1);
+    assert_eq!(core.expire_fragments(2000), (1, false));
 }

@@ -163,7 +163,9 @@ fn rfc6146_3_4_incomplete_datagrams_time_out() {
     push(&mut r, &f[0], 0);
     push(&mut r, &f[1], 500);
     assert_eq!(r.expire(TIMEOUT - 1), 0);
+    assert!(!r.due(TIMEOUT - 1) && r.due(TIMEOUT));
     assert_eq!(r.expire(TIMEOUT), 2);
+    assert!(!r.due(TIMEOUT));
     assert_eq!(r.held(), 0);
     assert_eq!(r.counts().timed_out, 2);
     assert_eq!(push(&mut r, &f[2], TIMEOUT + 1).0, Outcome::Queued);
