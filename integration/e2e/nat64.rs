@@ -141,6 +141,37 @@ fn rfc6146_s3_5_1_two_clients_same_source_port() {
     finish(&mut lab);
 }
 
+/// RFC 6146 §3.5.1.1 / RFC 4787 REQ-3 with the default `pool4-ports` (1-65535), on two
+/// workers: a flow from a well-known source port (123) keeps a well-known pool4 port,
+/// one from a high port (40000) gets a high one; both keep their parity (REQ-4).
+#[test]
+fn rfc6146_s3_5_1_1_well_known_source_ports_stay_well_known() {
+    let mut lab = nat64_lab(&["--workers", "2"]);
+    let srv = lab
+        .spawn(
+            Node::Srv,
+            "udp-peers",
+            &["python3", "-c", UDP_PEERS, addr::SRV4, "7012", "2"],
+        )
+        .unwrap();
+    lab.wait_listening(Node::Srv, "udp", 7012).unwrap();
+    for sport in ["123", "40000"] {
+        let argv = ["python3", "-c", UDP_FROM_PORT, addr::SRV6, "7012", sport];
+        run_ok_within(&lab, Node::Cli, 20, &argv);
+    }
+    lab.wait(srv, Duration::from_secs(5));
+    let (stdout, _) = lab.output(srv);
+    let ports: Vec<u16> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("peer "))
+        .filter_map(|p| p.rsplit_once(':')?.1.parse().ok())
+        .collect();
+    assert_eq!(ports.len(), 2, "{stdout}");
+    assert!(ports[0] < 1024 && ports[0] % 2 == 1, "{stdout}");
+    assert!(ports[1] >= 1024 && ports[1] % 2 == 0, "{stdout}");
+    finish(&mut lab);
+}
+
 /// RFC 6146 §3.5.3: an ICMP query session expires after ICMP_DEFAULT (here 2 s) even
 /// without traffic (the idle worker's timer sweeps it).
 #[test]

@@ -89,9 +89,28 @@ impl Pool4 {
     }
 }
 
-/// Worker `w`'s slice of `range` when it is cut into `workers` contiguous pieces.
-/// Replies find their owner by the slice their destination port falls in
-/// ([`owner_of_port`]), so both must use this one function.
+/// The two port classes RFC 6146 §3.5.1.1 (after RFC 4787 REQ-3) keeps apart: a flow
+/// from a well-known source port gets a well-known pool4 port when it can, and a flow
+/// from any other port never gets one.
+pub const PORT_CLASSES: [PortRange; 2] = [PortRange::new(0, 1023), PortRange::new(1024, 65535)];
+
+/// The class of `port`: 0 for well-known (0–1023), 1 for the rest.
+#[inline]
+pub fn port_class(port: u16) -> usize {
+    usize::from(port > PORT_CLASSES[0].last)
+}
+
+const EMPTY: PortRange = PortRange { first: 1, last: 0 };
+
+/// Worker `w`'s ports of `range`: its slice of each class (well-known, then the rest),
+/// every class cut into `workers` contiguous pieces, so that every worker can keep a
+/// flow in its class. Replies find their owner by the slice their destination port
+/// falls in ([`owner_of_port`]), so both must use these functions.
+pub fn port_slices(range: PortRange, worker: usize, workers: usize) -> [PortRange; 2] {
+    PORT_CLASSES.map(|c| intersect(range, c).map_or(EMPTY, |r| port_slice(r, worker, workers)))
+}
+
+/// Worker `w`'s piece of `range` cut into `workers` contiguous pieces.
 pub fn port_slice(range: PortRange, worker: usize, workers: usize) -> PortRange {
     let n = range.len() as usize;
     let w = workers.max(1);
@@ -100,7 +119,7 @@ pub fn port_slice(range: PortRange, worker: usize, workers: usize) -> PortRange 
     let first = u32::from(range.first) + lo as u32;
     if hi == lo {
         // More workers than ports: an empty slice.
-        return PortRange { first: 1, last: 0 };
+        return EMPTY;
     }
     PortRange {
         first: first as u16,
@@ -108,8 +127,14 @@ pub fn port_slice(range: PortRange, worker: usize, workers: usize) -> PortRange 
     }
 }
 
-/// Inverse of [`port_slice`]: which worker's slice holds `port`.
+/// Inverse of [`port_slices`]: which worker's slice holds `port`.
 pub fn owner_of_port(range: PortRange, workers: usize, port: u16) -> Option<usize> {
+    let part = intersect(range, PORT_CLASSES[port_class(port)])?;
+    slice_owner(part, workers, port)
+}
+
+/// Inverse of [`port_slice`].
+fn slice_owner(range: PortRange, workers: usize, port: u16) -> Option<usize> {
     if !range.contains(port) {
         return None;
     }
@@ -125,6 +150,13 @@ pub fn owner_of_port(range: PortRange, workers: usize, port: u16) -> Option<usiz
         guess -= 1;
     }
     Some(guess)
+}
+
+/// The ports two ranges share.
+pub fn intersect(a: PortRange, b: PortRange) -> Option<PortRange> {
+    let first = a.first.max(b.first);
+    let last = a.last.min(b.last);
+    (first <= last).then_some(PortRange { first, last })
 }
 
 /// Session lifetimes in milliseconds (RFC 6146 §4 defaults).
@@ -333,22 +365,33 @@ mod tests {
                 PortRange::new(0, 65535),
                 PortRange::new(5, 9),
             ] {
-                let mut next = u32::from(range.first);
-                for w in 0..workers {
-                    let s = port_slice(range, w, workers);
-                    if s.is_empty() {
+                for (class, part) in PORT_CLASSES.iter().enumerate() {
+                    let Some(part) = intersect(range, *part) else {
                         continue;
+                    };
+                    let mut next = u32::from(part.first);
+                    for w in 0..workers {
+                        let s = port_slices(range, w, workers)[class];
+                        if s.is_empty() {
+                            continue;
+                        }
+                        assert_eq!(u32::from(s.first), next);
+                        next = u32::from(s.last) + 1;
+                        for p in [s.first, s.last, s.first + (s.last - s.first) / 2] {
+                            assert_eq!(owner_of_port(range, workers, p), Some(w));
+                        }
                     }
-                    assert_eq!(u32::from(s.first), next);
-                    next = u32::from(s.last) + 1;
-                    for p in [s.first, s.last, s.first + (s.last - s.first) / 2] {
-                        assert_eq!(owner_of_port(range, workers, p), Some(w));
-                    }
+                    assert_eq!(next, u32::from(part.last) + 1);
                 }
-                assert_eq!(next, u32::from(range.last) + 1);
             }
         }
         assert_eq!(owner_of_port(PortRange::new(1024, 65535), 4, 80), None);
+        // RFC 6146 §3.5.1.1: with the well-known ports in the range, every worker has
+        // some of both classes.
+        for w in 0..4 {
+            let [low, high] = port_slices(PortRange::new(1, 65535), w, 4);
+            assert!(!low.is_empty() && low.last <= 1023 && high.first >= 1024);
+        }
     }
 
     #[test]

@@ -4,88 +4,124 @@
 //! RFC 4787 REQ-2/3/4, RFC 6056):
 //! 1. the address paired with the IPv6 host (chosen by a keyed hash of its address,
 //!    so a host keeps one IPv4 address while that address has room);
-//! 2. the port range of the source port: well-known (0–1023) or not (1024–65535);
+//! 2. the port class of the source port: well-known (0–1023) or not (1024–65535). A
+//!    well-known source port falls back to the other class when its own is full; a port
+//!    above 1023 is never mapped below 1024 (RFC 4787 REQ-3);
 //! 3. the parity of the source port (not for ICMP identifiers);
 //! 4. within those, a random start and a linear search (RFC 6056 Algorithm 1), so
 //!    mappings cannot be predicted from earlier ones.
 //!
-//! One bitmap per (protocol, address) covers the slice: 8 KB per address at most.
+//! One bitmap per (protocol, class, address) covers the shard's slice of that class:
+//! 8 KB per address at most.
 
-use super::config::{Pool4, PortRange, Proto, port_slice};
+use super::config::{PORT_CLASSES, Pool4, PortRange, Proto, intersect, port_class, port_slices};
 
-pub struct PortAllocator {
-    slices: [PortRange; 3],
-    words: [usize; 3],
-    /// Per protocol: `addrs × words` bits, 1 = in use.
-    bits: [Vec<u64>; 3],
-    naddrs: usize,
+/// One protocol's ports of one class in this shard: the slice, and a bitmap per
+/// address (1 = in use).
+struct ClassMap {
+    slice: PortRange,
+    words: usize,
+    bits: Vec<u64>,
 }
 
-const WELL_KNOWN: PortRange = PortRange::new(0, 1023);
-const NOT_WELL_KNOWN: PortRange = PortRange::new(1024, 65535);
+impl ClassMap {
+    fn new(slice: PortRange, naddrs: usize) -> Self {
+        let words = if slice.is_empty() {
+            0
+        } else {
+            (slice.len() as usize).div_ceil(64)
+        };
+        ClassMap {
+            slice,
+            words,
+            bits: vec![0u64; words * naddrs],
+        }
+    }
+
+    fn bit(&self, addr: usize, port: u16) -> Option<(usize, u64)> {
+        if self.slice.is_empty() || !self.slice.contains(port) {
+            return None;
+        }
+        let off = usize::from(port - self.slice.first);
+        Some((addr * self.words + off / 64, 1 << (off % 64)))
+    }
+
+    /// A free port of `sub` (inside the slice) with the given parity, scanning from a
+    /// random point and wrapping.
+    fn search(&self, addr: usize, sub: PortRange, parity: Option<u16>, r: u64) -> Option<u16> {
+        let bits = self.bits.get(addr * self.words..(addr + 1) * self.words)?;
+        let a = usize::from(sub.first - self.slice.first);
+        let b = usize::from(sub.last - self.slice.first) + 1; // exclusive
+        let start = a + (r % (b - a) as u64) as usize;
+        // Bit i is port slice.first + i: its parity flips with slice.first's.
+        let par_mask = match parity {
+            None => u64::MAX,
+            Some(p) if (u16::from(p != 0) ^ (self.slice.first & 1)) == 0 => 0x5555_5555_5555_5555,
+            Some(_) => 0xaaaa_aaaa_aaaa_aaaa,
+        };
+        let found = scan(bits, start, b, par_mask).or_else(|| scan(bits, a, start, par_mask))?;
+        Some(self.slice.first + found as u16)
+    }
+}
+
+pub struct PortAllocator {
+    /// Per protocol, per class (well-known, other).
+    maps: [[ClassMap; 2]; 3],
+    naddrs: usize,
+}
 
 impl PortAllocator {
     pub fn new(pool: &Pool4, worker: usize, workers: usize) -> Self {
         let naddrs = pool.addrs.len();
-        let slices = Proto::ALL.map(|p| port_slice(pool.range(p), worker, workers));
-        let words = slices.map(|s| {
-            if s.is_empty() {
-                0
-            } else {
-                (s.len() as usize).div_ceil(64)
-            }
-        });
-        let bits = [0, 1, 2].map(|i| vec![0u64; words[i] * naddrs]);
-        PortAllocator {
-            slices,
-            words,
-            bits,
-            naddrs,
-        }
+        let maps = Proto::ALL
+            .map(|p| port_slices(pool.range(p), worker, workers).map(|s| ClassMap::new(s, naddrs)));
+        PortAllocator { maps, naddrs }
     }
 
     pub fn bytes(&self) -> usize {
-        self.bits.iter().map(|b| b.len() * 8).sum()
+        self.maps.iter().flatten().map(|m| m.bits.len() * 8).sum()
     }
 
+    /// Whether `port` is in this shard's slice of `proto`'s range.
     #[cfg(test)]
-    pub fn slice(&self, proto: Proto) -> PortRange {
-        self.slices[proto as usize]
+    pub fn in_slice(&self, proto: Proto, port: u16) -> bool {
+        self.maps[proto as usize][port_class(port)]
+            .slice
+            .contains(port)
     }
 
-    fn bit(&self, proto: Proto, addr: usize, port: u16) -> Option<(usize, u64)> {
-        let s = self.slices[proto as usize];
-        if s.is_empty() || !s.contains(port) || addr >= self.naddrs {
+    fn bit(&self, proto: Proto, addr: usize, port: u16) -> Option<(&ClassMap, usize, u64)> {
+        if addr >= self.naddrs {
             return None;
         }
-        let off = usize::from(port - s.first);
-        Some((
-            addr * self.words[proto as usize] + off / 64,
-            1 << (off % 64),
-        ))
+        let m = &self.maps[proto as usize][port_class(port)];
+        m.bit(addr, port).map(|(w, b)| (m, w, b))
     }
 
     #[cfg(test)]
     pub fn is_used(&self, proto: Proto, addr: usize, port: u16) -> bool {
         self.bit(proto, addr, port)
-            .is_some_and(|(w, m)| self.bits[proto as usize][w] & m != 0)
+            .is_some_and(|(m, w, b)| m.bits[w] & b != 0)
     }
 
     /// Marks a port taken (e.g. by a static entry). False if out of slice or taken.
     pub fn reserve(&mut self, proto: Proto, addr: usize, port: u16) -> bool {
-        match self.bit(proto, addr, port) {
-            Some((w, m)) if self.bits[proto as usize][w] & m == 0 => {
-                self.bits[proto as usize][w] |= m;
-                true
-            }
-            _ => false,
+        let Some((_, w, b)) = self.bit(proto, addr, port) else {
+            return false;
+        };
+        let m = &mut self.maps[proto as usize][port_class(port)];
+        if m.bits[w] & b != 0 {
+            return false;
         }
+        m.bits[w] |= b;
+        true
     }
 
     pub fn release(&mut self, proto: Proto, addr: usize, port: u16) {
-        if let Some((w, m)) = self.bit(proto, addr, port) {
-            debug_assert!(self.bits[proto as usize][w] & m != 0, "double release");
-            self.bits[proto as usize][w] &= !m;
+        if let Some((_, w, b)) = self.bit(proto, addr, port) {
+            let m = &mut self.maps[proto as usize][port_class(port)];
+            debug_assert!(m.bits[w] & b != 0, "double release");
+            m.bits[w] &= !b;
         }
     }
 
@@ -98,68 +134,41 @@ impl PortAllocator {
         pref: usize,
         mut rand: impl FnMut() -> u64,
     ) -> Option<(usize, u16)> {
-        let slice = self.slices[proto as usize];
-        if slice.is_empty() || self.naddrs == 0 {
+        if self.naddrs == 0 {
             return None;
         }
-        let class = if WELL_KNOWN.contains(sport) {
-            WELL_KNOWN
-        } else {
-            NOT_WELL_KNOWN
+        let own = port_class(sport);
+        // ICMP identifiers have no classes (RFC 6146 §3.5.3): any free one will do,
+        // the identifier's own class first.
+        let classes: &[usize] = match (proto, own) {
+            (_, 0) => &[0, 1],
+            (Proto::Icmp, _) => &[1, 0],
+            _ => &[1],
         };
         let parity = (proto != Proto::Icmp).then_some(sport & 1);
         for k in 0..self.naddrs {
             let addr = (pref + k) % self.naddrs;
-            // Relax parity first, then the range class (RFC 6146 §3.5.1.1 asks for
-            // both only "if possible").
-            let tries = [(Some(class), parity), (Some(class), None), (None, None)];
-            for (range, par) in tries {
-                let sub = match range {
-                    Some(c) => intersect(slice, c),
-                    None => Some(slice),
-                };
-                let Some(sub) = sub else { continue };
-                if let Some(port) = self.search(proto, addr, sub, par, rand()) {
-                    let reserved = self.reserve(proto, addr, port);
-                    debug_assert!(reserved);
-                    return Some((addr, port));
+            // Relax parity first, then the class (RFC 6146 §3.5.1.1 asks for both
+            // only "if possible"; a port above 1023 never goes below 1024).
+            for &class in classes {
+                for par in [parity, None] {
+                    if par.is_some() && class != own {
+                        continue;
+                    }
+                    let m = &self.maps[proto as usize][class];
+                    let Some(sub) = intersect(m.slice, PORT_CLASSES[class]) else {
+                        continue;
+                    };
+                    if let Some(port) = m.search(addr, sub, par, rand()) {
+                        let reserved = self.reserve(proto, addr, port);
+                        debug_assert!(reserved);
+                        return Some((addr, port));
+                    }
                 }
             }
         }
         None
     }
-
-    /// A free port in `sub` (inside the slice) with the given parity, scanning from a
-    /// random point and wrapping.
-    fn search(
-        &self,
-        proto: Proto,
-        addr: usize,
-        sub: PortRange,
-        parity: Option<u16>,
-        r: u64,
-    ) -> Option<u16> {
-        let slice = self.slices[proto as usize];
-        let nw = self.words[proto as usize];
-        let bits = &self.bits[proto as usize][addr * nw..(addr + 1) * nw];
-        let a = usize::from(sub.first - slice.first);
-        let b = usize::from(sub.last - slice.first) + 1; // exclusive
-        let start = a + (r % (b - a) as u64) as usize;
-        // Bit i is port slice.first + i: its parity flips with slice.first's.
-        let par_mask = match parity {
-            None => u64::MAX,
-            Some(p) if (u16::from(p != 0) ^ (slice.first & 1)) == 0 => 0x5555_5555_5555_5555,
-            Some(_) => 0xaaaa_aaaa_aaaa_aaaa,
-        };
-        let found = scan(bits, start, b, par_mask).or_else(|| scan(bits, a, start, par_mask))?;
-        Some(slice.first + found as u16)
-    }
-}
-
-fn intersect(a: PortRange, b: PortRange) -> Option<PortRange> {
-    let first = a.first.max(b.first);
-    let last = a.last.min(b.last);
-    (first <= last).then_some(PortRange { first, last })
 }
 
 /// First clear bit in [from, to) whose position is allowed by `par_mask`.
@@ -223,6 +232,49 @@ mod tests {
         }
     }
 
+    /// RFC 4787 REQ-3 (RFC 6146 §3.5.1.1): a source port above 1023 is never mapped to
+    /// one below 1024, even when the rest is used up; a well-known source port takes a
+    /// well-known port first, then falls back to the rest.
+    #[test]
+    fn rfc4787_req3_high_ports_never_go_below_1024() {
+        let mut p = pool(1);
+        p.udp = PortRange::new(1020, 1027);
+        let mut a = PortAllocator::new(&p, 0, 1);
+        let mut r = rng(9);
+        let high: Vec<u16> = (0..4)
+            .map(|_| a.allocate(Proto::Udp, 40000, 0, &mut r).unwrap().1)
+            .collect();
+        assert!(high.iter().all(|&x| x >= 1024), "{high:?}");
+        assert_eq!(a.allocate(Proto::Udp, 40001, 0, &mut r), None);
+        let low: Vec<u16> = (0..4)
+            .map(|_| a.allocate(Proto::Udp, 53, 0, &mut r).unwrap().1)
+            .collect();
+        assert!(low.iter().all(|&x| x < 1024), "{low:?}");
+        assert_eq!(a.allocate(Proto::Udp, 53, 0, &mut r), None);
+        // A well-known source falls back to the other class when its own is full.
+        let mut a = PortAllocator::new(&p, 0, 1);
+        for _ in 0..4 {
+            a.allocate(Proto::Udp, 123, 0, &mut r).unwrap();
+        }
+        let (_, x) = a.allocate(Proto::Udp, 123, 0, &mut r).unwrap();
+        assert!(x >= 1024);
+    }
+
+    /// Every worker gets well-known ports of its own when the range has them.
+    #[test]
+    fn every_worker_can_keep_a_well_known_source_port() {
+        let mut p = pool(1);
+        p.udp = PortRange::new(1, 65535);
+        let mut r = rng(4);
+        for w in 0..4 {
+            let mut a = PortAllocator::new(&p, w, 4);
+            let (_, x) = a.allocate(Proto::Udp, 53, 0, &mut r).unwrap();
+            assert!(x < 1024 && x & 1 == 1, "worker {w}: {x}");
+            let (_, y) = a.allocate(Proto::Udp, 50000, 0, &mut r).unwrap();
+            assert!(y >= 1024 && y & 1 == 0, "worker {w}: {y}");
+        }
+    }
+
     #[test]
     fn allocation_is_randomised_rfc6056() {
         let mut a = PortAllocator::new(&pool(1), 0, 1);
@@ -244,7 +296,7 @@ mod tests {
     fn stays_in_worker_slice_and_paired_address() {
         let p = pool(4);
         let mut a = PortAllocator::new(&p, 1, 3);
-        let s = port_slice(p.udp, 1, 3);
+        let s = crate::nat64::config::port_slice(p.udp, 1, 3);
         let mut r = rng(7);
         for _ in 0..1000 {
             let (addr, port) = a.allocate(Proto::Udp, 3000, 2, &mut r).unwrap();

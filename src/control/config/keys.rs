@@ -196,13 +196,17 @@ keys! {
         default: Empty("required in nat64 mode"),
         readme: "IPv4 addresses the IPv6 clients share (RFC 6146 pool4)",
     }
-    /// NAT64: TCP and UDP ports handed out on pool4 (ICMP identifiers: all)
+    /// NAT64: TCP and UDP ports handed out on pool4 (ICMP identifiers: all); a flow from
+    /// a well-known source port (0-1023) gets one of 1-1023 while any is free, a flow
+    /// from a higher port never does
     pool4_ports: PortRange = One(PORTS) => {
         key: "pool4-ports",
         scope: Nat64,
-        // RFC 6146 leaves the well-known ports to the host.
-        default: Value("1024-65535"),
-        readme: "TCP and UDP ports handed out (ICMP identifiers: all)",
+        // RFC 6146 §3.5.1.1 keeps well-known source ports well-known "if possible": the
+        // default makes it possible. Pool4 is routed into the TUN, never the host's own
+        // address, so its low ports serve no local service; 0 is no port.
+        default: Value("1-65535"),
+        readme: "TCP and UDP ports handed out (ICMP identifiers: all); every worker gets a slice of the well-known ports (1-1023) and of the rest: a flow from a well-known source port gets a well-known pool4 port while one is free, a flow from a higher port never gets one (RFC 6146 §3.5.1.1, RFC 4787 REQ-3)",
     }
     /// NAT64: sessions the tables are sized for at startup (about 110 bytes each)
     max_sessions: u32 = One(MAX_SESSIONS) => {

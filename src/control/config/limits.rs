@@ -12,7 +12,7 @@
 use ipnet::Ipv4Net;
 
 use super::{Config, Mode, Source};
-use crate::nat64::{PortRange, config::port_slice};
+use crate::nat64::{PortRange, config::port_slices};
 
 /// One subscriber may hold at most 1/`FAIR_SHARE` of its worker's share.
 pub const FAIR_SHARE: u64 = 8;
@@ -35,15 +35,16 @@ pub struct WorkerShare {
 impl WorkerShare {
     pub fn new(pool4: &[Ipv4Net], ports: PortRange, workers: u16, max_sessions: u32) -> Self {
         let workers = usize::from(workers.max(1));
-        // The slices differ by one port at most; the last is never the smaller.
-        let slice = port_slice(ports, 0, workers);
+        // The slices differ by one port per class at most; the last is never the
+        // smaller.
+        let per_addr = port_slices(ports, 0, workers)
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| u64::from(s.len()))
+            .sum();
         WorkerShare {
             addrs: distinct_addrs(pool4),
-            ports_per_addr: if slice.is_empty() {
-                0
-            } else {
-                u64::from(slice.len())
-            },
+            ports_per_addr: per_addr,
             sessions: u64::from(max_sessions).div_ceil(workers as u64),
         }
     }

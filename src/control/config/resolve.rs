@@ -385,7 +385,7 @@ mod tests {
         assert_eq!(c.workers, default_workers());
         assert!(c.offload && c.eam.is_empty());
         assert_eq!(c.pool4_addrs().len(), 16);
-        assert_eq!((c.pool4_ports.first, c.pool4_ports.last), (1024, 65535));
+        assert_eq!((c.pool4_ports.first, c.pool4_ports.last), (1, 65535));
         assert_eq!(c.max_sessions, 262_144);
         assert_eq!(c.udp_timeout, 300);
         assert!(c.ignored_keys().is_empty());
@@ -418,7 +418,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.ignored_keys(), ["eam"]);
         let text = c.render_toml();
-        assert!(text.contains("pool4-ports = \"1024-65535\""), "{text}");
+        assert!(text.contains("pool4-ports = \"1-65535\""), "{text}");
         assert_eq!(resolve_file(&text).unwrap().pool4, c.pool4);
     }
 

@@ -22,7 +22,7 @@ impl Shard {
             let p = Proto::from_u8(b.proto);
             assert_eq!(self.find_bib6(p, &b.src6, b.port6), Some(s.bib));
             assert_eq!(self.find_bib4(p, b.v4, b.port4), Some(s.bib));
-            if b.pool != NO_POOL && self.ports.slice(p).contains(b.port4) {
+            if b.pool != NO_POOL && self.ports.in_slice(p, b.port4) {
                 assert!(self.ports.is_used(p, usize::from(b.pool), b.port4));
             }
         }
