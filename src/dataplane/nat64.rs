@@ -15,7 +15,7 @@ use super::counters::Counters;
 use super::device::Device;
 use super::engine::Engine;
 use super::handoff::{Handoff, Outbox};
-use super::io::{Io, send_frames};
+use super::io::{Io, send_errors};
 use crate::nat64::{SessionInfo, Shard, Sharding};
 use crate::wire::vnet::{Offload, gso};
 use crate::xlat::reassembly::{self, Outcome};
@@ -158,9 +158,9 @@ impl<'a> Nat64Engine<'a> {
     }
 
     fn expire<D: Device>(&mut self, io: &mut Io<D>, now: u64) {
-        let (dev, pkt, counters) = (&mut io.dev, &io.pkt, &io.counters);
+        let (dev, pkt, counters, limit) = (&mut io.dev, &io.pkt, &io.counters, &mut io.icmp_limit);
         self.core.expire(now, EXPIRE_BUDGET, &mut io.out, |out| {
-            send_frames(dev, out, pkt, counters, true);
+            send_errors(dev, out, pkt, counters, limit);
         });
         let timed_out = self.core.expire_fragments(now);
         io.counters
