@@ -1,5 +1,5 @@
-//! A worker's device, its preallocated buffers and its counters: everything an engine
-//! needs to turn one received packet into written frames.
+//! A worker's device, its preallocated buffers, its counters and its ICMP error limits:
+//! everything an engine needs to turn one received packet into written frames.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

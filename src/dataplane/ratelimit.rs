@@ -18,9 +18,10 @@
 //!   worker's budget. Prefixes whose hashes collide share a bucket. The hash has no
 //!   secret key: whoever could aim errors at a victim's bucket can as well aim them at
 //!   the victim's prefix itself. Packet Too Big and Fragmentation Needed skip this
-//!   bucket (as Linux does): a server farm behind one /24 needs one for every client it
-//!   talks to, and a missing one stalls a connection (a path MTU black hole), while a
-//!   sender cannot draw them faster than it sends oversized packets.
+//!   bucket (Linux exempts them from its limits altogether): a server farm behind one
+//!   /24 needs one for every client it talks to, and a missing one stalls a connection
+//!   (a path MTU black hole), while a sender cannot draw them faster than it sends
+//!   oversized packets.
 //!
 //! Tokens are counted in thousandths, so a rate of N per second adds N thousandths per
 //! millisecond of the worker's clock: integers only, no division, no clock read (the
