@@ -207,6 +207,11 @@ fn spec(cfg: &Config) -> Result<Spec, Failure> {
         },
         pin: cfg.pin,
         mode,
+        icmp_errors: dataplane::IcmpErrorLimits {
+            rate: cfg.icmp_error_rate,
+            burst: cfg.icmp_error_burst,
+            destination_rate: cfg.icmp_error_destination_rate,
+        },
     })
 }
 

@@ -116,6 +116,9 @@ counters! {
     hairpinned = "hairpinned",
     /// ICMP errors the translator generated: frames emitted for a dropped packet.
     icmp_errors = "icmp_errors_sent",
+    /// ICMP errors the translator generated and did not send: over `icmp-error-rate` /
+    /// `icmp-error-burst`, or over `icmp-error-destination-rate` for their destination.
+    icmp_errors_rate_limited = "icmp_errors_rate_limited",
     /// Frames the kernel refused (EINVAL, EMSGSIZE, ENOBUFS, ...). Never fatal.
     write_errors = "write_errors",
     /// Frames whose ranges were out of bounds (a translator bug); not written.

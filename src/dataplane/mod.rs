@@ -13,6 +13,7 @@ pub mod engine;
 pub mod handoff;
 pub mod io;
 pub mod nat64;
+pub mod ratelimit;
 pub mod ring;
 pub mod start;
 pub mod stop;
@@ -27,6 +28,7 @@ pub use io::Io;
 pub use nat64::{
     MAX_SESSION_ROWS, Nat64Engine, SessionsLink, SessionsReply, SessionsRequest, collect_sessions,
 };
+pub use ratelimit::{IcmpErrorLimiter, IcmpErrorLimits};
 pub use start::{Finished, Fragments, Mode, RunError, Spec, Started, TunSpec, run};
 pub use stop::Stop;
 pub use sys::{SysError, TunFlags};

@@ -15,7 +15,7 @@ use super::counters::Counters;
 use super::device::Device;
 use super::engine::Engine;
 use super::handoff::{Handoff, Outbox};
-use super::io::{Io, send_frames};
+use super::io::{Io, send_errors};
 use crate::nat64::{LOOKS_PER_SESSION, SessionInfo, Shard, Sharding};
 use crate::wire::vnet::{Offload, gso};
 use crate::xlat::reassembly::{self, Outcome};
@@ -182,9 +182,9 @@ impl<'a> Nat64Engine<'a> {
         let created = self.core.shard().counters().sessions_created;
         let budget = expire_budget(created.wrapping_sub(self.created_seen));
         self.created_seen = created;
-        let (dev, pkt, counters) = (&mut io.dev, &io.pkt, &io.counters);
+        let (dev, pkt, counters, limit) = (&mut io.dev, &io.pkt, &io.counters, &mut io.icmp_limit);
         let done = self.core.expire(now, budget, &mut io.out, |out| {
-            send_frames(dev, out, pkt, counters, true);
+            send_errors(dev, out, pkt, counters, limit);
         });
         let (timed_out, frags_due) = self.core.expire_fragments(now);
         self.expiry_due = done.due || frags_due;

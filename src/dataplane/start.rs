@@ -18,6 +18,7 @@ use super::counters::Counters;
 use super::engine::Engine;
 use super::handoff;
 use super::nat64::{Nat64Engine, SessionsLink, SessionsRequest, advise_shard_hugepages};
+use super::ratelimit::IcmpErrorLimits;
 use super::stop::Stop;
 use super::sys::{self, OffloadFlags, TunFlags};
 use super::tun::Tun;
@@ -68,6 +69,8 @@ pub struct Spec {
     /// Pin worker i to usable CPU i (modulo their number).
     pub pin: bool,
     pub mode: Mode,
+    /// Each worker's limits on the ICMP errors it originates.
+    pub icmp_errors: IcmpErrorLimits,
 }
 
 /// Why the dataplane could not run.
@@ -125,8 +128,12 @@ pub fn run<S>(
     };
     let workers = open_queues(&spec.tun)?
         .into_iter()
-        .map(|q| Worker::new(q, stop))
-        .collect::<Result<Vec<_>, _>>()
+        .map(|q| {
+            let mut w = Worker::new(q, stop)?;
+            w.limit_icmp_errors(spec.icmp_errors);
+            Ok(w)
+        })
+        .collect::<Result<Vec<_>, WorkerError>>()
         .map_err(|e| RunError::System(e.to_string()))?;
     let counters: Vec<Arc<Counters>> = workers.iter().map(Worker::counters).collect();
     let (links, requests) = session_links(&workers, nat64.is_some());

@@ -18,6 +18,7 @@ use super::counters::{Counters, Snapshot};
 use super::device::Device;
 use super::engine::Engine;
 use super::io::Io;
+use super::ratelimit::{IcmpErrorLimiter, IcmpErrorLimits};
 use super::stop::Stop;
 use crate::wire::buf::PacketBuf;
 use crate::wire::vnet::{Offload, gso};
@@ -110,6 +111,11 @@ impl<D: Device> Worker<D> {
         Arc::clone(&self.waker)
     }
 
+    /// Limits the ICMP errors this worker sends (no limit until this is called).
+    pub fn limit_icmp_errors(&mut self, limits: IcmpErrorLimits) {
+        self.io.icmp_limit = IcmpErrorLimiter::new(limits);
+    }
+
     pub fn device(&self) -> &D {
         &self.io.dev
     }
@@ -142,6 +148,7 @@ impl<D: Device> Worker<D> {
                 self.drain(engine, stop)?;
             } else {
                 let now = self.now_ms();
+                self.io.icmp_limit.set_now(now);
                 engine.tick(&mut self.io, now);
             }
         }
@@ -154,6 +161,7 @@ impl<D: Device> Worker<D> {
     fn drain<E: Engine>(&mut self, engine: &mut E, stop: &Stop) -> Result<(), WorkerError> {
         loop {
             let now = self.now_ms();
+            self.io.icmp_limit.set_now(now);
             let mut left = BATCH;
             while left > 0 {
                 match self.recv(left) {

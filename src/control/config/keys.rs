@@ -133,6 +133,34 @@ keys! {
         default: Value("true"),
         readme: "lower the MSS option of TCP SYNs to what the translated path carries (MTU − 40 towards IPv4, MTU − 60 towards IPv6)",
     }
+    /// ICMP errors the translator originates, per second per worker (0: no limit); ICMP
+    /// errors of other routers that it translates are not limited
+    icmp_error_rate: u32 = One(ICMP_ERROR_RATE) => {
+        key: "icmp-error-rate",
+        scope: All,
+        // Linux's net.ipv4.icmp_msgs_per_sec: a worker is one CPU's worth of host.
+        default: Value("1000"),
+        readme: "ICMP errors the translator originates (Time Exceeded, Packet Too Big / Fragmentation Needed, Parameter Problem, Destination Unreachable for source routes, NAT64 refusals and held SYNs), per second per worker: a token bucket (RFC 4443 §2.4(f)); errors beyond it are not sent and are counted as `icmp_errors_rate_limited`; errors of other routers that it translates are never limited; `0`: no limit",
+    }
+    /// Depth of each worker's ICMP error bucket: errors sent at once before
+    /// icmp-error-rate paces them
+    icmp_error_burst: u32 = One(ICMP_ERROR_BURST) => {
+        key: "icmp-error-burst",
+        scope: All,
+        // Linux's net.ipv4.icmp_msgs_burst.
+        default: Value("50"),
+        readme: "the bucket's depth: errors one worker sends at once before `icmp-error-rate` paces them",
+    }
+    /// ICMP errors the translator originates per second to one destination /24 (IPv4) or
+    /// /64 (IPv6), per worker, in bursts of 10; Packet Too Big and Fragmentation Needed
+    /// are exempt (0: no per-destination limit)
+    icmp_error_destination_rate: u32 = One(ICMP_ERROR_RATE) => {
+        key: "icmp-error-destination-rate",
+        scope: All,
+        // RFC 4443 §2.4(f)'s example for a small device (B=10, N=10/s), per prefix.
+        default: Value("10"),
+        readme: "the same per destination /24 (IPv4) or /64 (IPv6), per worker, in bursts of 10: one scanner, or one victim of spoofed sources, gets only its share of `icmp-error-rate`; Packet Too Big and Fragmentation Needed are exempt (path MTU discovery needs them); `0`: no per-destination limit",
+    }
     /// Route into the TUN device (with `ip route`) what it translates: the RFC 6052
     /// prefix, the EAM IPv4 prefixes (siit) or pool4 (nat64), and ipv4-addr; remove those
     /// routes on exit
@@ -356,6 +384,46 @@ mod tests {
                 !h.ends_with('.'),
                 "{}: clap prints help without a final period",
                 k.name
+            );
+        }
+    }
+
+    /// The ICMP error limits: Linux's 1000/s in bursts of 50 per worker and 10/s per
+    /// destination by default; 0 turns a rate off, a burst of 0 would send nothing and
+    /// is refused with the expected form.
+    #[test]
+    fn icmp_error_limits_default_and_refuse_what_cannot_work() {
+        use super::super::test_support::resolve_file;
+        let c = resolve_file("").unwrap();
+        assert_eq!(
+            (
+                c.icmp_error_rate,
+                c.icmp_error_burst,
+                c.icmp_error_destination_rate
+            ),
+            (1000, 50, 10)
+        );
+        let c = resolve_file("icmp-error-rate = 0\nicmp-error-destination-rate = 0").unwrap();
+        assert_eq!((c.icmp_error_rate, c.icmp_error_destination_rate), (0, 0));
+        for (text, expected) in [
+            (
+                "icmp-error-burst = 0",
+                "an integer from 1 to 1000000 (errors)",
+            ),
+            (
+                "icmp-error-rate = -1",
+                "an integer from 0 (no limit) to 1000000 (errors per second)",
+            ),
+            (
+                "icmp-error-destination-rate = 1000001",
+                "an integer from 0 (no limit) to 1000000",
+            ),
+        ] {
+            let e = resolve_file(text).unwrap_err().0;
+            let key = text.split(' ').next().unwrap();
+            assert!(
+                e.contains(&format!("invalid value for '{key}'")) && e.contains(expected),
+                "{text}: {e}"
             );
         }
     }

@@ -271,6 +271,9 @@ mod tests {
             amend-udp-checksum-zero = true
             wkp-strict = false
             mss-clamp = false
+            icmp-error-rate = 0
+            icmp-error-burst = 5
+            icmp-error-destination-rate = 2
             setup-routes = true
             txqueuelen = 2000
             workers = 4
@@ -305,6 +308,14 @@ mod tests {
         assert_eq!((c.mtu, c.lowest_ipv6_mtu), (9000, 1400));
         assert!(c.amend_udp_checksum_zero && !c.wkp_strict && c.setup_routes);
         assert!(!c.mss_clamp && !c.xlat_config().unwrap().mss_clamp);
+        assert_eq!(
+            (
+                c.icmp_error_rate,
+                c.icmp_error_burst,
+                c.icmp_error_destination_rate
+            ),
+            (0, 5, 2)
+        );
         assert_eq!(c.txqueuelen, 2000);
         assert_eq!(c.workers, 4);
         assert!(!c.pin && !c.offload);

@@ -110,6 +110,8 @@ pub(super) mod expect {
     pub const TXQUEUELEN: &str = "an integer from 1 to 2147483647 (packets)";
     pub const LOG_LEVEL: &str = "one of error, warn, info, debug, trace";
     pub const WORKERS: &str = "an integer from 1 to 256 (TUN queues, one thread each)";
+    pub const ICMP_ERROR_RATE: &str = "an integer from 0 (no limit) to 1000000 (errors per second)";
+    pub const ICMP_ERROR_BURST: &str = "an integer from 1 to 1000000 (errors)";
     pub const STATIC_BIB: &str = "PROTO IPV4:PORT [IPV6]:PORT with PROTO tcp, udp or icmp (for \
          icmp the port is the echo identifier) and ports 1 to 65535 (icmp: 0 to 65535), e.g. \
          tcp 203.0.113.16:8080 [2001:db8:1::2]:80";
@@ -316,6 +318,16 @@ pub fn parse_workers(key: &str, raw: &str) -> Result<u16, ConfigError> {
     parse_int(key, raw, 1..=MAX_WORKERS, expect::WORKERS)
 }
 
+/// Errors per second; 0 turns the limit off.
+pub fn parse_icmp_error_rate(key: &str, raw: &str) -> Result<u32, ConfigError> {
+    parse_int(key, raw, 0..=1_000_000, expect::ICMP_ERROR_RATE)
+}
+
+/// A bucket that holds no token would send nothing: at least one.
+pub fn parse_icmp_error_burst(key: &str, raw: &str) -> Result<u32, ConfigError> {
+    parse_int(key, raw, 1..=1_000_000, expect::ICMP_ERROR_BURST)
+}
+
 pub fn parse_log_level(key: &str, raw: &str) -> Result<LogLevel, ConfigError> {
     match raw {
         "error" => Ok(LogLevel::Error),
@@ -388,6 +400,10 @@ pub mod syntax {
     pub const MTU: Syntax<u16> = Syntax::int(parse_mtu, expect::MTU, "N");
     pub const TXQUEUELEN: Syntax<u32> = Syntax::int(parse_txqueuelen, expect::TXQUEUELEN, "N");
     pub const WORKERS: Syntax<u16> = Syntax::int(parse_workers, expect::WORKERS, "N");
+    pub const ICMP_ERROR_RATE: Syntax<u32> =
+        Syntax::int(parse_icmp_error_rate, expect::ICMP_ERROR_RATE, "N");
+    pub const ICMP_ERROR_BURST: Syntax<u32> =
+        Syntax::int(parse_icmp_error_burst, expect::ICMP_ERROR_BURST, "N");
     pub const LOG_LEVEL: Syntax<LogLevel> =
         Syntax::text(parse_log_level, expect::LOG_LEVEL, "LEVEL");
     pub const CONTROL_SOCKET: Syntax<PathBuf> = Syntax {
