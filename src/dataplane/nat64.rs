@@ -15,11 +15,11 @@ use super::counters::Counters;
 use super::device::Device;
 use super::engine::Engine;
 use super::handoff::{Handoff, Outbox};
-use super::io::{Io, send_errors};
+use super::io::{Io, send_errors, send_frames};
 use crate::nat64::{LOOKS_PER_SESSION, SessionInfo, Shard, Sharding};
 use crate::wire::vnet::{Offload, gso};
 use crate::xlat::reassembly::{self, Outcome};
-use crate::xlat::{DropReason, Nat64Core, Nat64Translator, Verdict};
+use crate::xlat::{DropReason, Generated, Nat64Core, Nat64Translator, Verdict};
 
 /// Sessions looked at per expiry call: bounds the pause a sweep adds to a batch.
 pub const EXPIRE_BUDGET: usize = 256;
@@ -183,9 +183,12 @@ impl<'a> Nat64Engine<'a> {
         let budget = expire_budget(created.wrapping_sub(self.created_seen));
         self.created_seen = created;
         let (dev, pkt, counters, limit) = (&mut io.dev, &io.pkt, &io.counters, &mut io.icmp_limit);
-        let done = self.core.expire(now, budget, &mut io.out, |out| {
-            send_errors(dev, out, pkt, counters, limit);
-        });
+        let done = self
+            .core
+            .expire(now, budget, &mut io.out, |out, what| match what {
+                Generated::IcmpError => send_errors(dev, out, pkt, counters, limit),
+                Generated::Probe => send_frames(dev, out, pkt, counters),
+            });
         let (timed_out, frags_due) = self.core.expire_fragments(now);
         self.expiry_due = done.due || frags_due;
         io.counters

@@ -10,7 +10,8 @@
 //!   TCP_INCOMING_SYN: an IPv6 server answers a SYN in well under 6 s, and a SYN flood
 //!   from IPv4 towards a static entry then costs 6 s of state per SYN, not 4 min.
 //! - When ESTABLISHED times out the session moves to TRANS and the shard reports a
-//!   probe (`Event::TcpProbe`); the caller may send it (§3.5.2.2 makes it optional).
+//!   probe (`Event::TcpProbe`), which the worker's core sends to the IPv6 endpoint
+//!   (§3.5.2.2's SHOULD; see `xlat::probe`).
 
 /// TCP header flag bits, as in the TCP header (byte 13).
 pub const FIN: u8 = 0x01;

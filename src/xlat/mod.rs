@@ -50,6 +50,7 @@ mod nat64_core;
 mod offload;
 mod output;
 mod owner;
+mod probe;
 mod reason;
 pub mod reassembly;
 /// Test support shared by the unit tests and the fuzz targets (`--cfg fuzzing`, set by
@@ -63,7 +64,7 @@ mod v6_to_v4;
 #[cfg(test)]
 mod tests;
 
-pub use nat64_core::Nat64Core;
+pub use nat64_core::{Generated, Nat64Core};
 pub use output::{Frame, MAX_FRAMES, Output, SCRATCH_LEN};
 pub use owner::Steering;
 pub use reason::DropReason;

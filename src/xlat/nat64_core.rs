@@ -14,6 +14,15 @@ use super::reassembly::{self, Reassembly};
 use super::stateful::{HeldSynKey, Nat64Translator};
 use super::{DropReason, Output, Verdict};
 
+/// What a timer made the core send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generated {
+    /// An ICMP error the translator originates (held SYN expired: Port Unreachable).
+    IcmpError,
+    /// The TCP keepalive probe of an ESTABLISHED session that timed out.
+    Probe,
+}
+
 pub struct Nat64Core<'a> {
     xlat: &'a Nat64Translator,
     shard: Shard,
@@ -138,31 +147,36 @@ impl<'a> Nat64Core<'a> {
         now: u64,
         budget: usize,
         out: &mut Output,
-        mut send: impl FnMut(&Output),
+        mut send: impl FnMut(&Output, Generated),
     ) -> Expired {
         let (xlat, held) = (self.xlat, &mut self.held);
         self.shard.expire(now, budget, |ev| {
-            let Event::HeldSynExpired {
-                src,
-                sport,
-                dst,
-                dport,
-            } = ev
-            else {
-                return;
-            };
-            let key = HeldSynKey {
-                src,
-                sport,
-                dst,
-                dport,
-            };
             out.clear();
-            let quoted = held.take(key, |b, _| xlat.held_syn_unreachable(b, out));
-            if quoted.is_none() {
-                xlat.held_syn_unreachable_from_key(key, out);
+            match ev {
+                Event::HeldSynExpired {
+                    src,
+                    sport,
+                    dst,
+                    dport,
+                } => {
+                    let key = HeldSynKey {
+                        src,
+                        sport,
+                        dst,
+                        dport,
+                    };
+                    let quoted = held.take(key, |b, _| xlat.held_syn_unreachable(b, out));
+                    if quoted.is_none() {
+                        xlat.held_syn_unreachable_from_key(key, out);
+                    }
+                    send(out, Generated::IcmpError);
+                }
+                Event::TcpProbe(info) => {
+                    if xlat.tcp_probe(&info, out) {
+                        send(out, Generated::Probe);
+                    }
+                }
             }
-            send(out);
         })
     }
 }

@@ -22,6 +22,7 @@ mod hairpin;
 mod icmp;
 mod nat64;
 mod nat64_frag;
+mod nat64_timers;
 mod offload;
 mod prop;
 mod reassembly;
