@@ -18,7 +18,13 @@
 //!
 //! A full ring (the owner is overloaded) drops the packet, counted as
 //! `nat64_handoff_full`, rather than blocking the sender: no worker ever waits for
-//! another.
+//! another. So that one source flooding an owner (a subscriber opening flows as fast as
+//! it can) cannot fill the ring and push everyone else's packets out, each source (its
+//! subscriber prefix or IPv4 address, hashed into [`SHARE_BUCKETS`]) may hold at most a
+//! quarter of a ring's slots; beyond that its packets are dropped as
+//! `nat64_handoff_share` while others still get through. The sender keeps the count
+//! itself, from a shadow of what it pushed and the consumer's index, which it reads only
+//! when a source reaches its share.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering, fence};
@@ -48,11 +54,73 @@ pub struct Handoff {
     inbox: Inbox,
 }
 
+/// Buckets sources are hashed into for their share of a ring.
+pub const SHARE_BUCKETS: usize = 256;
+
+/// Why a packet could not be handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The ring to the owner (or the stock of spare buffers) is full.
+    Full,
+    /// The packet's source holds its share of that ring already.
+    Share,
+}
+
+/// What one source holds of one ring, kept by the sender: which bucket each pushed
+/// slot went to, and the counts per bucket not yet known to be taken.
+struct Shares {
+    shadow: Box<[u8]>,
+    held: Box<[u16; SHARE_BUCKETS]>,
+    /// Consumer position up to which `held` is up to date.
+    seen: usize,
+    /// Slots one bucket may hold.
+    limit: u16,
+}
+
+impl Shares {
+    fn new(capacity: usize) -> Self {
+        Shares {
+            shadow: vec![0; capacity].into_boxed_slice(),
+            held: Box::new([0; SHARE_BUCKETS]),
+            seen: 0,
+            limit: (capacity / 4).max(1) as u16,
+        }
+    }
+
+    fn bucket(source: u32) -> u8 {
+        (source.wrapping_mul(0x9e37_79b1) >> 24) as u8
+    }
+
+    /// Whether `bucket` may push one more, catching up with the consumer first when
+    /// the count says no.
+    fn admit(&mut self, ring: &mut Producer<Parcel>, bucket: u8) -> bool {
+        if self.held[usize::from(bucket)] < self.limit {
+            return true;
+        }
+        let taken = ring.taken();
+        let mask = self.shadow.len() - 1;
+        while self.seen != taken {
+            let b = self.shadow[self.seen & mask];
+            self.held[usize::from(b)] = self.held[usize::from(b)].saturating_sub(1);
+            self.seen = self.seen.wrapping_add(1);
+        }
+        self.held[usize::from(bucket)] < self.limit
+    }
+
+    fn pushed(&mut self, at: usize, bucket: u8) {
+        let mask = self.shadow.len() - 1;
+        self.shadow[at & mask] = bucket;
+        self.held[usize::from(bucket)] += 1;
+    }
+}
+
 /// The sending side: rings to every other worker, and the stock of spare buffers.
 pub struct Outbox {
     me: usize,
     doors: Arc<[Door]>,
     to: Vec<Option<Producer<Parcel>>>,
+    /// Per destination: what each source holds of that ring.
+    shares: Vec<Option<Shares>>,
     /// Buffers coming back from the workers we sent parcels to.
     returned: Vec<Option<Consumer<PacketBuf>>>,
     free: Vec<PacketBuf>,
@@ -85,6 +153,7 @@ pub fn mesh(wakers: &[Arc<Waker>], slots: usize, buf_cap: usize) -> Vec<Handoff>
                 me,
                 doors: Arc::clone(&doors),
                 to: (0..n).map(|_| None).collect(),
+                shares: (0..n).map(|_| None).collect(),
                 returned: (0..n).map(|_| None).collect(),
                 // Room for buffers that migrate between workers (see `serve`).
                 free: Vec::with_capacity(2 * slots * n),
@@ -99,6 +168,7 @@ pub fn mesh(wakers: &[Arc<Waker>], slots: usize, buf_cap: usize) -> Vec<Handoff>
     for a in 0..n {
         for b in (0..n).filter(|&b| b != a) {
             let (p, c) = ring::<Parcel>(slots);
+            hs[a].out.shares[b] = Some(Shares::new(p.capacity()));
             hs[a].out.to[b] = Some(p);
             hs[b].inbox.from[a] = Some(c);
             let (p, c) = ring::<PacketBuf>(slots);
@@ -120,30 +190,49 @@ impl Outbox {
         self.me
     }
 
-    /// Moves the packet in `pkt` to worker `to` (leaving an empty buffer in `pkt`) and
-    /// wakes it if it sleeps. False if its ring is full or no buffer is free: the packet
+    /// Moves the packet in `pkt` (from `source`, see [`Steering`]) to worker `to`, leaving
+    /// an empty buffer in `pkt`, and wakes it if it sleeps. Refused if its ring is full,
+    /// no buffer is free, or the source holds its share of the ring: the packet then
     /// stays in `pkt`, to be dropped.
-    pub fn send(&mut self, to: usize, pkt: &mut PacketBuf, offload: Offload) -> bool {
+    ///
+    /// [`Steering`]: crate::xlat::Steering
+    pub fn send(
+        &mut self,
+        to: usize,
+        pkt: &mut PacketBuf,
+        offload: Offload,
+        source: u32,
+    ) -> Result<(), Refused> {
         if self.free.is_empty() {
             self.reclaim();
         }
-        let (Some(Some(ring)), Some(mut spare)) = (self.to.get_mut(to), self.free.pop()) else {
-            return false;
+        let (Some(Some(ring)), Some(Some(shares))) = (self.to.get_mut(to), self.shares.get_mut(to))
+        else {
+            return Err(Refused::Full);
         };
+        let bucket = Shares::bucket(source);
+        if !shares.admit(ring, bucket) {
+            return Err(Refused::Share);
+        }
+        let Some(mut spare) = self.free.pop() else {
+            return Err(Refused::Full);
+        };
+        let at = ring.pushed();
         std::mem::swap(pkt, &mut spare);
         match ring.push(Parcel {
             buf: spare,
             offload,
         }) {
             Ok(()) => {
+                shares.pushed(at, bucket);
                 self.wake(to);
-                true
+                Ok(())
             }
             Err(back) => {
                 let mut buf = back.buf;
                 std::mem::swap(pkt, &mut buf);
                 self.free.push(buf);
-                false
+                Err(Refused::Full)
             }
         }
     }
@@ -181,8 +270,14 @@ impl Handoff {
     }
 
     /// See [`Outbox::send`].
-    pub fn send(&mut self, to: usize, pkt: &mut PacketBuf, offload: Offload) -> bool {
-        self.out.send(to, pkt, offload)
+    pub fn send(
+        &mut self,
+        to: usize,
+        pkt: &mut PacketBuf,
+        offload: Offload,
+        source: u32,
+    ) -> Result<(), Refused> {
+        self.out.send(to, pkt, offload, source)
     }
 
     /// Hands up to `budget` parcels from other workers to `f`, which must leave in
@@ -267,10 +362,10 @@ mod tests {
         for round in 0..10u8 {
             for i in 0..4u8 {
                 let mut p = packet(round * 4 + i);
-                assert!(a.send(1, &mut p, Offload::NONE));
+                assert!(a.send(1, &mut p, Offload::NONE, u32::from(i)).is_ok());
             }
             let mut p = packet(99);
-            assert!(!a.send(1, &mut p, Offload::NONE), "ring full");
+            assert_eq!(a.send(1, &mut p, Offload::NONE, 99), Err(Refused::Full));
             assert_eq!(p.data()[1], 99, "a refused packet stays with the sender");
             let mut got = Vec::new();
             let mut mine = PacketBuf::with_capacity(2048);
@@ -286,6 +381,31 @@ mod tests {
         assert_eq!(a.out.free.len(), 4);
     }
 
+    /// A source flooding one owner holds at most a quarter of the ring; other sources
+    /// still get through, and the flooder gets room again as the owner catches up.
+    #[test]
+    fn one_source_cannot_fill_the_ring() {
+        let (_polls, mut hs) = pair(16);
+        let (a, b) = hs.split_at_mut(1);
+        let (a, b) = (&mut a[0], &mut b[0]);
+        let send = |a: &mut Handoff, source: u32| {
+            let mut p = packet(1);
+            a.send(1, &mut p, Offload::NONE, source)
+        };
+        let flood: Vec<_> = (0..10).map(|_| send(a, 0xdead)).collect();
+        assert_eq!(flood.iter().filter(|r| r.is_ok()).count(), 4);
+        assert!(flood[4..].iter().all(|r| *r == Err(Refused::Share)));
+        for source in 1..=8 {
+            assert_eq!(send(a, source * 7919), Ok(()), "innocent {source}");
+        }
+        let mut mine = PacketBuf::with_capacity(2048);
+        assert_eq!(
+            b.serve(64, |p, _| std::mem::swap(&mut mine, &mut p.buf)),
+            12
+        );
+        assert_eq!(send(a, 0xdead), Ok(()));
+    }
+
     /// A parked owner is woken by the first parcel; a busy one (not parked) is not.
     #[test]
     fn sender_wakes_a_parked_owner_once() {
@@ -293,9 +413,9 @@ mod tests {
         let mut events = Events::with_capacity(4);
         assert!(hs[1].park());
         let mut p = packet(1);
-        assert!(hs[0].send(1, &mut p, Offload::NONE));
+        assert!(hs[0].send(1, &mut p, Offload::NONE, 7).is_ok());
         let mut p = packet(2);
-        assert!(hs[0].send(1, &mut p, Offload::NONE));
+        assert!(hs[0].send(1, &mut p, Offload::NONE, 7).is_ok());
         polls[1]
             .poll(&mut events, Some(Duration::from_secs(5)))
             .unwrap();
@@ -308,7 +428,7 @@ mod tests {
         hs[1].unpark();
         // Not parked: no wake-up.
         let mut p = packet(3);
-        assert!(hs[0].send(1, &mut p, Offload::NONE));
+        assert!(hs[0].send(1, &mut p, Offload::NONE, 7).is_ok());
         polls[1]
             .poll(&mut events, Some(Duration::from_millis(50)))
             .unwrap();

@@ -14,7 +14,7 @@ use mio::Waker;
 use super::counters::Counters;
 use super::device::Device;
 use super::engine::Engine;
-use super::handoff::{Handoff, Outbox};
+use super::handoff::{Handoff, Outbox, Refused};
 use super::io::{Io, send_errors, send_frames};
 use crate::nat64::{LOOKS_PER_SESSION, SessionInfo, Shard, Sharding};
 use crate::wire::vnet::{Offload, gso};
@@ -236,12 +236,16 @@ fn route<D: Device>(
     let me = outbox.me();
     let s = core.translator().steer(sharding, io.pkt.data());
     if let Some(owner) = s.owner.filter(|&w| w != me) {
-        if outbox.send(owner, &mut io.pkt, offload) {
-            io.counters.handed_off.add(1);
-            return Route::Away(None);
-        }
+        let why = match outbox.send(owner, &mut io.pkt, offload, s.source) {
+            Ok(()) => {
+                io.counters.handed_off.add(1);
+                return Route::Away(None);
+            }
+            Err(Refused::Full) => DropReason::Nat64HandoffFull,
+            Err(Refused::Share) => DropReason::Nat64HandoffShare,
+        };
         io.out.clear();
-        return Route::Away(Some(Verdict::Drop(DropReason::Nat64HandoffFull)));
+        return Route::Away(Some(Verdict::Drop(why)));
     }
     Route::Here {
         hairpin_here: s.hairpin.is_none_or(|w| w == me),

@@ -96,6 +96,23 @@ pub fn ring<T: Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 }
 
 impl<T> Producer<T> {
+    /// Slots of the ring.
+    pub fn capacity(&self) -> usize {
+        self.ring.mask + 1
+    }
+
+    /// Values pushed so far (a wrapping count).
+    pub fn pushed(&self) -> usize {
+        self.ring.tail.0.load(Ordering::Relaxed)
+    }
+
+    /// Values the consumer has taken so far (a wrapping count): reads its index, so
+    /// call it only when the answer matters.
+    pub fn taken(&mut self) -> usize {
+        self.head_cache = self.ring.head.0.load(Ordering::Acquire);
+        self.head_cache
+    }
+
     /// Adds `v`, or gives it back when the ring is full.
     pub fn push(&mut self, v: T) -> Result<(), T> {
         let r = &*self.ring;

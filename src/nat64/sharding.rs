@@ -71,6 +71,13 @@ impl Sharding {
         (h % self.workers as u64) as usize
     }
 
+    /// A 32-bit key of the subscriber (its prefix) that `src6` belongs to.
+    #[inline]
+    pub fn subscriber_key(&self, src6: Ipv6Addr) -> u32 {
+        let p = u128::from(src6) & self.prefix_mask;
+        (self.hasher.h2(p as u64, (p >> 64) as u64) >> 32) as u32
+    }
+
     fn owner_of_prefix(&self, a: u128) -> usize {
         let p = a & self.prefix_mask;
         let h = self.hasher.h2(p as u64, (p >> 64) as u64);

@@ -41,6 +41,9 @@ pub struct Steering {
     /// For an IPv6 packet to pool6 ∘ pool4 (§3.8): the owner of the hairpin's IPv4
     /// half.
     pub hairpin: Option<usize>,
+    /// Who sent it, as a key for fair shares: the subscriber prefix of an IPv6 source,
+    /// the address of an IPv4 one (0 if unreadable).
+    pub source: u32,
 }
 
 impl Nat64Translator {
@@ -48,10 +51,18 @@ impl Nat64Translator {
     /// panics; a packet it cannot read gets [`Steering::default`].
     pub fn steer(&self, sharding: &Sharding, pkt: &[u8]) -> Steering {
         match pkt.first().map(|b| b >> 4) {
-            Some(6) => self.steer_v6(sharding, pkt),
+            Some(6) => {
+                let mut s = self.steer_v6(sharding, pkt);
+                if let Ok(ip) = Ipv6Packet::new_checked_header(pkt) {
+                    s.source = sharding.subscriber_key(Ipv6Addr::from(ip.src_addr()));
+                }
+                s
+            }
             Some(4) => Steering {
                 owner: steer_v4(sharding, pkt),
                 hairpin: None,
+                source: Ipv4Packet::new_checked_header(pkt)
+                    .map_or(0, |ip| u32::from_be_bytes(ip.src_addr())),
             },
             _ => Steering::default(),
         }
@@ -66,7 +77,7 @@ impl Nat64Translator {
             let src6 = Ipv6Addr::from(ip.src_addr());
             return Steering {
                 owner: Some(sharding.owner_of_subscriber(src6)),
-                hairpin: None,
+                ..Steering::default()
             };
         }
         let (upper, Some(l4)) = (chain.upper_proto, pkt.get(chain.upper_off..)) else {
@@ -89,7 +100,7 @@ impl Nat64Translator {
             });
             return Steering {
                 owner,
-                hairpin: None,
+                ..Steering::default()
             };
         }
         let Some(ids) = l4_ids(upper, l4, IpVersion::V6) else {
@@ -107,6 +118,7 @@ impl Nat64Translator {
         Steering {
             owner: Some(sharding.owner_of_v6(ids.proto, src6, sport)),
             hairpin,
+            ..Steering::default()
         }
     }
 }

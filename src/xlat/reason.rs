@@ -149,4 +149,8 @@ drop_reasons! {
     /// NAT64 with several workers: the ring to the worker owning the packet's flow was
     /// full (that worker is overloaded); the packet is dropped rather than waited for.
     Nat64HandoffFull => "nat64_handoff_full",
+    /// NAT64 with several workers: the packet's source (subscriber prefix or IPv4
+    /// address) holds its share (a quarter) of the ring to the owner already: a flood
+    /// from one source is cut there, so that it cannot push other sources' packets out.
+    Nat64HandoffShare => "nat64_handoff_share",
 }
