@@ -7,8 +7,13 @@
 //!   shard holds it (`V4Lookup::Held`) for TCP_INCOMING_SYN and then reports it for an
 //!   ICMP Port Unreachable, unless a V6 SYN opens the same session first.
 //! - A V4 SYN that finds a BIB entry creates a V4 INIT session whose lifetime is
-//!   TCP_INCOMING_SYN: an IPv6 server answers a SYN in well under 6 s, and a SYN flood
-//!   from IPv4 towards a static entry then costs 6 s of state per SYN, not 4 min.
+//!   TCP_INCOMING_SYN, where the reference implementation (Jool) gives it TCP_TRANS:
+//!   an IPv6 server answers a SYN in well under 6 s, and a SYN flood from IPv4 towards
+//!   a static entry then costs 6 s of state per SYN, not 4 min.
+//! - A V4 SYN that finds a BIB entry but is refused by address-dependent filtering is
+//!   held like a SYN without one (simultaneous open), and a TCP segment other than a
+//!   SYN that finds a BIB entry but no session is translated if the filtering allows
+//!   it, opening nothing: the CLOSED-state rules as Jool reads them.
 //! - When ESTABLISHED times out the session moves to TRANS and the shard reports a
 //!   probe (`Event::TcpProbe`), which the worker's core sends to the IPv6 endpoint
 //!   (§3.5.2.2's SHOULD; see `xlat::probe`).

@@ -93,6 +93,68 @@ fn binding_with_many_sessions_finds_each_rfc6146_3_5_1() {
     s.check_invariants();
 }
 
+/// RFC 6146 §3.5.2.2, CLOSED state, a V4 SYN to a binding: under address-dependent
+/// filtering, a SYN from a peer the client never contacted is not refused outright but
+/// kept for TCP_INCOMING_SYN like a SYN with no binding (the reading of the reference
+/// implementation, Jool, which stores it): if the client opens the same connection in
+/// that time, it is a simultaneous open; otherwise the peer gets Port Unreachable.
+#[test]
+fn rfc6146_3_5_2_2_v4_syn_filtered_by_adf_is_held_for_a_simultaneous_open() {
+    let mut c = cfg();
+    c.filtering = Filtering::AddressDependent;
+    let mut s = shard(c);
+    let o = s
+        .lookup_or_create_v6(t6(Proto::Tcp, (c6(1), 5000), (R1, 80)), SYN, 0)
+        .unwrap();
+    let from_r2 = t4(Proto::Tcp, (R2, 7000), (o.src, o.sport));
+    assert_eq!(s.lookup_v4(from_r2, SYN, 1), V4Lookup::Held);
+    // The client opens the same connection: the held SYN completes it.
+    let again = s
+        .lookup_or_create_v6(t6(Proto::Tcp, (c6(1), 5000), (R2, 7000)), SYN, 2)
+        .unwrap();
+    assert!(again.simultaneous_open);
+    // Another peer's SYN is held and, without a V6 SYN, expires into Port Unreachable.
+    let r3 = Ipv4Addr::new(198, 51, 100, 3);
+    let from_r3 = t4(Proto::Tcp, (r3, 7001), (o.src, o.sport));
+    assert_eq!(s.lookup_v4(from_r3, SYN, 3), V4Lookup::Held);
+    let hold = s.config().timeouts.tcp_incoming_syn;
+    let ev = sweep(&mut s, 3 + hold);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::HeldSynExpired { src, .. } if *src == r3)),
+        "{ev:?}"
+    );
+    s.check_invariants();
+}
+
+/// RFC 6146 §3.5.2.2, CLOSED state, any other packet: a TCP segment that is not a SYN,
+/// from IPv4 to a binding with no session for it, is translated when the filtering
+/// allows (as the reference implementation does), and opens no session; under
+/// address-dependent filtering from an unknown peer it is dropped.
+#[test]
+fn rfc6146_3_5_2_2_non_syn_to_a_binding_passes_without_a_session() {
+    let mut s = shard(cfg());
+    let o = s
+        .lookup_or_create_v6(t6(Proto::Tcp, (c6(1), 5000), (R1, 80)), SYN, 0)
+        .unwrap();
+    let stray = t4(Proto::Tcp, (R2, 80), (o.src, o.sport));
+    let i = fwd(s.lookup_v4(stray, RST | ACK, 1));
+    assert_eq!((i.dst, i.dport), (c6(1), 5000));
+    assert_eq!(s.session_count(), 1, "nothing opened");
+    let mut c = cfg();
+    c.filtering = Filtering::AddressDependent;
+    let mut s = shard(c);
+    let o = s
+        .lookup_or_create_v6(t6(Proto::Tcp, (c6(1), 5000), (R1, 80)), SYN, 0)
+        .unwrap();
+    let stray = t4(Proto::Tcp, (R2, 80), (o.src, o.sport));
+    assert_eq!(
+        s.lookup_v4(stray, ACK, 1),
+        V4Lookup::Refused(Refusal::NoSession)
+    );
+    s.check_invariants();
+}
+
 #[test]
 fn reply_maps_back_rfc6146_3_5_1() {
     let mut s = shard(cfg());

@@ -44,6 +44,16 @@ use session::{Sess, hash_sess, v4key};
 const NIL: u32 = u32::MAX;
 
 /// One worker's NAT64 tables; [`Shard::new`] sizes all of them for good.
+/// What an IPv4 packet that found a binding but no session may do.
+enum Opening {
+    /// Open a session (V4 INIT for TCP).
+    Session,
+    /// Be translated, opening nothing (a TCP packet other than a SYN).
+    PassOnly,
+    /// Wait as a held SYN for the IPv6 side to open the same connection.
+    Hold,
+}
+
 pub struct Shard {
     cfg: ShardConfig,
     hasher: Hasher,
@@ -316,8 +326,16 @@ impl Shard {
             self.touch(s, proto, Side::V4, tcp_flags, now32);
             return V4Lookup::Forward(self.inbound(b));
         }
-        if let Err(r) = self.may_open_from_v4(b, proto, syn, raddr) {
-            return V4Lookup::Refused(self.refuse(r));
+        match self.may_open_from_v4(b, proto, syn, raddr) {
+            Ok(Opening::Session) => {}
+            // RFC 6146 §3.5.2.2, CLOSED state: another packet of a connection whose
+            // binding exists is translated when the filtering allows it, and opens
+            // nothing.
+            Ok(Opening::PassOnly) => return V4Lookup::Forward(self.inbound(b)),
+            // A SYN the filtering refuses is held like one without a binding: the
+            // IPv6 side may open the same connection (simultaneous open).
+            Ok(Opening::Hold) => return self.hold(raddr, sport, u32::from(dst4), dport, now32),
+            Err(r) => return V4Lookup::Refused(self.refuse(r)),
         }
         let src6 = self.bibs[b as usize].src6;
         if let Err(r) = self.admit(&src6) {
@@ -354,30 +372,56 @@ impl Shard {
         Some(self.inbound(b))
     }
 
-    /// Filtering for a packet from IPv4 that found a binding but no session.
-    fn may_open_from_v4(&self, b: u32, proto: Proto, syn: bool, raddr: u32) -> Result<(), Refusal> {
-        if proto == Proto::Tcp {
-            if !syn {
-                return Err(Refusal::NoSession);
-            }
-            if self.cfg.drop_externally_initiated_tcp {
-                return Err(Refusal::Filtered);
-            }
+    /// Filtering for a packet from IPv4 that found a binding but no session: what it
+    /// may do.
+    fn may_open_from_v4(
+        &self,
+        b: u32,
+        proto: Proto,
+        syn: bool,
+        raddr: u32,
+    ) -> Result<Opening, Refusal> {
+        let allowed = self.filter_allows(b, raddr);
+        if proto != Proto::Tcp {
+            return if allowed {
+                Ok(Opening::Session)
+            } else {
+                Err(Refusal::Filtered)
+            };
         }
-        let bib = &self.bibs[b as usize];
-        if self.cfg.filtering == Filtering::AddressDependent && bib.flags & BIB_STATIC == 0 {
-            // RFC 4787 REQ-8 address-dependent: the IPv6 side must have sent to this
-            // IPv4 address from this binding.
-            let mut s = bib.first;
-            while s != NIL {
-                if self.sessions[s as usize].raddr == raddr {
-                    return Ok(());
-                }
-                s = self.sessions[s as usize].b_next;
-            }
+        if !syn {
+            return if allowed {
+                Ok(Opening::PassOnly)
+            } else {
+                Err(Refusal::NoSession)
+            };
+        }
+        if self.cfg.drop_externally_initiated_tcp {
             return Err(Refusal::Filtered);
         }
-        Ok(())
+        Ok(if allowed {
+            Opening::Session
+        } else {
+            Opening::Hold
+        })
+    }
+
+    /// RFC 4787 filtering of a packet from `raddr` to binding `b`: always under
+    /// endpoint-independent filtering (and for static entries), else (REQ-8
+    /// address-dependent) only if the IPv6 side has sent to `raddr` from this binding.
+    fn filter_allows(&self, b: u32, raddr: u32) -> bool {
+        let bib = &self.bibs[b as usize];
+        if self.cfg.filtering != Filtering::AddressDependent || bib.flags & BIB_STATIC != 0 {
+            return true;
+        }
+        let mut s = bib.first;
+        while s != NIL {
+            if self.sessions[s as usize].raddr == raddr {
+                return true;
+            }
+            s = self.sessions[s as usize].b_next;
+        }
+        false
     }
 
     fn outbound(&self, b: u32, simultaneous_open: bool) -> Outbound {
