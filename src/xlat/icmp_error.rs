@@ -9,13 +9,21 @@
 //! its length fields keep the values of the original datagram, and its transport
 //! checksum is updated incrementally whenever the checksum field was quoted.
 //!
-//! RFC 4884 extensions are not carried over: when the error has a non-zero length
-//! field, only the original-datagram part is translated and the length field of the
-//! result is zero (a valid RFC 4884 message without extensions).
+//! RFC 4884 extensions (MPLS label stacks, interface information) are carried over
+//! when the error has a valid one and the translated type has a length attribute too
+//! (RFC 7915 has the translator adjust that attribute): the translated original
+//! datagram is padded with zeros to the other protocol's unit (and to 128 bytes), the
+//! extension structure follows it unchanged (its checksum covers only itself), and the
+//! length attribute is rewritten in the new unit. Under the size limit it is the
+//! original datagram that is cut, never the extension; when not even 128 bytes of it
+//! would fit, the extension is dropped. Dropped extensions, and trailing bytes that are
+//! not a valid extension (see `icmpext::split`), leave the length attribute of the
+//! result at zero: a valid RFC 4884 message without extensions.
 
 use core::ops::Range;
 
 use crate::wire::checksum;
+use crate::wire::icmpext::{self, ICMPV4_LENGTH_UNIT, ICMPV6_LENGTH_UNIT, ORIGINAL_DATAGRAM_MIN};
 use crate::wire::icmpv4::{self, Icmpv4Packet};
 use crate::wire::icmpv6::{self, Icmpv6Packet};
 use crate::wire::ip::IpProtocol;
@@ -37,9 +45,57 @@ use DropReason as R;
 const V6_QUOTE_AT: usize = ipv6::HEADER_LEN + icmpv6::HEADER_LEN;
 /// Outer IPv4 header and ICMPv4 header of a translated error: where its quote starts.
 const V4_QUOTE_AT: usize = ipv4::HEADER_LEN + icmpv4::HEADER_LEN;
-/// RFC 4884 §4.1: the ICMPv4 length field counts 32-bit words, the ICMPv6 one 64-bit.
-const V4_LENGTH_UNIT: usize = 4;
-const V6_LENGTH_UNIT: usize = 8;
+
+/// Where a kept RFC 4884 extension structure goes in the body of a translated error
+/// (the bytes after its ICMP header).
+struct Multipart<'a> {
+    ext: &'a [u8],
+    /// Bytes the translated original datagram may take: a multiple of `unit`, at least
+    /// 128, leaving room for `ext` under the size limit.
+    room: usize,
+    /// The output's length attribute unit (RFC 4884 §4: 4 for ICMPv4, 8 for ICMPv6).
+    unit: usize,
+}
+
+impl<'a> Multipart<'a> {
+    /// `None` when `ext` would leave the original datagram less than the 128 bytes RFC
+    /// 4884 §4 requires in a `body_max`-byte body: the extension is then dropped.
+    #[inline]
+    fn fit(body_max: usize, ext: &'a [u8], unit: usize) -> Option<Self> {
+        let room = body_max.checked_sub(ext.len())? / unit * unit;
+        (room >= ORIGINAL_DATAGRAM_MIN).then_some(Multipart { ext, room, unit })
+    }
+
+    /// After the `n` bytes of translated original datagram at the start of `body`: zero
+    /// padding up to the unit and to 128 bytes (RFC 4884 §4), then the extension
+    /// structure. Returns the body's length and the length attribute.
+    #[inline]
+    fn append(&self, body: &mut [u8], n: usize) -> Option<(usize, u8)> {
+        let padded = n.max(ORIGINAL_DATAGRAM_MIN).next_multiple_of(self.unit);
+        let end = padded + self.ext.len();
+        body.get_mut(n..padded)?.fill(0);
+        body.get_mut(padded..end)?.copy_from_slice(self.ext);
+        Some((end, u8::try_from(padded / self.unit).ok()?))
+    }
+
+    /// The length of a translated error's body whose original datagram took `n` bytes,
+    /// and the length attribute to set: with an extension kept, see
+    /// [`append`](Self::append); without, `n` and none (the attribute stays zero).
+    #[inline]
+    fn finish(
+        mp: Option<&Self>,
+        body: &mut [u8],
+        n: usize,
+    ) -> Result<(usize, Option<u8>), DropReason> {
+        match mp {
+            None => Ok((n, None)),
+            Some(mp) => {
+                let (len, words) = mp.append(body, n).ok_or(R::OutputOverflow)?;
+                Ok((len, Some(words)))
+            }
+        }
+    }
+}
 
 /// Outer IPv6 header fields of an ICMPv4 error being translated.
 pub(super) struct OuterV6 {
@@ -70,12 +126,12 @@ pub(super) fn v4_to_v6<M: MapCtx>(
 ) -> Result<Range<usize>, DropReason> {
     let (error6, rest) = icmp::map_v4_error(icmp.msg_type(), icmp.code(), icmp.pointer())
         .ok_or(R::IcmpUntranslatable)?;
-    let mut quoted = icmp.payload();
-    // RFC 4884 §4.1: a non-zero length delimits the original datagram.
-    if icmp.length() != 0 {
-        let original = usize::from(icmp.length()) * V4_LENGTH_UNIT;
-        quoted = &quoted[..quoted.len().min(original)];
-    }
+    // RFC 4884 §4: a non-zero length attribute delimits the original datagram (all
+    // three translatable ICMPv4 error types have one); an extension after it is kept
+    // only if the ICMPv6 type has a length attribute too.
+    let original_len = usize::from(icmp.length()) * ICMPV4_LENGTH_UNIT;
+    let (quoted, ext) = icmpext::split(icmp.payload(), original_len);
+    let ext = ext.filter(|_| error6.msg_type().has_length_attribute());
     let inner = Ipv4Packet::new_checked_header(quoted).map_err(|_| R::IcmpInnerUntranslatable)?;
     let rest6: u32 = match rest {
         Rest::Zero => 0,
@@ -98,13 +154,23 @@ pub(super) fn v4_to_v6<M: MapCtx>(
         .alloc_scratch(ICMPV6_ERROR_MAX)
         .ok_or(R::OutputOverflow)?;
     let buf = &mut out.scratch_mut()[r.clone()];
-    let (n, s6, d6) = inner_v4_to_v6(t, m, quoted, &mut buf[V6_QUOTE_AT..], hairpin)?;
+    let body_max = ICMPV6_ERROR_MAX - V6_QUOTE_AT;
+    let multipart = ext.and_then(|e| Multipart::fit(body_max, e, ICMPV6_LENGTH_UNIT));
+    let room = multipart.as_ref().map_or(body_max, |mp| mp.room);
+    let quote = buf
+        .get_mut(V6_QUOTE_AT..V6_QUOTE_AT + room)
+        .ok_or(R::OutputOverflow)?;
+    let (n, s6, d6) = inner_v4_to_v6(t, m, quoted, quote, hairpin)?;
     m.error_outer_v6(&mut o, s6, d6);
-    let len = V6_QUOTE_AT + n;
+    let (body, length) = Multipart::finish(multipart.as_ref(), &mut buf[V6_QUOTE_AT..], n)?;
+    let len = V6_QUOTE_AT + body;
     let mut msg = Icmpv6Packet::new_checked(&mut buf[ipv6::HEADER_LEN..len])
         .map_err(|_| R::OutputOverflow)?;
     msg.set_error(error6);
     msg.set_rest(rest6.to_be_bytes());
+    if let Some(words) = length {
+        msg.set_length(words);
+    }
     msg.fill_checksum(o.src6, o.dst6);
     let ip = Ipv6Repr {
         traffic_class: o.tc,
@@ -215,24 +281,30 @@ pub(super) fn v6_to_v4<M: MapCtx>(
     // Too Big MTU.
     let word = icmp.pointer();
     let (error4, rest) = icmp::map_v6_error(ty, icmp.code(), word).ok_or(R::IcmpUntranslatable)?;
-    let mut quoted = icmp.payload();
-    // RFC 4884 §4.1: for Destination Unreachable and Time Exceeded a non-zero length
-    // delimits the original datagram.
-    let has_length = matches!(
-        ty,
-        icmpv6::Message::DstUnreachable | icmpv6::Message::TimeExceeded
-    );
-    if has_length && icmp.length() != 0 {
-        let original = usize::from(icmp.length()) * V6_LENGTH_UNIT;
-        quoted = &quoted[..quoted.len().min(original)];
-    }
+    // RFC 4884 §4: for Destination Unreachable and Time Exceeded a non-zero length
+    // attribute delimits the original datagram; an extension after it is kept only if
+    // the ICMPv4 type has a length attribute too.
+    let (quoted, ext) = if ty.has_length_attribute() {
+        let original_len = usize::from(icmp.length()) * ICMPV6_LENGTH_UNIT;
+        icmpext::split(icmp.payload(), original_len)
+    } else {
+        (icmp.payload(), None)
+    };
+    let ext = ext.filter(|_| error4.msg_type().has_length_attribute());
     let r = out
         .alloc_scratch(ICMPV4_ERROR_MAX)
         .ok_or(R::OutputOverflow)?;
     let buf = &mut out.scratch_mut()[r.clone()];
-    let (n, quoted_frag_hdr, s4, d4) = inner_v6_to_v4(t, m, quoted, &mut buf[V4_QUOTE_AT..])?;
+    let body_max = ICMPV4_ERROR_MAX - V4_QUOTE_AT;
+    let multipart = ext.and_then(|e| Multipart::fit(body_max, e, ICMPV4_LENGTH_UNIT));
+    let room = multipart.as_ref().map_or(body_max, |mp| mp.room);
+    let quote = buf
+        .get_mut(V4_QUOTE_AT..V4_QUOTE_AT + room)
+        .ok_or(R::OutputOverflow)?;
+    let (n, quoted_frag_hdr, s4, d4) = inner_v6_to_v4(t, m, quoted, quote)?;
     m.error_outer_v4(&mut o, s4, d4);
-    let len = V4_QUOTE_AT + n;
+    let (body, length) = Multipart::finish(multipart.as_ref(), &mut buf[V4_QUOTE_AT..], n)?;
+    let len = V4_QUOTE_AT + body;
     let rest4: [u8; 4] = match rest {
         Rest::Zero => [0; 4],
         Rest::Pointer(p) => p.to_be_bytes(),
@@ -257,6 +329,9 @@ pub(super) fn v6_to_v4<M: MapCtx>(
         .map_err(|_| R::OutputOverflow)?;
     msg.set_error(error4);
     msg.set_rest(rest4);
+    if let Some(words) = length {
+        msg.set_length(words);
+    }
     msg.fill_checksum();
     let icmp_header = &buf[ipv4::HEADER_LEN..V4_QUOTE_AT];
     let ident = ipv4_ident(o.src4, o.dst4, IpProtocol::ICMP, icmp_header);
