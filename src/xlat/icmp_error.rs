@@ -60,7 +60,8 @@ struct Multipart<'a> {
 impl<'a> Multipart<'a> {
     /// `None` when `ext` would leave the original datagram less than the 128 bytes RFC
     /// 4884 §4 requires in a `body_max`-byte body: the extension is then dropped.
-    #[inline]
+    /// Errors with extensions are rare: this and `append` stay off the common path.
+    #[cold]
     fn fit(body_max: usize, ext: &'a [u8], unit: usize) -> Option<Self> {
         let room = body_max.checked_sub(ext.len())? / unit * unit;
         (room >= ORIGINAL_DATAGRAM_MIN).then_some(Multipart { ext, room, unit })
@@ -69,7 +70,7 @@ impl<'a> Multipart<'a> {
     /// After the `n` bytes of translated original datagram at the start of `body`: zero
     /// padding up to the unit and to 128 bytes (RFC 4884 §4), then the extension
     /// structure. Returns the body's length and the length attribute.
-    #[inline]
+    #[cold]
     fn append(&self, body: &mut [u8], n: usize) -> Option<(usize, u8)> {
         let padded = n.max(ORIGINAL_DATAGRAM_MIN).next_multiple_of(self.unit);
         let end = padded + self.ext.len();
@@ -156,10 +157,12 @@ pub(super) fn v4_to_v6<M: MapCtx>(
     let buf = &mut out.scratch_mut()[r.clone()];
     let body_max = ICMPV6_ERROR_MAX - V6_QUOTE_AT;
     let multipart = ext.and_then(|e| Multipart::fit(body_max, e, ICMPV6_LENGTH_UNIT));
-    let room = multipart.as_ref().map_or(body_max, |mp| mp.room);
-    let quote = buf
-        .get_mut(V6_QUOTE_AT..V6_QUOTE_AT + room)
-        .ok_or(R::OutputOverflow)?;
+    let quote = match &multipart {
+        None => &mut buf[V6_QUOTE_AT..],
+        Some(mp) => buf
+            .get_mut(V6_QUOTE_AT..V6_QUOTE_AT + mp.room)
+            .ok_or(R::OutputOverflow)?,
+    };
     let (n, s6, d6) = inner_v4_to_v6(t, m, quoted, quote, hairpin)?;
     m.error_outer_v6(&mut o, s6, d6);
     let (body, length) = Multipart::finish(multipart.as_ref(), &mut buf[V6_QUOTE_AT..], n)?;
@@ -297,10 +300,12 @@ pub(super) fn v6_to_v4<M: MapCtx>(
     let buf = &mut out.scratch_mut()[r.clone()];
     let body_max = ICMPV4_ERROR_MAX - V4_QUOTE_AT;
     let multipart = ext.and_then(|e| Multipart::fit(body_max, e, ICMPV4_LENGTH_UNIT));
-    let room = multipart.as_ref().map_or(body_max, |mp| mp.room);
-    let quote = buf
-        .get_mut(V4_QUOTE_AT..V4_QUOTE_AT + room)
-        .ok_or(R::OutputOverflow)?;
+    let quote = match &multipart {
+        None => &mut buf[V4_QUOTE_AT..],
+        Some(mp) => buf
+            .get_mut(V4_QUOTE_AT..V4_QUOTE_AT + mp.room)
+            .ok_or(R::OutputOverflow)?,
+    };
     let (n, quoted_frag_hdr, s4, d4) = inner_v6_to_v4(t, m, quoted, quote)?;
     m.error_outer_v4(&mut o, s4, d4);
     let (body, length) = Multipart::finish(multipart.as_ref(), &mut buf[V4_QUOTE_AT..], n)?;
