@@ -149,19 +149,10 @@ impl<'a> Iterator for Objects<'a> {
 /// datagram is still what the attribute delimits, and the trailing bytes are no
 /// extension. An attribute pointing at or past the end of the message delimits nothing:
 /// the whole body is the original datagram, without extensions.
-#[inline]
 pub fn split(body: &[u8], original_len: usize) -> (&[u8], Option<&[u8]>) {
     if original_len == 0 || original_len >= body.len() {
         return (body, None);
     }
-    split_inside(body, original_len)
-}
-
-/// [`split`] where the attribute delimits less than the body: rare (routers that set it
-/// append extensions), so kept out of line, off the path of errors without one.
-#[cold]
-#[inline(never)]
-fn split_inside(body: &[u8], original_len: usize) -> (&[u8], Option<&[u8]>) {
     let (original, rest) = body.split_at(original_len);
     let valid = original_len >= ORIGINAL_DATAGRAM_MIN
         && ExtensionStructure::new_checked(rest).is_ok_and(|e| e.verify_checksum());

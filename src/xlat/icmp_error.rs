@@ -46,55 +46,50 @@ const V6_QUOTE_AT: usize = ipv6::HEADER_LEN + icmpv6::HEADER_LEN;
 /// Outer IPv4 header and ICMPv4 header of a translated error: where its quote starts.
 const V4_QUOTE_AT: usize = ipv4::HEADER_LEN + icmpv4::HEADER_LEN;
 
-/// Where a kept RFC 4884 extension structure goes in the body of a translated error
-/// (the bytes after its ICMP header).
-struct Multipart<'a> {
-    ext: &'a [u8],
-    /// Bytes the translated original datagram may take: a multiple of `unit`, at least
-    /// 128, leaving room for `ext` under the size limit.
-    room: usize,
-    /// The output's length attribute unit (RFC 4884 §4: 4 for ICMPv4, 8 for ICMPv6).
-    unit: usize,
+/// The original datagram field of an error whose length attribute is `words` (not 0)
+/// of `unit` bytes, and the extension structure after it when there is a valid one
+/// (`icmpext::split`) and `keep`: the translated type has a length attribute too.
+/// Errors with a length attribute are rare, hence out of line, off the common path.
+#[cold]
+#[inline(never)]
+fn split_extension(body: &[u8], words: u8, unit: usize, keep: bool) -> (&[u8], Option<&[u8]>) {
+    let (original, ext) = icmpext::split(body, usize::from(words) * unit);
+    (original, ext.filter(|_| keep))
 }
 
-impl<'a> Multipart<'a> {
-    /// `None` when `ext` would leave the original datagram less than the 128 bytes RFC
-    /// 4884 §4 requires in a `body_max`-byte body: the extension is then dropped.
-    /// Errors with extensions are rare: this and `append` stay off the common path.
-    #[cold]
-    fn fit(body_max: usize, ext: &'a [u8], unit: usize) -> Option<Self> {
-        let room = body_max.checked_sub(ext.len())? / unit * unit;
-        (room >= ORIGINAL_DATAGRAM_MIN).then_some(Multipart { ext, room, unit })
+/// Lays out a translated error's body (`body`, all the room under the size limit)
+/// whose translated original datagram took its first `n` bytes, when the error had the
+/// extension structure `ext` and the translated type has a length attribute in units of
+/// `unit` bytes (RFC 4884 §4: 4 in ICMPv4, 8 in ICMPv6): the datagram cut to a multiple
+/// of `unit` that leaves `ext` room, zero padding up to the unit and to 128 bytes, then
+/// `ext` unchanged. Returns the body's length and the length attribute; `None` when
+/// `ext` would leave less than 128 bytes of datagram: it is dropped and the body is
+/// left as it was.
+///
+/// Cutting after the fact gives the bytes translating into the smaller room would: the
+/// quoted headers whose fields translation rewrites lie within the first 128 bytes.
+/// Errors with extensions are rare, hence out of line, off the common path.
+#[cold]
+#[inline(never)]
+fn append_extension(body: &mut [u8], n: usize, ext: &[u8], unit: usize) -> (usize, Option<u8>) {
+    let Some(room) = body.len().checked_sub(ext.len()).map(|r| r / unit * unit) else {
+        return (n, None);
+    };
+    if room < ORIGINAL_DATAGRAM_MIN {
+        return (n, None);
     }
-
-    /// After the `n` bytes of translated original datagram at the start of `body`: zero
-    /// padding up to the unit and to 128 bytes (RFC 4884 §4), then the extension
-    /// structure. Returns the body's length and the length attribute.
-    #[cold]
-    fn append(&self, body: &mut [u8], n: usize) -> Option<(usize, u8)> {
-        let padded = n.max(ORIGINAL_DATAGRAM_MIN).next_multiple_of(self.unit);
-        let end = padded + self.ext.len();
-        body.get_mut(n..padded)?.fill(0);
-        body.get_mut(padded..end)?.copy_from_slice(self.ext);
-        Some((end, u8::try_from(padded / self.unit).ok()?))
-    }
-
-    /// The length of a translated error's body whose original datagram took `n` bytes,
-    /// and the length attribute to set: with an extension kept, see
-    /// [`append`](Self::append); without, `n` and none (the attribute stays zero).
-    #[inline]
-    fn finish(
-        mp: Option<&Self>,
-        body: &mut [u8],
-        n: usize,
-    ) -> Result<(usize, Option<u8>), DropReason> {
-        match mp {
-            None => Ok((n, None)),
-            Some(mp) => {
-                let (len, words) = mp.append(body, n).ok_or(R::OutputOverflow)?;
-                Ok((len, Some(words)))
-            }
+    let n = n.min(room);
+    let padded = n.max(ORIGINAL_DATAGRAM_MIN).next_multiple_of(unit);
+    let end = padded + ext.len();
+    let words = u8::try_from(padded / unit).ok();
+    match (body.get_mut(n..end), words) {
+        (Some(tail), Some(words)) => {
+            let (pad, dst) = tail.split_at_mut(padded - n);
+            pad.fill(0);
+            dst.copy_from_slice(ext);
+            (end, Some(words))
         }
+        _ => (n, None),
     }
 }
 
@@ -129,10 +124,14 @@ pub(super) fn v4_to_v6<M: MapCtx>(
         .ok_or(R::IcmpUntranslatable)?;
     // RFC 4884 §4: a non-zero length attribute delimits the original datagram (all
     // three translatable ICMPv4 error types have one); an extension after it is kept
-    // only if the ICMPv6 type has a length attribute too.
-    let original_len = usize::from(icmp.length()) * ICMPV4_LENGTH_UNIT;
-    let (quoted, ext) = icmpext::split(icmp.payload(), original_len);
-    let ext = ext.filter(|_| error6.msg_type().has_length_attribute());
+    // only if the ICMPv6 type has a length attribute too. §5: zero means none.
+    let (quoted, ext) = match icmp.length() {
+        0 => (icmp.payload(), None),
+        words => {
+            let keep = error6.msg_type().has_length_attribute();
+            split_extension(icmp.payload(), words, ICMPV4_LENGTH_UNIT, keep)
+        }
+    };
     let inner = Ipv4Packet::new_checked_header(quoted).map_err(|_| R::IcmpInnerUntranslatable)?;
     let rest6: u32 = match rest {
         Rest::Zero => 0,
@@ -155,17 +154,12 @@ pub(super) fn v4_to_v6<M: MapCtx>(
         .alloc_scratch(ICMPV6_ERROR_MAX)
         .ok_or(R::OutputOverflow)?;
     let buf = &mut out.scratch_mut()[r.clone()];
-    let body_max = ICMPV6_ERROR_MAX - V6_QUOTE_AT;
-    let multipart = ext.and_then(|e| Multipart::fit(body_max, e, ICMPV6_LENGTH_UNIT));
-    let quote = match &multipart {
-        None => &mut buf[V6_QUOTE_AT..],
-        Some(mp) => buf
-            .get_mut(V6_QUOTE_AT..V6_QUOTE_AT + mp.room)
-            .ok_or(R::OutputOverflow)?,
-    };
-    let (n, s6, d6) = inner_v4_to_v6(t, m, quoted, quote, hairpin)?;
+    let (n, s6, d6) = inner_v4_to_v6(t, m, quoted, &mut buf[V6_QUOTE_AT..], hairpin)?;
     m.error_outer_v6(&mut o, s6, d6);
-    let (body, length) = Multipart::finish(multipart.as_ref(), &mut buf[V6_QUOTE_AT..], n)?;
+    let (body, length) = match ext {
+        None => (n, None),
+        Some(e) => append_extension(&mut buf[V6_QUOTE_AT..], n, e, ICMPV6_LENGTH_UNIT),
+    };
     let len = V6_QUOTE_AT + body;
     let mut msg = Icmpv6Packet::new_checked(&mut buf[ipv6::HEADER_LEN..len])
         .map_err(|_| R::OutputOverflow)?;
@@ -286,29 +280,24 @@ pub(super) fn v6_to_v4<M: MapCtx>(
     let (error4, rest) = icmp::map_v6_error(ty, icmp.code(), word).ok_or(R::IcmpUntranslatable)?;
     // RFC 4884 §4: for Destination Unreachable and Time Exceeded a non-zero length
     // attribute delimits the original datagram; an extension after it is kept only if
-    // the ICMPv4 type has a length attribute too.
-    let (quoted, ext) = if ty.has_length_attribute() {
-        let original_len = usize::from(icmp.length()) * ICMPV6_LENGTH_UNIT;
-        icmpext::split(icmp.payload(), original_len)
-    } else {
-        (icmp.payload(), None)
+    // the ICMPv4 type has a length attribute too. §5: zero means none.
+    let (quoted, ext) = match icmp.length() {
+        words if words != 0 && ty.has_length_attribute() => {
+            let keep = error4.msg_type().has_length_attribute();
+            split_extension(icmp.payload(), words, ICMPV6_LENGTH_UNIT, keep)
+        }
+        _ => (icmp.payload(), None),
     };
-    let ext = ext.filter(|_| error4.msg_type().has_length_attribute());
     let r = out
         .alloc_scratch(ICMPV4_ERROR_MAX)
         .ok_or(R::OutputOverflow)?;
     let buf = &mut out.scratch_mut()[r.clone()];
-    let body_max = ICMPV4_ERROR_MAX - V4_QUOTE_AT;
-    let multipart = ext.and_then(|e| Multipart::fit(body_max, e, ICMPV4_LENGTH_UNIT));
-    let quote = match &multipart {
-        None => &mut buf[V4_QUOTE_AT..],
-        Some(mp) => buf
-            .get_mut(V4_QUOTE_AT..V4_QUOTE_AT + mp.room)
-            .ok_or(R::OutputOverflow)?,
-    };
-    let (n, quoted_frag_hdr, s4, d4) = inner_v6_to_v4(t, m, quoted, quote)?;
+    let (n, quoted_frag_hdr, s4, d4) = inner_v6_to_v4(t, m, quoted, &mut buf[V4_QUOTE_AT..])?;
     m.error_outer_v4(&mut o, s4, d4);
-    let (body, length) = Multipart::finish(multipart.as_ref(), &mut buf[V4_QUOTE_AT..], n)?;
+    let (body, length) = match ext {
+        None => (n, None),
+        Some(e) => append_extension(&mut buf[V4_QUOTE_AT..], n, e, ICMPV4_LENGTH_UNIT),
+    };
     let len = V4_QUOTE_AT + body;
     let rest4: [u8; 4] = match rest {
         Rest::Zero => [0; 4],

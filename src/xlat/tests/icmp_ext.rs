@@ -228,6 +228,25 @@ fn rfc4884_v4_to_v6_types_without_length_attribute() {
     }
 }
 
+// RFC 4884 §4: ICMPv6 Packet Too Big has no length attribute: its fifth octet is the
+// top of the 32-bit MTU (RFC 4443 §3.2), and the whole body is the original datagram,
+// whatever follows 128 bytes of it.
+#[test]
+fn rfc4884_v6_packet_too_big_has_no_length_attribute() {
+    let (inner6, _) = server_udp(33, 300);
+    let ext = extension(&[&interface_object()]);
+    let body = [&inner6[..128], &ext[..]].concat();
+    let mtu = (16u32 << 24) | 1400;
+    let p = icmp6_raw(ROUTER6, SERVER6, 2, 0, mtu.to_be_bytes(), &body);
+    let f = one(&p, Verdict::V6ToV4);
+    assert_eq!(&f[20..22], &[3, 4]);
+    assert_eq!(&f[24..28], &[0, 0, 0x05, 0xc8]);
+    // 172 quoted bytes: the IPv6 header becomes 20 bytes, the other 132 stay.
+    assert_eq!(f.len(), 28 + 20 + 132);
+    assert_eq!(&f[28 + 20 + 88..], &ext[..]);
+    assert_icmp4_checksum(&f);
+}
+
 // RFC 4884 §4 for ICMPv6 → ICMPv4: a Time Exceeded from an IPv6 router with an RFC 5837
 // interface information object and a 128-byte original datagram (attribute 16 words).
 // The quoted packet shrinks to 108 bytes, and "the 'original datagram' field MUST
