@@ -5,6 +5,7 @@ mod config;
 mod control;
 mod hairpin;
 mod icmp_errors;
+mod icmp_ext;
 mod icmp_ratelimit;
 mod instance;
 mod malformed;

@@ -72,6 +72,17 @@ impl Message {
                 | Message::ParamProblem
         )
     }
+
+    /// The errors whose sixth octet is the RFC 4884 length attribute, the only ones an
+    /// ICMP Extension Structure may follow (RFC 4884 §4: Destination Unreachable, Time
+    /// Exceeded, Parameter Problem).
+    #[inline]
+    pub fn has_length_attribute(self) -> bool {
+        matches!(
+            self,
+            Message::DstUnreachable | Message::TimeExceeded | Message::ParamProblem
+        )
+    }
 }
 
 enum_with_unknown! {
@@ -230,6 +241,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv4Packet<T> {
     pub fn set_rest(&mut self, r: [u8; 4]) {
         self.buffer.as_mut()[field::REST].copy_from_slice(&r);
     }
+    /// Sets the RFC 4884 length attribute (32-bit words); only meaningful for the types
+    /// of [`Message::has_length_attribute`].
+    pub fn set_length(&mut self, words: u8) {
+        self.buffer.as_mut()[field::LENGTH] = words;
+    }
     /// Computes the checksum over the whole buffer (ICMPv4 has no pseudo-header).
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);
@@ -256,6 +272,25 @@ mod tests {
         assert_eq!(p.payload(), b"abcd");
         let (e, _) = etherparse::Icmpv4Header::from_slice(&b).unwrap();
         assert_eq!(e.checksum, e.icmp_type.calc_checksum(b"abcd"));
+    }
+
+    // RFC 4884 §4: the length attribute (32-bit words) is the sixth octet of Destination
+    // Unreachable, Time Exceeded and Parameter Problem, and of no other type.
+    #[test]
+    fn rfc4884_s4_length_attribute() {
+        for v in 0..=255u8 {
+            let m = Message::from(v);
+            assert_eq!(
+                m.has_length_attribute(),
+                matches!(v, 3 | 11 | 12),
+                "type {v}"
+            );
+        }
+        let mut b = [12u8, 0, 0, 0, 9, 0, 0, 0];
+        let mut p = Icmpv4Packet::new_checked(&mut b[..]).unwrap();
+        p.set_length(32);
+        assert_eq!((p.length(), p.pointer()), (32, 9));
+        assert_eq!(b[4..8], [9, 32, 0, 0]);
     }
 
     // RFC 1191 §4: Fragmentation Needed carries the Next-Hop MTU in the low 16 bits.

@@ -56,6 +56,14 @@ impl Message {
     pub fn is_error(self) -> bool {
         u8::from(self) & 0x80 == 0
     }
+
+    /// The errors whose fifth octet is the RFC 4884 length attribute, the only ones an
+    /// ICMP Extension Structure may follow (RFC 4884 §4: Destination Unreachable and Time
+    /// Exceeded; Packet Too Big and Parameter Problem use those bits).
+    #[inline]
+    pub fn has_length_attribute(self) -> bool {
+        matches!(self, Message::DstUnreachable | Message::TimeExceeded)
+    }
 }
 
 enum_with_unknown! {
@@ -208,6 +216,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
     pub fn set_rest(&mut self, r: [u8; 4]) {
         self.buffer.as_mut()[field::REST].copy_from_slice(&r);
     }
+    /// Sets the RFC 4884 length attribute (64-bit words); only meaningful for the types
+    /// of [`Message::has_length_attribute`].
+    pub fn set_length(&mut self, words: u8) {
+        self.buffer.as_mut()[field::LENGTH] = words;
+    }
     /// Computes the checksum over the whole buffer plus the IPv6 pseudo-header.
     pub fn fill_checksum(&mut self, src: [u8; 16], dst: [u8; 16]) {
         self.set_checksum(0);
@@ -242,6 +255,21 @@ mod tests {
             e.checksum,
             e.icmp_type.calc_checksum(src, dst, b"abc").unwrap()
         );
+    }
+
+    // RFC 4884 §4: the length attribute (64-bit words) is the fifth octet of Destination
+    // Unreachable and Time Exceeded, and of no other type.
+    #[test]
+    fn rfc4884_s4_length_attribute() {
+        for v in 0..=255u8 {
+            let m = Message::from(v);
+            assert_eq!(m.has_length_attribute(), matches!(v, 1 | 3), "type {v}");
+        }
+        let mut b = [3u8, 0, 0, 0, 0, 0, 0, 0];
+        let mut p = Icmpv6Packet::new_checked(&mut b[..]).unwrap();
+        p.set_length(19);
+        assert_eq!(p.length(), 19);
+        assert_eq!(b[4..8], [19, 0, 0, 0]);
     }
 
     // RFC 4443 §3.2 Packet Too Big: 32-bit MTU.

@@ -7,6 +7,7 @@
 
 pub mod buf;
 pub mod checksum;
+pub mod icmpext;
 pub mod icmpv4;
 pub mod icmpv6;
 pub mod ip;

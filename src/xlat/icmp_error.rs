@@ -9,13 +9,21 @@
 //! its length fields keep the values of the original datagram, and its transport
 //! checksum is updated incrementally whenever the checksum field was quoted.
 //!
-//! RFC 4884 extensions are not carried over: when the error has a non-zero length
-//! field, only the original-datagram part is translated and the length field of the
-//! result is zero (a valid RFC 4884 message without extensions).
+//! RFC 4884 extensions (MPLS label stacks, interface information) are carried over
+//! when the error has a valid one and the translated type has a length attribute too
+//! (RFC 7915 has the translator adjust that attribute): the translated original
+//! datagram is padded with zeros to the other protocol's unit (and to 128 bytes), the
+//! extension structure follows it unchanged (its checksum covers only itself), and the
+//! length attribute is rewritten in the new unit. Under the size limit it is the
+//! original datagram that is cut, never the extension; when not even 128 bytes of it
+//! would fit, the extension is dropped. Dropped extensions, and trailing bytes that are
+//! not a valid extension (see `icmpext::split`), leave the length attribute of the
+//! result at zero: a valid RFC 4884 message without extensions.
 
 use core::ops::Range;
 
 use crate::wire::checksum;
+use crate::wire::icmpext::{self, ICMPV4_LENGTH_UNIT, ICMPV6_LENGTH_UNIT, ORIGINAL_DATAGRAM_MIN};
 use crate::wire::icmpv4::{self, Icmpv4Packet};
 use crate::wire::icmpv6::{self, Icmpv6Packet};
 use crate::wire::ip::IpProtocol;
@@ -37,9 +45,53 @@ use DropReason as R;
 const V6_QUOTE_AT: usize = ipv6::HEADER_LEN + icmpv6::HEADER_LEN;
 /// Outer IPv4 header and ICMPv4 header of a translated error: where its quote starts.
 const V4_QUOTE_AT: usize = ipv4::HEADER_LEN + icmpv4::HEADER_LEN;
-/// RFC 4884 §4.1: the ICMPv4 length field counts 32-bit words, the ICMPv6 one 64-bit.
-const V4_LENGTH_UNIT: usize = 4;
-const V6_LENGTH_UNIT: usize = 8;
+
+/// The original datagram field of an error whose length attribute is `words` (not 0)
+/// of `unit` bytes, and the extension structure after it when there is a valid one
+/// (`icmpext::split`) and `keep`: the translated type has a length attribute too.
+/// Errors with a length attribute are rare, hence out of line, off the common path.
+#[cold]
+#[inline(never)]
+fn split_extension(body: &[u8], words: u8, unit: usize, keep: bool) -> (&[u8], Option<&[u8]>) {
+    let (original, ext) = icmpext::split(body, usize::from(words) * unit);
+    (original, ext.filter(|_| keep))
+}
+
+/// Lays out a translated error's body (`body`, all the room under the size limit)
+/// whose translated original datagram took its first `n` bytes, when the error had the
+/// extension structure `ext` and the translated type has a length attribute in units of
+/// `unit` bytes (RFC 4884 §4: 4 in ICMPv4, 8 in ICMPv6): the datagram cut to a multiple
+/// of `unit` that leaves `ext` room, zero padding up to the unit and to 128 bytes, then
+/// `ext` unchanged. Returns the body's length and the length attribute; `None` when
+/// `ext` would leave less than 128 bytes of datagram: it is dropped and the body is
+/// left as it was.
+///
+/// Cutting after the fact gives the bytes translating into the smaller room would: the
+/// quoted headers whose fields translation rewrites lie within the first 128 bytes.
+/// Errors with extensions are rare, hence out of line, off the common path.
+#[cold]
+#[inline(never)]
+fn append_extension(body: &mut [u8], n: usize, ext: &[u8], unit: usize) -> (usize, Option<u8>) {
+    let Some(room) = body.len().checked_sub(ext.len()).map(|r| r / unit * unit) else {
+        return (n, None);
+    };
+    if room < ORIGINAL_DATAGRAM_MIN {
+        return (n, None);
+    }
+    let n = n.min(room);
+    let padded = n.max(ORIGINAL_DATAGRAM_MIN).next_multiple_of(unit);
+    let end = padded + ext.len();
+    let words = u8::try_from(padded / unit).ok();
+    match (body.get_mut(n..end), words) {
+        (Some(tail), Some(words)) => {
+            let (pad, dst) = tail.split_at_mut(padded - n);
+            pad.fill(0);
+            dst.copy_from_slice(ext);
+            (end, Some(words))
+        }
+        _ => (n, None),
+    }
+}
 
 /// Outer IPv6 header fields of an ICMPv4 error being translated.
 pub(super) struct OuterV6 {
@@ -70,12 +122,16 @@ pub(super) fn v4_to_v6<M: MapCtx>(
 ) -> Result<Range<usize>, DropReason> {
     let (error6, rest) = icmp::map_v4_error(icmp.msg_type(), icmp.code(), icmp.pointer())
         .ok_or(R::IcmpUntranslatable)?;
-    let mut quoted = icmp.payload();
-    // RFC 4884 §4.1: a non-zero length delimits the original datagram.
-    if icmp.length() != 0 {
-        let original = usize::from(icmp.length()) * V4_LENGTH_UNIT;
-        quoted = &quoted[..quoted.len().min(original)];
-    }
+    // RFC 4884 §4: a non-zero length attribute delimits the original datagram (all
+    // three translatable ICMPv4 error types have one); an extension after it is kept
+    // only if the ICMPv6 type has a length attribute too. §5: zero means none.
+    let (quoted, ext) = match icmp.length() {
+        0 => (icmp.payload(), None),
+        words => {
+            let keep = error6.msg_type().has_length_attribute();
+            split_extension(icmp.payload(), words, ICMPV4_LENGTH_UNIT, keep)
+        }
+    };
     let inner = Ipv4Packet::new_checked_header(quoted).map_err(|_| R::IcmpInnerUntranslatable)?;
     let rest6: u32 = match rest {
         Rest::Zero => 0,
@@ -100,11 +156,18 @@ pub(super) fn v4_to_v6<M: MapCtx>(
     let buf = &mut out.scratch_mut()[r.clone()];
     let (n, s6, d6) = inner_v4_to_v6(t, m, quoted, &mut buf[V6_QUOTE_AT..], hairpin)?;
     m.error_outer_v6(&mut o, s6, d6);
-    let len = V6_QUOTE_AT + n;
+    let (body, length) = match ext {
+        None => (n, None),
+        Some(e) => append_extension(&mut buf[V6_QUOTE_AT..], n, e, ICMPV6_LENGTH_UNIT),
+    };
+    let len = V6_QUOTE_AT + body;
     let mut msg = Icmpv6Packet::new_checked(&mut buf[ipv6::HEADER_LEN..len])
         .map_err(|_| R::OutputOverflow)?;
     msg.set_error(error6);
     msg.set_rest(rest6.to_be_bytes());
+    if let Some(words) = length {
+        msg.set_length(words);
+    }
     msg.fill_checksum(o.src6, o.dst6);
     let ip = Ipv6Repr {
         traffic_class: o.tc,
@@ -215,24 +278,27 @@ pub(super) fn v6_to_v4<M: MapCtx>(
     // Too Big MTU.
     let word = icmp.pointer();
     let (error4, rest) = icmp::map_v6_error(ty, icmp.code(), word).ok_or(R::IcmpUntranslatable)?;
-    let mut quoted = icmp.payload();
-    // RFC 4884 §4.1: for Destination Unreachable and Time Exceeded a non-zero length
-    // delimits the original datagram.
-    let has_length = matches!(
-        ty,
-        icmpv6::Message::DstUnreachable | icmpv6::Message::TimeExceeded
-    );
-    if has_length && icmp.length() != 0 {
-        let original = usize::from(icmp.length()) * V6_LENGTH_UNIT;
-        quoted = &quoted[..quoted.len().min(original)];
-    }
+    // RFC 4884 §4: for Destination Unreachable and Time Exceeded a non-zero length
+    // attribute delimits the original datagram; an extension after it is kept only if
+    // the ICMPv4 type has a length attribute too. §5: zero means none.
+    let (quoted, ext) = match icmp.length() {
+        words if words != 0 && ty.has_length_attribute() => {
+            let keep = error4.msg_type().has_length_attribute();
+            split_extension(icmp.payload(), words, ICMPV6_LENGTH_UNIT, keep)
+        }
+        _ => (icmp.payload(), None),
+    };
     let r = out
         .alloc_scratch(ICMPV4_ERROR_MAX)
         .ok_or(R::OutputOverflow)?;
     let buf = &mut out.scratch_mut()[r.clone()];
     let (n, quoted_frag_hdr, s4, d4) = inner_v6_to_v4(t, m, quoted, &mut buf[V4_QUOTE_AT..])?;
     m.error_outer_v4(&mut o, s4, d4);
-    let len = V4_QUOTE_AT + n;
+    let (body, length) = match ext {
+        None => (n, None),
+        Some(e) => append_extension(&mut buf[V4_QUOTE_AT..], n, e, ICMPV4_LENGTH_UNIT),
+    };
+    let len = V4_QUOTE_AT + body;
     let rest4: [u8; 4] = match rest {
         Rest::Zero => [0; 4],
         Rest::Pointer(p) => p.to_be_bytes(),
@@ -257,6 +323,9 @@ pub(super) fn v6_to_v4<M: MapCtx>(
         .map_err(|_| R::OutputOverflow)?;
     msg.set_error(error4);
     msg.set_rest(rest4);
+    if let Some(words) = length {
+        msg.set_length(words);
+    }
     msg.fill_checksum();
     let icmp_header = &buf[ipv4::HEADER_LEN..V4_QUOTE_AT];
     let ident = ipv4_ident(o.src4, o.dst4, IpProtocol::ICMP, icmp_header);

@@ -22,7 +22,17 @@
 //! - Translated Packet Too Big: min(MTU + 20, mtu), at least 1280, RFC 1191 plateau for
 //!   MTU 0. Translated Fragmentation Needed: min(MTU − 20, mtu − 20), both − 28 when
 //!   the quoted packet had a Fragment header, at least 68.
-//! - RFC 4884 extensions in ICMP errors are stripped (length field 0 on output).
+//! - RFC 4884 extensions in translated ICMP errors are kept when RFC 4884 makes them
+//!   valid (non-zero length attribute inside the message, original datagram of at least
+//!   128 bytes, extension version 2, checksum right or zero = "not transmitted", objects
+//!   filling the structure) and the translated type has a length attribute (not ICMPv6
+//!   Packet Too Big or Parameter Problem): the original datagram is zero-padded to the
+//!   new unit and to 128 bytes, the extension follows unchanged, the attribute is
+//!   rewritten. Over 1280/576 bytes the original datagram is cut, never the extension;
+//!   if not 128 bytes of it would fit, the extension is dropped. Dropped or invalid
+//!   extensions leave the attribute 0 and only the datagram the attribute delimits; an
+//!   attribute of 0 means no extension (pre-RFC 4884 senders that append one after 128
+//!   bytes without setting it, RFC 4884 §5, are not second-guessed).
 //! - Packets dropped for unmapped or illegal addresses get no ICMP error (RFC 7915
 //!   §4.4/§5.4 make that a SHOULD-be-able-to; not reflecting errors at whatever a
 //!   scanner sends is the safer default).

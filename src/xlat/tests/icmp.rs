@@ -223,19 +223,6 @@ fn rfc7915_s4_3_truncated_to_1280() {
     assert_eq!(f.len(), 1280);
 }
 
-// RFC 4884 extensions are not carried: only the original datagram part is quoted and
-// the length field of the translated error is zero.
-#[test]
-fn rfc4884_extension_stripped() {
-    let inner = udp4(CLIENT4, SERVER4, 61, &[0x44; 200]);
-    let mut quoted = inner[..128].to_vec();
-    quoted.extend_from_slice(&[0x20, 0, 0, 0, 0, 8, 1, 1, 9, 9, 9, 9]); // extension
-    let p = v4_error(11, 0, [0, 32, 0, 0], &quoted);
-    let f = one(&p, Verdict::V4ToV6);
-    assert_eq!(f.len(), 48 + 148);
-    assert_eq!(&f[44..48], &[0; 4]);
-}
-
 /// An ICMPv6 error sent by `from` to the IPv4 server's IPv6 address, about a packet
 /// the server sent to the client.
 fn v6_error(from: [u8; 16], ty: u8, code: u8, rest: [u8; 4], inner: &[u8]) -> Vec<u8> {

@@ -20,6 +20,7 @@ mod errors;
 mod frag;
 mod hairpin;
 mod icmp;
+mod icmp_ext;
 mod nat64;
 mod nat64_frag;
 mod nat64_timers;
