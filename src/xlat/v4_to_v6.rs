@@ -19,7 +19,7 @@ use crate::wire::tcp;
 use crate::wire::udp::UdpPacket;
 
 use super::common::{
-    HEADER_GROWTH, IPV4_MIN_MTU, addr_sum_v4, addr_sum_v6, fix_l4_checksum, next_header_for, v4,
+    HEADER_GROWTH, IPV4_MIN_MTU, addr_sum_v4, addr_sum_v6, fix_l4_checksum, next_header_for, v4, v6,
 };
 use super::ctx::MapCtx;
 use super::{DropReason, Output, Translator, Verdict, error, frag, icmp, icmp_error, mss};
@@ -68,6 +68,11 @@ pub(super) fn translate<M: MapCtx>(
         Ok(a) => a,
         Err(r) => return Verdict::Drop(r),
     };
+    // The destination is checked where the mapping knows it (`MapCtx::v4_addrs`, or
+    // `v4_bind` in NAT64).
+    if validity::ipv6_source_is_illegal(v6(src6)) {
+        return Verdict::Drop(R::MappedIpv6BadSource);
+    }
     // RFC 7915 §4.1: options are ignored, but an unexpired source route is refused
     // with ICMPv4 "source route failed" (type 3, code 5).
     if hl > ipv4::HEADER_LEN && has_unexpired_source_route(ip.options()) {

@@ -19,7 +19,7 @@ use crate::wire::{tcp, udp};
 
 use super::common::{
     DF_THRESHOLD, HEADER_GROWTH, IPV6_MIN_MTU, addr_sum_v4, addr_sum_v6, fix_l4_checksum,
-    ipv4_ident, protocol_for, v6,
+    ipv4_ident, protocol_for, v4, v6,
 };
 use super::ctx::MapCtx;
 use super::{DropReason, Output, Translator, Verdict, error, frag, hairpin, icmp, icmp_error, mss};
@@ -57,6 +57,11 @@ pub(super) fn translate<M: MapCtx>(
     let Some((dst4, dst_by)) = m.v6_dst(t, dst6) else {
         return Verdict::Drop(R::Ipv6DestinationUnmapped);
     };
+    // Whatever mapped it (any RFC 6052 prefix length, EAM, NAT64 pool6); the source is
+    // checked where the mapping knows it (`MapCtx::v6_src`, or `v6_bind` in NAT64).
+    if validity::ipv4_destination_is_illegal(v4(dst4)) {
+        return Verdict::Drop(R::MappedIpv4BadDestination);
+    }
     let walked = ipv6ext::walk(pkt6);
     let is_icmp_error = walked.as_ref().is_ok_and(|c| {
         c.upper_proto == IpProtocol::ICMPV6
