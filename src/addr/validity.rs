@@ -23,8 +23,8 @@
 //!   left to the mapping rules (RFC 6052 §3.1 strict mode refuses it with the
 //!   well-known prefix).
 //!
-//! The predicates are a few masked compares on an integer, cheap enough for every
-//! packet; the tables are consts, so the loops unroll.
+//! The predicates are four masked compares on an integer, OR-ed without branches (the
+//! tables are consts, so the folds unroll): cheap enough for every packet.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -104,14 +104,19 @@ impl Never<Ipv6Addr> {
 #[inline]
 pub fn ipv4_is_never_translated(a: Ipv4Addr) -> bool {
     let bits = a.to_bits();
-    IPV4_NEVER.iter().any(|r| r.contains(bits))
+    // `|`, not `any`: no branch but the caller's (measurably cheaper per packet).
+    IPV4_NEVER
+        .iter()
+        .fold(false, |hit, r| hit | r.contains(bits))
 }
 
 /// Whether `a` is in [`IPV6_NEVER`].
 #[inline]
 pub fn ipv6_is_never_translated(a: Ipv6Addr) -> bool {
     let bits = a.to_bits();
-    IPV6_NEVER.iter().any(|r| r.contains(bits))
+    IPV6_NEVER
+        .iter()
+        .fold(false, |hit, r| hit | r.contains(bits))
 }
 
 /// Whether either address of an IPv4 header is in [`IPV4_NEVER`].

@@ -13,7 +13,7 @@
 //! unmapped source) while NAT64 must create state only for a packet that survives them
 //! (`*_bind`, called right before the packet is rewritten).
 
-use crate::addr::{MappedBy, validity};
+use crate::addr::MappedBy;
 use crate::wire::field16_mut;
 use crate::wire::ip::IpProtocol;
 
@@ -70,6 +70,11 @@ pub(super) type InnerV4 = ([u8; 4], [u8; 4], Option<PortRewrite>);
 /// Mapping operations the RFC 7915 code needs. `t` is the translator running the
 /// packet (configuration, RFC 6052 prefix).
 pub(super) trait MapCtx {
+    /// Whether `v6_bind` sets the IPv4 source and `v4_bind` the IPv6 destination (NAT64
+    /// takes them from a session); until then those are placeholders, so the address
+    /// rules (`addr::validity`) apply to them only after the bind.
+    const BIND_SETS_ADDRESS: bool = false;
+
     /// Outer IPv6 destination → IPv4, with the rule that mapped it.
     fn v6_dst(&mut self, t: &Translator, dst6: [u8; 16]) -> Option<([u8; 4], MappedBy)>;
 
@@ -189,9 +194,6 @@ impl MapCtx for Siit {
                 .unwrap_or(t.cfg.ipv4_addr),
             None => return Err(R::Ipv6SourceUnmapped),
         };
-        if validity::ipv4_source_is_illegal(src4) {
-            return Err(R::MappedIpv4BadSource);
-        }
         Ok(src4.octets())
     }
 
@@ -245,9 +247,6 @@ impl MapCtx for Siit {
         let Some((dst6, _)) = mapped_dst else {
             return Err(R::Ipv4DestinationUnmapped);
         };
-        if validity::ipv6_destination_is_illegal(dst6) {
-            return Err(R::MappedIpv6BadDestination);
-        }
         Ok((src6.octets(), dst6.octets(), hairpin))
     }
 

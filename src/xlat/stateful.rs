@@ -387,6 +387,10 @@ impl L4Ids {
 }
 
 impl MapCtx for Nat64Ctx<'_> {
+    // The IPv4 source is the session's pool4 address, the IPv6 destination its client
+    // (a static BIB entry may name any): both are checked once known.
+    const BIND_SETS_ADDRESS: bool = true;
+
     #[inline]
     fn v6_dst(&mut self, _t: &Translator, dst6: [u8; 16]) -> Option<([u8; 4], MappedBy)> {
         let a = self.pool6.extract(Ipv6Addr::from(dst6))?;
@@ -446,11 +450,6 @@ impl MapCtx for Nat64Ctx<'_> {
             .shard
             .lookup_or_create_v6(t, flags, self.now)
             .map_err(refusal)?;
-        // pool4 is configuration: refused here so that no address of IPV4_NEVER is
-        // emitted even if it was configured.
-        if validity::ipv4_source_is_illegal(o.src) {
-            return Err(R::MappedIpv4BadSource);
-        }
         if o.simultaneous_open {
             self.release = Some(HeldSynKey {
                 src: dst,
@@ -508,10 +507,6 @@ impl MapCtx for Nat64Ctx<'_> {
         };
         let lookup = self.shard.lookup_v4(t, flags, self.now);
         match lookup {
-            // A static BIB entry is configuration and may name any IPv6 address.
-            V4Lookup::Forward(i) if validity::ipv6_destination_is_illegal(i.dst) => {
-                Err(R::MappedIpv6BadDestination)
-            }
             V4Lookup::Forward(i) => {
                 *dst6 = i.dst.octets();
                 Ok(Some(ids.rewrite(ids.dst_at, i.dport)))

@@ -68,10 +68,13 @@ pub(super) fn translate<M: MapCtx>(
         Ok(a) => a,
         Err(r) => return Verdict::Drop(r),
     };
-    // The destination is checked where the mapping knows it (`MapCtx::v4_addrs`, or
-    // `v4_bind` in NAT64).
+    // Whatever mapped them (EAM, any RFC 6052 prefix, NAT64 pool6), before any ICMPv4
+    // error is sent about the packet; NAT64's destination once its session gives it.
     if validity::ipv6_source_is_illegal(v6(src6)) {
         return Verdict::Drop(R::MappedIpv6BadSource);
+    }
+    if !M::BIND_SETS_ADDRESS && validity::ipv6_destination_is_illegal(v6(dst6)) {
+        return Verdict::Drop(R::MappedIpv6BadDestination);
     }
     // RFC 7915 §4.1: options are ignored, but an unexpired source route is refused
     // with ICMPv4 "source route failed" (type 3, code 5).
@@ -177,6 +180,9 @@ pub(super) fn translate<M: MapCtx>(
         Ok(rw) => rw,
         Err(r) => return Verdict::Drop(r),
     };
+    if M::BIND_SETS_ADDRESS && validity::ipv6_destination_is_illegal(v6(dst6)) {
+        return Verdict::Drop(R::MappedIpv6BadDestination);
+    }
 
     let proto6 = next_header_for(proto);
     let mtu = usize::from(t.cfg.mtu);

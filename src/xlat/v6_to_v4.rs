@@ -57,8 +57,9 @@ pub(super) fn translate<M: MapCtx>(
     let Some((dst4, dst_by)) = m.v6_dst(t, dst6) else {
         return Verdict::Drop(R::Ipv6DestinationUnmapped);
     };
-    // Whatever mapped it (any RFC 6052 prefix length, EAM, NAT64 pool6); the source is
-    // checked where the mapping knows it (`MapCtx::v6_src`, or `v6_bind` in NAT64).
+    // Whatever mapped them (any RFC 6052 prefix length, EAM, the RFC 6791 pool, NAT64
+    // pool6), before any ICMPv6 error is sent about the packet; NAT64's source (pool4)
+    // once its session gives it.
     if validity::ipv4_destination_is_illegal(v4(dst4)) {
         return Verdict::Drop(R::MappedIpv4BadDestination);
     }
@@ -74,6 +75,9 @@ pub(super) fn translate<M: MapCtx>(
         Ok(a) => a,
         Err(r) => return Verdict::Drop(r),
     };
+    if !M::BIND_SETS_ADDRESS && validity::ipv4_source_is_illegal(v4(src4)) {
+        return Verdict::Drop(R::MappedIpv4BadSource);
+    }
     let chain = match walked {
         Ok(c) => c,
         Err(ChainError::SegmentsLeft { pointer }) => {
@@ -152,6 +156,9 @@ pub(super) fn translate<M: MapCtx>(
         Ok(rw) => rw,
         Err(r) => return Verdict::Drop(r),
     };
+    if M::BIND_SETS_ADDRESS && validity::ipv4_source_is_illegal(v4(src4)) {
+        return Verdict::Drop(R::MappedIpv4BadSource);
+    }
 
     let new_total = ipv4::HEADER_LEN + l4len;
     let proto4 = protocol_for(upper);
