@@ -19,6 +19,7 @@ mod ping;
 mod pmtu;
 mod routes;
 mod scripts;
+mod special_addresses;
 mod tcp;
 mod udp;
 

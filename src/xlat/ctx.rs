@@ -60,9 +60,21 @@ impl PortRewrite {
     }
 }
 
+/// The addresses of a packet quoted in an ICMPv4 error, mapped to IPv6, and the rewrite
+/// of its quoted transport header.
+pub(super) type InnerV6 = ([u8; 16], [u8; 16], Option<PortRewrite>);
+
+/// The IPv6 twin of [`InnerV6`].
+pub(super) type InnerV4 = ([u8; 4], [u8; 4], Option<PortRewrite>);
+
 /// Mapping operations the RFC 7915 code needs. `t` is the translator running the
 /// packet (configuration, RFC 6052 prefix).
 pub(super) trait MapCtx {
+    /// Whether `v6_bind` sets the IPv4 source and `v4_bind` the IPv6 destination (NAT64
+    /// takes them from a session); until then those are placeholders, so the address
+    /// rules (`addr::validity`) apply to them only after the bind.
+    const BIND_SETS_ADDRESS: bool = false;
+
     /// Outer IPv6 destination → IPv4, with the rule that mapped it.
     fn v6_dst(&mut self, t: &Translator, dst6: [u8; 16]) -> Option<([u8; 4], MappedBy)>;
 
@@ -118,7 +130,8 @@ pub(super) trait MapCtx {
 
     /// Addresses of the IPv4 packet quoted in an ICMPv4 error (it travelled IPv6→IPv4,
     /// the opposite way), plus a rewrite for its quoted transport header. `l4`: the
-    /// quoted transport bytes (possibly truncated), `proto` its IPv4 protocol.
+    /// quoted transport bytes (possibly truncated), `proto` its IPv4 protocol. Errs with
+    /// the reason the error is dropped (usually `IcmpInnerUntranslatable`).
     fn inner_v4(
         &mut self,
         t: &Translator,
@@ -127,7 +140,7 @@ pub(super) trait MapCtx {
         hairpin: bool,
         proto: IpProtocol,
         l4: &[u8],
-    ) -> Option<([u8; 16], [u8; 16], Option<PortRewrite>)>;
+    ) -> Result<InnerV6, DropReason>;
 
     /// The IPv6 twin of [`inner_v4`](Self::inner_v4), for ICMPv6 errors.
     fn inner_v6(
@@ -137,7 +150,7 @@ pub(super) trait MapCtx {
         d6: [u8; 16],
         upper: IpProtocol,
         l4: &[u8],
-    ) -> Option<([u8; 4], [u8; 4], Option<PortRewrite>)>;
+    ) -> Result<InnerV4, DropReason>;
 
     /// Adjusts the outer header of a translated ICMPv4→ICMPv6 error once its inner
     /// packet is mapped (NAT64 delivers it to the inner source's client).
@@ -170,18 +183,18 @@ impl MapCtx for Siit {
         src6: [u8; 16],
         is_icmp_error: bool,
     ) -> Result<[u8; 4], DropReason> {
-        match t.cfg.map.to_v4(v6(src6)) {
-            Some((a, _)) => Ok(a.octets()),
+        let src4 = match t.cfg.map.to_v4(v6(src6)) {
+            Some((a, _)) => a,
             // RFC 7915 §5.1 / RFC 6791: an ICMPv6 error from an IPv6 router without an
             // IPv4 mapping takes a source from the RFC 6791 pool (or the translator's
             // address).
-            None if is_icmp_error => Ok(t
+            None if is_icmp_error => t
                 .pool6791
                 .pick(super::common::hash_v6(src6))
-                .unwrap_or(t.cfg.ipv4_addr)
-                .octets()),
-            None => Err(R::Ipv6SourceUnmapped),
-        }
+                .unwrap_or(t.cfg.ipv4_addr),
+            None => return Err(R::Ipv6SourceUnmapped),
+        };
+        Ok(src4.octets())
     }
 
     #[inline(always)]
@@ -259,15 +272,18 @@ impl MapCtx for Siit {
         hairpin: bool,
         _proto: IpProtocol,
         _l4: &[u8],
-    ) -> Option<([u8; 16], [u8; 16], Option<PortRewrite>)> {
+    ) -> Result<InnerV6, DropReason> {
         let map = &t.cfg.map;
-        let src6 = map.to_v6(v4(s4)).map(|m| m.0)?;
+        let src6 = map.to_v6(v4(s4)).map(|m| m.0);
         let dst6 = if hairpin {
             map.to_v6_rfc6052(v4(d4))
         } else {
             map.to_v6(v4(d4)).map(|m| m.0)
-        }?;
-        Some((src6.octets(), dst6.octets(), None))
+        };
+        let (Some(src6), Some(dst6)) = (src6, dst6) else {
+            return Err(R::IcmpInnerUntranslatable);
+        };
+        Ok((src6.octets(), dst6.octets(), None))
     }
 
     #[inline]
@@ -278,10 +294,11 @@ impl MapCtx for Siit {
         d6: [u8; 16],
         _upper: IpProtocol,
         _l4: &[u8],
-    ) -> Option<([u8; 4], [u8; 4], Option<PortRewrite>)> {
+    ) -> Result<InnerV4, DropReason> {
         let map = &t.cfg.map;
-        let (s4, _) = map.to_v4(v6(s6))?;
-        let (d4, _) = map.to_v4(v6(d6))?;
-        Some((s4.octets(), d4.octets(), None))
+        let (Some((s4, _)), Some((d4, _))) = (map.to_v4(v6(s6)), map.to_v4(v6(d6))) else {
+            return Err(R::IcmpInnerUntranslatable);
+        };
+        Ok((s4.octets(), d4.octets(), None))
     }
 }

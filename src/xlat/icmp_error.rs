@@ -22,6 +22,7 @@
 
 use core::ops::Range;
 
+use crate::addr::validity;
 use crate::wire::checksum;
 use crate::wire::icmpext::{self, ICMPV4_LENGTH_UNIT, ICMPV6_LENGTH_UNIT, ORIGINAL_DATAGRAM_MIN};
 use crate::wire::icmpv4::{self, Icmpv4Packet};
@@ -205,10 +206,16 @@ fn inner_v4_to_v6<M: MapCtx>(
         return Err(R::IcmpErrorInError);
     }
     let (s4, d4) = (ip.src_addr(), ip.dst_addr());
+    // §4.3: the inner header is translated by the outer header's rules, address
+    // validity included, before and after mapping.
+    if validity::ipv4_header_refused(s4.into(), d4.into()) {
+        return Err(R::IcmpInnerBadAddress);
+    }
     let payload = if first { l4 } else { &[] };
-    let (src6, dst6, rewrite) = m
-        .inner_v4(t, s4, d4, hairpin, proto, payload)
-        .ok_or(R::IcmpInnerUntranslatable)?;
+    let (src6, dst6, rewrite) = m.inner_v4(t, s4, d4, hairpin, proto, payload)?;
+    if validity::ipv6_header_refused(src6.into(), dst6.into()) {
+        return Err(R::IcmpInnerBadAddress);
+    }
     let proto6 = next_header_for(proto);
     // Length of the original datagram's payload, from its own header (not what was
     // quoted).
@@ -368,10 +375,15 @@ fn inner_v6_to_v4<M: MapCtx>(
         return Err(R::IcmpErrorInError);
     }
     let (s6, d6) = (ip.src_addr(), ip.dst_addr());
+    // §5.3: as in `inner_v4_to_v6`.
+    if validity::ipv6_header_refused(s6.into(), d6.into()) {
+        return Err(R::IcmpInnerBadAddress);
+    }
     let payload = if with_transport { l4 } else { &[] };
-    let (s4, d4, rewrite) = m
-        .inner_v6(t, s6, d6, upper, payload)
-        .ok_or(R::IcmpInnerUntranslatable)?;
+    let (s4, d4, rewrite) = m.inner_v6(t, s6, d6, upper, payload)?;
+    if validity::ipv4_header_refused(s4.into(), d4.into()) {
+        return Err(R::IcmpInnerBadAddress);
+    }
     let proto4 = protocol_for(upper);
     let claimed = ip.total_len().saturating_sub(chain.upper_off);
     let total4 = ipv4::HEADER_LEN + claimed;

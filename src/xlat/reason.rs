@@ -33,14 +33,21 @@ drop_reasons! {
     Ipv4BadLength => "ipv4_bad_length",
     /// RFC 1071 header checksum does not verify.
     Ipv4BadChecksum => "ipv4_bad_checksum",
-    /// Source in 0/8, 127/8, 224/4 or 255.255.255.255.
+    /// IPv4 source in 0/8, 127/8, 224/4 or 240/4 (`addr::validity::IPV4_NEVER`).
     Ipv4BadSource => "ipv4_bad_source",
-    /// Destination 0.0.0.0, 127/8, 224/4 or 255.255.255.255.
+    /// IPv4 destination in 0/8, 127/8, 224/4 or 240/4 (255.255.255.255 included).
     Ipv4BadDestination => "ipv4_bad_destination",
     /// Source not covered by any EAM or the RFC 6052 prefix.
     Ipv4SourceUnmapped => "ipv4_source_unmapped",
     /// Destination not covered by any EAM or the RFC 6052 prefix.
     Ipv4DestinationUnmapped => "ipv4_destination_unmapped",
+    /// IPv4 packet whose source maps to an IPv6 address never emitted: ::, ::1,
+    /// ff00::/8 or fe80::/10 (`addr::validity::IPV6_NEVER`), e.g. through an EAM or a
+    /// prefix that covers them.
+    MappedIpv6BadSource => "mapped_ipv6_bad_source",
+    /// IPv4 packet whose destination maps to ::, ::1, ff00::/8 or fe80::/10 (an EAM, or
+    /// in NAT64 a static BIB entry, that names one).
+    MappedIpv6BadDestination => "mapped_ipv6_bad_destination",
     /// TTL would reach zero (ICMPv4 Time Exceeded sent).
     Ipv4TtlExceeded => "ipv4_ttl_exceeded",
     /// Unexpired loose/strict source route option (ICMPv4 3/5 sent).
@@ -64,12 +71,19 @@ drop_reasons! {
     Ipv6RoutingHeader => "ipv6_routing_header",
     /// Source ::, ::1, multicast or link-local.
     Ipv6BadSource => "ipv6_bad_source",
-    /// Destination not translatable (multicast, link-local, ...).
+    /// Destination ::, ::1, multicast or link-local.
     Ipv6BadDestination => "ipv6_bad_destination",
     /// Source not covered by any EAM or the RFC 6052 prefix.
     Ipv6SourceUnmapped => "ipv6_source_unmapped",
     /// Destination not covered by any EAM or the RFC 6052 prefix.
     Ipv6DestinationUnmapped => "ipv6_destination_unmapped",
+    /// IPv6 packet whose source maps to an IPv4 address never emitted: 0/8, 127/8,
+    /// 224/4 or 240/4 (`addr::validity::IPV4_NEVER`), whatever mapped it (RFC 6052
+    /// prefix, EAM, the RFC 6791 pool, NAT64 pool4).
+    MappedIpv4BadSource => "mapped_ipv4_bad_source",
+    /// IPv6 packet to an address that embeds (RFC 6052) or maps (EAM) to an IPv4
+    /// destination in 0/8, 127/8, 224/4 or 240/4, e.g. pool6 ∘ 255.255.255.255.
+    MappedIpv4BadDestination => "mapped_ipv4_bad_destination",
     /// Hop Limit would reach zero (ICMPv6 Time Exceeded sent).
     Ipv6HopLimitExceeded => "ipv6_hop_limit_exceeded",
     /// Too big for the IPv4 side (ICMPv6 Packet Too Big sent).
@@ -84,6 +98,10 @@ drop_reasons! {
     IcmpErrorInError => "icmp_error_in_error",
     /// ICMP error whose inner packet cannot be translated.
     IcmpInnerUntranslatable => "icmp_inner_untranslatable",
+    /// ICMP error quoting a packet with an address the translator never translates or
+    /// emits, before or after mapping (either family's `addr::validity` table): no such
+    /// packet went through it, so the error is about no flow of ours.
+    IcmpInnerBadAddress => "icmp_inner_bad_address",
     /// Fragmented ICMP (checksum cannot be fixed without reassembly).
     IcmpFragmented => "icmp_fragmented",
     /// Offload metadata (virtio-net header) the translator cannot handle.

@@ -14,12 +14,18 @@ use crate::wire::{be16, be32, checksum, icmpv4, icmpv6, ip::IpProtocol, ipv6ext,
 
 use super::{Output, Translator, XlatConfig};
 
+mod addresses;
+
+pub use addresses::check_addresses;
+
 /// Checks that `frame` (one emitted packet) has consistent lengths — IPv4 Total Length
-/// or IPv6 40 + Payload Length equal to the bytes — and, unless it is a fragment,
-/// valid checksums: IPv4 header, and TCP/UDP/ICMP/ICMPv6 when the transport header is
-/// complete. A UDP Length must match the datagram.
+/// or IPv6 40 + Payload Length equal to the bytes —, no address a translator must never
+/// emit ([`check_addresses`]) and, unless it is a fragment, valid checksums: IPv4
+/// header, and TCP/UDP/ICMP/ICMPv6 when the transport header is complete. A UDP Length
+/// must match the datagram.
 pub fn check_emitted(frame: &[u8]) -> Result<(), String> {
     check_lengths(frame)?;
+    check_addresses(frame)?;
     match frame.first().map(|b| b >> 4) {
         Some(4) => check_v4(frame),
         Some(6) => check_v6(frame),
@@ -153,7 +159,8 @@ fn input_is_valid(data: &[u8]) -> bool {
 }
 
 /// Translates `data` with [`test_translator`] and panics if an emitted frame has
-/// inconsistent lengths, or invalid checksums although the input's were valid.
+/// inconsistent lengths or an address no packet may carry ([`check_addresses`]), or
+/// invalid checksums although the input's were valid.
 pub fn fuzz_one(data: &[u8]) {
     static T: OnceLock<Translator> = OnceLock::new();
     let t = T.get_or_init(test_translator);
@@ -163,7 +170,7 @@ pub fn fuzz_one(data: &[u8]) {
     let verdict = t.translate(&mut pkt, &mut out, 0);
     for i in 0..out.frames().len() {
         let f = out.frame_bytes(i, &pkt);
-        if let Err(e) = check_lengths(&f) {
+        if let Err(e) = check_lengths(&f).and_then(|()| check_addresses(&f)) {
             panic!("frame {i} of {verdict:?}: {e}\ninput {data:02x?}\noutput {f:02x?}");
         }
         if let (true, Err(e)) = (valid, check_emitted(&f)) {
@@ -221,7 +228,8 @@ fn steer(body: &[u8], version: u8, ctl: u8) -> Vec<u8> {
 /// Control bits 0–1 as in [`fuzz_direction`]; bit 2 picks IPv4 (else IPv6); bit 3 points
 /// csum_start/csum_offset at the transport checksum (IHL or 40, TCP 16 / UDP 6) so the
 /// fast paths are reached; bit 4 sets NEEDS_CSUM. No panic; every emitted frame has
-/// consistent IP lengths, and its offload metadata stays inside the frame.
+/// consistent IP lengths and allowed addresses, and its offload metadata stays inside
+/// the frame.
 pub fn fuzz_offload(data: &[u8]) {
     static T: OnceLock<Translator> = OnceLock::new();
     let t = T.get_or_init(test_translator);
@@ -256,7 +264,7 @@ pub fn fuzz_offload(data: &[u8]) {
     let verdict = t.translate_offload(&mut pkt, off, &mut out, 0);
     for (i, f) in out.frames().iter().enumerate() {
         let bytes = out.frame_bytes(i, &pkt);
-        if let Err(e) = check_lengths(&bytes) {
+        if let Err(e) = check_lengths(&bytes).and_then(|()| check_addresses(&bytes)) {
             panic!("frame {i} of {verdict:?} ({off:?}): {e}\ninput {p:02x?}");
         }
         if let Err(e) = check_offload(&f.offload, bytes.len()) {

@@ -23,7 +23,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::addr::{MappedBy, Prefix6052};
+use crate::addr::{MappedBy, Prefix6052, validity};
 use crate::nat64::{Endpoint4, Endpoint6, Proto, Refusal, Shard, Tuple4, Tuple6, V4Lookup};
 use crate::wire::buf::PacketBuf;
 use crate::wire::checksum;
@@ -36,7 +36,7 @@ use crate::wire::udp;
 use crate::wire::vnet::Offload;
 use crate::wire::{try_be16, try_put16};
 
-use super::ctx::{MapCtx, PortRewrite};
+use super::ctx::{InnerV4, InnerV6, MapCtx, PortRewrite};
 use super::{
     DropReason, Output, Translator, Verdict, XlatConfig, error, offload, v4_to_v6, v6_to_v4,
 };
@@ -387,6 +387,10 @@ impl L4Ids {
 }
 
 impl MapCtx for Nat64Ctx<'_> {
+    // The IPv4 source is the session's pool4 address, the IPv6 destination its client
+    // (a static BIB entry may name any): both are checked once known.
+    const BIND_SETS_ADDRESS: bool = true;
+
     #[inline]
     fn v6_dst(&mut self, _t: &Translator, dst6: [u8; 16]) -> Option<([u8; 4], MappedBy)> {
         let a = self.pool6.extract(Ipv6Addr::from(dst6))?;
@@ -520,23 +524,26 @@ impl MapCtx for Nat64Ctx<'_> {
         _hairpin: bool,
         proto: IpProtocol,
         l4: &[u8],
-    ) -> Option<([u8; 16], [u8; 16], Option<PortRewrite>)> {
+    ) -> Result<InnerV6, DropReason> {
         // The quoted packet went out from our binding `s4:sport` to the peer
         // `d4:dport`: the session seen from the peer's side (RFC 6146 §3.4).
-        let ids = l4_ids(proto, l4, IpVersion::V4)?;
-        let sport = try_be16(l4, ids.src_at)?;
-        let dport = try_be16(l4, ids.dst_at)?;
-        let i = self.shard.find_v4(Tuple4 {
-            proto: ids.proto,
-            remote: Endpoint4::new(Ipv4Addr::from(d4), dport),
-            pool4: Endpoint4::new(Ipv4Addr::from(s4), sport),
-        })?;
-        let dst6 = self.pool6.embed(Ipv4Addr::from(d4))?;
-        Some((
-            i.dst.octets(),
-            dst6.octets(),
-            Some(ids.rewrite(ids.src_at, i.dport)),
-        ))
+        let mapped = || {
+            let ids = l4_ids(proto, l4, IpVersion::V4)?;
+            let sport = try_be16(l4, ids.src_at)?;
+            let dport = try_be16(l4, ids.dst_at)?;
+            let i = self.shard.find_v4(Tuple4 {
+                proto: ids.proto,
+                remote: Endpoint4::new(Ipv4Addr::from(d4), dport),
+                pool4: Endpoint4::new(Ipv4Addr::from(s4), sport),
+            })?;
+            let dst6 = self.pool6.embed(Ipv4Addr::from(d4))?;
+            Some((
+                i.dst.octets(),
+                dst6.octets(),
+                Some(ids.rewrite(ids.src_at, i.dport)),
+            ))
+        };
+        mapped().ok_or(R::IcmpInnerUntranslatable)
     }
 
     fn inner_v6(
@@ -546,23 +553,34 @@ impl MapCtx for Nat64Ctx<'_> {
         d6: [u8; 16],
         upper: IpProtocol,
         l4: &[u8],
-    ) -> Option<([u8; 4], [u8; 4], Option<PortRewrite>)> {
+    ) -> Result<InnerV4, DropReason> {
         // The quoted packet came from the peer pool6 ∘ `s4:sport` to our client
         // `d6:dport`.
-        let ids = l4_ids(upper, l4, IpVersion::V6)?;
-        let sport = try_be16(l4, ids.src_at)?;
-        let dport = try_be16(l4, ids.dst_at)?;
-        let s4 = self.pool6.extract(Ipv6Addr::from(s6))?;
-        let o = self.shard.find_v6(Tuple6 {
-            proto: ids.proto,
-            v6: Endpoint6::new(Ipv6Addr::from(d6), dport),
-            remote: Endpoint4::new(s4, sport),
-        })?;
-        Some((
-            s4.octets(),
-            o.src.octets(),
-            Some(ids.rewrite(ids.dst_at, o.sport)),
-        ))
+        let s4 = self
+            .pool6
+            .extract(Ipv6Addr::from(s6))
+            .ok_or(R::IcmpInnerUntranslatable)?;
+        // Checked before the session lookup, so that the reason does not depend on
+        // whether a session exists (none can, with such a peer).
+        if validity::ipv4_source_is_illegal(s4) {
+            return Err(R::IcmpInnerBadAddress);
+        }
+        let mapped = || {
+            let ids = l4_ids(upper, l4, IpVersion::V6)?;
+            let sport = try_be16(l4, ids.src_at)?;
+            let dport = try_be16(l4, ids.dst_at)?;
+            let o = self.shard.find_v6(Tuple6 {
+                proto: ids.proto,
+                v6: Endpoint6::new(Ipv6Addr::from(d6), dport),
+                remote: Endpoint4::new(s4, sport),
+            })?;
+            Some((
+                s4.octets(),
+                o.src.octets(),
+                Some(ids.rewrite(ids.dst_at, o.sport)),
+            ))
+        };
+        mapped().ok_or(R::IcmpInnerUntranslatable)
     }
 
     #[inline]

@@ -19,7 +19,7 @@ use crate::wire::tcp;
 use crate::wire::udp::UdpPacket;
 
 use super::common::{
-    HEADER_GROWTH, IPV4_MIN_MTU, addr_sum_v4, addr_sum_v6, fix_l4_checksum, next_header_for, v4,
+    HEADER_GROWTH, IPV4_MIN_MTU, addr_sum_v4, addr_sum_v6, fix_l4_checksum, next_header_for, v4, v6,
 };
 use super::ctx::MapCtx;
 use super::{DropReason, Output, Translator, Verdict, error, frag, icmp, icmp_error, mss};
@@ -68,6 +68,14 @@ pub(super) fn translate<M: MapCtx>(
         Ok(a) => a,
         Err(r) => return Verdict::Drop(r),
     };
+    // Whatever mapped them (EAM, any RFC 6052 prefix, NAT64 pool6), before any ICMPv4
+    // error is sent about the packet; NAT64's destination once its session gives it.
+    if validity::ipv6_source_is_illegal(v6(src6)) {
+        return Verdict::Drop(R::MappedIpv6BadSource);
+    }
+    if !M::BIND_SETS_ADDRESS && validity::ipv6_destination_is_illegal(v6(dst6)) {
+        return Verdict::Drop(R::MappedIpv6BadDestination);
+    }
     // RFC 7915 §4.1: options are ignored, but an unexpired source route is refused
     // with ICMPv4 "source route failed" (type 3, code 5).
     if hl > ipv4::HEADER_LEN && has_unexpired_source_route(ip.options()) {
@@ -172,6 +180,9 @@ pub(super) fn translate<M: MapCtx>(
         Ok(rw) => rw,
         Err(r) => return Verdict::Drop(r),
     };
+    if M::BIND_SETS_ADDRESS && validity::ipv6_destination_is_illegal(v6(dst6)) {
+        return Verdict::Drop(R::MappedIpv6BadDestination);
+    }
 
     let proto6 = next_header_for(proto);
     let mtu = usize::from(t.cfg.mtu);

@@ -19,7 +19,7 @@ use crate::wire::{tcp, udp};
 
 use super::common::{
     DF_THRESHOLD, HEADER_GROWTH, IPV6_MIN_MTU, addr_sum_v4, addr_sum_v6, fix_l4_checksum,
-    ipv4_ident, protocol_for, v6,
+    ipv4_ident, protocol_for, v4, v6,
 };
 use super::ctx::MapCtx;
 use super::{DropReason, Output, Translator, Verdict, error, frag, hairpin, icmp, icmp_error, mss};
@@ -57,6 +57,12 @@ pub(super) fn translate<M: MapCtx>(
     let Some((dst4, dst_by)) = m.v6_dst(t, dst6) else {
         return Verdict::Drop(R::Ipv6DestinationUnmapped);
     };
+    // Whatever mapped them (any RFC 6052 prefix length, EAM, the RFC 6791 pool, NAT64
+    // pool6), before any ICMPv6 error is sent about the packet; NAT64's source (pool4)
+    // once its session gives it.
+    if validity::ipv4_destination_is_illegal(v4(dst4)) {
+        return Verdict::Drop(R::MappedIpv4BadDestination);
+    }
     let walked = ipv6ext::walk(pkt6);
     let is_icmp_error = walked.as_ref().is_ok_and(|c| {
         c.upper_proto == IpProtocol::ICMPV6
@@ -69,6 +75,9 @@ pub(super) fn translate<M: MapCtx>(
         Ok(a) => a,
         Err(r) => return Verdict::Drop(r),
     };
+    if !M::BIND_SETS_ADDRESS && validity::ipv4_source_is_illegal(v4(src4)) {
+        return Verdict::Drop(R::MappedIpv4BadSource);
+    }
     let chain = match walked {
         Ok(c) => c,
         Err(ChainError::SegmentsLeft { pointer }) => {
@@ -147,6 +156,9 @@ pub(super) fn translate<M: MapCtx>(
         Ok(rw) => rw,
         Err(r) => return Verdict::Drop(r),
     };
+    if M::BIND_SETS_ADDRESS && validity::ipv4_source_is_illegal(v4(src4)) {
+        return Verdict::Drop(R::MappedIpv4BadSource);
+    }
 
     let new_total = ipv4::HEADER_LEN + l4len;
     let proto4 = protocol_for(upper);

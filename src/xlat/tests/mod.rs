@@ -29,6 +29,7 @@ mod prop;
 mod reassembly;
 mod v4v6;
 mod v6v4;
+mod validity;
 
 pub const CLIENT6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 pub const CLIENT4: [u8; 4] = [192, 0, 2, 2];

@@ -3,7 +3,11 @@
 
 use proptest::prelude::*;
 
+use super::validity::{
+    GOOD4, NAT64_CLIENT, NAT64_POOL4, PREFIXES, embed, nat64, run64, shard_on, siit,
+};
 use super::*;
+use crate::addr::validity::ipv4_is_never_translated;
 use crate::xlat::selfcheck::fuzz_one;
 
 /// Valid packets of every kind the translator handles, both directions.
@@ -67,6 +71,65 @@ fn valid_packet(kind: u8, payload: &[u8]) -> Vec<u8> {
     }
 }
 
+/// An IPv4 address, three times in four from 0/8, 127/8 or 224.0.0.0–255.255.255.255.
+fn v4_often_never_emitted() -> impl Strategy<Value = Ipv4Addr> {
+    prop_oneof![
+        any::<u32>(),
+        0u32..1 << 24,
+        (127u32 << 24)..(128 << 24),
+        (224u32 << 24)..=u32::MAX,
+    ]
+    .prop_map(Ipv4Addr::from)
+}
+
+/// A packet that carries `a` (kind % 8): as the embedded IPv6 destination (UDP, echo)
+/// or source (TCP), in the quote of an ICMPv6 error, as IPv4 source or destination, or
+/// in an ICMPv4 error (quoted destination, or the error's source). `client6`/`client4`
+/// are the IPv6 client and its IPv4 form (EAM address, or pool4 in NAT64).
+fn carrying(
+    kind: u8,
+    prefix: &str,
+    a: Ipv4Addr,
+    (client6, client4): ([u8; 16], [u8; 4]),
+    hop: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let at = embed(prefix, &a.to_string());
+    let server6 = embed(prefix, GOOD4);
+    let (a4, server4) = (a.octets(), super::a4(GOOD4));
+    match kind % 8 {
+        0 => udp6(client6, at, hop, payload),
+        1 => echo6(client6, at, hop, payload),
+        2 => tcp6(at, server6, hop, payload),
+        3 => icmp6_raw(
+            client6,
+            server6,
+            1,
+            4,
+            [0; 4],
+            &udp6(at, client6, 9, payload),
+        ),
+        4 => udp4(a4, client4, hop, payload),
+        5 => udp4(server4, a4, hop, payload),
+        6 => icmp4_raw(
+            server4,
+            client4,
+            3,
+            3,
+            [0; 4],
+            &udp4(client4, a4, 9, payload),
+        ),
+        _ => icmp4_raw(
+            a4,
+            client4,
+            11,
+            0,
+            [0; 4],
+            &udp4(client4, server4, 9, payload),
+        ),
+    }
+}
+
 /// 512 cases by default (CI); `PROPTEST_CASES` raises it for longer local runs.
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -101,6 +164,39 @@ proptest! {
         fuzz_one(&p);
         let keep = usize::from(cut) % (p.len() + 1);
         fuzz_one(&p[..keep]);
+    }
+
+    // Issue 9 (RFC 1812 §5.3.7, RFC 6890; RFC 4291 for IPv6; RFC 7915 §4.3/§5.3 for
+    // quoted packets): whatever IPv4 address a packet carries or embeds, in SIIT or
+    // NAT64, with any RFC 6052 prefix length, no emitted packet (errors included) has a
+    // source or destination in 0/8, 127/8, 224/4 or 240/4 or an IPv6 one in ::, ::1,
+    // ff00::/8 or fe80::/10 (`check_emitted`), and a packet carrying such an address is
+    // dropped. NAT64 first opens a session to `a`, so that later packets find one.
+    #[test]
+    fn never_emitted_addresses_stay_unemitted(nat in any::<bool>(), len in 0usize..6,
+                                               a in v4_often_never_emitted(), kind in any::<u8>(),
+                                               hop in 1u8..=3,
+                                               payload in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let prefix = PREFIXES[len];
+        let bad = ipv4_is_never_translated(a);
+        let verdict = if nat {
+            let (t, mut s) = (nat64(prefix), shard_on(NAT64_POOL4));
+            let client = (super::a6(NAT64_CLIENT), super::a4(NAT64_POOL4));
+            let open = udp6(client.0, embed(prefix, &a.to_string()), 64, &payload);
+            let (v, _) = run64(&t, &mut s, &open);
+            prop_assert_eq!(matches!(v, Verdict::Drop(_)), bad);
+            run64(&t, &mut s, &carrying(kind, prefix, a, client, hop, &payload)).0
+        } else {
+            let t = siit(prefix, &[]);
+            let r = run_with(&t, &carrying(kind, prefix, a, (CLIENT6, CLIENT4), hop, &payload));
+            for f in &r.frames {
+                prop_assert!(check_emitted(f).is_ok(), "{:?}: {:02x?}", check_emitted(f), f);
+            }
+            r.verdict
+        };
+        if bad {
+            prop_assert!(matches!(verdict, Verdict::Drop(_)), "{} kind {}: {:?}", a, kind % 8, verdict);
+        }
     }
 
     // RFC 7915 §5.1 then §4.1: addresses come back (EAM source, RFC 6052 destination),
