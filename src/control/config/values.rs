@@ -15,6 +15,7 @@ use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::ConfigError;
 use super::table::{Form, Syntax, Toml};
+use crate::addr::validity;
 use crate::nat64::{PortRange, Proto, StaticBib};
 
 pub(super) fn invalid(key: &str, raw: &str, expected: &str) -> ConfigError {
@@ -210,12 +211,48 @@ pub fn parse_eam(key: &str, raw: &str) -> Result<Eam, ConfigError> {
     Ok(Eam { v6, v4 })
 }
 
+/// The translator's own address: the source of the ICMPv4 errors it generates, so one
+/// the translator would never emit (0/8, 127/8, multicast, 240/4) is refused.
 pub fn parse_ipv4_addr(key: &str, raw: &str) -> Result<Ipv4Addr, ConfigError> {
-    Ipv4Addr::from_str(raw).map_err(|_| invalid(key, raw, expect::IPV4_ADDR))
+    let a = Ipv4Addr::from_str(raw).map_err(|_| invalid(key, raw, expect::IPV4_ADDR))?;
+    if validity::ipv4_is_never_translated(a) {
+        return Err(not_unicast(key, raw, expect::IPV4_ADDR));
+    }
+    Ok(a)
 }
 
+/// As [`parse_ipv4_addr`] for the ICMPv6 errors' source (no ::, ::1, multicast or
+/// link-local).
 pub fn parse_ipv6_addr(key: &str, raw: &str) -> Result<Ipv6Addr, ConfigError> {
-    Ipv6Addr::from_str(raw).map_err(|_| invalid(key, raw, expect::IPV6_ADDR))
+    let a = Ipv6Addr::from_str(raw).map_err(|_| invalid(key, raw, expect::IPV6_ADDR))?;
+    if validity::ipv6_is_never_translated(a) {
+        return Err(not_unicast(key, raw, expect::IPV6_ADDR));
+    }
+    Ok(a)
+}
+
+fn not_unicast(key: &str, raw: &str, expected: &str) -> ConfigError {
+    ConfigError(format!(
+        "{} (a translator never sends from or to it: unspecified, loopback, multicast, \
+         link-local or reserved)",
+        invalid(key, raw, expected)
+    ))
+}
+
+/// A prefix of addresses the translator emits (pool4, pool6791) may not touch the
+/// ranges it never emits; they are aligned prefixes, so checking both ends suffices.
+fn check_v4_unicast(
+    key: &str,
+    raw: &str,
+    net: Ipv4Net,
+    expected: &str,
+) -> Result<Ipv4Net, ConfigError> {
+    if validity::ipv4_is_never_translated(net.network())
+        || validity::ipv4_is_never_translated(net.broadcast())
+    {
+        return Err(not_unicast(key, raw, expected));
+    }
+    Ok(net)
 }
 
 /// IPV4/LEN with no bits set after LEN (a typo there usually means another network).
@@ -233,11 +270,13 @@ fn parse_ipv4_net(key: &str, raw: &str, expected: &str) -> Result<Ipv4Net, Confi
 }
 
 pub fn parse_pool6791(key: &str, raw: &str) -> Result<Ipv4Net, ConfigError> {
-    parse_ipv4_net(key, raw, expect::POOL6791)
+    let net = parse_ipv4_net(key, raw, expect::POOL6791)?;
+    check_v4_unicast(key, raw, net, expect::POOL6791)
 }
 
 pub fn parse_pool4(key: &str, raw: &str) -> Result<Ipv4Net, ConfigError> {
     let net = parse_ipv4_net(key, raw, expect::POOL4)?;
+    let net = check_v4_unicast(key, raw, net, expect::POOL4)?;
     if net.prefix_len() < 16 {
         return Err(ConfigError(format!(
             "{} (at most 65535 addresses: use a /16 or longer)",
@@ -474,6 +513,34 @@ pub mod syntax {
 mod tests {
     use super::super::test_support::resolve_file;
     use super::*;
+
+    /// RFC 1812 §5.3.7 / RFC 4291: the sources of the translator's own ICMP errors and the
+    /// addresses it hands out must be ones it would emit: refused at configuration time,
+    /// naming the key.
+    #[test]
+    fn addresses_the_translator_never_emits_are_refused() {
+        for (key, raw) in [
+            ("ipv4-addr", "127.0.0.1"),
+            ("ipv4-addr", "224.0.0.9"),
+            ("ipv4-addr", "0.0.0.0"),
+            ("ipv4-addr", "255.255.255.255"),
+        ] {
+            let e = parse_ipv4_addr(key, raw).unwrap_err().0;
+            assert!(
+                e.starts_with("invalid value for 'ipv4-addr'") && e.contains("loopback"),
+                "{e}"
+            );
+        }
+        for raw in ["::", "::1", "ff02::1", "fe80::1"] {
+            assert!(parse_ipv6_addr("ipv6-addr", raw).is_err(), "{raw}");
+        }
+        for raw in ["127.0.0.0/24", "96.0.0.0/3", "240.0.0.0/16"] {
+            assert!(parse_pool4("pool4", raw).is_err(), "{raw}");
+            assert!(parse_pool6791("pool6791", raw).is_err(), "{raw}");
+        }
+        assert!(parse_ipv4_addr("ipv4-addr", "203.0.113.1").is_ok());
+        assert!(parse_pool4("pool4", "203.0.113.16/28").is_ok());
+    }
 
     #[test]
     fn eam_message_has_the_documented_shape() {
