@@ -115,6 +115,16 @@ pub(super) trait MapCtx {
         from_hairpin: bool,
     ) -> Result<([u8; 16], [u8; 16], bool), DropReason>;
 
+    /// Whether the translator may answer this IPv4 packet with an ICMP error of its own
+    /// (Time Exceeded, source route failed) before it is bound: SIIT always (its
+    /// addresses mapped); NAT64 only for a packet to a pool4 transport address with a
+    /// binding, so that a scan of pool4 draws no errors (`icmp-on-refusal` decides that).
+    #[inline(always)]
+    fn v4_may_answer(&mut self, proto: IpProtocol, dst4: [u8; 4], l4: &[u8]) -> bool {
+        let _ = (proto, dst4, l4);
+        true
+    }
+
     /// Last step before an IPv4 packet (not an ICMP error) is rewritten, as
     /// [`v6_bind`](Self::v6_bind).
     #[allow(clippy::too_many_arguments)]

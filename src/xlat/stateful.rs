@@ -478,6 +478,18 @@ impl MapCtx for Nat64Ctx<'_> {
         Ok((src6.octets(), [0; 16], from_hairpin))
     }
 
+    #[inline]
+    fn v4_may_answer(&mut self, proto: IpProtocol, dst4: [u8; 4], l4: &[u8]) -> bool {
+        let Some(ids) = l4_ids(proto, l4, IpVersion::V4) else {
+            return false;
+        };
+        let Some(port) = try_be16(l4, ids.dst_at) else {
+            return false;
+        };
+        let pool4 = Endpoint4::new(Ipv4Addr::from(dst4), port);
+        self.shard.has_binding_v4(ids.proto, pool4)
+    }
+
     fn v4_bind(
         &mut self,
         src4: [u8; 4],

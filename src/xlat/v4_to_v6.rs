@@ -78,8 +78,10 @@ pub(super) fn translate<M: MapCtx>(
     }
     // RFC 7915 §4.1: options are ignored, but an unexpired source route is refused
     // with ICMPv4 "source route failed" (type 3, code 5).
+    let answer =
+        !from_hairpin && m.v4_may_answer(ip.protocol(), dst4, pkt4.get(hl..).unwrap_or(&[]));
     if hl > ipv4::HEADER_LEN && has_unexpired_source_route(ip.options()) {
-        if !from_hairpin {
+        if answer {
             let e = Error4::DstUnreachable(DstUnreachable::SrcRouteFailed);
             error::icmpv4(t, out, pkt4, e, [0; 4]);
         }
@@ -93,8 +95,10 @@ pub(super) fn translate<M: MapCtx>(
         ttl
     } else {
         if ttl <= 1 {
-            let e = Error4::TimeExceeded(TimeExceeded::TtlExpired);
-            error::icmpv4(t, out, pkt4, e, [0; 4]);
+            if answer {
+                let e = Error4::TimeExceeded(TimeExceeded::TtlExpired);
+                error::icmpv4(t, out, pkt4, e, [0; 4]);
+            }
             return Verdict::Drop(R::Ipv4TtlExceeded);
         }
         ttl - 1

@@ -32,7 +32,7 @@ use super::index::IndexTable;
 use super::ports::PortAllocator;
 use super::quota::{QuotaError, QuotaTable};
 use super::tcp::{self, Side, TcpState};
-use super::tuple::{Tuple4, Tuple6};
+use super::tuple::{Endpoint4, Tuple4, Tuple6};
 use super::types::{Inbound, Outbound, Refusal, ShardCounters, V4Lookup};
 use bib::{BIB_STATIC, Bib};
 pub use expiry::{Expired, LOOKS_PER_SESSION};
@@ -178,6 +178,14 @@ impl Shard {
     #[inline]
     pub fn is_pool4(&self, a: Ipv4Addr) -> bool {
         self.cfg.pool.addrs.contains(&a)
+    }
+
+    /// Whether the pool4 transport address `pool4` has a binding (read-only): an IPv4
+    /// packet to one without may not draw an ICMP error from the translator, or a scan
+    /// of pool4 would turn it into an ICMP source.
+    pub fn has_binding_v4(&self, proto: Proto, pool4: Endpoint4) -> bool {
+        self.find_bib4(proto, u32::from(pool4.addr), pool4.port)
+            .is_some()
     }
 
     /// Starts loading the index slot that [`lookup_or_create_v6`](Self::lookup_or_create_v6)

@@ -1,5 +1,6 @@
-//! What the NAT64 core sends on its own when timers fire (RFC 6146 §3.5.2.2): the
-//! keepalive probe of an ESTABLISHED session whose lifetime expired.
+//! What the NAT64 core sends on its own: the keepalive probe of an ESTABLISHED session
+//! whose lifetime expired (RFC 6146 §3.5.2.2), and the Time Exceeded it gives only to
+//! IPv4 packets bound for a mapping.
 
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 
@@ -89,4 +90,45 @@ fn rfc6146_3_5_2_2_established_timeout_sends_the_probe() {
     assert!(seg.ack() && seg.sequence_number() == 0 && seg.acknowledgment_number() == 0);
     assert_eq!(state(&core), Some(TcpState::Trans));
     assert_eq!(core.shard().sessions(0).next().unwrap().proto, Proto::Tcp);
+}
+
+/// A pool4 scan must not turn the translator into an ICMP source (`icmp-on-refusal` is
+/// off): an IPv4 packet whose TTL expires here gets Time Exceeded (RFC 1812 §5.3.1) only
+/// if its pool4 transport address has a binding; to an unmapped port it is dropped
+/// silently.
+#[test]
+fn time_exceeded_only_for_packets_to_a_mapping() {
+    let t = nat64(false);
+    let limits = Limits {
+        slots: 64,
+        slot_len: 1500,
+        timeout_ms: 2000,
+        subscriber_prefix_len: 64,
+    };
+    let mut core = Nat64Core::new(&t, super::nat64::shard(), limits);
+    let mut out = Output::new();
+    let udp4 = |core: &mut Nat64Core<'_>, port: u16, out: &mut Output| {
+        let mut v = Vec::new();
+        PacketBuilder::ipv4(a4(SERVER4), a4(POOL4), 1)
+            .udp(53, port)
+            .write(&mut v, b"x")
+            .unwrap();
+        let mut pkt = PacketBuf::from_packet(&v);
+        let verdict = core.translate(&mut pkt, Offload::NONE, out, 0, true);
+        (verdict, out.frames().len())
+    };
+    let (v, frames) = udp4(&mut core, 4000, &mut out);
+    assert_eq!(v, Verdict::Drop(crate::xlat::DropReason::Ipv4TtlExceeded));
+    assert_eq!(frames, 0, "no error for an unmapped port");
+    let mut q = Vec::new();
+    PacketBuilder::ipv6(a6(C1), a6(SERVER6), 64)
+        .udp(5000, 53)
+        .write(&mut q, b"q")
+        .unwrap();
+    let mut pkt = PacketBuf::from_packet(&q);
+    core.translate(&mut pkt, Offload::NONE, &mut out, 0, true);
+    let port = core.shard().sessions(0).next().unwrap().v4_port;
+    let (v, frames) = udp4(&mut core, port, &mut out);
+    assert_eq!(v, Verdict::Drop(crate::xlat::DropReason::Ipv4TtlExceeded));
+    assert_eq!(frames, 1, "Time Exceeded for a mapped port");
 }
