@@ -102,6 +102,9 @@ pub struct Nat64Engine<'a> {
     expiry_due: bool,
     /// The shard's `sessions_created` at the last expiry call.
     created_seen: u64,
+    /// Reassembly's counts at the last expiry call: fragments it dropped since (timed
+    /// out, or evicted to make room) are counted as drops then.
+    frags_seen: reassembly::Counts,
 }
 
 struct Steer {
@@ -120,6 +123,7 @@ impl<'a> Nat64Engine<'a> {
             requests: None,
             expiry_due: false,
             created_seen: 0,
+            frags_seen: reassembly::Counts::default(),
         }
     }
 
@@ -189,11 +193,29 @@ impl<'a> Nat64Engine<'a> {
                 Generated::IcmpError => send_errors(dev, out, pkt, counters, limit),
                 Generated::Probe => send_frames(dev, out, pkt, counters),
             });
-        let (timed_out, frags_due) = self.core.expire_fragments(now);
+        let (_, frags_due) = self.core.expire_fragments(now);
         self.expiry_due = done.due || frags_due;
-        io.counters
-            .drop_many(DropReason::FragmentTimeout, timed_out as u64);
+        self.count_fragment_drops(&io.counters);
         publish(&self.core, &io.counters);
+    }
+}
+
+impl Nat64Engine<'_> {
+    /// Fragments reassembly dropped since the last call, under their reasons: a
+    /// datagram that timed out, or the oldest one evicted for a source at its share
+    /// or when every slot was taken.
+    fn count_fragment_drops(&mut self, c: &Counters) {
+        let now = self.core.fragments().counts();
+        let seen = std::mem::replace(&mut self.frags_seen, now);
+        c.drop_many(DropReason::FragmentTimeout, now.timed_out - seen.timed_out);
+        c.drop_many(
+            DropReason::FragmentSourceLimit,
+            now.evicted_share - seen.evicted_share,
+        );
+        c.drop_many(
+            DropReason::FragmentLimit,
+            now.evicted_limit - seen.evicted_limit,
+        );
     }
 }
 

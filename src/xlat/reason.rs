@@ -153,10 +153,12 @@ drop_reasons! {
     FragmentTooMany => "fragment_too_many",
     /// NAT64 reassembly: a fragment larger than the device MTU.
     FragmentTooBig => "fragment_too_big",
-    /// NAT64 reassembly: `max-fragments` fragments are held already.
+    /// NAT64 reassembly: `max-fragments` fragments were held, and these (the oldest
+    /// datagram of all) gave way for a newer one.
     FragmentLimit => "fragment_limit",
-    /// NAT64 reassembly: this source (IPv6 subscriber prefix, IPv4 address) holds its
-    /// share of `max-fragments` already.
+    /// NAT64 reassembly: the source (IPv6 subscriber prefix, IPv4 address) held its
+    /// share of `max-fragments`, and these (its oldest datagram) gave way for a newer
+    /// one; or one datagram alone would exceed the share.
     FragmentSourceLimit => "fragment_source_limit",
     /// NAT64 reassembly: the datagram did not complete within `fragment-timeout`.
     FragmentTimeout => "fragment_timeout",

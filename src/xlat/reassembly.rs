@@ -27,8 +27,12 @@
 //! MTU each; the pages are untouched until used), and as many datagram entries. A
 //! source (the IPv6 subscriber prefix, or the IPv4 source address) may hold at most a
 //! share of the slots, so one host cannot fill the table; a datagram at most
-//! [`MAX_FRAGMENTS_PER_DATAGRAM`]. Datagrams not complete within the timeout are
-//! dropped, oldest first, a bounded number per call.
+//! [`MAX_FRAGMENTS_PER_DATAGRAM`]. At a limit the oldest datagram gives way (the
+//! source's own oldest at its share, the oldest of all when every slot is taken), as
+//! Linux's reassembly does above its memory threshold: a datagram whose last fragment
+//! was lost (a full queue, an Identification reused) then costs room only until newer
+//! ones need it, instead of blocking its source until its timeout. Datagrams not
+//! complete within the timeout are dropped, oldest first, a bounded number per call.
 //!
 //! Bad input (RFC 5722, RFC 8200 §4.5, RFC 7112, RFC 1858): overlapping fragments abandon
 //! the whole datagram, and later fragments of it are dropped until its timeout; an exact
@@ -125,9 +129,13 @@ struct Dgram {
     total: u32,
     have: u32,
     born: u64,
-    /// Creation-order list, for timeouts.
+    /// Creation-order list, for timeouts and eviction at the total limit.
     older: u32,
     newer: u32,
+    /// The same order among the datagrams of its source, for eviction at the source's
+    /// share.
+    src_older: u32,
+    src_newer: u32,
     /// Why the datagram was given up (overlapping fragments, RFC 5722; inconsistent
     /// lengths; too many fragments): its later fragments are dropped for the same reason
     /// until its timeout. An abandoned entry counts as one fragment of its source's
@@ -144,6 +152,20 @@ pub struct Counts {
     pub reassembled: u64,
     /// Fragments dropped because their datagram did not complete in time.
     pub timed_out: u64,
+    /// Fragments dropped with the oldest datagram of a source that needed room within
+    /// its share.
+    pub evicted_share: u64,
+    /// Fragments dropped with the oldest datagram of all when every slot was taken.
+    pub evicted_limit: u64,
+}
+
+/// What one source holds: fragments (and abandoned datagrams, one each), and its
+/// datagrams oldest to newest.
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    held: u32,
+    oldest: u32,
+    newest: u32,
 }
 
 /// One worker's fragments in flight.
@@ -156,7 +178,7 @@ pub struct Reassembly {
     dgrams: Vec<Dgram>,
     free_dgrams: Vec<u32>,
     index: HashMap<Key, u32>,
-    per_source: HashMap<u128, u32>,
+    per_source: HashMap<u128, Source>,
     oldest: u32,
     newest: u32,
     held: usize,
@@ -232,12 +254,12 @@ impl Reassembly {
         if pkt.len() > self.limits.slot_len {
             return Outcome::Drop(R::FragmentTooBig);
         }
-        let by_source = self.per_source.get(&p.source).copied().unwrap_or(0);
-        if by_source as usize >= self.limits.share() {
+        let current = self.index.get(&p.key).copied();
+        if !self.room_for_source(p.source, current) {
             return Outcome::Drop(R::FragmentSourceLimit);
         }
-        let d = match self.index.get(&p.key) {
-            Some(&d) => d,
+        let d = match current {
+            Some(d) => d,
             None => match self.create(&p, now) {
                 Ok(d) => d,
                 Err(r) => return Outcome::Drop(r),
@@ -286,9 +308,14 @@ impl Reassembly {
 
     /// A new datagram entry for `p`, if the limits allow one.
     fn create(&mut self, p: &Parsed, now: u64) -> Result<u32, DropReason> {
-        if self.free_frags.is_empty() {
-            return Err(R::FragmentLimit);
+        while self.free_frags.is_empty()
+            || (self.free_dgrams.is_empty() && self.dgrams.len() >= self.limits.slots.max(1))
+        {
+            if !self.evict_oldest(NIL) {
+                return Err(R::FragmentLimit);
+            }
         }
+        let src = self.per_source.get(&p.source).map_or(NIL, |s| s.newest);
         let g = Dgram {
             key: p.key,
             source: p.source,
@@ -299,6 +326,8 @@ impl Reassembly {
             born: now,
             older: self.newest,
             newer: NIL,
+            src_older: src,
+            src_newer: NIL,
             abandoned: None,
         };
         let d = match self.free_dgrams.pop() {
@@ -317,8 +346,67 @@ impl Reassembly {
             None => self.oldest = d,
         }
         self.newest = d;
+        match self.dgrams.get_mut(src as usize) {
+            Some(n) => n.src_newer = d,
+            None => {
+                let e = Source {
+                    held: 0,
+                    oldest: d,
+                    newest: d,
+                };
+                self.per_source.insert(p.source, e);
+            }
+        }
+        if let Some(e) = self.per_source.get_mut(&p.source) {
+            e.newest = d;
+        }
         self.index.insert(p.key, d);
         Ok(d)
+    }
+
+    /// Makes room for one more fragment of `source` within its share, dropping its
+    /// oldest datagrams if need be (never `current`, the fragment's own). False if the
+    /// share is taken by `current` alone.
+    fn room_for_source(&mut self, source: u128, current: Option<u32>) -> bool {
+        let share = self.limits.share() as u32;
+        loop {
+            let Some(e) = self.per_source.get(&source).copied() else {
+                return true;
+            };
+            if e.held < share {
+                return true;
+            }
+            // The oldest other than the fragment's own datagram.
+            let victim = match current {
+                Some(c) if c == e.oldest => self.dgrams[c as usize].src_newer,
+                _ => e.oldest,
+            };
+            if victim == NIL {
+                return false;
+            }
+            let n = self.charge(victim);
+            self.counts.evicted_share += u64::from(n);
+            self.remove(victim);
+        }
+    }
+
+    /// Drops the oldest datagram of all unless it is `keep`; false if there is none to
+    /// drop.
+    fn evict_oldest(&mut self, keep: u32) -> bool {
+        let d = self.oldest;
+        if d == NIL || d == keep {
+            return false;
+        }
+        let n = self.charge(d);
+        self.counts.evicted_limit += u64::from(n);
+        self.remove(d);
+        true
+    }
+
+    /// What datagram `d` holds of its source's share.
+    fn charge(&self, d: u32) -> u32 {
+        let g = &self.dgrams[d as usize];
+        u32::from(g.frags) + u32::from(g.abandoned.is_some())
     }
 
     /// Adds the fragment to datagram `d`; true when the datagram is now complete.
@@ -343,6 +431,11 @@ impl Reassembly {
             Err(R::FragmentOverlap) => return Err(self.abandon(d, R::FragmentOverlap)),
             Err(r) => return Err(r),
         };
+        while self.free_frags.is_empty() {
+            if !self.evict_oldest(d) {
+                return Err(R::FragmentLimit);
+            }
+        }
         let Some(f) = self.free_frags.pop() else {
             return Err(R::FragmentLimit);
         };
@@ -362,7 +455,9 @@ impl Reassembly {
             NIL => self.dgrams[d as usize].head = f,
             pf => self.frags[pf as usize].next = f,
         }
-        *self.per_source.entry(g.source).or_insert(0) += 1;
+        if let Some(e) = self.per_source.get_mut(&g.source) {
+            e.held += 1;
+        }
         self.held += 1;
         let g = &mut self.dgrams[d as usize];
         g.frags += 1;
@@ -411,7 +506,9 @@ impl Reassembly {
         let g = &mut self.dgrams[d as usize];
         g.abandoned = Some(why);
         let source = g.source;
-        *self.per_source.entry(source).or_insert(0) += 1;
+        if let Some(e) = self.per_source.get_mut(&source) {
+            e.held += 1;
+        }
         why
     }
 
@@ -432,11 +529,8 @@ impl Reassembly {
     }
 
     fn release_source(&mut self, source: u128, n: u32) {
-        if let Some(c) = self.per_source.get_mut(&source) {
-            *c = c.saturating_sub(n);
-            if *c == 0 {
-                self.per_source.remove(&source);
-            }
+        if let Some(e) = self.per_source.get_mut(&source) {
+            e.held = e.held.saturating_sub(n);
         }
     }
 
@@ -455,8 +549,33 @@ impl Reassembly {
             Some(n) => n.older = g.older,
             None => self.newest = g.older,
         }
+        self.unlink_source(&g);
         self.index.remove(&g.key);
         self.free_dgrams.push(d);
+    }
+
+    /// Takes datagram `g` out of its source's list, and the source out of the table
+    /// once it holds nothing.
+    fn unlink_source(&mut self, g: &Dgram) {
+        let (older, newer) = (g.src_older, g.src_newer);
+        if let Some(o) = self.dgrams.get_mut(older as usize) {
+            o.src_newer = newer;
+        }
+        if let Some(n) = self.dgrams.get_mut(newer as usize) {
+            n.src_older = older;
+        }
+        let Some(e) = self.per_source.get_mut(&g.source) else {
+            return;
+        };
+        if older == NIL {
+            e.oldest = newer;
+        }
+        if newer == NIL {
+            e.newest = older;
+        }
+        if e.oldest == NIL {
+            self.per_source.remove(&g.source);
+        }
     }
 
     /// Writes datagram `d` into `pkt`: the first fragment's headers, every payload in

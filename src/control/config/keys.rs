@@ -344,12 +344,14 @@ keys! {
         readme: "fragments are reassembled (RFC 6146 §3.4), in any order, if the whole datagram arrives within this time (FRAGMENT_MIN); then dropped (`fragment_timeout`)",
     }
     /// NAT64: fragments held for reassembly at most, over all workers (one MTU-sized
-    /// buffer each, allocated at start); one source may hold an eighth of a worker's share
+    /// buffer each, allocated at start); one source may hold an eighth of a worker's share;
+    /// at a limit the oldest datagram gives way, so lost fragments cost room only until
+    /// newer datagrams need it
     max_fragments: u32 = One(MAX_FRAGMENTS) => {
         key: "max-fragments",
         scope: Nat64,
         default: Value("8192"),
-        readme: "fragments held for reassembly at most, over all workers: one `mtu`-sized buffer each, reserved at start (13 MB at MTU 1500); one source (a subscriber prefix, an IPv4 address) holds at most an eighth of a worker's share, so a flood of fragments leaves room for others (`fragment_limit`, `fragment_source_limit`)",
+        readme: "fragments held for reassembly at most, over all workers: one `mtu`-sized buffer each, reserved at start (13 MB at MTU 1500); one source (a subscriber prefix, an IPv4 address) holds at most an eighth of a worker's share; at a limit the oldest datagram (the source's own at its share) gives way to the newest, so lost fragments and floods cost room only until newer ones need it (`fragment_source_limit`, `fragment_limit`)",
     }
 }
 

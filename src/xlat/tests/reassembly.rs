@@ -252,38 +252,82 @@ fn inconsistent_ends_abandon_the_datagram() {
     );
 }
 
+/// A first fragment of `udp4(src, 3000)` with Identification `id` (its datagram never
+/// completes without the second).
+fn orphan4(src: [u8; 4], id: u16) -> Vec<u8> {
+    let mut f = frags4(&udp4(src, 3000), &[1480, 2960])[0].clone();
+    f[4..6].copy_from_slice(&id.to_be_bytes());
+    fix_v4_checksum(&mut f);
+    f
+}
+
 /// RFC 6146 §3.4: "The NAT64 MUST limit the amount of resources devoted to the storage
-/// of fragmented packets": one source gets an eighth of the slots, all sources together
-/// the slots; other sources keep being served while one floods.
+/// of fragmented packets": one source holds at most an eighth of the slots, all sources
+/// together the slots. At either limit the oldest datagram gives way (the source's own
+/// at its share), so a source whose fragments were lost keeps being served, and other
+/// sources keep being served while one floods.
 #[test]
 fn rfc6146_3_4_resources_are_limited_per_source_and_in_all() {
     let mut r = Reassembly::new(limits(64));
     let share = limits(64).share();
     for id in 0..share {
-        let mut f = frags4(&udp4(SERVER4, 3000), &[1480, 2960])[0].clone();
-        f[4..6].copy_from_slice(&(id as u16).to_be_bytes());
-        fix_v4_checksum(&mut f);
-        assert_eq!(push(&mut r, &f, 0).0, Outcome::Queued, "{id}");
+        assert_eq!(
+            push(&mut r, &orphan4(SERVER4, id as u16), 0).0,
+            Outcome::Queued
+        );
     }
-    let mut f = frags4(&udp4(SERVER4, 3000), &[1480, 2960])[0].clone();
-    f[4..6].copy_from_slice(&999u16.to_be_bytes());
-    fix_v4_checksum(&mut f);
-    assert_eq!(push(&mut r, &f, 0).0, Outcome::Drop(R::FragmentSourceLimit));
-    // Another source completes a datagram meanwhile.
+    assert_eq!(r.held(), share);
+    // At its share, the source's newest datagram pushes out its oldest.
+    for id in 0..3u16 {
+        assert_eq!(
+            push(&mut r, &orphan4(SERVER4, 900 + id), 1).0,
+            Outcome::Queued
+        );
+    }
+    assert_eq!(r.held(), share);
+    assert_eq!(r.counts().evicted_share, 3);
+    // ... and a datagram of that source still completes.
+    let d = udp4(SERVER4, 2000);
+    let g = frags4(&d, &[1480]);
+    assert_eq!(push(&mut r, &g[1], 2).0, Outcome::Queued);
+    assert_eq!(push(&mut r, &g[0], 2).0, Outcome::Complete);
+    assert_eq!(r.counts().evicted_share, 5);
+    assert_eq!(r.held(), share - 2);
+    // Another source completes a datagram meanwhile, evicting nothing.
     let d = udp4([198, 51, 100, 3], 2000);
     let g = frags4(&d, &[1480]);
-    assert_eq!(push(&mut r, &g[1], 0).0, Outcome::Queued);
-    assert_eq!(push(&mut r, &g[0], 0).0, Outcome::Complete);
-    // Many sources fill every slot.
-    let mut limited = 0;
+    assert_eq!(push(&mut r, &g[1], 2).0, Outcome::Queued);
+    assert_eq!(push(&mut r, &g[0], 2).0, Outcome::Complete);
+    assert_eq!(r.counts().evicted_share, 5);
+    assert_eq!(r.counts().evicted_limit, 0);
+    // Many sources fill every slot; then the oldest of all give way.
     for s in 0..64u8 {
-        let f = frags4(&udp4([198, 51, 101, s], 2000), &[1480]);
-        if push(&mut r, &f[0], 0).0 == Outcome::Drop(R::FragmentLimit) {
-            limited += 1;
-        }
+        assert_eq!(
+            push(&mut r, &orphan4([198, 51, 101, s], 1), 3).0,
+            Outcome::Queued
+        );
     }
     assert_eq!(r.held(), 64);
-    assert_eq!(limited, 64 - (64 - share));
+    assert_eq!(r.counts().evicted_limit, share as u64 - 2);
+    assert_eq!(r.counts().queued, (share + 3 + 2 + 64) as u64);
+}
+
+/// The datagram a fragment belongs to is never what gives way for it: a source whose
+/// share one datagram takes has that fragment refused instead.
+#[test]
+fn a_datagram_larger_than_the_share_is_refused() {
+    let mut r = Reassembly::new(limits(16));
+    let share = limits(16).share();
+    let d = udp4(SERVER4, 8 * 64);
+    let cuts: Vec<usize> = (1..64).map(|i| i * 8).collect();
+    let f = frags4(&d, &cuts);
+    for x in f.iter().take(share) {
+        assert_eq!(push(&mut r, x, 0).0, Outcome::Queued);
+    }
+    assert_eq!(
+        push(&mut r, &f[share], 0).0,
+        Outcome::Drop(R::FragmentSourceLimit)
+    );
 }
 
 /// A datagram of more than MAX_FRAGMENTS_PER_DATAGRAM pieces is given up.
