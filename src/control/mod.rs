@@ -183,7 +183,7 @@ fn log_config(cfg: &Config) {
 fn spec(cfg: &Config) -> Result<Spec, Failure> {
     let xc = cfg.xlat_config()?;
     let mode = match cfg.mode {
-        Mode::Siit => dataplane::Mode::Siit(Translator::new(xc)),
+        Mode::Siit => dataplane::Mode::Siit(dataplane::Live::new(Translator::new(xc))),
         Mode::Nat64 => dataplane::Mode::Nat64 {
             xlat: Nat64Translator::new(xc, cfg.icmp_on_refusal).map_err(|e| Failure {
                 code: EXIT_USAGE,

@@ -5,10 +5,12 @@
 //! compiles to straight-line translate-and-write code: its timer hooks are empty and
 //! inlined away.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::device::Device;
 use super::io::Io;
+use super::live::{Follower, Live};
 use crate::wire::vnet::{Offload, gso};
 use crate::xlat::{Translator, Verdict};
 
@@ -46,8 +48,21 @@ pub trait Engine {
     fn unpark(&mut self) {}
 }
 
-/// The stateless translator needs no state and no timers.
-impl Engine for &Translator {
+/// The stateless translator: no state, no timers, shared by every worker, replaced
+/// as a whole while the workers run (a CLAT's new PLAT prefix, a reload).
+pub struct SiitEngine {
+    xlat: Follower<Translator>,
+}
+
+impl SiitEngine {
+    pub fn new(xlat: &Arc<Live<Translator>>) -> Self {
+        SiitEngine {
+            xlat: xlat.follow(),
+        }
+    }
+}
+
+impl Engine for SiitEngine {
     #[inline]
     fn idle_timeout(&self) -> Option<Duration> {
         None
@@ -60,7 +75,7 @@ impl Engine for &Translator {
         offload: Offload,
         now: u64,
     ) -> Option<Verdict> {
-        let t: &Translator = self;
+        let t = self.xlat.get();
         if offload.gso_type != gso::NONE && t.udp_needs_split(io.pkt.data(), offload) {
             io.split_udp(offload, |p, o| t.translate(p, o, now));
             return None;

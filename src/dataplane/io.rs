@@ -188,7 +188,8 @@ mod tests {
 
     use super::*;
     use crate::addr::AddrMapper;
-    use crate::dataplane::engine::Engine;
+    use crate::dataplane::engine::{Engine, SiitEngine};
+    use crate::dataplane::live::Live;
     use crate::dataplane::nat64::Nat64Engine;
     use crate::nat64::{Pool4, Shard, ShardConfig};
     use crate::wire::vnet::Offload;
@@ -303,7 +304,7 @@ mod tests {
     /// the rest are counted as rate-limited, and every packet as a drop.
     #[test]
     fn rfc4443_s2_4_f_a_burst_of_errors_gives_burst_plus_rate_times_t() {
-        let t = siit();
+        let mut t = SiitEngine::new(&Live::new(siit()));
         let mut io = io(IcmpErrorLimits {
             rate: 100,
             burst: 10,
@@ -311,7 +312,7 @@ mod tests {
         });
         let expiring = udp6(1);
         for now in 0..2000 {
-            handle(&mut io, &mut &t, &expiring, now);
+            handle(&mut io, &mut t, &expiring, now);
         }
         let sent = 10 + 100 * 1999 / 1000;
         assert_eq!(io.dev.frames.len(), sent);
@@ -333,17 +334,17 @@ mod tests {
     /// only translates (RFC 7915 §4.2) all go out.
     #[test]
     fn rfc4443_s2_4_f_translated_packets_and_errors_are_not_limited() {
-        let t = siit();
+        let mut t = SiitEngine::new(&Live::new(siit()));
         let mut io = io(IcmpErrorLimits {
             rate: 1,
             burst: 1,
             destination_rate: 1,
         });
-        handle(&mut io, &mut &t, &udp6(1), 0);
-        handle(&mut io, &mut &t, &udp6(1), 0);
+        handle(&mut io, &mut t, &udp6(1), 0);
+        handle(&mut io, &mut t, &udp6(1), 0);
         assert_eq!(io.dev.frames.len(), 1);
         for _ in 0..100 {
-            handle(&mut io, &mut &t, &udp6(64), 0);
+            handle(&mut io, &mut t, &udp6(64), 0);
         }
         // The router's Time Exceeded about a translated packet (TTL expired in transit).
         let quoted = {
@@ -358,7 +359,7 @@ mod tests {
         let mut err4 = Vec::new();
         b.write(&mut err4, &quoted).unwrap();
         for _ in 0..100 {
-            handle(&mut io, &mut &t, &err4, 0);
+            handle(&mut io, &mut t, &err4, 0);
         }
         assert_eq!(io.dev.frames.len(), 201);
         let c = io.counters.snapshot();

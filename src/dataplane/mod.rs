@@ -2,7 +2,8 @@
 //! hand-off between workers, counters, and the start-up that ties them together.
 //!
 //! [`start::run`] is the one entry point: the control plane builds a [`Spec`] from its
-//! configuration and calls it. [`device::Device`] is what a worker reads from and writes
+//! configuration and calls it. [`live::Live`] carries what the control plane replaces
+//! while the workers run. [`device::Device`] is what a worker reads from and writes
 //! to; [`tun::Tun`] is its implementation over a TUN queue. The system calls live in
 //! [`sys`]; `unsafe` code lives there and in [`ring`] (the lock-free SPSC ring of the
 //! NAT64 hand-off), each block with its SAFETY argument.
@@ -12,6 +13,7 @@ pub mod device;
 pub mod engine;
 pub mod handoff;
 pub mod io;
+pub mod live;
 pub mod nat64;
 pub mod ratelimit;
 pub mod ring;
@@ -23,8 +25,9 @@ pub mod worker;
 
 pub use counters::{Counters, Snapshot};
 pub use device::{Device, SendError};
-pub use engine::Engine;
+pub use engine::{Engine, SiitEngine};
 pub use io::Io;
+pub use live::{Follower, Live};
 pub use nat64::{
     MAX_SESSION_ROWS, Nat64Engine, SessionsLink, SessionsReply, SessionsRequest, collect_sessions,
 };

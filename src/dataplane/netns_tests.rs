@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use etherparse::{Icmpv4Type, NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 
+use super::engine::SiitEngine;
+use super::live::Live;
 use super::stop::Stop;
 use super::sys::{self, TunFlags};
 use super::tun::Tun;
@@ -143,7 +145,9 @@ fn worker_counts_packets_and_stops_on_request() {
             })
         };
         let started = Instant::now();
-        let snap = worker.run(&mut &translator(), &stop).expect("run");
+        let snap = worker
+            .run(&mut SiitEngine::new(&Live::new(translator())), &stop)
+            .expect("run");
         stopper.join().unwrap();
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(snap.rx_packets >= 5, "{snap:?}");
@@ -165,7 +169,9 @@ fn stop_before_run_returns_immediately() {
         let stop = Stop::new();
         stop.request();
         let mut worker = Worker::new(tun, &stop).unwrap();
-        let snap = worker.run(&mut &translator(), &stop).unwrap();
+        let snap = worker
+            .run(&mut SiitEngine::new(&Live::new(translator())), &stop)
+            .unwrap();
         assert_eq!(snap.rx_packets, 0);
     });
 }

@@ -15,8 +15,9 @@ use std::sync::mpsc::{Receiver, channel};
 use tracing::{debug, info, warn};
 
 use super::counters::Counters;
-use super::engine::Engine;
+use super::engine::{Engine, SiitEngine};
 use super::handoff;
+use super::live::Live;
 use super::nat64::{Nat64Engine, SessionsLink, SessionsRequest, advise_shard_hugepages};
 use super::ratelimit::IcmpErrorLimits;
 use super::stop::Stop;
@@ -43,7 +44,9 @@ pub struct TunSpec {
 // Built once per process and moved into `run`: boxing the big variant buys nothing.
 #[allow(clippy::large_enum_variant)]
 pub enum Mode {
-    Siit(Translator),
+    /// Stateless: SIIT, and the CLAT (SIIT with the host's address mapped 1:1 and the
+    /// PLAT's prefix), whose translator the control plane may replace while it runs.
+    Siit(Arc<Live<Translator>>),
     Nat64 {
         xlat: Nat64Translator,
         /// The state of the whole translator; each worker gets its share.
@@ -148,7 +151,10 @@ pub fn run<S>(
     })?;
     let (workers, results) = match (&spec.mode, nat64) {
         (Mode::Siit(t), _) => run_workers(
-            workers.into_iter().map(|w| (w, t)).collect(),
+            workers
+                .into_iter()
+                .map(|w| (w, SiitEngine::new(t)))
+                .collect(),
             stop,
             spec.pin,
         ),
