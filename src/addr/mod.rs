@@ -95,6 +95,13 @@ impl AddrMapper {
         })
     }
 
+    /// The same mapper with `local` refused by the RFC 6052 prefix both ways
+    /// ([`Prefix6052::with_local_v4`]); EAMs still map it (the CLAT's own address).
+    pub fn with_local_v4(mut self, local: ipnet::Ipv4Net) -> Self {
+        self.pool6 = self.pool6.map(|p| p.with_local_v4(local));
+        self
+    }
+
     /// IPv6 → IPv4 (source or destination of an IPv6 packet).
     #[inline]
     pub fn to_v4(&self, a: Ipv6Addr) -> Option<(Ipv4Addr, MappedBy)> {

@@ -230,11 +230,11 @@ mod tests {
         assert!(e.starts_with("invalid value for 'eam'"), "{e}");
         let e = run(&["--wkp-strict", "maybe"]).to_partial().unwrap_err().0;
         assert!(e.starts_with("invalid value for 'wkp-strict'"), "{e}");
-        let e = run(&["--mode", "clat"]).to_partial().unwrap_err().0;
-        assert_eq!(
-            e,
-            "mode 'clat' is not implemented yet; use --mode siit or --mode nat64"
-        );
+        let e = run(&["--mode", "clat", "--plat-prefix", "2001:db8::/33"])
+            .to_partial()
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("invalid value for 'plat-prefix'"), "{e}");
         let e = run(&["--pool4-ports", "80"]).to_partial().unwrap_err().0;
         assert!(e.starts_with("invalid value for 'pool4-ports'"), "{e}");
     }

@@ -1,6 +1,7 @@
 //! Operator interface: CLI, configuration, logging, signals, routes, and the `run`
 //! sequence that ties them to the dataplane.
 
+pub mod clat;
 pub mod cli;
 pub mod config;
 pub mod ctl;
@@ -180,10 +181,15 @@ fn log_config(cfg: &Config) {
 
 /// What the dataplane runs for `cfg`. The translator is built here, before any device
 /// is opened, so that a configuration it refuses fails early.
-fn spec(cfg: &Config) -> Result<Spec, Failure> {
+fn spec(cfg: &Config, clat: Option<&clat::Clat>) -> Result<Spec, Failure> {
     let xc = cfg.xlat_config()?;
     let mode = match cfg.mode {
         Mode::Siit => dataplane::Mode::Siit(dataplane::Live::new(Translator::new(xc))),
+        // The SIIT engine, following the translator the discovery thread replaces.
+        Mode::Clat => match clat {
+            Some(c) => dataplane::Mode::Siit(Arc::clone(&c.live)),
+            None => return Err(runtime("clat mode without its preparation")),
+        },
         Mode::Nat64 => dataplane::Mode::Nat64 {
             xlat: Nat64Translator::new(xc, cfg.icmp_on_refusal).map_err(|e| Failure {
                 code: EXIT_USAGE,
@@ -231,17 +237,30 @@ impl From<RunError> for Failure {
 struct Around {
     routes: Option<Routes>,
     control: Option<std::thread::JoinHandle<()>>,
+    /// The CLAT's PLAT prefix discovery.
+    discovery: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Once the queues are open: routes (`--setup-routes`) and the control socket's thread.
-fn started(cfg: &Config, stop: &Stop, s: Started<'_>) -> Result<Around, RunError> {
+fn started(
+    cfg: &Config,
+    clat: Option<&clat::Clat>,
+    stop: &Stop,
+    s: Started<'_>,
+) -> Result<Around, RunError> {
     routes::warn_if_forwarding_disabled();
-    let routes = if cfg.setup_routes {
-        let plan = routes::plan(cfg);
-        Some(Routes::install(s.device, &plan).map_err(RunError::System)?)
-    } else {
-        None
+    let routes = match (cfg.setup_routes, clat) {
+        (false, _) => None,
+        (true, None) => {
+            let plan = routes::plan(cfg);
+            Some(Routes::install(s.device, &plan).map_err(RunError::System)?)
+        }
+        (true, Some(c)) => {
+            let plan = routes::clat_plan(cfg, &c.mapping);
+            Some(Routes::install_clat(s.device, &plan).map_err(RunError::System)?)
+        }
     };
+    let discovery = clat.and_then(|c| c.spawn_discovery(stop));
     let workers = s.counters.len();
     info!(
         "translating ({}) on '{}' with {workers} worker{}; stop with Ctrl-C or SIGTERM",
@@ -261,13 +280,17 @@ fn started(cfg: &Config, stop: &Stop, s: Started<'_>) -> Result<Around, RunError
             .map_err(|e| warn!("cannot start the control thread: {e}"))
             .ok()
     });
-    Ok(Around { routes, control })
+    Ok(Around {
+        routes,
+        control,
+        discovery,
+    })
 }
 
 /// After the workers stopped (the stop flag is up), before the device closes: the
 /// control thread removes its socket, then the routes go.
 fn stopping(around: Around) {
-    if let Some(h) = around.control {
+    for h in [around.control, around.discovery].into_iter().flatten() {
         let _ = h.join();
     }
     if let Some(r) = around.routes {
@@ -279,12 +302,26 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     let cfg = load(args)?;
     init_logging(&cfg);
     log_config(&cfg);
-    let spec = spec(&cfg)?;
+    let clat = match cfg.mode {
+        Mode::Clat => Some(clat::prepare(&cfg).map_err(|e| match e {
+            clat::PrepareError::Config(e) => Failure::from(e),
+            clat::PrepareError::System(m) => runtime(m),
+        })?),
+        _ => None,
+    };
+    // The CLAT's MTU may come from its uplink.
+    let cfg = clat.as_ref().map_or(cfg, |c| c.cfg.clone());
+    let spec = spec(&cfg, clat.as_ref())?;
     // Before anything is opened, bound or routed; held until the routes are gone.
     let _claim = instance::Claim::take(&cfg.tun, &cfg.control_socket).map_err(runtime)?;
     let stop = Stop::new();
     signals::install(&stop).map_err(|e| runtime(format!("cannot install signal handlers: {e}")))?;
-    let finished = dataplane::run(spec, &stop, |s| started(&cfg, &stop, s), stopping)?;
+    let finished = dataplane::run(
+        spec,
+        &stop,
+        |s| started(&cfg, clat.as_ref(), &stop, s),
+        stopping,
+    )?;
     let counters = &finished.counters;
     let snapshot = Snapshot::sum(counters.iter().map(|c| &**c));
     stdout(&snapshot.render_table(cfg.log_level >= LogLevel::Debug));
