@@ -359,14 +359,23 @@ fn rfc8781_prefix_from_router_advertisements_follows_a_change() {
 /// the well-known addresses (RFC 7050 §2.2), `srv.lab.example` the server's. Served
 /// as an upstream zone so that the DNS64 module synthesises the AAAA records.
 fn start_unbound(lab: &mut Lab, prefix: &str) {
+    start_unbound_with(lab, prefix, &["192.0.0.170", "192.0.0.171"]);
+}
+
+/// As [`start_unbound`], with `ipv4only.arpa`'s A records given.
+fn start_unbound_with(lab: &mut Lab, prefix: &str, wka: &[&str]) {
     let dir = path(lab, "unbound");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         format!("{dir}/ipv4only.zone"),
         "$ORIGIN ipv4only.arpa.\n\
          @ 300 IN SOA ns.ipv4only.arpa. hostmaster.ipv4only.arpa. 1 3600 600 86400 60\n\
-         @ 300 IN NS ns\nns 300 IN AAAA 2001:db8:a::1\n\
-         @ 300 IN A 192.0.0.170\n@ 300 IN A 192.0.0.171\n",
+         @ 300 IN NS ns\nns 300 IN AAAA 2001:db8:a::1\n"
+            .to_string()
+            + &wka
+                .iter()
+                .map(|a| format!("@ 300 IN A {a}\n"))
+                .collect::<String>(),
     )
     .unwrap();
     std::fs::write(
@@ -465,4 +474,31 @@ fn rfc7050_prefix_through_unbound_dns64_96() {
 #[test]
 fn rfc7050_prefix_through_unbound_dns64_40() {
     rfc7050_discovery(PREFIX_40);
+}
+
+/// RFC 7050 §3: an answer for ipv4only.arpa without the well-known addresses (a DNS64
+/// that synthesises from a wrong A record) is ignored with a warning naming the
+/// resolver; with nothing else to go on the CLAT says what it tried, translates nothing
+/// through the PLAT (counted) and keeps trying.
+#[test]
+fn rfc7050_answer_without_well_known_addresses_is_not_used() {
+    let mut lab = lab464();
+    let plat = start_plat(&mut lab, PREFIX_A);
+    start_unbound_with(&mut lab, PREFIX_A, &["192.0.2.1"]);
+    let resolv = path(&lab, "resolv.conf");
+    std::fs::write(&resolv, format!("nameserver {CARRIER_PHONE6}\n")).unwrap();
+    let clat = start_clat(&mut lab, &["--resolv-conf", &resolv]);
+    wait_log(
+        &mut lab,
+        clat,
+        &format!("RFC 7050: {CARRIER_PHONE6}: ipv4only.arpa AAAA answer"),
+        10,
+    );
+    wait_log(&mut lab, clat, "no PLAT prefix found", 5);
+    let out = curl_srv(&lab);
+    assert!(!out.success(), "{out:?}");
+    let (c, log) = stop(&mut lab, clat);
+    assert!(!log.contains("PLAT prefix none ->"), "{log}");
+    assert!(counter(&c, "ipv4_destination_unmapped") > 0, "{c:?}");
+    stop(&mut lab, plat);
 }
