@@ -30,7 +30,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  demo [--tayga]            build, create the lab, ping and curl an IPv4-only server
+  demo [--tayga]            build, create the lab, ping and curl an IPv4-only server (and
+                            without --tayga, 464XLAT: CLAT + PLAT from an IPv6-only phone)
                             from an IPv6-only client through xlat64, print its counters
                             (--tayga: same show with TAYGA, to check the lab itself)
   test                      fmt, clippy, release build, unit tests, end-to-end tests, fuzz
