@@ -600,11 +600,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.ignored_keys(), ["eam"]);
-        assert_eq!(
-            c.lab_defaults().count(),
-            0,
-            "prefix and eam are not the CLAT's"
-        );
         let text = c.render_toml();
         assert!(text.contains("pool4-ports = \"1-65535\""), "{text}");
         assert_eq!(resolve_file(&text).unwrap().pool4, c.pool4);
@@ -639,11 +634,6 @@ mod tests {
         );
         assert_eq!(c.source("static-bib"), Some(Source::File));
         assert!(c.ignored_keys().is_empty());
-        assert_eq!(
-            c.lab_defaults().count(),
-            0,
-            "prefix and eam are not the CLAT's"
-        );
         let text = c.render_toml();
         assert!(
             text.contains(
