@@ -415,3 +415,60 @@ fn rfc7050_answer_without_well_known_addresses_is_not_used() {
     assert!(counter(&c, "ipv4_destination_unmapped") > 0, "{c:?}");
     stop(&mut lab, plat);
 }
+
+/// CPE mode (`--clat-prefix`): a LAN prefix (192.168.1.0/24; its 192.168.1.1 on the
+/// phone's loopback stands for a host of the LAN behind a CPE) is translated 1:1 onto a dedicated /120
+/// that the carrier routes to the CPE (RFC 6877 §6.3 with an EAM-like mapping, no
+/// NAT44): a LAN address reaches srv, and srv sees the PLAT's pool4, as for a host.
+#[test]
+fn rfc6877_cpe_mode_lan_prefix_one_to_one() {
+    let mut lab = lab464();
+    let plat = start_plat(&mut lab, PREFIX_A);
+    start_http(&mut lab);
+    lab.ip(Node::Phone, "addr add 192.168.1.1/32 dev lo")
+        .unwrap();
+    lab.ip(
+        Node::Carrier,
+        &format!("-6 route add 2001:db8:aa::/120 via {PHONE6}"),
+    )
+    .unwrap();
+    let clat = start_clat(
+        &mut lab,
+        &[
+            "--plat-prefix",
+            PREFIX_A,
+            "--clat-ipv4",
+            "192.168.1.0/24",
+            "--clat-prefix",
+            "2001:db8:aa::/120",
+        ],
+    );
+    let r = lab
+        .ip(Node::Phone, "-6 route show dev xlat64")
+        .unwrap()
+        .stdout;
+    assert!(r.contains("2001:db8:aa::/120"), "{r}");
+    let url = format!("http://{SRV4}/");
+    let out = run_ok_within(
+        &lab,
+        Node::Phone,
+        10,
+        &[
+            "curl",
+            "-sS",
+            "--max-time",
+            "3",
+            "--interface",
+            "192.168.1.1",
+            &url,
+        ],
+    );
+    assert_eq!(out.stdout, "hello from srv\n", "{out:?}");
+    let (c, log) = stop(&mut lab, clat);
+    assert!(counter(&c, "translated_v4_to_v6") > 0, "{c:?}");
+    assert!(
+        !log.contains("neigh add proxy"),
+        "no proxy NDP for a routed prefix: {log}"
+    );
+    stop(&mut lab, plat);
+}
