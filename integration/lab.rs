@@ -93,18 +93,20 @@ pub mod addr464 {
 }
 
 /// The 464XLAT lab's RA sender (Debian's radvd 2.19 predates PREF64): `DEV INTERVAL
-/// SPECFILE`. Every INTERVAL seconds sends an RA (RFC 4861 §4.2, router lifetime 0: it
+/// SPECFILE [HOPS]`. Every INTERVAL seconds sends an RA (RFC 4861 §4.2, router lifetime 0: it
 /// offers no default route) to ff02::1 on DEV with one PREF64 option (RFC 8781 §4, 16
 /// bytes) per line of SPECFILE, `PREFIX/LEN LIFETIME [PLC]` (PLC overrides the code, to
-/// send an undefined one). SPECFILE is read anew each time, so the test changes the
+/// send an undefined one); HOPS (default 255, RFC 4861 §6.1.2) sets the hop limit, to
+/// send an RA no host may accept. SPECFILE is read anew each time, so the test changes the
 /// prefix by rewriting it. The kernel fills in the ICMPv6 checksum.
 pub const RA_SENDER: &str = r#"
 import ipaddress, socket, struct, sys, time
 dev, interval, spec = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+hops = int(sys.argv[4]) if len(sys.argv) > 4 else 255
 idx = socket.if_nametoindex(dev)
 s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, hops)
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
 PLC = {96: 0, 64: 1, 56: 2, 48: 3, 40: 4, 32: 5}
 while True:

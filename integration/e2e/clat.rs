@@ -200,9 +200,9 @@ fn wait_log(lab: &mut Lab, id: ProcId, needle: &str, secs: u64) {
         .unwrap_or_else(|e| panic!("{e}\n{}", lab.output(id).1));
 }
 
-/// RFC 8781: the prefix from the PREF64 option of the carrier's RAs (an option with an
-/// undefined prefix length code next to it is ignored with a warning naming the
-/// router); then the provider moves the PLAT to another prefix while traffic runs, the
+/// RFC 8781: the prefix from the PREF64 option of the carrier's RAs (an RA with hop
+/// limit 64, RFC 4861 §6.1.2, and an option with an undefined prefix length code are
+/// ignored with a warning naming the router); then the provider moves the PLAT to another prefix while traffic runs, the
 /// RAs carry the new one, and new connections succeed within the RA interval without
 /// a restart of the CLAT.
 #[test]
@@ -215,6 +215,18 @@ fn rfc8781_prefix_from_router_advertisements_follows_a_change() {
     let resolv = path(&lab, "resolv.conf");
     let spec = spec_file(&lab, &format!("{PREFIX_B} 600 6\n{PREFIX_A} 600\n"));
     let clat = start_clat(&mut lab, &["--resolv-conf", &resolv]);
+    // First an RA that did not come from the link (hop limit 64): ignored, named.
+    let rogue = path(&lab, "rogue.spec");
+    std::fs::write(&rogue, format!("{PREFIX_B} 600\n")).unwrap();
+    let r = lab
+        .spawn(
+            Node::Carrier,
+            "ra-rogue",
+            &["python3", "-c", lab::RA_SENDER, "c", "1", &rogue, "64"],
+        )
+        .unwrap();
+    wait_log(&mut lab, clat, "hop limit 64 instead of 255", 10);
+    lab.kill(r);
     start_ra(&mut lab, &spec);
     wait_log(
         &mut lab,
