@@ -22,6 +22,7 @@ pub mod stop;
 pub mod sys;
 pub mod tun;
 pub mod worker;
+pub mod xdp;
 
 pub use counters::{Counters, Snapshot};
 pub use device::{Device, SendError};

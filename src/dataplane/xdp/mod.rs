@@ -1,0 +1,6 @@
+//! The AF_XDP dataplane: an XDP program on each interface sends the frames xlat64
+//! translates to one AF_XDP socket per queue and worker; everything else goes to the
+//! kernel.
+
+pub mod bpf;
+pub mod prog;
