@@ -38,6 +38,7 @@ pub use stop::Stop;
 pub use sys::{SysError, TunFlags};
 pub use tun::Tun;
 pub use worker::{Worker, WorkerError};
+pub use xdp::setup::XdpSpec;
 
 #[cfg(test)]
 mod netns_tests;

@@ -3,4 +3,9 @@
 //! kernel.
 
 pub mod bpf;
+pub mod nexthop;
+pub mod nl;
+pub mod port;
 pub mod prog;
+pub mod setup;
+pub mod xsk;
