@@ -211,6 +211,7 @@ fn spec(cfg: &Config, clat: Option<&clat::Clat>) -> Result<Spec, Failure> {
             mtu: cfg.mtu,
             txqueuelen: cfg.txqueuelen,
         },
+        xdp: xdp_spec(cfg),
         pin: cfg.pin,
         mode,
         icmp_errors: dataplane::IcmpErrorLimits {
@@ -218,6 +219,25 @@ fn spec(cfg: &Config, clat: Option<&clat::Clat>) -> Result<Spec, Failure> {
             burst: cfg.icmp_error_burst,
             destination_rate: cfg.icmp_error_destination_rate,
         },
+    })
+}
+
+/// The XDP dataplane's interfaces and the destinations its programs send to the
+/// translator: what `--setup-routes` would route into the TUN, and the translator's
+/// own IPv6 address.
+fn xdp_spec(cfg: &Config) -> Option<dataplane::XdpSpec> {
+    if cfg.dataplane != config::Dataplane::Xdp {
+        return None;
+    }
+    let mut destinations = routes::plan(cfg);
+    let own6 = std::net::IpAddr::V6(cfg.ipv6_addr);
+    if !destinations.iter().any(|n| n.contains(&own6)) {
+        destinations.push(ipnet::IpNet::from(own6));
+    }
+    Some(dataplane::XdpSpec {
+        ipv6_iface: cfg.ipv6_iface.clone(),
+        ipv4_iface: cfg.ipv4_iface.clone(),
+        destinations,
     })
 }
 
@@ -251,6 +271,13 @@ fn started(
     routes::warn_if_forwarding_disabled();
     let routes = match (cfg.setup_routes, clat) {
         (false, _) => None,
+        (true, _) if cfg.dataplane == config::Dataplane::Xdp => {
+            warn!(
+                "--setup-routes does nothing with --dataplane xdp: the XDP programs pick what \
+                 to translate, no route is needed"
+            );
+            None
+        }
         (true, None) => {
             let plan = routes::plan(cfg);
             Some(Routes::install(s.device, &plan).map_err(RunError::System)?)

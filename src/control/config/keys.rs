@@ -36,7 +36,7 @@ use super::limits::{default_per_address, default_per_subscriber};
 use super::resolve::rfc6052_embed;
 use super::table::{List, One, Opt, keys};
 use super::values::syntax::*;
-use super::values::{Eam, LogLevel, Mode, default_control_socket, default_workers};
+use super::values::{Dataplane, Eam, LogLevel, Mode, default_control_socket, default_workers};
 use crate::nat64::{PortRange, StaticBib};
 
 pub mod default {
@@ -52,6 +52,28 @@ keys! {
         scope: All,
         default: Value(default::TUN),
         readme: "TUN device name",
+    }
+    /// Dataplane: tun (a TUN device the kernel routes into) or xdp (AF_XDP sockets on
+    /// --ipv6-iface and --ipv4-iface)
+    dataplane: Dataplane = One(DATAPLANE) => {
+        key: "dataplane",
+        scope: All,
+        default: Value("tun"),
+        readme: "`tun`: a TUN device the kernel routes into (offloads, bulk TCP); `xdp`: an XDP program and AF_XDP sockets on `ipv6-iface` and `ipv4-iface` (small packets); see [Dataplanes](#dataplanes)",
+    }
+    /// XDP dataplane: the Ethernet interface facing the IPv6 side
+    ipv6_iface: String = One(IFACE) => {
+        key: "ipv6-iface",
+        scope: All,
+        default: Empty("required with `dataplane = \"xdp\"`"),
+        readme: "`xdp` dataplane: the interface IPv6 packets to translate arrive on and translated IPv6 packets leave by",
+    }
+    /// XDP dataplane: the Ethernet interface facing the IPv4 side
+    ipv4_iface: String = One(IFACE) => {
+        key: "ipv4-iface",
+        scope: All,
+        default: Empty("required with `dataplane = \"xdp\"`"),
+        readme: "`xdp` dataplane: the interface IPv4 packets to translate arrive on and translated IPv4 packets leave by",
     }
     /// Translation mode: siit (stateless), nat64 (stateful, RFC 6146; needs pool4) or clat
     /// (the customer side of 464XLAT, RFC 6877)

@@ -9,6 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
+use super::values::Dataplane;
 use super::values::{expect, invalid, static_bib_string};
 use super::{Config, ConfigError, KEY_INFO, KEYS, Mode, Partial};
 use crate::addr::AddrMapper;
@@ -52,9 +53,37 @@ impl Config {
             }
             Mode::Siit => {}
         }
+        cfg.check_dataplane()?;
         // Fail now, with the check-config exit code, on anything the mapper refuses.
         cfg.xlat_config()?;
         Ok(cfg)
+    }
+
+    /// The XDP dataplane needs its two interfaces, and two of them: one interface for
+    /// both sides would need both families' sockets on one queue.
+    fn check_dataplane(&self) -> Result<(), ConfigError> {
+        if self.dataplane != Dataplane::Xdp {
+            return Ok(());
+        }
+        for (key, v) in [
+            ("ipv6-iface", &self.ipv6_iface),
+            ("ipv4-iface", &self.ipv4_iface),
+        ] {
+            if v.is_empty() {
+                return Err(ConfigError(format!(
+                    "missing '{key}': dataplane xdp needs the interfaces it attaches to, \
+                     e.g. --dataplane xdp --ipv6-iface eth0 --ipv4-iface eth1"
+                )));
+            }
+        }
+        if self.ipv6_iface == self.ipv4_iface {
+            return Err(ConfigError(format!(
+                "invalid value for 'ipv4-iface': {:?}: expected an interface other than \
+                 'ipv6-iface' (one interface for both sides is not supported yet)",
+                self.ipv4_iface
+            )));
+        }
+        Ok(())
     }
 
     /// What NAT64 mode needs on top of the per-key checks.
@@ -414,6 +443,9 @@ mod tests {
         let c = resolve_file(
             r#"
             tun = "siit0"
+            dataplane = "xdp"
+            ipv6-iface = "eth6"
+            ipv4-iface = "eth4"
             mode = "siit"
             prefix = "64:ff9b::/96"
             eam = ["2001:db8:1::/120=192.0.2.0/24", "2001:db8:2::/128=198.51.100.7/32"]
@@ -461,6 +493,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.tun, "siit0");
+        assert_eq!(c.dataplane, Dataplane::Xdp);
+        assert_eq!(
+            (c.ipv6_iface.as_str(), c.ipv4_iface.as_str()),
+            ("eth6", "eth4")
+        );
         assert_eq!(c.prefix.to_string(), "64:ff9b::/96");
         assert_eq!(c.eam.len(), 2);
         assert_eq!(c.ipv6_addr.to_string(), "2001:db8::1");
@@ -545,6 +582,28 @@ mod tests {
             let got = rfc6052_embed(p.parse().unwrap(), v4);
             assert_eq!(got, want.parse::<Ipv6Addr>().unwrap(), "{p}");
         }
+    }
+
+    /// The XDP dataplane names both interfaces, two different ones; TUN is the default.
+    #[test]
+    fn xdp_dataplane_needs_two_interfaces() {
+        let c = resolve_file("").unwrap();
+        assert_eq!(c.dataplane, Dataplane::Tun);
+        let e = resolve_file("dataplane = \"xdp\"\nipv4-iface = \"v4\"")
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("missing 'ipv6-iface'") && e.contains("--ipv6-iface"),
+            "{e}"
+        );
+        let e = resolve_file("dataplane = \"xdp\"\nipv6-iface = \"a\"\nipv4-iface = \"a\"")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("'ipv4-iface'"), "{e}");
+        let e = resolve_file("dataplane = \"dpdk\"").unwrap_err().0;
+        assert!(e.contains("expected tun or xdp"), "{e}");
+        let c = resolve_file("dataplane = \"xdp\"\nipv6-iface = \"a\"\nipv4-iface = \"b\"");
+        assert_eq!(c.unwrap().ipv4_iface, "b");
     }
 
     #[test]

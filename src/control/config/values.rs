@@ -46,6 +46,24 @@ impl fmt::Display for Mode {
     }
 }
 
+/// Where packets come from and go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dataplane {
+    /// A TUN device the kernel routes into: every packet crosses the kernel's stack.
+    Tun,
+    /// AF_XDP sockets on two Ethernet interfaces: translated packets skip the stack.
+    Xdp,
+}
+
+impl fmt::Display for Dataplane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dataplane::Tun => "tun",
+            Dataplane::Xdp => "xdp",
+        })
+    }
+}
+
 /// An RFC 7757 explicit address mapping: an IPv6 prefix and an IPv4 prefix with the same
 /// number of host bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +121,7 @@ pub(super) mod expect {
     pub const CLAT_PREFIX: &str =
         "IPV6/LEN with LEN 96 to 128 and no bits set after LEN, e.g. 2001:db8:aa:1::/120";
     pub const MODE: &str = "siit, nat64 or clat";
+    pub const DATAPLANE: &str = "tun or xdp";
     pub const POOL4: &str = "IPV4/LEN, e.g. 198.51.100.0/28";
     pub const PORTS: &str = "FIRST-LAST with 1 <= FIRST <= LAST <= 65535, e.g. 1024-65535";
     pub const MAX_SESSIONS: &str = "an integer from 1 to 100000000 (sessions)";
@@ -152,7 +171,11 @@ pub fn parse_resolv_conf(key: &str, raw: &str) -> Result<PathBuf, ConfigError> {
     Ok(PathBuf::from(raw))
 }
 
+/// An interface name; empty means "not set" (what `check-config` prints for it).
 pub fn parse_iface(key: &str, raw: &str) -> Result<String, ConfigError> {
+    if raw.is_empty() {
+        return Ok(String::new());
+    }
     crate::dataplane::sys::validate_ifname(raw).map_err(|_| invalid(key, raw, expect::IFACE))?;
     Ok(raw.to_string())
 }
@@ -174,6 +197,14 @@ pub fn parse_clat_prefix(key: &str, raw: &str) -> Result<Ipv6Net, ConfigError> {
         return Err(bad());
     }
     Ok(net)
+}
+
+pub fn parse_dataplane(key: &str, raw: &str) -> Result<Dataplane, ConfigError> {
+    match raw {
+        "tun" => Ok(Dataplane::Tun),
+        "xdp" => Ok(Dataplane::Xdp),
+        _ => Err(invalid(key, raw, expect::DATAPLANE)),
+    }
 }
 
 /// Where `xlat64 run` listens for `xlat64 stats` / `xlat64 sessions` by default.
@@ -485,6 +516,8 @@ pub mod syntax {
     pub const CLAT_PREFIX: Syntax<Ipv6Net> =
         Syntax::text(parse_clat_prefix, expect::CLAT_PREFIX, "IPV6/LEN");
     pub const MODE: Syntax<Mode> = Syntax::text(parse_mode, expect::MODE, "MODE");
+    pub const DATAPLANE: Syntax<Dataplane> =
+        Syntax::text(parse_dataplane, expect::DATAPLANE, "KIND");
     pub const PREFIX: Syntax<Ipv6Net> = Syntax::text(parse_prefix, expect::PREFIX, "IPV6/LEN");
     pub const EAM: Syntax<Eam> = Syntax::text(parse_eam, expect::EAM, "IPV6/LEN=IPV4/LEN");
     pub const IPV4_ADDR: Syntax<Ipv4Addr> = Syntax::text(parse_ipv4_addr, expect::IPV4_ADDR, "A");
