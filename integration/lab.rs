@@ -18,6 +18,18 @@
 //!
 //! The bench topology drops `cli2`, the bridge and the router: `cli` ── `xlt` ── `srv`,
 //! with `srv` also reachable natively over IPv6 (2001:db8:2::2) for the kernel baseline.
+//!
+//! The 464XLAT topology ([`Topology::Xlat464`], addresses in [`addr464`]):
+//!
+//! ```text
+//!  phone (CLAT)                  carrier (IPv6 router, RAs,       plat (NAT64)             srv
+//!  eth0 2001:db8:a::2/64 ─── c 2001:db8:a::1   unbound DNS64) ─── eth0 2001:db8:b::2
+//!  TUN 192.0.0.1/29              p 2001:db8:b::1 ────────────┘   v4 198.51.100.129 ── eth0 198.51.100.130
+//! ```
+//!
+//! `phone` is IPv6-only on the wire; its IPv4-only apps use the CLAT's 192.0.0.1. The
+//! lab only wires the links and routes; the tests start both translators and the
+//! daemons (RA sender, unbound, servers) themselves.
 
 use std::fmt;
 use std::fs;
@@ -63,6 +75,23 @@ pub mod addr {
     pub const SRV6_NATIVE: &str = "2001:db8:2::2";
 }
 
+/// 464XLAT lab addresses (documentation prefixes only, plus RFC 7335's 192.0.0.0/29).
+pub mod addr464 {
+    pub const PHONE6: &str = "2001:db8:a::2";
+    /// The CLAT address the phone derives from its /64 (interface identifier ::c1a7).
+    pub const CLAT6: &str = "2001:db8:a::c1a7";
+    pub const CARRIER_PHONE6: &str = "2001:db8:a::1";
+    pub const CARRIER_PLAT6: &str = "2001:db8:b::1";
+    pub const PLAT6: &str = "2001:db8:b::2";
+    pub const PLAT4: &str = "198.51.100.129";
+    pub const SRV4: &str = "198.51.100.130";
+    /// The PLAT's pool4 (RFC 6146).
+    pub const POOL4: &str = "198.51.100.0/28";
+    /// The host's IPv4 address on the phone and the CLAT's own (RFC 7335).
+    pub const HOST4: &str = "192.0.0.1";
+    pub const CLAT4: &str = "192.0.0.2";
+}
+
 /// A lab error: a message meant for a person, printed as-is (also by `{:?}`, so that
 /// `unwrap()` in a test shows readable multi-line text).
 pub struct LabError(pub String);
@@ -101,6 +130,12 @@ pub enum Node {
     Xlt,
     Rtr,
     Srv,
+    /// 464XLAT: the IPv6-only host running the CLAT.
+    Phone,
+    /// 464XLAT: the provider's IPv6 router (RAs, DNS64).
+    Carrier,
+    /// 464XLAT: the provider's NAT64.
+    Plat,
 }
 
 impl Node {
@@ -111,6 +146,9 @@ impl Node {
             Node::Xlt => "xlt",
             Node::Rtr => "rtr",
             Node::Srv => "srv",
+            Node::Phone => "phone",
+            Node::Carrier => "carrier",
+            Node::Plat => "plat",
         }
     }
 }
@@ -121,6 +159,8 @@ pub enum Topology {
     Full,
     /// cli ── xlt ── srv, srv dual-stack so the kernel can forward IPv6 natively.
     Bench,
+    /// phone ── carrier ── plat ── srv: 464XLAT (see the module docs).
+    Xlat464,
 }
 
 impl Topology {
@@ -128,6 +168,7 @@ impl Topology {
         match self {
             Topology::Full => &[Node::Cli, Node::Cli2, Node::Xlt, Node::Rtr, Node::Srv],
             Topology::Bench => &[Node::Cli, Node::Xlt, Node::Srv],
+            Topology::Xlat464 => &[Node::Phone, Node::Carrier, Node::Plat, Node::Srv],
         }
     }
 }
@@ -317,6 +358,7 @@ impl Lab {
         match self.topology {
             Topology::Full => self.build_full()?,
             Topology::Bench => self.build_bench()?,
+            Topology::Xlat464 => self.build_464()?,
         }
         self.wait_links_up()
     }
@@ -420,6 +462,50 @@ impl Lab {
         self.ip(Srv, "link set eth0 up")?;
         self.ip(Srv, &format!("route add default via {}", addr::RTR4_SRV))?;
         self.ip(Srv, "-6 route add default via 2001:db8:2::1")?;
+        Ok(())
+    }
+
+    fn build_464(&mut self) -> Result<()> {
+        use Node::*;
+        use addr464::*;
+        self.veth(Phone, "eth0", Carrier, "c")?;
+        self.veth(Carrier, "p", Plat, "eth0")?;
+        self.veth(Plat, "v4", Srv, "eth0")?;
+
+        // The phone: IPv6 on the wire only. It forwards between the CLAT's TUN and its
+        // uplink and answers Neighbor Solicitations for the CLAT address (proxy NDP).
+        self.ip(Phone, &format!("addr add {PHONE6}/64 dev eth0 nodad"))?;
+        self.ip(Phone, "link set eth0 up")?;
+        self.ip(Phone, &format!("-6 route add default via {CARRIER_PHONE6}"))?;
+        self.sysctl(
+            Phone,
+            &[
+                "net.ipv6.conf.all.forwarding=1",
+                "net.ipv6.conf.eth0.proxy_ndp=1",
+            ],
+        )?;
+
+        // The carrier: an IPv6 router; the tests route PLAT prefixes to `plat`.
+        self.ip(
+            Carrier,
+            &format!("addr add {CARRIER_PHONE6}/64 dev c nodad"),
+        )?;
+        self.ip(Carrier, &format!("addr add {CARRIER_PLAT6}/64 dev p nodad"))?;
+        self.ip(Carrier, "link set c up")?;
+        self.ip(Carrier, "link set p up")?;
+        self.forwarding(Carrier)?;
+
+        // The PLAT box: IPv6 towards the carrier, IPv4 towards the server.
+        self.ip(Plat, &format!("addr add {PLAT6}/64 dev eth0 nodad"))?;
+        self.ip(Plat, "link set eth0 up")?;
+        self.ip(Plat, &format!("-6 route add default via {CARRIER_PLAT6}"))?;
+        self.ip(Plat, &format!("addr add {PLAT4}/25 dev v4"))?;
+        self.ip(Plat, "link set v4 up")?;
+        self.forwarding(Plat)?;
+
+        self.ip(Srv, &format!("addr add {SRV4}/25 dev eth0"))?;
+        self.ip(Srv, "link set eth0 up")?;
+        self.ip(Srv, &format!("route add default via {PLAT4}"))?;
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! The end-to-end tests and what they share: building a lab, choosing the translator,
 //! stopping it and reading its counters.
 
+mod clat;
 mod config;
 mod control;
 mod hairpin;

@@ -64,10 +64,9 @@ impl ClatMapping {
     /// translates nothing but the CLAT's own address, so a packet to the IPv4 Internet
     /// is dropped (`ipv4_destination_unmapped`) rather than sent to a guessed prefix.
     pub fn mapper(&self, plat: Option<Ipv6Net>, wkp_strict: bool) -> Result<AddrMapper, AddrError> {
-        Ok(
-            AddrMapper::new(plat, &[(self.v6, self.v4)], wkp_strict)?
-                .with_local_v4(self.local_v4()),
-        )
+        Ok(AddrMapper::new(plat, &[(self.v6, self.v4)], wkp_strict)?
+            .with_local_v4(self.local_v4())
+            .with_eams_on_v4_side())
     }
 
     /// The CLAT's own IPv6 address (the first of its prefix in CPE mode): the source of

@@ -159,6 +159,11 @@ fn init_logging(cfg: &Config) {
 fn log_config(cfg: &Config) {
     info!("xlat64 {} starting", env!("CARGO_PKG_VERSION"));
     for (key, value, src) in cfg.entries() {
+        let value = if value.is_empty() {
+            "(not set)"
+        } else {
+            &value
+        };
         info!("config {key} = {value} ({})", src.describe());
     }
     for key in cfg.lab_defaults() {
@@ -268,7 +273,7 @@ fn started(
     stop: &Stop,
     s: Started<'_>,
 ) -> Result<Around, RunError> {
-    routes::warn_if_forwarding_disabled();
+    routes::warn_if_forwarding_disabled(cfg.mode);
     let routes = match (cfg.setup_routes, clat) {
         (false, _) => None,
         (true, _) if cfg.dataplane == config::Dataplane::Xdp => {

@@ -299,7 +299,10 @@ fn sysctl(path: &str) -> Option<String> {
 
 /// Warns about disabled forwarding. We leave sysctls to the operator: without
 /// forwarding only this host's own traffic reaches the translator, which may be intended.
-pub fn warn_if_forwarding_disabled() {
+/// A host's CLAT translates only its own IPv4 traffic, but forwards the translated IPv6
+/// packets from the TUN to the uplink (and back): IPv6 forwarding is what it needs.
+pub fn warn_if_forwarding_disabled(mode: super::config::Mode) {
+    let clat = mode == super::config::Mode::Clat;
     for (path, name) in [
         ("/proc/sys/net/ipv4/ip_forward", "net.ipv4.ip_forward"),
         (
@@ -307,6 +310,9 @@ pub fn warn_if_forwarding_disabled() {
             "net.ipv6.conf.all.forwarding",
         ),
     ] {
+        if clat && name == "net.ipv4.ip_forward" {
+            continue;
+        }
         if sysctl(path).as_deref() == Some("0") {
             warn!(
                 "{name} is 0: only this host's own traffic will be translated; for a gateway \

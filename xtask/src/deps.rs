@@ -16,6 +16,8 @@ const PACKAGES: &[(&str, &str)] = &[
     // The NAT64 application tests: a DNS server on the IPv4 side and its client.
     ("dnsmasq-base", "dnsmasq"),
     ("bind9-dnsutils", "dig"),
+    // 464XLAT: the carrier's DNS64 resolver (RFC 7050 discovery, DNS64 for IPv6 apps).
+    ("unbound", "unbound"),
     // libFuzzer (libfuzzer-sys) is C++, built from source by the fuzz step.
     ("g++", "g++"),
 ];

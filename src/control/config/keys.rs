@@ -126,7 +126,7 @@ keys! {
         key: "mtu",
         scope: All,
         default: Value("1500"),
-        readme: "TUN MTU (`clat` mode with `uplink`: the uplink's MTU − 20, RFC 6877 §6.3, unless given); IPv4 DF=1 packets that do not fit once translated get Fragmentation Needed (MTU − 20)",
+        readme: "TUN MTU (`clat` mode: with `uplink` the uplink's MTU − 20, RFC 6877 §6.3, unless given; translated packets may then be 20 bytes larger); IPv4 DF=1 packets that do not fit once translated get Fragmentation Needed (MTU − 20)",
     }
     /// RFC 7915 lowest-ipv6-mtu: IPv4 packets with DF=0 are fragmented to fit it
     lowest_ipv6_mtu: u16 = One(MTU) => {

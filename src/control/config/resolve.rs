@@ -184,6 +184,10 @@ impl Config {
         Ok(XlatConfig {
             map,
             ipv6_addr,
+            // The TUN carries the host's IPv4 packets, 20 bytes smaller than the IPv6
+            // packets they become on the uplink (RFC 6877 §6.3): the translator's limit
+            // is the uplink's MTU, so a full-sized host packet is never refused.
+            mtu: self.mtu.saturating_add(20),
             ..self.common_xlat_config()
         })
     }
@@ -289,11 +293,13 @@ impl Config {
     }
 
     /// Keys whose value is a built-in lab default (documentation addresses).
+    /// (Only keys this mode uses: a CLAT runs on no lab default.)
     pub fn lab_defaults(&self) -> impl Iterator<Item = &'static str> + '_ {
-        KEYS.iter()
+        KEY_INFO
+            .iter()
             .zip(self.sources.iter())
-            .filter(|(_, s)| **s == Source::LabDefault)
-            .map(|(k, _)| *k)
+            .filter(|(k, s)| **s == Source::LabDefault && k.scope.used_in(self.mode))
+            .map(|(k, _)| k.name)
     }
 
     /// The translator's view of this configuration.
@@ -368,6 +374,11 @@ mod tests {
         assert_eq!(c.source("ipv4-addr"), Some(Source::Default));
         assert_eq!(c.lab_defaults().filter(|k| *k == "ipv4-addr").count(), 0);
         assert!(c.ignored_keys().is_empty());
+        assert_eq!(
+            c.lab_defaults().count(),
+            0,
+            "prefix and eam are not the CLAT's"
+        );
         let text = c.render_toml();
         assert!(text.contains("# plat-prefix (not set)"), "{text}");
         assert_eq!(resolve_file(&text).unwrap().ipv4_addr, c.ipv4_addr);
@@ -376,6 +387,7 @@ mod tests {
             .unwrap();
         let xc = c.clat_xlat_config(&m, None).unwrap();
         assert_eq!(xc.ipv6_addr.to_string(), "2001:db8:a::c1a7");
+        assert_eq!(xc.mtu, 1520, "TUN 1500 is an uplink of 1520");
         assert!(xc.map.pool6().is_none(), "no prefix guessed");
 
         let e = resolve_file("mode = \"clat\"").unwrap_err().0;
@@ -647,6 +659,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.ignored_keys(), ["eam"]);
+        assert_eq!(
+            c.lab_defaults().count(),
+            0,
+            "prefix and eam are not the CLAT's"
+        );
         let text = c.render_toml();
         assert!(text.contains("pool4-ports = \"1-65535\""), "{text}");
         assert_eq!(resolve_file(&text).unwrap().pool4, c.pool4);
@@ -681,6 +698,11 @@ mod tests {
         );
         assert_eq!(c.source("static-bib"), Some(Source::File));
         assert!(c.ignored_keys().is_empty());
+        assert_eq!(
+            c.lab_defaults().count(),
+            0,
+            "prefix and eam are not the CLAT's"
+        );
         let text = c.render_toml();
         assert!(
             text.contains(
