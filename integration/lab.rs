@@ -322,8 +322,8 @@ impl Lab {
         Ok(())
     }
 
-    /// One worker: a veth has one queue unless created with more.
-    pub fn xdp_args(&self) -> [&'static str; 8] {
+    /// Callers add `--workers 1` unless they say otherwise: a veth has one queue.
+    pub fn xdp_args(&self) -> [&'static str; 6] {
         let v6 = match self.topology {
             Topology::Full => "br0",
             Topology::Bench => "c1",
@@ -335,8 +335,6 @@ impl Lab {
             v6,
             "--ipv4-iface",
             "v4",
-            "--workers",
-            "1",
         ]
     }
 
@@ -414,7 +412,10 @@ impl Lab {
         }
 
         // Translator box: bridge towards the clients, one leg towards the router.
-        self.ip(Xlt, "link add br0 type bridge stp_state 0 mcast_snooping 0")?;
+        self.ip(
+            Xlt,
+            "link add br0 numtxqueues 2 numrxqueues 2 type bridge stp_state 0 mcast_snooping 0",
+        )?;
         for port in ["c1", "c2"] {
             self.ip(Xlt, &format!("link set {port} master br0"))?;
             self.ip(Xlt, &format!("link set {port} up"))?;
@@ -475,8 +476,28 @@ impl Lab {
     /// so fixed short interface names cannot collide between labs).
     fn veth(&self, a: Node, a_if: &str, b: Node, b_if: &str) -> Result<()> {
         let (na, nb) = (self.ns(a), self.ns(b));
+        // Two queues each way, so that two XDP workers each get a socket per interface.
         host(&[
-            "ip", "-n", &na, "link", "add", a_if, "type", "veth", "peer", "name", b_if, "netns",
+            "ip",
+            "-n",
+            &na,
+            "link",
+            "add",
+            a_if,
+            "numtxqueues",
+            "2",
+            "numrxqueues",
+            "2",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            b_if,
+            "numtxqueues",
+            "2",
+            "numrxqueues",
+            "2",
+            "netns",
             &nb,
         ])?
         .ok()?;

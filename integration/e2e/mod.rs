@@ -75,10 +75,20 @@ pub fn lab_with_translator(args: &[&str]) -> Lab {
     let mut lab = Lab::new().unwrap();
     let mut all: Vec<&str> = args.to_vec();
     if using_xdp() {
-        all.extend_from_slice(&lab.xdp_args());
+        all.extend(xdp_args(&lab, args));
     }
     lab.start_translator(&translator(&all)).unwrap();
     lab
+}
+
+/// The flags that put xlat64 on the lab's XDP dataplane, with one worker unless `args`
+/// choose (a veth has one queue).
+pub fn xdp_args(lab: &Lab, args: &[&str]) -> Vec<&'static str> {
+    let mut v = lab.xdp_args().to_vec();
+    if !args.contains(&"--workers") {
+        v.extend(["--workers", "1"]);
+    }
+    v
 }
 
 /// Runs `argv` in `node` and fails the test if it does not exit 0.

@@ -9,7 +9,7 @@ use crate::lab::addr;
 fn xdp_lab(extra: &[&str]) -> Lab {
     require_root();
     let mut lab = Lab::new().unwrap();
-    let mut args: Vec<&str> = lab.xdp_args().to_vec();
+    let mut args = xdp_args(&lab, extra);
     args.extend_from_slice(extra);
     lab.start_translator(&Translator::xlat64(xlat64_bin(), &args))
         .unwrap();
