@@ -190,6 +190,12 @@ impl Translator {
         }
     }
 
+    /// Whether this is xlat64 on the XDP dataplane (no TUN device to route into).
+    pub fn is_xdp(&self) -> bool {
+        matches!(self, Translator::Xlat64 { args, .. }
+            if args.windows(2).any(|w| w[0] == "--dataplane" && w[1] == "xdp"))
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Translator::Xlat64 { .. } => "xlat64",
@@ -333,6 +339,46 @@ impl Lab {
         self.topology
     }
 
+    /// The flags that run xlat64 on the XDP dataplane on the translator box's two
+    /// sides: the veth towards the client (the bridge over the clients' veths in the
+    /// full topology, which has generic XDP only) and the veth towards IPv4.
+    /// Makes the hosts that send into the translator box fill in their checksums: a veth
+    /// passes a packet with a partial checksum (CHECKSUM_PARTIAL, the rest left to a NIC
+    /// that never comes) and an XDP program sees it so, where a frame from a real wire
+    /// always has a complete one. The TUN path gets the kernel's flag with the packet;
+    /// AF_XDP gets only the bytes.
+    fn checksums_in_software(&self) -> Result<()> {
+        let ports: &[(Node, &str)] = match self.topology {
+            Topology::Full => &[
+                (Node::Cli, "eth0"),
+                (Node::Cli2, "eth0"),
+                (Node::Rtr, "x"),
+                (Node::Srv, "eth0"),
+            ],
+            Topology::Bench => &[(Node::Cli, "eth0"), (Node::Srv, "eth0")],
+        };
+        for &(node, dev) in ports {
+            self.run(node, &["ethtool", "-K", dev, "tx", "off"])?.ok()?;
+        }
+        Ok(())
+    }
+
+    /// Callers add `--workers 1` unless they say otherwise: a veth has one queue.
+    pub fn xdp_args(&self) -> [&'static str; 6] {
+        let v6 = match self.topology {
+            Topology::Full => "br0",
+            Topology::Bench => "c1",
+        };
+        [
+            "--dataplane",
+            "xdp",
+            "--ipv6-iface",
+            v6,
+            "--ipv4-iface",
+            "v4",
+        ]
+    }
+
     /// Name of the network namespace of `node`.
     pub fn ns(&self, node: Node) -> String {
         format!("{}-{}", self.id, node.role())
@@ -408,7 +454,10 @@ impl Lab {
         }
 
         // Translator box: bridge towards the clients, one leg towards the router.
-        self.ip(Xlt, "link add br0 type bridge stp_state 0 mcast_snooping 0")?;
+        self.ip(
+            Xlt,
+            "link add br0 numtxqueues 2 numrxqueues 2 type bridge stp_state 0 mcast_snooping 0",
+        )?;
         for port in ["c1", "c2"] {
             self.ip(Xlt, &format!("link set {port} master br0"))?;
             self.ip(Xlt, &format!("link set {port} up"))?;
@@ -513,8 +562,28 @@ impl Lab {
     /// so fixed short interface names cannot collide between labs).
     fn veth(&self, a: Node, a_if: &str, b: Node, b_if: &str) -> Result<()> {
         let (na, nb) = (self.ns(a), self.ns(b));
+        // Two queues each way, so that two XDP workers each get a socket per interface.
         host(&[
-            "ip", "-n", &na, "link", "add", a_if, "type", "veth", "peer", "name", b_if, "netns",
+            "ip",
+            "-n",
+            &na,
+            "link",
+            "add",
+            a_if,
+            "numtxqueues",
+            "2",
+            "numrxqueues",
+            "2",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            b_if,
+            "numtxqueues",
+            "2",
+            "numrxqueues",
+            "2",
+            "netns",
             &nb,
         ])?
         .ok()?;
@@ -746,7 +815,14 @@ impl Lab {
                 self.spawn(Node::Xlt, "tayga", &["tayga", "-c", &conf, "--nodetach"])?
             }
         };
-        if let Err(e) = self.route_through_tun(id, t.name(), setup) {
+        let ready = if t.is_xdp() {
+            self.checksums_in_software()?;
+            // No TUN and no route: the XDP programs pick the packets; ready once it says so.
+            self.wait_for_output(id, "translating (", Duration::from_secs(10))
+        } else {
+            self.route_through_tun(id, t.name(), setup)
+        };
+        if let Err(e) = ready {
             self.kill(id);
             return Err(e);
         }

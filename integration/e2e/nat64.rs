@@ -41,10 +41,15 @@ pub(super) fn nat64_lab(extra: &[&str]) -> Lab {
     let mut args = vec!["--mode", "nat64", "--pool4", POOL4];
     args.extend_from_slice(extra);
     let mut lab = Lab::new().unwrap();
+    if using_xdp() {
+        args.extend(xdp_args(&lab, extra));
+    }
     lab.start_translator(&Translator::xlat64(xlat64_bin(), &args))
         .unwrap();
-    lab.ip(Node::Xlt, &format!("route replace {POOL4} dev xlat64"))
-        .unwrap();
+    if !using_xdp() {
+        lab.ip(Node::Xlt, &format!("route replace {POOL4} dev xlat64"))
+            .unwrap();
+    }
     lab
 }
 

@@ -13,6 +13,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("python3", "python3"),
     ("procps", "sysctl"),
     ("ethtool", "ethtool"),
+    // e2e::xdp runs the translator without its capabilities.
+    ("libcap2-bin", "capsh"),
     // The NAT64 application tests: a DNS server on the IPv4 side and its client.
     ("dnsmasq-base", "dnsmasq"),
     ("bind9-dnsutils", "dig"),
