@@ -24,7 +24,7 @@ use super::stop::Stop;
 use super::sys::{self, OffloadFlags, TunFlags};
 use super::tun::Tun;
 use super::worker::{Worker, WorkerError};
-use crate::nat64::{Shard, ShardConfig, Sharding, StaticBib};
+use crate::nat64::{Deterministic, PortAllocation, Proto, Shard, ShardConfig, Sharding, StaticBib};
 use crate::xlat::reassembly;
 use crate::xlat::{Nat64Translator, Translator};
 
@@ -269,7 +269,18 @@ fn nat64_shards(
         })
     };
     let workers = usize::from(workers).max(1);
-    let mut sharding = Sharding::new(&base.pool, workers, base.subscriber_prefix_len, seed()?);
+    let det = (base.blocks.mode == PortAllocation::Deterministic)
+        .then(|| {
+            Deterministic::new(
+                &base.pool,
+                Proto::Tcp,
+                &base.blocks,
+                base.subscriber_prefix_len,
+            )
+        })
+        .flatten();
+    let mut sharding = Sharding::new(&base.pool, workers, base.subscriber_prefix_len, seed()?)
+        .with_deterministic(det);
     let mut shards = Vec::with_capacity(workers);
     for w in 0..workers {
         let mut sc = base.clone();
