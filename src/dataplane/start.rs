@@ -10,7 +10,7 @@
 //! the last queue of a non-persistent TUN destroys the device and its routes with it.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, SyncSender, channel};
 
 use tracing::{debug, info, warn};
 
@@ -24,7 +24,9 @@ use super::stop::Stop;
 use super::sys::{self, OffloadFlags, TunFlags};
 use super::tun::Tun;
 use super::worker::{Worker, WorkerError};
-use crate::nat64::{Deterministic, PortAllocation, Proto, Shard, ShardConfig, Sharding, StaticBib};
+use crate::nat64::{
+    Deterministic, NatEvent, PortAllocation, Proto, Shard, ShardConfig, Sharding, StaticBib,
+};
 use crate::xlat::reassembly;
 use crate::xlat::{Nat64Translator, Translator};
 
@@ -55,6 +57,9 @@ pub enum Mode {
         /// shard of the worker that owns it.
         static_bib: Vec<StaticBib>,
         fragments: Fragments,
+        /// One bounded queue per worker to the NAT logging thread (empty: no
+        /// logging).
+        nat_log: Vec<SyncSender<NatEvent>>,
     },
 }
 
@@ -160,12 +165,18 @@ pub fn run<S>(
         ),
         (
             Mode::Nat64 {
-                xlat, fragments, ..
+                xlat,
+                fragments,
+                nat_log,
+                ..
             },
             Some((shards, sharding)),
         ) => {
             let limits = fragment_limits(fragments, &spec.tun, &shards);
-            let engines = nat64_engines(xlat, &workers, shards, sharding, requests, limits);
+            let mut engines = nat64_engines(xlat, &workers, shards, sharding, requests, limits);
+            for (e, q) in engines.iter_mut().zip(nat_log) {
+                e.log_to(q.clone());
+            }
             run_workers(workers.into_iter().zip(engines).collect(), stop, spec.pin)
         }
         // Built together above; never apart.

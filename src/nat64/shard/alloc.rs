@@ -213,6 +213,11 @@ impl Shard {
         self.events.drain(..).for_each(f);
     }
 
+    /// Records waiting for [`drain_events`](Self::drain_events).
+    pub fn pending_events(&self) -> usize {
+        self.events.len()
+    }
+
     /// Records the shard's buffer had no room for.
     pub fn events_lost(&self) -> u64 {
         self.events_lost
