@@ -253,6 +253,7 @@ fn finish(mut m: Vec<u8>) -> Vec<u8> {
 /// An IPFIX exporter to one collector over UDP.
 pub struct Exporter {
     socket: UdpSocket,
+    collector: SocketAddr,
     encoder: Encoder,
 }
 
@@ -263,10 +264,13 @@ impl Exporter {
         } else {
             "[::]:0".parse().expect("literal")
         };
+        // Not connected: a connected UDP socket reports the ICMP port unreachable of a
+        // collector not yet listening as an error on the next send, losing a message
+        // that the collector (up by then) would have read.
         let socket = UdpSocket::bind(bind)?;
-        socket.connect(collector)?;
         Ok(Exporter {
             socket,
+            collector,
             encoder: Encoder::new(domain),
         })
     }
@@ -278,7 +282,7 @@ impl Exporter {
         let msgs = self.encoder.encode(events, now_s);
         let n = msgs.len();
         for m in msgs {
-            if self.socket.send(&m).is_err() {
+            if self.socket.send_to(&m, self.collector).is_err() {
                 lost += 1;
             }
         }
