@@ -356,6 +356,8 @@ impl Lab {
                 (Node::Srv, "eth0"),
             ],
             Topology::Bench => &[(Node::Cli, "eth0"), (Node::Srv, "eth0")],
+            // The 464XLAT lab runs its translators on TUN devices.
+            Topology::Xlat464 => &[],
         };
         for &(node, dev) in ports {
             self.run(node, &["ethtool", "-K", dev, "tx", "off"])?.ok()?;
@@ -368,6 +370,7 @@ impl Lab {
         let v6 = match self.topology {
             Topology::Full => "br0",
             Topology::Bench => "c1",
+            Topology::Xlat464 => "eth0",
         };
         [
             "--dataplane",

@@ -15,6 +15,7 @@ mod nat64_apps;
 mod nat64_fairness;
 mod nat64_frag;
 mod nat64_static;
+mod natlog;
 mod offload;
 mod ping;
 mod pmtu;

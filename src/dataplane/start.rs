@@ -10,7 +10,7 @@
 //! the last queue of a non-persistent TUN destroys the device and its routes with it.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, SyncSender, channel};
 
 use tracing::{debug, info, warn};
 
@@ -27,7 +27,9 @@ use super::tun::Tun;
 use super::worker::{Worker, WorkerError};
 use super::xdp;
 use super::xdp::setup::XdpSpec;
-use crate::nat64::{Shard, ShardConfig, Sharding, StaticBib};
+use crate::nat64::{
+    Deterministic, NatEvent, PortAllocation, Proto, Shard, ShardConfig, Sharding, StaticBib,
+};
 use crate::xlat::reassembly;
 use crate::xlat::{Nat64Translator, Translator};
 
@@ -58,6 +60,9 @@ pub enum Mode {
         /// shard of the worker that owns it.
         static_bib: Vec<StaticBib>,
         fragments: Fragments,
+        /// One bounded queue per worker to the NAT logging thread (empty: no
+        /// logging).
+        nat_log: Vec<SyncSender<NatEvent>>,
     },
 }
 
@@ -190,12 +195,18 @@ fn run_on<D: Device, S>(
         ),
         (
             Mode::Nat64 {
-                xlat, fragments, ..
+                xlat,
+                fragments,
+                nat_log,
+                ..
             },
             Some((shards, sharding)),
         ) => {
             let limits = fragment_limits(fragments, &spec.tun, &shards);
-            let engines = nat64_engines(xlat, &workers, shards, sharding, requests, limits);
+            let mut engines = nat64_engines(xlat, &workers, shards, sharding, requests, limits);
+            for (e, q) in engines.iter_mut().zip(nat_log) {
+                e.log_to(q.clone());
+            }
             run_workers(workers.into_iter().zip(engines).collect(), stop, spec.pin)
         }
         // Built together above; never apart.
@@ -299,7 +310,18 @@ fn nat64_shards(
         })
     };
     let workers = usize::from(workers).max(1);
-    let mut sharding = Sharding::new(&base.pool, workers, base.subscriber_prefix_len, seed()?);
+    let det = (base.blocks.mode == PortAllocation::Deterministic)
+        .then(|| {
+            Deterministic::new(
+                &base.pool,
+                Proto::Tcp,
+                &base.blocks,
+                base.subscriber_prefix_len,
+            )
+        })
+        .flatten();
+    let mut sharding = Sharding::new(&base.pool, workers, base.subscriber_prefix_len, seed()?)
+        .with_deterministic(det);
     let mut shards = Vec::with_capacity(workers);
     for w in 0..workers {
         let mut sc = base.clone();

@@ -9,6 +9,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("iperf3", "iperf3"),
     ("curl", "curl"),
     ("tcpdump", "tcpdump"),
+    // IPFIX decoding (cflow dissector) for the NAT logging end-to-end test.
+    ("tshark", "tshark"),
     ("tayga", "tayga"),
     ("python3", "python3"),
     ("procps", "sysctl"),

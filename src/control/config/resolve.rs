@@ -12,6 +12,10 @@ use ipnet::{Ipv4Net, Ipv6Net};
 use super::values::Dataplane;
 use super::values::{expect, invalid, static_bib_string};
 use super::{Config, ConfigError, KEY_INFO, KEYS, Mode, Partial};
+
+/// NAT event records a shard buffers between two drains by its worker (about 64 bytes
+/// each); beyond, they are counted as `nat_log_lost`.
+pub const NAT_EVENT_BUFFER: usize = 16_384;
 use crate::addr::AddrMapper;
 use crate::xlat::XlatConfig;
 
@@ -102,6 +106,7 @@ impl Config {
             )));
         }
         self.check_static_bib()?;
+        self.check_port_blocks()?;
         self.shard_config()
             .validate()
             .map_err(|e| ConfigError(e.to_string()))?;
@@ -190,6 +195,43 @@ impl Config {
             mtu: self.mtu.saturating_add(20),
             ..self.common_xlat_config()
         })
+    }
+
+    /// `deterministic` needs one range of subscribers, shorter than a subscriber, and a
+    /// port range with at least one block per address.
+    fn check_port_blocks(&self) -> Result<(), ConfigError> {
+        use crate::nat64::PortAllocation;
+        if self.port_allocation == PortAllocation::Session {
+            return Ok(());
+        }
+        let span = crate::nat64::blocks::block_span(self.pool4_ports);
+        if span.is_none_or(|s| s.len() < u32::from(self.port_block_size)) {
+            return Err(ConfigError(format!(
+                "invalid value for 'port-block-size': {} does not fit ports 1024 and up of \
+                 pool4-ports {}-{}; use a smaller block or a wider range",
+                self.port_block_size, self.pool4_ports.first, self.pool4_ports.last
+            )));
+        }
+        if self.port_allocation != PortAllocation::Deterministic {
+            return Ok(());
+        }
+        match self.deterministic_subscribers.as_slice() {
+            [n] if n.prefix_len() <= self.subscriber_prefix_len => Ok(()),
+            [n] => Err(ConfigError(format!(
+                "invalid value for 'deterministic-subscribers': \"{n}\": expected {}",
+                expect::V6_RANGE
+            ))),
+            [] => Err(ConfigError(
+                "missing 'deterministic-subscribers': port-allocation = \"deterministic\" \
+                 numbers the subscriber prefixes of one IPv6 range, e.g. \
+                 deterministic-subscribers = [\"2001:db8:100::/48\"]"
+                    .into(),
+            )),
+            _ => Err(ConfigError(
+                "invalid value for 'deterministic-subscribers': expected one IPV6/LEN, got several"
+                    .into(),
+            )),
+        }
     }
 
     /// Each static entry's IPv4 side must be a pool4 address (replies to the server leave
@@ -284,7 +326,50 @@ impl Config {
         } else {
             Filtering::EndpointIndependent
         };
+        c.blocks = crate::nat64::BlockConfig {
+            mode: self.port_allocation,
+            size: self.port_block_size,
+            max_per_subscriber: self.max_blocks_per_subscriber,
+            hold_ms: self.port_block_hold.saturating_mul(1000),
+            subscribers: self
+                .deterministic_subscribers
+                .first()
+                .map(|n| (n.network(), n.prefix_len())),
+        };
+        if self.port_allocation == crate::nat64::PortAllocation::Deterministic {
+            // One block per subscriber for every protocol: ICMP identifiers come from
+            // the same range, so the formula (and `xlat64 trace`) is one for all.
+            c.pool.icmp = self.pool4_ports;
+        }
+        c.events = crate::nat64::EventConfig {
+            enabled: self.nat_logging(),
+            remote: self.nat_log_remote,
+            buffer: NAT_EVENT_BUFFER,
+        };
         c
+    }
+
+    /// Whether any NAT event sink is configured.
+    pub fn nat_logging(&self) -> bool {
+        self.mode == Mode::Nat64
+            && (!self.nat_log_file.is_empty()
+                || self.nat_log_syslog
+                || !self.ipfix_collector.is_empty())
+    }
+
+    /// The RFC 7422 formula this configuration gives, in `deterministic` mode.
+    pub fn deterministic(&self) -> Option<crate::nat64::Deterministic> {
+        let c = self.shard_config();
+        (self.port_allocation == crate::nat64::PortAllocation::Deterministic)
+            .then(|| {
+                crate::nat64::Deterministic::new(
+                    &c.pool,
+                    crate::nat64::Proto::Tcp,
+                    &c.blocks,
+                    c.subscriber_prefix_len,
+                )
+            })
+            .flatten()
     }
 
     /// Where the value of `key` came from.
@@ -501,6 +586,15 @@ mod tests {
             clat-ipv6 = "2001:db8:a::c1a7"
             clat-prefix = "2001:db8:aa::/128"
             resolv-conf = "/run/resolv.conf"
+            port-allocation = "block"
+            port-block-size = 64
+            max-blocks-per-subscriber = 2
+            port-block-hold = 30
+            deterministic-subscribers = ["2001:db8:100::/48"]
+            nat-log-file = ["/var/log/xlat64/nat.jsonl"]
+            nat-log-syslog = true
+            ipfix-collector = ["192.0.2.9:4739"]
+            nat-log-remote = true
             "#,
         )
         .unwrap();
@@ -542,6 +636,17 @@ mod tests {
         assert_eq!(sc.timeouts.tcp_incoming_syn, 3000);
         assert_eq!(c.static_bib.len(), 1);
         assert_eq!((c.fragment_timeout, c.max_fragments), (3, 1024));
+        assert_eq!(
+            (
+                sc.blocks.size,
+                sc.blocks.max_per_subscriber,
+                sc.blocks.hold_ms
+            ),
+            (64, 2, 30_000)
+        );
+        // The file is in siit mode: NAT64 records are made only in nat64 mode.
+        assert!(!sc.events.enabled && sc.events.remote);
+        assert_eq!(c.ipfix_collector[0].to_string(), "192.0.2.9:4739");
         assert!(c.entries().all(|(_, _, s)| s == Source::File));
         assert_eq!(c.lab_defaults().count(), 0);
     }
@@ -659,11 +764,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.ignored_keys(), ["eam"]);
-        assert_eq!(
-            c.lab_defaults().count(),
-            0,
-            "prefix and eam are not the CLAT's"
-        );
         let text = c.render_toml();
         assert!(text.contains("pool4-ports = \"1-65535\""), "{text}");
         assert_eq!(resolve_file(&text).unwrap().pool4, c.pool4);
@@ -698,11 +798,6 @@ mod tests {
         );
         assert_eq!(c.source("static-bib"), Some(Source::File));
         assert!(c.ignored_keys().is_empty());
-        assert_eq!(
-            c.lab_defaults().count(),
-            0,
-            "prefix and eam are not the CLAT's"
-        );
         let text = c.render_toml();
         assert!(
             text.contains(
