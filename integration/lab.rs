@@ -92,6 +92,38 @@ pub mod addr464 {
     pub const CLAT4: &str = "192.0.0.2";
 }
 
+/// The 464XLAT lab's RA sender (Debian's radvd 2.19 predates PREF64): `DEV INTERVAL
+/// SPECFILE`. Every INTERVAL seconds sends an RA (RFC 4861 §4.2, router lifetime 0: it
+/// offers no default route) to ff02::1 on DEV with one PREF64 option (RFC 8781 §4, 16
+/// bytes) per line of SPECFILE, `PREFIX/LEN LIFETIME [PLC]` (PLC overrides the code, to
+/// send an undefined one). SPECFILE is read anew each time, so the test changes the
+/// prefix by rewriting it. The kernel fills in the ICMPv6 checksum.
+pub const RA_SENDER: &str = r#"
+import ipaddress, socket, struct, sys, time
+dev, interval, spec = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+idx = socket.if_nametoindex(dev)
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
+PLC = {96: 0, 64: 1, 56: 2, 48: 3, 40: 4, 32: 5}
+while True:
+    opts = b""
+    for line in open(spec).read().splitlines():
+        w = line.split()
+        if not w:
+            continue
+        net, life = ipaddress.IPv6Network(w[0]), int(w[1])
+        plc = int(w[2]) if len(w) > 2 else PLC[net.prefixlen]
+        scaled = (life + 7) // 8
+        opts += struct.pack("!BBH", 38, 2, (scaled << 3) | plc) + net.network_address.packed[:12]
+    ra = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 0, 0, 0) + opts
+    s.sendto(ra, ("ff02::1", 0, 0, idx))
+    sys.stdout.write("sent %d options\n" % (len(opts) // 16))
+    sys.stdout.flush()
+    time.sleep(interval)
+"#;
+
 /// A lab error: a message meant for a person, printed as-is (also by `{:?}`, so that
 /// `unwrap()` in a test shows readable multi-line text).
 pub struct LabError(pub String);
@@ -559,6 +591,64 @@ impl Lab {
         self.ip(Srv, "link set eth0 up")?;
         self.ip(Srv, &format!("route add default via {PLAT4}"))?;
         Ok(())
+    }
+
+    /// A path in [`Lab::dir`], as a string for argv.
+    pub fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_string_lossy().into_owned()
+    }
+
+    /// 464XLAT: the PLAT (`bin run --mode nat64`, one worker, pool4, its own routes) on
+    /// `prefix`, and the carrier's route of that prefix to it.
+    pub fn start_plat(&mut self, bin: &Path, prefix: &str) -> Result<ProcId> {
+        let bin = bin.to_string_lossy().into_owned();
+        let sock = self.path(&format!("plat-{}.sock", prefix.replace([':', '/'], "-")));
+        let argv = [
+            bin.as_str(),
+            "run",
+            "--mode",
+            "nat64",
+            "--prefix",
+            prefix,
+            "--pool4",
+            addr464::POOL4,
+            "--workers",
+            "1",
+            "--setup-routes",
+            "--control-socket",
+            &sock,
+        ];
+        let id = self.spawn(Node::Plat, "plat", &argv)?;
+        self.wait_for_output(id, "translating (nat64)", Duration::from_secs(10))?;
+        self.ip(
+            Node::Carrier,
+            &format!("-6 route replace {prefix} via {}", addr464::PLAT6),
+        )?;
+        Ok(id)
+    }
+
+    /// 464XLAT: the CLAT on the phone (`bin run --mode clat --uplink eth0`, one worker,
+    /// its own routes) with `extra` arguments.
+    pub fn start_clat(&mut self, bin: &Path, extra: &[&str]) -> Result<ProcId> {
+        let bin = bin.to_string_lossy().into_owned();
+        let sock = self.path("clat.sock");
+        let mut argv = vec![
+            bin.as_str(),
+            "run",
+            "--mode",
+            "clat",
+            "--uplink",
+            "eth0",
+            "--workers",
+            "1",
+            "--setup-routes",
+            "--control-socket",
+            &sock,
+        ];
+        argv.extend_from_slice(extra);
+        let id = self.spawn(Node::Phone, "clat", &argv)?;
+        self.wait_for_output(id, "translating (clat)", Duration::from_secs(10))?;
+        Ok(id)
     }
 
     /// Creates a veth pair with one end in each namespace (never in the host namespace,

@@ -15,108 +15,21 @@ const PREFIX_B: &str = "2001:db8:65::/96";
 /// RFC 6052 §2.4's /40 example: a prefix that is not a /96.
 const PREFIX_40: &str = "2001:db8:100::/40";
 
-/// RA sender of the test's own (Debian's radvd 2.19 predates PREF64): `DEV INTERVAL
-/// SPECFILE`. Every INTERVAL seconds sends an RA (RFC 4861 §4.2, router lifetime 0: it
-/// offers no default route) to ff02::1 on DEV with one PREF64 option (RFC 8781 §4, 16
-/// bytes) per line of SPECFILE, `PREFIX/LEN LIFETIME [PLC]` (PLC overrides the code, to
-/// send an undefined one). SPECFILE is read anew each time, so the test changes the
-/// prefix by rewriting it. The kernel fills in the ICMPv6 checksum.
-const RA_SENDER: &str = r#"
-import ipaddress, socket, struct, sys, time
-dev, interval, spec = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-idx = socket.if_nametoindex(dev)
-s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
-PLC = {96: 0, 64: 1, 56: 2, 48: 3, 40: 4, 32: 5}
-while True:
-    opts = b""
-    for line in open(spec).read().splitlines():
-        w = line.split()
-        if not w:
-            continue
-        net, life = ipaddress.IPv6Network(w[0]), int(w[1])
-        plc = int(w[2]) if len(w) > 2 else PLC[net.prefixlen]
-        scaled = (life + 7) // 8
-        opts += struct.pack("!BBH", 38, 2, (scaled << 3) | plc) + net.network_address.packed[:12]
-    ra = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 0, 0, 0) + opts
-    s.sendto(ra, ("ff02::1", 0, 0, idx))
-    sys.stdout.write("sent %d options\n" % (len(opts) // 16))
-    sys.stdout.flush()
-    time.sleep(interval)
-"#;
-
 fn lab464() -> Lab {
     require_root();
     Lab::with_topology(Topology::Xlat464).unwrap()
 }
 
 fn path(lab: &Lab, name: &str) -> String {
-    lab.dir().join(name).to_string_lossy().into_owned()
+    lab.path(name)
 }
 
-/// The PLAT on `prefix` (one worker, pool4, routes by itself); the carrier routes the
-/// prefix to it.
 fn start_plat(lab: &mut Lab, prefix: &str) -> ProcId {
-    let bin = xlat64_bin().to_string_lossy().into_owned();
-    let sock = path(
-        lab,
-        &format!("plat-{}.sock", prefix.replace([':', '/'], "-")),
-    );
-    let id = lab
-        .spawn(
-            Node::Plat,
-            "plat",
-            &[
-                &bin,
-                "run",
-                "--mode",
-                "nat64",
-                "--prefix",
-                prefix,
-                "--pool4",
-                POOL4,
-                "--workers",
-                "1",
-                "--setup-routes",
-                "--control-socket",
-                &sock,
-            ],
-        )
-        .unwrap();
-    lab.wait_for_output(id, "translating (nat64)", Duration::from_secs(10))
-        .unwrap();
-    lab.ip(
-        Node::Carrier,
-        &format!("-6 route replace {prefix} via {PLAT6}"),
-    )
-    .unwrap();
-    id
+    lab.start_plat(&xlat64_bin(), prefix).unwrap()
 }
 
-/// The CLAT on the phone, its address derived from the uplink, routes by itself.
 fn start_clat(lab: &mut Lab, extra: &[&str]) -> ProcId {
-    let bin = xlat64_bin().to_string_lossy().into_owned();
-    let sock = path(lab, "clat.sock");
-    let mut argv = vec![
-        bin.as_str(),
-        "run",
-        "--mode",
-        "clat",
-        "--uplink",
-        "eth0",
-        "--workers",
-        "1",
-        "--setup-routes",
-        "--control-socket",
-        &sock,
-    ];
-    argv.extend_from_slice(extra);
-    let id = lab.spawn(Node::Phone, "clat", &argv).unwrap();
-    lab.wait_for_output(id, "translating (clat)", Duration::from_secs(10))
-        .unwrap();
-    id
+    lab.start_clat(&xlat64_bin(), extra).unwrap()
 }
 
 /// SIGINT, exit 0, and the final counters.
@@ -276,7 +189,7 @@ fn start_ra(lab: &mut Lab, spec: &str) -> ProcId {
     lab.spawn(
         Node::Carrier,
         "ra-sender",
-        &["python3", "-c", RA_SENDER, "c", "1", spec],
+        &["python3", "-c", lab::RA_SENDER, "c", "1", spec],
     )
     .unwrap()
 }
@@ -494,11 +407,68 @@ fn rfc7050_answer_without_well_known_addresses_is_not_used() {
         &format!("RFC 7050: {CARRIER_PHONE6}: ipv4only.arpa AAAA answer"),
         10,
     );
-    wait_log(&mut lab, clat, "no PLAT prefix found", 5);
+    wait_log(&mut lab, clat, "no PLAT prefix found", 15);
     let out = curl_srv(&lab);
     assert!(!out.success(), "{out:?}");
     let (c, log) = stop(&mut lab, clat);
     assert!(!log.contains("PLAT prefix none ->"), "{log}");
     assert!(counter(&c, "ipv4_destination_unmapped") > 0, "{c:?}");
+    stop(&mut lab, plat);
+}
+
+/// CPE mode (`--clat-prefix`): a LAN prefix (192.168.1.0/24; its 192.168.1.1 on the
+/// phone's loopback stands for a host of the LAN behind a CPE) is translated 1:1 onto a dedicated /120
+/// that the carrier routes to the CPE (RFC 6877 §6.3 with an EAM-like mapping, no
+/// NAT44): a LAN address reaches srv, and srv sees the PLAT's pool4, as for a host.
+#[test]
+fn rfc6877_cpe_mode_lan_prefix_one_to_one() {
+    let mut lab = lab464();
+    let plat = start_plat(&mut lab, PREFIX_A);
+    start_http(&mut lab);
+    lab.ip(Node::Phone, "addr add 192.168.1.1/32 dev lo")
+        .unwrap();
+    lab.ip(
+        Node::Carrier,
+        &format!("-6 route add 2001:db8:aa::/120 via {PHONE6}"),
+    )
+    .unwrap();
+    let clat = start_clat(
+        &mut lab,
+        &[
+            "--plat-prefix",
+            PREFIX_A,
+            "--clat-ipv4",
+            "192.168.1.0/24",
+            "--clat-prefix",
+            "2001:db8:aa::/120",
+        ],
+    );
+    let r = lab
+        .ip(Node::Phone, "-6 route show dev xlat64")
+        .unwrap()
+        .stdout;
+    assert!(r.contains("2001:db8:aa::/120"), "{r}");
+    let url = format!("http://{SRV4}/");
+    let out = run_ok_within(
+        &lab,
+        Node::Phone,
+        10,
+        &[
+            "curl",
+            "-sS",
+            "--max-time",
+            "3",
+            "--interface",
+            "192.168.1.1",
+            &url,
+        ],
+    );
+    assert_eq!(out.stdout, "hello from srv\n", "{out:?}");
+    let (c, log) = stop(&mut lab, clat);
+    assert!(counter(&c, "translated_v4_to_v6") > 0, "{c:?}");
+    assert!(
+        !log.contains("neigh add proxy"),
+        "no proxy NDP for a routed prefix: {log}"
+    );
     stop(&mut lab, plat);
 }

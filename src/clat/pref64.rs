@@ -250,4 +250,19 @@ mod tests {
         assert_eq!(parse_ra(&ra(&[&WKP_600S[..8]])), Err(RaError::BadOption));
         assert_eq!(parse_ra(&[133, 0, 0, 0]), Err(RaError::NotRa));
     }
+
+    proptest::proptest! {
+        /// Whatever a router sends: no panic, and every usable option is an RFC 6052
+        /// prefix with bits 64–71 zero.
+        #[test]
+        fn any_bytes_parse_without_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let mut msg = vec![134u8, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+            msg.extend_from_slice(&body);
+            if let Ok(opts) = parse_ra(&msg) {
+                for p in opts.into_iter().flatten() {
+                    proptest::prop_assert!(crate::addr::Prefix6052::new(p.prefix).is_ok());
+                }
+            }
+        }
+    }
 }

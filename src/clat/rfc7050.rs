@@ -286,4 +286,19 @@ mod tests {
             Err(DnsError::Malformed(_))
         ));
     }
+
+    proptest::proptest! {
+        /// Whatever a resolver answers: no panic, and a prefix only from an answer that
+        /// holds a well-known address.
+        #[test]
+        fn any_response_parses_without_panic(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let mut m = query(5);
+            m[2] = 0x81;
+            m[7] = 2;
+            m.extend_from_slice(&tail);
+            if let Ok(d) = parse_response(5, &m) {
+                proptest::prop_assert!(Prefix6052::new(d.prefix).is_ok());
+            }
+        }
+    }
 }

@@ -51,10 +51,10 @@ use serde_json::Value;
 use std::time::Duration;
 
 pub struct Options {
-    seconds: u32,
+    pub(crate) seconds: u32,
     /// Rounds of all rows, interleaved; the table shows each figure's median. Shared,
     /// noisy machines make single runs swing by ±30%.
-    rounds: u32,
+    pub(crate) rounds: u32,
     streams: u32,
     workers: Option<u32>,
     /// Sender threads of udpgen; by default half the CPUs (at least one), leaving the
@@ -216,6 +216,14 @@ pub fn run(o: Options) -> Result<(), String> {
         return Err("the end-to-end bench creates network namespaces: run it as root".into());
     }
     let bin = crate::build_release()?;
+    let wanted = |name: &str| o.only.is_empty() || o.only.iter().any(|w| name.contains(w.as_str()));
+    let clat_rows: Vec<&str> = crate::bench_clat::ROWS
+        .into_iter()
+        .filter(|r| wanted(r))
+        .collect();
+    if !o.only.is_empty() && o.only.iter().all(|w| w.contains("464")) {
+        return crate::bench_clat::run(&o, &bin, &clat_rows);
+    }
     let mut lab = Lab::new_bench().map_err(|e| e.to_string())?;
     for k in 0..UDP_CLIENTS {
         let port = (IPERF_PORT + k as u16).to_string();
@@ -309,7 +317,10 @@ pub fn run(o: Options) -> Result<(), String> {
         &format!("median of {} round(s)", o.rounds),
         &medians(&rounds),
     );
-    Ok(())
+    if clat_rows.is_empty() {
+        return Ok(());
+    }
+    crate::bench_clat::run(&o, &bin, &clat_rows)
 }
 
 /// Row by row, the median of each figure over the rounds (rounds that failed a figure
@@ -862,18 +873,18 @@ fn iperf_result(out: lab::Output) -> Result<String, String> {
 }
 
 /// `end.sum_received` of an iperf3 `--json` report: the totals the receiver counted.
-fn sum_received(json: &str) -> Option<Value> {
+pub(crate) fn sum_received(json: &str) -> Option<Value> {
     let mut report: Value = serde_json::from_str(json).ok()?;
     Some(report["end"]["sum_received"].take())
 }
 
 /// TCP: bits per second as counted by the receiver.
-fn tcp_receiver_bps(json: &str) -> Option<f64> {
+pub(crate) fn tcp_receiver_bps(json: &str) -> Option<f64> {
     sum_received(json)?["bits_per_second"].as_f64()
 }
 
 /// UDP: datagrams the receiver got (sent − lost) per second.
-fn udp_received_pps(json: &str) -> Option<f64> {
+pub(crate) fn udp_received_pps(json: &str) -> Option<f64> {
     let sum = sum_received(json)?;
     let packets = sum["packets"].as_f64()?;
     let lost = sum["lost_packets"].as_f64()?;
@@ -882,12 +893,12 @@ fn udp_received_pps(json: &str) -> Option<f64> {
 }
 
 /// The `error` an iperf3 `--json` report carries when the run failed.
-fn iperf_error(json: &str) -> Option<String> {
+pub(crate) fn iperf_error(json: &str) -> Option<String> {
     let report: Value = serde_json::from_str(json).ok()?;
     report.get("error")?.as_str().map(str::to_string)
 }
 
-fn first_line(s: &str) -> String {
+pub(crate) fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_string()
 }
 

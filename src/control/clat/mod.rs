@@ -31,6 +31,8 @@ use crate::xlat::Translator;
 const POLL: Duration = Duration::from_secs(1);
 /// How long one resolver gets to answer an RFC 7050 query.
 const DNS_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time for routers to answer the first Router Solicitation before "no prefix" is said.
+const GRACE_MS: u64 = 3_000;
 
 /// A CLAT ready to start: its configuration with the MTU in force, its mapping, and the
 /// translator the workers follow.
@@ -147,6 +149,11 @@ impl Discovery {
                 })
                 .ok()
         });
+        if let Some(sock) = &ra
+            && let Err(e) = sock.solicit()
+        {
+            debug!("Router Solicitation not sent: {e}");
+        }
         let mut buf = vec![0u8; 65536];
         while !stop.is_requested() {
             if self.state.dns_due(self.now_ms()) {
@@ -240,7 +247,7 @@ impl Discovery {
 
     /// Says once per streak that there is no prefix and what was tried.
     fn missing(&mut self, tried_dns: &str) {
-        if self.state.current().is_some() || self.reported_missing {
+        if self.state.current().is_some() || self.reported_missing || self.now_ms() < GRACE_MS {
             return;
         }
         self.reported_missing = true;

@@ -16,6 +16,7 @@ const ICMP6_FILTER: libc::c_int = 1;
 
 pub struct RaSocket {
     fd: OwnedFd,
+    ifindex: u32,
 }
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
@@ -76,7 +77,44 @@ impl RaSocket {
             tv_usec: libc::suseconds_t::from(timeout.subsec_micros() as i32),
         };
         setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
-        Ok(RaSocket { fd })
+        // RFC 4861 §6.1.1: routers drop a solicitation whose hop limit is not 255.
+        let hops: libc::c_int = 255;
+        setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS, &hops)?;
+        let name = std::ffi::CString::new(uplink).map_err(|_| io::ErrorKind::InvalidInput)?;
+        // SAFETY: `name` is a NUL-terminated string live for the call.
+        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        if ifindex == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(RaSocket { fd, ifindex })
+    }
+
+    /// Sends a Router Solicitation (RFC 4861 §4.1, no options) to all-routers, so that
+    /// the routers answer now rather than at their next periodic RA (minutes).
+    pub fn solicit(&self) -> io::Result<()> {
+        let rs = [133u8, 0, 0, 0, 0, 0, 0, 0];
+        // SAFETY: all-zero is a valid sockaddr_in6.
+        let mut to: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+        to.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+        to.sin6_addr.s6_addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2).octets();
+        to.sin6_scope_id = self.ifindex;
+        // SAFETY: `rs` and `to` are live for the call and their lengths are given; the
+        // kernel fills in the ICMPv6 checksum of raw ICMPv6 sockets.
+        let n = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                rs.as_ptr().cast(),
+                rs.len(),
+                0,
+                (&to as *const libc::sockaddr_in6).cast(),
+                size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
     }
 
     /// One ICMPv6 message (from its type byte) and its source, or None when the
