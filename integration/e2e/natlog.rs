@@ -49,6 +49,22 @@ for i in range(n):
         print("%s %d %d" % ("ok" if ok else "fail", i, f), flush=True)
 "#;
 
+/// One UDP echo from subscriber 200 (`2001:db8:100:c8::3`): `SERVER6 PORT`.
+const FLOWS_PY_ONE: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("2001:db8:100:c8::3", 0))
+s.settimeout(0.5)
+for _ in range(8):
+    s.sendto(b"s200-0", (sys.argv[1], int(sys.argv[2])))
+    try:
+        if s.recvfrom(2048)[0] == b"s200-0":
+            sys.exit(0)
+    except socket.timeout:
+        pass
+sys.exit(1)
+"#;
+
 /// (pool4 address, port, subscriber index) of each flow the server saw.
 fn seen_flows(server_out: &str) -> Vec<(String, u16, usize)> {
     let mut v = Vec::new();
@@ -256,6 +272,32 @@ fn rfc7422_block_mode_logs_one_record_per_block_and_trace_finds_subscribers() {
             live.stdout
         );
     }
+    // logrotate: the file moved away, SIGHUP, the next record goes to a new file and
+    // the translator keeps running.
+    let rotated = log_dir.join("nat.jsonl.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    let xlat = lab.translator().unwrap();
+    lab.signal(xlat, "HUP").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    lab.ip(Node::Cli2, "addr add 2001:db8:100:c8::3/128 dev eth0 nodad")
+        .unwrap();
+    run_ok_within(
+        &lab,
+        Node::Cli2,
+        60,
+        &["python3", "-c", FLOWS_PY_ONE, addr::SRV6, "7090"],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let after = std::fs::read_to_string(&log).expect("nat-log-file reopened after SIGHUP");
+    assert_eq!(after.lines().count(), 1, "{after}");
+    assert!(
+        after.contains("\"subscriber\":\"2001:db8:100:c8::/64\""),
+        "{after}"
+    );
+    assert!(
+        lab.translator_alive(),
+        "SIGHUP must not stop the translator"
+    );
     // A port nobody held: exit 1 and say so.
     let none = xlat64(&lab, &["trace", "203.0.113.16:1000", "--log", log_s]);
     assert_eq!(none.code, Some(1), "{}", none.stdout);
@@ -304,7 +346,8 @@ fn rfc7422_block_mode_logs_one_record_per_block_and_trace_finds_subscribers() {
         );
         starts.extend(cols[2].split(',').map(|s| s.parse::<u16>().unwrap()));
     }
-    assert_eq!(starts.len(), SUBSCRIBERS, "{}", decoded.stdout);
+    // The 200 subscribers and the one after SIGHUP.
+    assert_eq!(starts.len(), SUBSCRIBERS + 1, "{}", decoded.stdout);
     for r in records.iter().filter(|r| r["event"] == "block-alloc") {
         let f = r["port_first"].as_u64().unwrap() as u16;
         assert!(starts.contains(&f), "block {f} missing from IPFIX");
@@ -333,7 +376,7 @@ fn rfc7422_block_mode_logs_one_record_per_block_and_trace_finds_subscribers() {
     assert_eq!(c.get("nat_log_lost").copied().unwrap_or(0), 0, "{c:?}");
     assert_eq!(
         c.get("nat_log_records").copied(),
-        Some(SUBSCRIBERS as u64),
+        Some(SUBSCRIBERS as u64 + 1),
         "{c:?}"
     );
     let _ = std::fs::remove_dir_all(&log_dir);

@@ -13,8 +13,8 @@
 //!   portRangeNumPorts.
 //!
 //! Over UDP a collector may start listening at any time and keeps templates only for a
-//! while, so the templates go with the first message and again every
-//! [`TEMPLATE_INTERVAL_S`] (RFC 7011 §8.4). A message holds the records of one flush
+//! while, so the templates go with the first records and again every
+//! [`TEMPLATE_INTERVAL_S`] (RFC 7011 §8.4), with or without records. A message holds the records of one flush
 //! of one template, at most [`MAX_MESSAGE`] bytes (no IP fragmentation on a 1500-byte
 //! path); its sequence number counts the data records sent before it (§3.1).
 
@@ -184,6 +184,12 @@ impl Encoder {
     /// message within [`MAX_MESSAGE`] bytes.
     pub fn encode(&mut self, events: &[NatEvent], now_s: u64) -> Vec<Vec<u8>> {
         let mut msgs = Vec::new();
+        // The first templates go with the first records, not at start-up, when the
+        // collector may not be listening yet; afterwards they are refreshed on time
+        // even without records.
+        if events.is_empty() && self.last_templates.is_none() {
+            return msgs;
+        }
         let due = self
             .last_templates
             .is_none_or(|t| now_s.saturating_sub(t) >= TEMPLATE_INTERVAL_S);
@@ -411,5 +417,10 @@ mod tests {
         assert_eq!(u16::from_be_bytes([again[0][16], again[0][17]]), 258);
         let later = enc.encode(&events[..1], 1060);
         assert_eq!(u16::from_be_bytes([later[0][16], later[0][17]]), 2);
+        // Nothing at all before the first records; an idle refresh afterwards.
+        assert!(Encoder::new(1).encode(&[], 0).is_empty());
+        let idle = enc.encode(&[], 1120);
+        assert_eq!(idle.len(), 1);
+        assert_eq!(u16::from_be_bytes([idle[0][16], idle[0][17]]), 2);
     }
 }
