@@ -318,6 +318,9 @@ pub struct Lab {
     created: Vec<Node>,
     procs: Vec<Proc>,
     translator: Option<ProcId>,
+    /// The running translator is on the XDP dataplane: the senders' checksum offload
+    /// is off until it stops.
+    xdp: bool,
 }
 
 impl Lab {
@@ -351,6 +354,7 @@ impl Lab {
             created: Vec::new(),
             procs: Vec::new(),
             translator: None,
+            xdp: false,
         };
         // On error `lab` is dropped here, which removes what was created so far.
         lab.build()?;
@@ -379,7 +383,7 @@ impl Lab {
     /// that never comes) and an XDP program sees it so, where a frame from a real wire
     /// always has a complete one. The TUN path gets the kernel's flag with the packet;
     /// AF_XDP gets only the bytes.
-    fn checksums_in_software(&self) -> Result<()> {
+    fn sender_checksum_offload(&self, on: bool) -> Result<()> {
         let ports: &[(Node, &str)] = match self.topology {
             Topology::Full => &[
                 (Node::Cli, "eth0"),
@@ -392,7 +396,8 @@ impl Lab {
             Topology::Xlat464 => &[],
         };
         for &(node, dev) in ports {
-            self.run(node, &["ethtool", "-K", dev, "tx", "off"])?.ok()?;
+            let v = if on { "on" } else { "off" };
+            self.run(node, &["ethtool", "-K", dev, "tx", v])?.ok()?;
         }
         Ok(())
     }
@@ -489,10 +494,7 @@ impl Lab {
         }
 
         // Translator box: bridge towards the clients, one leg towards the router.
-        self.ip(
-            Xlt,
-            "link add br0 numtxqueues 2 numrxqueues 2 type bridge stp_state 0 mcast_snooping 0",
-        )?;
+        self.ip(Xlt, "link add br0 type bridge stp_state 0 mcast_snooping 0")?;
         for port in ["c1", "c2"] {
             self.ip(Xlt, &format!("link set {port} master br0"))?;
             self.ip(Xlt, &format!("link set {port} up"))?;
@@ -655,28 +657,8 @@ impl Lab {
     /// so fixed short interface names cannot collide between labs).
     fn veth(&self, a: Node, a_if: &str, b: Node, b_if: &str) -> Result<()> {
         let (na, nb) = (self.ns(a), self.ns(b));
-        // Two queues each way, so that two XDP workers each get a socket per interface.
         host(&[
-            "ip",
-            "-n",
-            &na,
-            "link",
-            "add",
-            a_if,
-            "numtxqueues",
-            "2",
-            "numrxqueues",
-            "2",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            b_if,
-            "numtxqueues",
-            "2",
-            "numrxqueues",
-            "2",
-            "netns",
+            "ip", "-n", &na, "link", "add", a_if, "type", "veth", "peer", "name", b_if, "netns",
             &nb,
         ])?
         .ok()?;
@@ -909,7 +891,8 @@ impl Lab {
             }
         };
         let ready = if t.is_xdp() {
-            self.checksums_in_software()?;
+            self.xdp = true;
+            self.sender_checksum_offload(false)?;
             // No TUN and no route: the XDP programs pick the packets; ready once it says so.
             self.wait_for_output(id, "translating (", Duration::from_secs(10))
         } else {
@@ -987,6 +970,10 @@ impl Lab {
         let Some(id) = self.translator.take() else {
             return err("no translator is running");
         };
+        if std::mem::take(&mut self.xdp) {
+            // Back to the veths' defaults for whatever runs next (the bench's rows).
+            let _ = self.sender_checksum_offload(true);
+        }
         self.signal(id, "INT")?;
         let code = match self.wait(id, Duration::from_secs(10)) {
             Some(code) => code,

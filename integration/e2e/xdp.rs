@@ -52,17 +52,11 @@ fn run_xlat64(lab: &Lab, wrap: &[&str], args: &[&str]) -> Output {
     let bin = xlat64_bin();
     let bin = bin.to_str().unwrap();
     let mut argv: Vec<&str> = wrap.to_vec();
-    argv.extend([
-        bin,
-        "run",
-        "--dataplane",
-        "xdp",
-        "--ipv6-iface",
-        "br0",
-        "--workers",
-        "1",
-    ]);
+    argv.extend([bin, "run", "--dataplane", "xdp", "--ipv6-iface", "br0"]);
     argv.extend_from_slice(args);
+    if !args.contains(&"--workers") {
+        argv.extend(["--workers", "1"]);
+    }
     if !args.contains(&"--ipv4-iface") {
         argv.extend(["--ipv4-iface", "v4"]);
     }
@@ -88,6 +82,10 @@ fn bad_input_one_line_exit_2_nothing_attached() {
     let e = error_line(&out);
     assert!(e.contains("MTU 9000") && e.contains("mtu 3826"), "{e}");
     lab.ip(Node::Xlt, "link set dev v4 mtu 1500").unwrap();
+
+    let out = run_xlat64(&lab, &[], &["--workers", "2"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(error_line(&out).contains("--workers 1"), "{}", out.stderr);
 
     let out = run_xlat64(&lab, &[], &["--ipv4-iface", "nope0"]);
     assert_eq!(out.code, Some(2), "{}", out.stderr);
@@ -137,5 +135,32 @@ fn sigkill_detaches_and_a_restart_works() {
     lab.start_translator(&Translator::xlat64(xlat64_bin(), &args))
         .unwrap();
     ping(&lab, Node::Cli, addr::SRV6, 2);
+    finish(&mut lab);
+}
+
+/// The bench topology: both sides are plain veths, so both programs run in native
+/// mode. RFC 7915 §5.5 / §4.5 (TCP checksums follow the new pseudo-header): a TCP
+/// upload arrives complete.
+#[test]
+fn rfc7915_s5_5_tcp_upload_native_xdp_on_both_sides() {
+    use super::scripts::{TCP_SINK, TCP_UPLOAD};
+    require_root();
+    let mut lab = Lab::new_bench().unwrap();
+    let args = xdp_args(&lab, &[]);
+    lab.start_translator(&Translator::xlat64(xlat64_bin(), &args))
+        .unwrap();
+    lab.spawn(
+        Node::Srv,
+        "tcp-sink",
+        &["python3", "-c", TCP_SINK, addr::SRV4, "7031"],
+    )
+    .unwrap();
+    lab.wait_listening(Node::Srv, "tcp", 7031).unwrap();
+    run_ok_within(
+        &lab,
+        Node::Cli,
+        60,
+        &["python3", "-c", TCP_UPLOAD, addr::SRV6, "7031", "1000000"],
+    );
     finish(&mut lab);
 }

@@ -279,7 +279,36 @@ pub fn run(o: Options) -> Result<(), String> {
         // figure cannot fit (64 512 ports), the others compare with the row above.
         let log = nat_log_path(&lab);
         let log = log.as_str();
+        let xdp = [
+            "--dataplane",
+            "xdp",
+            "--ipv6-iface",
+            "c1",
+            "--ipv4-iface",
+            "v4",
+        ];
+        let with_xdp = |args: &[&str]| -> Vec<String> {
+            xdp.iter().chain(args).map(|a| a.to_string()).collect()
+        };
+        let nat64_xdp = {
+            let Setup::Nat64(Translator::Xlat64 { bin, args }) = nat64("1") else {
+                unreachable!("nat64() builds a NAT64 xlat64 row")
+            };
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            Setup::Nat64(Translator::Xlat64 {
+                bin,
+                args: with_xdp(&args),
+            })
+        };
         rows.extend([
+            (
+                format!("{label} xdp 1q"),
+                Setup::Translator(Translator::Xlat64 {
+                    bin: bin.clone(),
+                    args: with_xdp(&["--workers", "1"]),
+                }),
+            ),
+            (format!("{label} xdp nat64 1q"), nat64_xdp),
             (
                 format!("{label} 1q nooff"),
                 xlat(&["--workers", "1", "--offload", "false"]),
@@ -548,7 +577,9 @@ fn prepare(lab: &mut Lab, setup: &Setup) -> Result<(), String> {
     };
     lab.start_translator(t)
         .map_err(|e| start_failure(&e.to_string()))?;
-    if let Setup::Nat64(_) = setup {
+    if let Setup::Nat64(t) = setup
+        && !t.is_xdp()
+    {
         // The server answers pool4 through its default route (xlt); xlt sends it on.
         let route = format!("route replace {POOL4} dev {}", lab::TUN);
         if let Err(e) = lab.ip(Node::Xlt, &route) {

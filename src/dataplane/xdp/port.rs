@@ -106,16 +106,6 @@ impl XdpPort {
         self.now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
     }
 
-    /// Clears the epoll instance's ready list so that the next packet raises a new
-    /// edge for the worker's poller.
-    fn rearm(&self) {
-        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 2];
-        // SAFETY: `evs` is writable for 2 events; zero timeout, no blocking.
-        unsafe {
-            libc::epoll_wait(self.epoll.as_raw_fd(), evs.as_mut_ptr(), 2, 0);
-        }
-    }
-
     fn recv_side(&mut self, side: usize, bufs: &mut [PacketBuf], meta: &mut [Offload]) -> usize {
         let Some(s) = self.sides.get_mut(side) else {
             return 0;
@@ -174,16 +164,11 @@ impl Device for XdpPort {
         if let (Some(rest), Some(mrest)) = (bufs.get_mut(n..), meta.get_mut(n..)) {
             n += self.recv_side(b, rest, mrest);
         }
+        // No re-arm needed: every wake-up of a socket wakes the epoll instance's own
+        // waiters (the worker's poller) whatever its ready list holds, so a frame that
+        // arrives after this look raises a new edge.
         if n == 0 {
-            self.rearm();
-            // A frame that arrived before the re-arm raised no new edge: look again.
-            n = self.recv_side(V6, bufs, meta);
-            if let (Some(rest), Some(mrest)) = (bufs.get_mut(n..), meta.get_mut(n..)) {
-                n += self.recv_side(V4, rest, mrest);
-            }
-            if n == 0 {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
+            return Err(io::ErrorKind::WouldBlock.into());
         }
         Ok(n)
     }

@@ -72,12 +72,15 @@ fn iface(name: &str, key: &'static str, queues: u16) -> Result<Iface, RunError> 
              ({max}): lower it (ip link set dev {name} mtu {max}) or use --dataplane tun"
         )));
     }
+    // Worker i owns queue i: a queue without a worker would hand translatable frames
+    // to the kernel, which has no route for them (an AF_XDP socket only receives its
+    // own queue's frames, so the program cannot send them elsewhere).
     let rx = rx_queues(name);
-    if rx > 0 && usize::from(queues) > rx {
+    if rx > 0 && usize::from(queues) != rx {
         return Err(usage(format!(
-            "interface {name} ('{key}') has {rx} receive queue{}, fewer than the {queues} \
-             workers: run with --workers {rx} or give it more queues (ethtool -L {name} \
-             combined {queues})",
+            "interface {name} ('{key}') has {rx} receive queue{}, and the xdp dataplane \
+             needs one worker per queue: run with --workers {rx}, or set its queues to \
+             the workers (ethtool -L {name} combined {queues})",
             if rx == 1 { "" } else { "s" }
         )));
     }
