@@ -224,6 +224,12 @@ impl Translator {
         }
     }
 
+    /// Whether this is xlat64 on the XDP dataplane (no TUN device to route into).
+    pub fn is_xdp(&self) -> bool {
+        matches!(self, Translator::Xlat64 { args, .. }
+            if args.windows(2).any(|w| w[0] == "--dataplane" && w[1] == "xdp"))
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Translator::Xlat64 { .. } => "xlat64",
@@ -314,6 +320,9 @@ pub struct Lab {
     created: Vec<Node>,
     procs: Vec<Proc>,
     translator: Option<ProcId>,
+    /// The running translator is on the XDP dataplane: the senders' checksum offload
+    /// is off until it stops.
+    xdp: bool,
 }
 
 impl Lab {
@@ -347,6 +356,7 @@ impl Lab {
             created: Vec::new(),
             procs: Vec::new(),
             translator: None,
+            xdp: false,
         };
         // On error `lab` is dropped here, which removes what was created so far.
         lab.build()?;
@@ -365,6 +375,50 @@ impl Lab {
 
     pub fn topology(&self) -> Topology {
         self.topology
+    }
+
+    /// The flags that run xlat64 on the XDP dataplane on the translator box's two
+    /// sides: the veth towards the client (the bridge over the clients' veths in the
+    /// full topology, which has generic XDP only) and the veth towards IPv4.
+    /// Makes the hosts that send into the translator box fill in their checksums: a veth
+    /// passes a packet with a partial checksum (CHECKSUM_PARTIAL, the rest left to a NIC
+    /// that never comes) and an XDP program sees it so, where a frame from a real wire
+    /// always has a complete one. The TUN path gets the kernel's flag with the packet;
+    /// AF_XDP gets only the bytes.
+    fn sender_checksum_offload(&self, on: bool) -> Result<()> {
+        let ports: &[(Node, &str)] = match self.topology {
+            Topology::Full => &[
+                (Node::Cli, "eth0"),
+                (Node::Cli2, "eth0"),
+                (Node::Rtr, "x"),
+                (Node::Srv, "eth0"),
+            ],
+            Topology::Bench => &[(Node::Cli, "eth0"), (Node::Srv, "eth0")],
+            // The 464XLAT lab runs its translators on TUN devices.
+            Topology::Xlat464 => &[],
+        };
+        for &(node, dev) in ports {
+            let v = if on { "on" } else { "off" };
+            self.run(node, &["ethtool", "-K", dev, "tx", v])?.ok()?;
+        }
+        Ok(())
+    }
+
+    /// Callers add `--workers 1` unless they say otherwise: a veth has one queue.
+    pub fn xdp_args(&self) -> [&'static str; 6] {
+        let v6 = match self.topology {
+            Topology::Full => "br0",
+            Topology::Bench => "c1",
+            Topology::Xlat464 => "eth0",
+        };
+        [
+            "--dataplane",
+            "xdp",
+            "--ipv6-iface",
+            v6,
+            "--ipv4-iface",
+            "v4",
+        ]
     }
 
     /// Name of the network namespace of `node`.
@@ -838,7 +892,15 @@ impl Lab {
                 self.spawn(Node::Xlt, "tayga", &["tayga", "-c", &conf, "--nodetach"])?
             }
         };
-        if let Err(e) = self.route_through_tun(id, t.name(), setup) {
+        let ready = if t.is_xdp() {
+            self.xdp = true;
+            self.sender_checksum_offload(false)?;
+            // No TUN and no route: the XDP programs pick the packets; ready once it says so.
+            self.wait_for_output(id, "translating (", Duration::from_secs(10))
+        } else {
+            self.route_through_tun(id, t.name(), setup)
+        };
+        if let Err(e) = ready {
             self.kill(id);
             return Err(e);
         }
@@ -910,6 +972,10 @@ impl Lab {
         let Some(id) = self.translator.take() else {
             return err("no translator is running");
         };
+        if std::mem::take(&mut self.xdp) {
+            // Back to the veths' defaults for whatever runs next (the bench's rows).
+            let _ = self.sender_checksum_offload(true);
+        }
         self.signal(id, "INT")?;
         let code = match self.wait(id, Duration::from_secs(10)) {
             Some(code) => code,

@@ -35,6 +35,41 @@ pub enum Command {
     /// Print the NAT64 sessions of a running translator (BIB entries with their
     /// sessions). Needs root (the control socket is root's).
     Sessions(QueryArgs),
+    /// Which subscriber held a pool4 address and port, and when: from a JSON-lines NAT
+    /// log (--log), from the deterministic formula of a configuration (--config with
+    /// port-allocation = "deterministic"), or else from the running translator's live
+    /// sessions (needs root). Exit 1 when nothing held it.
+    Trace(TraceArgs),
+}
+
+/// `trace IPV4:PORT [--at TIME] [--proto tcp|udp] [--log FILE]`.
+#[derive(Debug, Default, Args)]
+pub struct TraceArgs {
+    /// The pool4 address and port, e.g. 192.0.2.1:40000
+    #[arg(value_name = "IPV4:PORT")]
+    pub target: String,
+    /// Only what held it at this time: YYYY-MM-DDTHH:MM[:SS[.mmm]][Z] in UTC, or Unix
+    /// seconds [default: every span in the log]
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Only this protocol (tcp, udp or icmp) [default: all]
+    #[arg(long, value_name = "tcp|udp")]
+    pub proto: Option<String>,
+    /// A NAT log written by nat-log-file (JSON lines) to answer from
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// The translator's configuration file: with port-allocation = "deterministic" the
+    /// answer comes from the formula alone; otherwise it gives the subscriber prefix
+    /// length for live answers
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// For live answers: the translator's control socket; overrides --tun [default:
+    /// /run/xlat64/<tun>.sock]
+    #[arg(long, value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
+    /// For live answers: the TUN device of the translator to ask [default: xlat64]
+    #[arg(long, value_name = "NAME")]
+    pub tun: Option<String>,
 }
 
 /// How `stats` and `sessions` find the translator and what they print.

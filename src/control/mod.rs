@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod ctl;
 pub mod instance;
+pub mod natlog;
 pub mod routes;
 pub mod signals;
 
@@ -13,13 +14,15 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
 
 use clap::Parser;
 use tracing::{info, warn};
 
 use crate::dataplane::{self, Counters, RunError, Snapshot, Spec, Started, Stop, TunSpec};
+use crate::nat64::NatEvent;
 use crate::xlat::{Nat64Translator, Translator};
-use cli::{Cli, Command, QueryArgs, RunArgs};
+use cli::{Cli, Command, QueryArgs, RunArgs, TraceArgs};
 use config::{Config, ConfigError, LogLevel, Mode, Partial, Source};
 use routes::Routes;
 
@@ -66,6 +69,7 @@ pub fn main() -> i32 {
         Command::CheckConfig { file } => check_config(&file),
         Command::Stats(q) => ask(&q, ctl::Query::Stats),
         Command::Sessions(q) => ask(&q, ctl::Query::Sessions),
+        Command::Trace(t) => trace(&t),
     };
     match res {
         Ok(()) => 0,
@@ -119,6 +123,64 @@ fn ask(q: &QueryArgs, query: ctl::Query) -> Result<(), Failure> {
     )
     .map_err(runtime)?;
     stdout(&answer);
+    Ok(())
+}
+
+/// `xlat64 trace`: the log, else the deterministic formula, else the live table.
+fn trace(t: &TraceArgs) -> Result<(), Failure> {
+    use natlog::trace::{Question, from_formula, from_log_file, from_sessions_json, render};
+    let usage = |msg: String| Failure {
+        code: EXIT_USAGE,
+        msg,
+    };
+    let q = Question::parse(&t.target, t.at.as_deref(), t.proto.as_deref()).map_err(usage)?;
+    let cfg = match &t.config {
+        Some(p) => Some(Config::resolve(Partial::from_file(p)?, Partial::default())?),
+        None => None,
+    };
+    if let Some(log) = &t.log {
+        let spans = from_log_file(log, &q).map_err(runtime)?;
+        if spans.is_empty() {
+            return Err(runtime(format!(
+                "no record in {} of {}:{}{}",
+                log.display(),
+                q.v4,
+                q.port,
+                if q.at.is_some() { " at that time" } else { "" }
+            )));
+        }
+        stdout(&render(&q, &spans));
+        return Ok(());
+    }
+    if let Some(d) = cfg.as_ref().and_then(Config::deterministic) {
+        let line = from_formula(&d, &q).ok_or_else(|| {
+            runtime(format!(
+                "{}:{} is no port of a deterministic block of this configuration",
+                q.v4, q.port
+            ))
+        })?;
+        stdout(&format!("{line}\n"));
+        return Ok(());
+    }
+    let tun = t.tun.as_deref().unwrap_or(config::default::TUN);
+    let (path, target) = match &t.control_socket {
+        Some(p) => (p.clone(), ctl::Target::Socket),
+        None => (config::default_control_socket(tun), ctl::Target::Tun(tun)),
+    };
+    let req = ctl::Request {
+        query: ctl::Query::Sessions,
+        json: true,
+    };
+    let answer = ctl::query(&path, target, req).map_err(runtime)?;
+    let len = cfg.as_ref().map_or(64, |c| c.subscriber_prefix_len);
+    let out = from_sessions_json(&answer, &q, len).map_err(runtime)?;
+    if out.is_empty() {
+        return Err(runtime(format!(
+            "no live session on {}:{}; for the past, give --log FILE (nat-log-file)",
+            q.v4, q.port
+        )));
+    }
+    stdout(&out);
     Ok(())
 }
 
@@ -186,7 +248,11 @@ fn log_config(cfg: &Config) {
 
 /// What the dataplane runs for `cfg`. The translator is built here, before any device
 /// is opened, so that a configuration it refuses fails early.
-fn spec(cfg: &Config, clat: Option<&clat::Clat>) -> Result<Spec, Failure> {
+fn spec(
+    cfg: &Config,
+    clat: Option<&clat::Clat>,
+    nat_log: Vec<SyncSender<NatEvent>>,
+) -> Result<Spec, Failure> {
     let xc = cfg.xlat_config()?;
     let mode = match cfg.mode {
         Mode::Siit => dataplane::Mode::Siit(dataplane::Live::new(Translator::new(xc))),
@@ -206,6 +272,7 @@ fn spec(cfg: &Config, clat: Option<&clat::Clat>) -> Result<Spec, Failure> {
                 max: cfg.max_fragments,
                 timeout_ms: u64::from(cfg.fragment_timeout) * 1000,
             },
+            nat_log,
         },
     };
     Ok(Spec {
@@ -216,6 +283,7 @@ fn spec(cfg: &Config, clat: Option<&clat::Clat>) -> Result<Spec, Failure> {
             mtu: cfg.mtu,
             txqueuelen: cfg.txqueuelen,
         },
+        xdp: xdp_spec(cfg),
         pin: cfg.pin,
         mode,
         icmp_errors: dataplane::IcmpErrorLimits {
@@ -223,6 +291,25 @@ fn spec(cfg: &Config, clat: Option<&clat::Clat>) -> Result<Spec, Failure> {
             burst: cfg.icmp_error_burst,
             destination_rate: cfg.icmp_error_destination_rate,
         },
+    })
+}
+
+/// The XDP dataplane's interfaces and the destinations its programs send to the
+/// translator: what `--setup-routes` would route into the TUN, and the translator's
+/// own IPv6 address.
+fn xdp_spec(cfg: &Config) -> Option<dataplane::XdpSpec> {
+    if cfg.dataplane != config::Dataplane::Xdp {
+        return None;
+    }
+    let mut destinations = routes::plan(cfg);
+    let own6 = std::net::IpAddr::V6(cfg.ipv6_addr);
+    if !destinations.iter().any(|n| n.contains(&own6)) {
+        destinations.push(ipnet::IpNet::from(own6));
+    }
+    Some(dataplane::XdpSpec {
+        ipv6_iface: cfg.ipv6_iface.clone(),
+        ipv4_iface: cfg.ipv4_iface.clone(),
+        destinations,
     })
 }
 
@@ -256,6 +343,13 @@ fn started(
     routes::warn_if_forwarding_disabled(cfg.mode);
     let routes = match (cfg.setup_routes, clat) {
         (false, _) => None,
+        (true, _) if cfg.dataplane == config::Dataplane::Xdp => {
+            warn!(
+                "--setup-routes does nothing with --dataplane xdp: the XDP programs pick what \
+                 to translate, no route is needed"
+            );
+            None
+        }
         (true, None) => {
             let plan = routes::plan(cfg);
             Some(Routes::install(s.device, &plan).map_err(RunError::System)?)
@@ -316,17 +410,34 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     };
     // The CLAT's MTU may come from its uplink.
     let cfg = clat.as_ref().map_or(cfg, |c| c.cfg.clone());
-    let spec = spec(&cfg, clat.as_ref())?;
     // Before anything is opened, bound or routed; held until the routes are gone.
     let _claim = instance::Claim::take(&cfg.tun, &cfg.control_socket).map_err(runtime)?;
+    let (logger, queues) =
+        match natlog::Logger::start(&cfg, usize::from(cfg.workers)).map_err(|msg| Failure {
+            code: EXIT_USAGE,
+            msg,
+        })? {
+            Some((l, q)) => (Some(l), q),
+            None => (None, Vec::new()),
+        };
+    let spec = spec(&cfg, clat.as_ref(), queues)?;
     let stop = Stop::new();
     signals::install(&stop).map_err(|e| runtime(format!("cannot install signal handlers: {e}")))?;
+    if let Some(l) = &logger
+        && !cfg.nat_log_file.is_empty()
+    {
+        signals::on_sighup(l.reopen_flag())
+            .map_err(|e| runtime(format!("cannot install the SIGHUP handler: {e}")))?;
+    }
     let finished = dataplane::run(
         spec,
         &stop,
         |s| started(&cfg, clat.as_ref(), &stop, s),
         stopping,
     )?;
+    if let Some(l) = logger {
+        l.finish();
+    }
     let counters = &finished.counters;
     let snapshot = Snapshot::sum(counters.iter().map(|c| &**c));
     stdout(&snapshot.render_table(cfg.log_level >= LogLevel::Debug));

@@ -16,6 +16,13 @@ use crate::dataplane::Stop;
 /// Exit status after a second signal: 128 + SIGINT, what shells report for Ctrl-C.
 pub const FORCED_EXIT: i32 = 130;
 
+/// SIGHUP (what logrotate sends) sets `flag` instead of ending the process: the NAT
+/// logging thread then reopens its files. Installed only when a `nat-log-file` is
+/// configured; otherwise SIGHUP keeps its default action.
+pub fn on_sighup(flag: Arc<AtomicBool>) -> io::Result<()> {
+    flag::register(signal_hook::consts::SIGHUP, flag).map(|_| ())
+}
+
 /// Installs the handlers and a small thread that turns the first signal into
 /// [`Stop::request`] (waking the workers through their `mio::Waker`s).
 pub fn install(stop: &Stop) -> io::Result<()> {

@@ -22,6 +22,7 @@ pub mod stop;
 pub mod sys;
 pub mod tun;
 pub mod worker;
+pub mod xdp;
 
 pub use counters::{Counters, Snapshot};
 pub use device::{Device, SendError};
@@ -37,6 +38,7 @@ pub use stop::Stop;
 pub use sys::{SysError, TunFlags};
 pub use tun::Tun;
 pub use worker::{Worker, WorkerError};
+pub use xdp::setup::XdpSpec;
 
 #[cfg(test)]
 mod netns_tests;

@@ -20,6 +20,9 @@
 //! - [`Shard::prefetch_v6`]`(Tuple6)` / [`Shard::prefetch_v4`]`(Tuple4)`: optional cache
 //!   hints for a batch of packets before their lookups; [`Shard::for_each_table`]: the
 //!   large tables' memory, for huge-page advice (`dataplane::nat64::advise_shard_hugepages`).
+//! - [`Shard::drain_events`]`(f)`: the NAT event records ([`NatEvent`]) made since the
+//!   last drain, from a bounded buffer (what does not fit is counted,
+//!   [`Shard::events_lost`]); which records depends on [`PortAllocation`] (`blocks`).
 //! - [`Sharding::owner_of_v6`] / [`Sharding::owner_of_v4`]: which worker owns a packet;
 //!   `dataplane::ring`: the SPSC hand-off ring for packets that arrive elsewhere.
 //!
@@ -167,7 +170,9 @@
 //! multiplies per key, and the 20 k row shows the code without memory stalls runs at
 //! 45–60 M lookups/s, so a cheaper hash has little to give.
 
+pub mod blocks;
 pub mod config;
+pub mod events;
 mod hash;
 mod index;
 mod ports;
@@ -180,8 +185,12 @@ pub mod types;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_alloc;
 
+pub use blocks::{BlockConfig, Deterministic, PortAllocation};
 pub use config::{Filtering, Pool4, PortRange, Proto, ShardConfig, ShardConfigError, Timeouts};
+pub use events::{EventConfig, NatEvent, NatEventKind};
 pub use shard::{Expired, LOOKS_PER_SESSION, Shard};
 pub use sharding::Sharding;
 pub use tcp::TcpState;

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::blocks::Deterministic;
 use super::config::{Pool4, Proto, owner_of_port};
 use super::hash::Hasher;
 use super::types::StaticBib;
@@ -19,6 +20,10 @@ pub struct Sharding {
     /// Static entries pin both directions to the worker holding them.
     static6: HashMap<(Proto, u128, u16), usize>,
     static4: HashMap<(Proto, u32, u16), usize>,
+    /// `deterministic` port allocation: a subscriber belongs to the worker whose
+    /// slice holds the first port of its block (RFC 7422 formula, TCP's range; the
+    /// configuration gives every protocol the same range in this mode).
+    det: Option<Deterministic>,
 }
 
 impl Sharding {
@@ -32,7 +37,15 @@ impl Sharding {
             prefix_mask: u128::MAX << (128 - len),
             static6: HashMap::new(),
             static4: HashMap::new(),
+            det: None,
         }
+    }
+
+    /// Steers subscribers by the deterministic formula instead of by hash, so that
+    /// each lands on the worker owning its fixed block.
+    pub fn with_deterministic(mut self, det: Option<Deterministic>) -> Self {
+        self.det = det;
+        self
     }
 
     pub fn workers(&self) -> usize {
@@ -79,6 +92,12 @@ impl Sharding {
     }
 
     fn owner_of_prefix(&self, a: u128) -> usize {
+        if let Some(d) = &self.det
+            && let Some((_, r)) = d.block_of(Ipv6Addr::from(a))
+            && let Some(w) = owner_of_port(self.pool.tcp, self.workers, r.first)
+        {
+            return w;
+        }
         let p = a & self.prefix_mask;
         let h = self.hasher.h2(p as u64, (p >> 64) as u64);
         ((u128::from(h) * self.workers as u128) >> 64) as usize

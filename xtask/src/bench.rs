@@ -255,8 +255,8 @@ pub fn run(o: Options) -> Result<(), String> {
         std::iter::once((&bin, "xlat64")).chain(baseline.iter().map(|b| (b, "base")))
     {
         let xlat = |args: &[&str]| Setup::Translator(Translator::xlat64(bin, args));
-        let nat64 = |workers: &str| {
-            let args = [
+        let nat64_with = |workers: &str, extra: &[&str]| {
+            let mut args = vec![
                 "--mode",
                 "nat64",
                 "--pool4",
@@ -270,9 +270,45 @@ pub fn run(o: Options) -> Result<(), String> {
                 "--max-sessions-per-address",
                 &limit,
             ];
+            args.extend_from_slice(extra);
             Setup::Nat64(Translator::xlat64(bin, &args))
         };
+        let nat64 = |workers: &str| nat64_with(workers, &[]);
+        // NAT logging on (issue 11): every mapping logged, or one record per port block.
+        // udpgen is one subscriber, which blocks keep on one address: its 100k-flow
+        // figure cannot fit (64 512 ports), the others compare with the row above.
+        let log = nat_log_path(&lab);
+        let log = log.as_str();
+        let xdp = [
+            "--dataplane",
+            "xdp",
+            "--ipv6-iface",
+            "c1",
+            "--ipv4-iface",
+            "v4",
+        ];
+        let with_xdp = |args: &[&str]| -> Vec<String> {
+            xdp.iter().chain(args).map(|a| a.to_string()).collect()
+        };
+        let nat64_xdp = {
+            let Setup::Nat64(Translator::Xlat64 { bin, args }) = nat64("1") else {
+                unreachable!("nat64() builds a NAT64 xlat64 row")
+            };
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            Setup::Nat64(Translator::Xlat64 {
+                bin,
+                args: with_xdp(&args),
+            })
+        };
         rows.extend([
+            (
+                format!("{label} xdp 1q"),
+                Setup::Translator(Translator::Xlat64 {
+                    bin: bin.clone(),
+                    args: with_xdp(&["--workers", "1"]),
+                }),
+            ),
+            (format!("{label} xdp nat64 1q"), nat64_xdp),
             (
                 format!("{label} 1q nooff"),
                 xlat(&["--workers", "1", "--offload", "false"]),
@@ -280,6 +316,24 @@ pub fn run(o: Options) -> Result<(), String> {
             (format!("{label} 1q"), xlat(&["--workers", "1"])),
             (format!("{label} {n}q"), xlat(&["--workers", &n_s])),
             (format!("{label} nat64 1q"), nat64("1")),
+            (
+                format!("{label} nat64 1q session+log"),
+                nat64_with("1", &["--nat-log-file", log]),
+            ),
+            (
+                format!("{label} nat64 1q block+log"),
+                nat64_with(
+                    "1",
+                    &[
+                        "--port-allocation",
+                        "block",
+                        "--max-blocks-per-subscriber",
+                        "1024",
+                        "--nat-log-file",
+                        log,
+                    ],
+                ),
+            ),
             (format!("{label} nat64 {n}q"), nat64(&n_s)),
         ]);
     }
@@ -321,6 +375,12 @@ pub fn run(o: Options) -> Result<(), String> {
         return Ok(());
     }
     crate::bench_clat::run(&o, &bin, &clat_rows)
+}
+
+/// Where the NAT logging rows write their records (in the lab's directory, removed
+/// with it).
+fn nat_log_path(lab: &Lab) -> String {
+    lab.dir().join("nat.jsonl").to_string_lossy().into_owned()
 }
 
 /// Row by row, the median of each figure over the rounds (rounds that failed a figure
@@ -517,7 +577,9 @@ fn prepare(lab: &mut Lab, setup: &Setup) -> Result<(), String> {
     };
     lab.start_translator(t)
         .map_err(|e| start_failure(&e.to_string()))?;
-    if let Setup::Nat64(_) = setup {
+    if let Setup::Nat64(t) = setup
+        && !t.is_xdp()
+    {
         // The server answers pool4 through its default route (xlt); xlt sends it on.
         let route = format!("route replace {POOL4} dev {}", lab::TUN);
         if let Err(e) = lab.ip(Node::Xlt, &route) {

@@ -27,7 +27,7 @@
 //! kind of value adds a parser and a `syntax` constant in `values.rs`. Then
 //! `XLAT64_BLESS=1 cargo test --lib readme_reference_tables` rewrites the README's tables.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -36,8 +36,8 @@ use super::limits::{default_per_address, default_per_subscriber};
 use super::resolve::rfc6052_embed;
 use super::table::{List, One, Opt, keys};
 use super::values::syntax::*;
-use super::values::{Eam, LogLevel, Mode, default_control_socket, default_workers};
-use crate::nat64::{PortRange, StaticBib};
+use super::values::{Dataplane, Eam, LogLevel, Mode, default_control_socket, default_workers};
+use crate::nat64::{PortAllocation, PortRange, StaticBib};
 
 pub mod default {
     //! Built-in defaults other modules need on their own.
@@ -52,6 +52,28 @@ keys! {
         scope: All,
         default: Value(default::TUN),
         readme: "TUN device name",
+    }
+    /// Dataplane: tun (a TUN device the kernel routes into) or xdp (AF_XDP sockets on
+    /// --ipv6-iface and --ipv4-iface)
+    dataplane: Dataplane = One(DATAPLANE) => {
+        key: "dataplane",
+        scope: All,
+        default: Value("tun"),
+        readme: "`tun`: a TUN device the kernel routes into (offloads, bulk TCP); `xdp`: an XDP program and AF_XDP sockets on `ipv6-iface` and `ipv4-iface` (small packets); see [Dataplanes](#dataplanes)",
+    }
+    /// XDP dataplane: the Ethernet interface facing the IPv6 side
+    ipv6_iface: String = One(IFACE) => {
+        key: "ipv6-iface",
+        scope: All,
+        default: Empty("required with `dataplane = \"xdp\"`"),
+        readme: "`xdp` dataplane: the interface IPv6 packets to translate arrive on and translated IPv6 packets leave by",
+    }
+    /// XDP dataplane: the Ethernet interface facing the IPv4 side
+    ipv4_iface: String = One(IFACE) => {
+        key: "ipv4-iface",
+        scope: All,
+        default: Empty("required with `dataplane = \"xdp\"`"),
+        readme: "`xdp` dataplane: the interface IPv4 packets to translate arrive on and translated IPv4 packets leave by",
     }
     /// Translation mode: siit (stateless), nat64 (stateful, RFC 6146; needs pool4) or clat
     /// (the customer side of 464XLAT, RFC 6877)
@@ -400,6 +422,73 @@ keys! {
         scope: Clat,
         default: Value("/etc/resolv.conf"),
         readme: "where RFC 7050 discovery finds the host's resolvers (`nameserver` lines; e.g. `/run/systemd/resolve/resolv.conf` behind systemd-resolved's stub)",
+    }
+    /// NAT64: how pool4 ports are handed out: per session (every mapping logged), in
+    /// blocks per subscriber (one record per block, RFC 7422), or deterministic (a fixed
+    /// block per subscriber by formula, nothing logged)
+    port_allocation: PortAllocation = One(PORT_ALLOCATION) => {
+        key: "port-allocation",
+        scope: Nat64,
+        default: Value("session"),
+        readme: "`session`: any free port per mapping, one log record per mapping; `block`: a subscriber (prefix of `subscriber-prefix-len`) gets a random block of `port-block-size` ports on one pool4 address when it first needs one, more on the same address up to `max-blocks-per-subscriber`, released when its last mapping ends (after `port-block-hold`): one record per block; `deterministic`: RFC 7422, subscriber *i* of `deterministic-subscribers` always holds block *i* (formula in the README's NAT logging section), nothing logged, `xlat64 trace` answers from the formula",
+    }
+    /// NAT64: ports per block (block and deterministic allocation)
+    port_block_size: u16 = One(PORT_BLOCK_SIZE) => {
+        key: "port-block-size",
+        scope: Nat64,
+        default: Value("128"),
+        readme: "ports per block (`block`, `deterministic`), taken from ports 1024 and up of `pool4-ports`",
+    }
+    /// NAT64: blocks one subscriber may hold per protocol (block allocation)
+    max_blocks_per_subscriber: u16 = One(MAX_BLOCKS) => {
+        key: "max-blocks-per-subscriber",
+        scope: Nat64,
+        default: Value("8"),
+        readme: "blocks one subscriber may hold per protocol; new flows beyond them are refused (`nat64_subscriber_limit`)",
+    }
+    /// NAT64: seconds an emptied port block stays its subscriber's before it is released
+    port_block_hold: u32 = One(HOLD) => {
+        key: "port-block-hold",
+        scope: Nat64,
+        default: Value("0"),
+        readme: "an emptied block stays its subscriber's this long (no new records if it comes back), then is released",
+    }
+    /// NAT64: the IPv6 range whose subscriber prefixes the deterministic formula numbers
+    deterministic_subscribers: Vec<Ipv6Net> = List(V6_RANGE) => {
+        key: "deterministic-subscribers",
+        scope: Nat64,
+        default: Empty("required with `port-allocation = \"deterministic\"`"),
+        readme: "the IPv6 range (one prefix) whose subscriber prefixes `deterministic` numbers 0, 1, 2, ...",
+    }
+    /// NAT64: write NAT event records as JSON lines to this file (reopened on SIGHUP,
+    /// for logrotate); repeatable
+    nat_log_file: Vec<PathBuf> = List(LOG_FILE) => {
+        key: "nat-log-file",
+        scope: Nat64,
+        default: Empty("no file"),
+        readme: "NAT event records (mapping or block create/delete) as JSON lines, appended; reopened on SIGHUP (logrotate); read by `xlat64 trace --log`",
+    }
+    /// NAT64: send NAT event records to syslog (facility daemon, ident xlat64)
+    nat_log_syslog: bool = One(SWITCH) => {
+        key: "nat-log-syslog",
+        scope: Nat64,
+        default: Value("false"),
+        readme: "NAT event records to syslog (facility `daemon`, ident `xlat64-nat`), one line each",
+    }
+    /// NAT64: export NAT event records by IPFIX (RFC 7011, RFC 8158 elements) over UDP to
+    /// this collector; repeatable
+    ipfix_collector: Vec<SocketAddr> = List(COLLECTOR) => {
+        key: "ipfix-collector",
+        scope: Nat64,
+        default: Empty("no export"),
+        readme: "IPFIX (RFC 7011) export over UDP of the NAT event records with the RFC 8158 information elements; templates re-sent every 60 s and with the first message, records batched per message",
+    }
+    /// NAT64: put the IPv4 peer in the records (one per session; off for privacy)
+    nat_log_remote: bool = One(SWITCH) => {
+        key: "nat-log-remote",
+        scope: Nat64,
+        default: Value("false"),
+        readme: "also record every session with its IPv4 peer (NAT64 session events), in any allocation mode; off by default for privacy",
     }
 }
 

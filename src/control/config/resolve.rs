@@ -9,8 +9,13 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
+use super::values::Dataplane;
 use super::values::{expect, invalid, static_bib_string};
 use super::{Config, ConfigError, KEY_INFO, KEYS, Mode, Partial};
+
+/// NAT event records a shard buffers between two drains by its worker (about 64 bytes
+/// each); beyond, they are counted as `nat_log_lost`.
+pub const NAT_EVENT_BUFFER: usize = 16_384;
 use crate::addr::AddrMapper;
 use crate::xlat::XlatConfig;
 
@@ -52,9 +57,37 @@ impl Config {
             }
             Mode::Siit => {}
         }
+        cfg.check_dataplane()?;
         // Fail now, with the check-config exit code, on anything the mapper refuses.
         cfg.xlat_config()?;
         Ok(cfg)
+    }
+
+    /// The XDP dataplane needs its two interfaces, and two of them: one interface for
+    /// both sides would need both families' sockets on one queue.
+    fn check_dataplane(&self) -> Result<(), ConfigError> {
+        if self.dataplane != Dataplane::Xdp {
+            return Ok(());
+        }
+        for (key, v) in [
+            ("ipv6-iface", &self.ipv6_iface),
+            ("ipv4-iface", &self.ipv4_iface),
+        ] {
+            if v.is_empty() {
+                return Err(ConfigError(format!(
+                    "missing '{key}': dataplane xdp needs the interfaces it attaches to, \
+                     e.g. --dataplane xdp --ipv6-iface eth0 --ipv4-iface eth1"
+                )));
+            }
+        }
+        if self.ipv6_iface == self.ipv4_iface {
+            return Err(ConfigError(format!(
+                "invalid value for 'ipv4-iface': {:?}: expected an interface other than \
+                 'ipv6-iface' (one interface for both sides is not supported yet)",
+                self.ipv4_iface
+            )));
+        }
+        Ok(())
     }
 
     /// What NAT64 mode needs on top of the per-key checks.
@@ -73,6 +106,7 @@ impl Config {
             )));
         }
         self.check_static_bib()?;
+        self.check_port_blocks()?;
         self.shard_config()
             .validate()
             .map_err(|e| ConfigError(e.to_string()))?;
@@ -161,6 +195,43 @@ impl Config {
             mtu: self.mtu.saturating_add(20),
             ..self.common_xlat_config()
         })
+    }
+
+    /// `deterministic` needs one range of subscribers, shorter than a subscriber, and a
+    /// port range with at least one block per address.
+    fn check_port_blocks(&self) -> Result<(), ConfigError> {
+        use crate::nat64::PortAllocation;
+        if self.port_allocation == PortAllocation::Session {
+            return Ok(());
+        }
+        let span = crate::nat64::blocks::block_span(self.pool4_ports);
+        if span.is_none_or(|s| s.len() < u32::from(self.port_block_size)) {
+            return Err(ConfigError(format!(
+                "invalid value for 'port-block-size': {} does not fit ports 1024 and up of \
+                 pool4-ports {}-{}; use a smaller block or a wider range",
+                self.port_block_size, self.pool4_ports.first, self.pool4_ports.last
+            )));
+        }
+        if self.port_allocation != PortAllocation::Deterministic {
+            return Ok(());
+        }
+        match self.deterministic_subscribers.as_slice() {
+            [n] if n.prefix_len() <= self.subscriber_prefix_len => Ok(()),
+            [n] => Err(ConfigError(format!(
+                "invalid value for 'deterministic-subscribers': \"{n}\": expected {}",
+                expect::V6_RANGE
+            ))),
+            [] => Err(ConfigError(
+                "missing 'deterministic-subscribers': port-allocation = \"deterministic\" \
+                 numbers the subscriber prefixes of one IPv6 range, e.g. \
+                 deterministic-subscribers = [\"2001:db8:100::/48\"]"
+                    .into(),
+            )),
+            _ => Err(ConfigError(
+                "invalid value for 'deterministic-subscribers': expected one IPV6/LEN, got several"
+                    .into(),
+            )),
+        }
     }
 
     /// Each static entry's IPv4 side must be a pool4 address (replies to the server leave
@@ -255,7 +326,50 @@ impl Config {
         } else {
             Filtering::EndpointIndependent
         };
+        c.blocks = crate::nat64::BlockConfig {
+            mode: self.port_allocation,
+            size: self.port_block_size,
+            max_per_subscriber: self.max_blocks_per_subscriber,
+            hold_ms: self.port_block_hold.saturating_mul(1000),
+            subscribers: self
+                .deterministic_subscribers
+                .first()
+                .map(|n| (n.network(), n.prefix_len())),
+        };
+        if self.port_allocation == crate::nat64::PortAllocation::Deterministic {
+            // One block per subscriber for every protocol: ICMP identifiers come from
+            // the same range, so the formula (and `xlat64 trace`) is one for all.
+            c.pool.icmp = self.pool4_ports;
+        }
+        c.events = crate::nat64::EventConfig {
+            enabled: self.nat_logging(),
+            remote: self.nat_log_remote,
+            buffer: NAT_EVENT_BUFFER,
+        };
         c
+    }
+
+    /// Whether any NAT event sink is configured.
+    pub fn nat_logging(&self) -> bool {
+        self.mode == Mode::Nat64
+            && (!self.nat_log_file.is_empty()
+                || self.nat_log_syslog
+                || !self.ipfix_collector.is_empty())
+    }
+
+    /// The RFC 7422 formula this configuration gives, in `deterministic` mode.
+    pub fn deterministic(&self) -> Option<crate::nat64::Deterministic> {
+        let c = self.shard_config();
+        (self.port_allocation == crate::nat64::PortAllocation::Deterministic)
+            .then(|| {
+                crate::nat64::Deterministic::new(
+                    &c.pool,
+                    crate::nat64::Proto::Tcp,
+                    &c.blocks,
+                    c.subscriber_prefix_len,
+                )
+            })
+            .flatten()
     }
 
     /// Where the value of `key` came from.
@@ -426,6 +540,9 @@ mod tests {
         let c = resolve_file(
             r#"
             tun = "siit0"
+            dataplane = "xdp"
+            ipv6-iface = "eth6"
+            ipv4-iface = "eth4"
             mode = "siit"
             prefix = "64:ff9b::/96"
             eam = ["2001:db8:1::/120=192.0.2.0/24", "2001:db8:2::/128=198.51.100.7/32"]
@@ -469,10 +586,24 @@ mod tests {
             clat-ipv6 = "2001:db8:a::c1a7"
             clat-prefix = "2001:db8:aa::/128"
             resolv-conf = "/run/resolv.conf"
+            port-allocation = "block"
+            port-block-size = 64
+            max-blocks-per-subscriber = 2
+            port-block-hold = 30
+            deterministic-subscribers = ["2001:db8:100::/48"]
+            nat-log-file = ["/var/log/xlat64/nat.jsonl"]
+            nat-log-syslog = true
+            ipfix-collector = ["192.0.2.9:4739"]
+            nat-log-remote = true
             "#,
         )
         .unwrap();
         assert_eq!(c.tun, "siit0");
+        assert_eq!(c.dataplane, Dataplane::Xdp);
+        assert_eq!(
+            (c.ipv6_iface.as_str(), c.ipv4_iface.as_str()),
+            ("eth6", "eth4")
+        );
         assert_eq!(c.prefix.to_string(), "64:ff9b::/96");
         assert_eq!(c.eam.len(), 2);
         assert_eq!(c.ipv6_addr.to_string(), "2001:db8::1");
@@ -505,6 +636,17 @@ mod tests {
         assert_eq!(sc.timeouts.tcp_incoming_syn, 3000);
         assert_eq!(c.static_bib.len(), 1);
         assert_eq!((c.fragment_timeout, c.max_fragments), (3, 1024));
+        assert_eq!(
+            (
+                sc.blocks.size,
+                sc.blocks.max_per_subscriber,
+                sc.blocks.hold_ms
+            ),
+            (64, 2, 30_000)
+        );
+        // The file is in siit mode: NAT64 records are made only in nat64 mode.
+        assert!(!sc.events.enabled && sc.events.remote);
+        assert_eq!(c.ipfix_collector[0].to_string(), "192.0.2.9:4739");
         assert!(c.entries().all(|(_, _, s)| s == Source::File));
         assert_eq!(c.lab_defaults().count(), 0);
     }
@@ -557,6 +699,28 @@ mod tests {
             let got = rfc6052_embed(p.parse().unwrap(), v4);
             assert_eq!(got, want.parse::<Ipv6Addr>().unwrap(), "{p}");
         }
+    }
+
+    /// The XDP dataplane names both interfaces, two different ones; TUN is the default.
+    #[test]
+    fn xdp_dataplane_needs_two_interfaces() {
+        let c = resolve_file("").unwrap();
+        assert_eq!(c.dataplane, Dataplane::Tun);
+        let e = resolve_file("dataplane = \"xdp\"\nipv4-iface = \"v4\"")
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("missing 'ipv6-iface'") && e.contains("--ipv6-iface"),
+            "{e}"
+        );
+        let e = resolve_file("dataplane = \"xdp\"\nipv6-iface = \"a\"\nipv4-iface = \"a\"")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("'ipv4-iface'"), "{e}");
+        let e = resolve_file("dataplane = \"dpdk\"").unwrap_err().0;
+        assert!(e.contains("expected tun or xdp"), "{e}");
+        let c = resolve_file("dataplane = \"xdp\"\nipv6-iface = \"a\"\nipv4-iface = \"b\"");
+        assert_eq!(c.unwrap().ipv4_iface, "b");
     }
 
     #[test]
