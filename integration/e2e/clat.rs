@@ -283,12 +283,12 @@ fn rfc8781_prefix_from_router_advertisements_follows_a_change() {
 /// unbound as the carrier's DNS64 resolver (RFC 6147) for `prefix`: `ipv4only.arpa` has
 /// the well-known addresses (RFC 7050 §2.2), `srv.lab.example` the server's. Served
 /// as an upstream zone so that the DNS64 module synthesises the AAAA records.
-fn start_unbound(lab: &mut Lab, prefix: &str) {
-    start_unbound_with(lab, prefix, &["192.0.0.170", "192.0.0.171"]);
+fn start_unbound(lab: &mut Lab, prefix: &str) -> ProcId {
+    start_unbound_with(lab, prefix, &["192.0.0.170", "192.0.0.171"], 300)
 }
 
-/// As [`start_unbound`], with `ipv4only.arpa`'s A records given.
-fn start_unbound_with(lab: &mut Lab, prefix: &str, wka: &[&str]) {
+/// As [`start_unbound`], with `ipv4only.arpa`'s A records and their TTL given.
+fn start_unbound_with(lab: &mut Lab, prefix: &str, wka: &[&str], ttl: u32) -> ProcId {
     let dir = path(lab, "unbound");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
@@ -299,7 +299,7 @@ fn start_unbound_with(lab: &mut Lab, prefix: &str, wka: &[&str]) {
             .to_string()
             + &wka
                 .iter()
-                .map(|a| format!("@ 300 IN A {a}\n"))
+                .map(|a| format!("@ {ttl} IN A {a}\n"))
                 .collect::<String>(),
     )
     .unwrap();
@@ -325,13 +325,15 @@ fn start_unbound_with(lab: &mut Lab, prefix: &str, wka: &[&str]) {
     );
     let conf_path = format!("{dir}/unbound.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    lab.spawn(
-        Node::Carrier,
-        "unbound",
-        &["unbound", "-d", "-c", &conf_path],
-    )
-    .unwrap();
+    let id = lab
+        .spawn(
+            Node::Carrier,
+            "unbound",
+            &["unbound", "-d", "-c", &conf_path],
+        )
+        .unwrap();
     lab.wait_listening(Node::Carrier, "udp", 53).unwrap();
+    id
 }
 
 /// RFC 7050 through unbound's DNS64, with `prefix` (a /96 and a /40): the CLAT finds
@@ -409,7 +411,7 @@ fn rfc7050_prefix_through_unbound_dns64_40() {
 fn rfc7050_answer_without_well_known_addresses_is_not_used() {
     let mut lab = lab464();
     let plat = start_plat(&mut lab, PREFIX_A);
-    start_unbound_with(&mut lab, PREFIX_A, &["192.0.2.1"]);
+    start_unbound_with(&mut lab, PREFIX_A, &["192.0.2.1"], 300);
     let resolv = path(&lab, "resolv.conf");
     std::fs::write(&resolv, format!("nameserver {CARRIER_PHONE6}\n")).unwrap();
     let clat = start_clat(&mut lab, &["--resolv-conf", &resolv]);
@@ -482,5 +484,41 @@ fn rfc6877_cpe_mode_lan_prefix_one_to_one() {
         !log.contains("neigh add proxy"),
         "no proxy NDP for a routed prefix: {log}"
     );
+    stop(&mut lab, plat);
+}
+
+/// RFC 7050 re-discovery: the answer's TTL (10 s here) runs out and the CLAT asks again;
+/// the provider has meanwhile moved DNS64 and the PLAT to another prefix, and the CLAT
+/// follows (logged old → new), without a restart and without a gap in which it knows no
+/// prefix.
+#[test]
+fn rfc7050_rediscovery_follows_a_new_dns64_prefix() {
+    let mut lab = lab464();
+    let plat = start_plat(&mut lab, PREFIX_A);
+    let dns = start_unbound_with(&mut lab, PREFIX_A, &["192.0.0.170", "192.0.0.171"], 10);
+    start_http(&mut lab);
+    let resolv = path(&lab, "resolv.conf");
+    std::fs::write(&resolv, format!("nameserver {CARRIER_PHONE6}\n")).unwrap();
+    let clat = start_clat(&mut lab, &["--resolv-conf", &resolv]);
+    wait_log(
+        &mut lab,
+        clat,
+        &format!("PLAT prefix none -> {PREFIX_A}"),
+        10,
+    );
+    assert_eq!(curl_srv(&lab).stdout, "hello from srv\n");
+    lab.kill(dns);
+    stop(&mut lab, plat);
+    let plat = start_plat(&mut lab, PREFIX_B);
+    start_unbound_with(&mut lab, PREFIX_B, &["192.0.0.170", "192.0.0.171"], 10);
+    wait_log(
+        &mut lab,
+        clat,
+        &format!("PLAT prefix {PREFIX_A} -> {PREFIX_B} (from RFC 7050"),
+        20,
+    );
+    assert_eq!(curl_srv(&lab).stdout, "hello from srv\n");
+    let (_, log) = stop(&mut lab, clat);
+    assert!(!log.contains("-> none"), "no gap: {log}");
     stop(&mut lab, plat);
 }
