@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod ctl;
+pub mod deadline;
 pub mod instance;
 pub mod routes;
 pub mod signals;
@@ -64,7 +65,13 @@ pub fn main() -> i32 {
         Command::Run(args) => run(&args),
         Command::CheckConfig { file } => check_config(&file),
         Command::Stats(q) => ask(&q, ctl::Query::Stats),
-        Command::Sessions(q) => ask(&q, ctl::Query::Sessions),
+        Command::Sessions(s) => s
+            .query()
+            .map_err(|e| Failure {
+                code: EXIT_USAGE,
+                msg: e,
+            })
+            .and_then(|q| ask(&s.query_args, ctl::Query::Sessions(q))),
     };
     match res {
         Ok(()) => 0,
