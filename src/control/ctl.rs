@@ -13,7 +13,6 @@
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::Ipv6Addr;
-use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -468,7 +467,9 @@ impl ControlSocket {
                             warn!("control socket: cannot start a client thread: {e}");
                         }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait_readable(),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        deadline::wait_readable(&self.listener, ACCEPT_POLL)
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
                         warn!("control socket {}: accept failed: {e}", self.path.display());
@@ -477,23 +478,6 @@ impl ControlSocket {
                 }
             }
         });
-    }
-
-    /// Sleeps until a client connects, or [`ACCEPT_POLL`] passed (to look at the stop
-    /// flag): a client is answered at once, not at the next poll.
-    fn wait_readable(&self) {
-        let fd = self.listener.as_fd();
-        let mut fds = [rustix::event::PollFd::new(
-            &fd,
-            rustix::event::PollFlags::IN,
-        )];
-        let timeout = rustix::event::Timespec {
-            tv_sec: 0,
-            tv_nsec: ACCEPT_POLL.as_nanos() as i64,
-        };
-        if rustix::event::poll(&mut fds, Some(&timeout)).is_err() {
-            std::thread::sleep(ACCEPT_POLL);
-        }
     }
 }
 

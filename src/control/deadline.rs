@@ -3,8 +3,56 @@
 //! second (or reads one per second) would hold its server thread for ever.
 
 use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
+
+/// A connected stream whose calls can be given a timeout.
+pub trait Stream {
+    fn read_timeout(&self, d: Duration) -> io::Result<()>;
+    fn write_timeout(&self, d: Duration) -> io::Result<()>;
+    fn read_some(&self, buf: &mut [u8]) -> io::Result<usize>;
+    fn write_some(&self, buf: &[u8]) -> io::Result<usize>;
+}
+
+macro_rules! stream {
+    ($t:ty) => {
+        impl Stream for $t {
+            fn read_timeout(&self, d: Duration) -> io::Result<()> {
+                self.set_read_timeout(Some(d))
+            }
+            fn write_timeout(&self, d: Duration) -> io::Result<()> {
+                self.set_write_timeout(Some(d))
+            }
+            fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
+                (&*self).read(buf)
+            }
+            fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
+                (&*self).write(buf)
+            }
+        }
+    };
+}
+stream!(UnixStream);
+stream!(TcpStream);
+
+/// Sleeps until `listener` has a connection to accept, or `at_most` passed: an accept
+/// loop that must look at a stop flag now and then, yet answer a client at once.
+pub fn wait_readable(listener: &impl AsFd, at_most: Duration) {
+    let fd = listener.as_fd();
+    let mut fds = [rustix::event::PollFd::new(
+        &fd,
+        rustix::event::PollFlags::IN,
+    )];
+    let timeout = rustix::event::Timespec {
+        tv_sec: at_most.as_secs() as i64,
+        tv_nsec: i64::from(at_most.subsec_nanos()),
+    };
+    if rustix::event::poll(&mut fds, Some(&timeout)).is_err() {
+        std::thread::sleep(at_most);
+    }
+}
 
 fn timed_out(what: &str, deadline: Duration) -> io::Error {
     io::Error::new(
@@ -23,13 +71,28 @@ fn left(start: Instant, deadline: Duration, what: &str) -> io::Result<Duration> 
 
 /// One line (up to and without its `\n`, or up to end of stream), at most `max` bytes,
 /// all within `deadline`. Bytes after the newline are ignored: a request is one line.
-pub fn read_line(conn: &UnixStream, max: usize, deadline: Duration) -> io::Result<String> {
+pub fn read_line(conn: &impl Stream, max: usize, deadline: Duration) -> io::Result<String> {
+    let mut line = read_until(conn, b"\n", max, deadline)?;
+    if line.ends_with('\n') {
+        line.pop();
+    }
+    Ok(line)
+}
+
+/// Bytes up to and with `end` (or up to end of stream, or `max` bytes), all within
+/// `deadline`; what follows `end` in the same read is dropped.
+pub fn read_until(
+    conn: &impl Stream,
+    end: &[u8],
+    max: usize,
+    deadline: Duration,
+) -> io::Result<String> {
     let start = Instant::now();
     let mut buf = Vec::with_capacity(max.min(512));
-    let mut chunk = [0u8; 256];
+    let mut chunk = [0u8; 512];
     loop {
-        conn.set_read_timeout(Some(left(start, deadline, "the request")?))?;
-        let n = match (&*conn).read(&mut chunk) {
+        conn.read_timeout(left(start, deadline, "the request")?)?;
+        let n = match conn.read_some(&mut chunk) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e)
@@ -42,12 +105,13 @@ pub fn read_line(conn: &UnixStream, max: usize, deadline: Duration) -> io::Resul
             }
             Err(e) => return Err(e),
         };
-        let got = &chunk[..n];
-        if let Some(end) = got.iter().position(|&b| b == b'\n') {
-            buf.extend_from_slice(&got[..end]);
+        // Search from where `end` could start, across the previous chunk's tail.
+        let from = buf.len().saturating_sub(end.len() - 1);
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(at) = buf[from..].windows(end.len()).position(|w| w == end) {
+            buf.truncate(from + at + end.len());
             break;
         }
-        buf.extend_from_slice(got);
         if n == 0 || buf.len() >= max {
             break;
         }
@@ -58,11 +122,11 @@ pub fn read_line(conn: &UnixStream, max: usize, deadline: Duration) -> io::Resul
 }
 
 /// Writes all of `data` within `deadline`.
-pub fn write_all(conn: &UnixStream, mut data: &[u8], deadline: Duration) -> io::Result<()> {
+pub fn write_all(conn: &impl Stream, mut data: &[u8], deadline: Duration) -> io::Result<()> {
     let start = Instant::now();
     while !data.is_empty() {
-        conn.set_write_timeout(Some(left(start, deadline, "the answer")?))?;
-        match (&*conn).write(data) {
+        conn.write_timeout(left(start, deadline, "the answer")?)?;
+        match conn.write_some(data) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => data = &data[n..],
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -124,6 +188,21 @@ mod tests {
         let big = vec![b'x'; 8 << 20];
         let e = write_all(&b, &big, Duration::from_millis(100)).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn an_http_head_ends_at_the_blank_line_even_across_reads() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let w = std::thread::spawn(move || {
+            (&a).write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r")
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            (&a).write_all(b"\nbody").unwrap();
+            a
+        });
+        let head = read_until(&b, b"\r\n\r\n", 8192, Duration::from_secs(2)).unwrap();
+        assert_eq!(head, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        drop(w.join().unwrap());
     }
 
     #[test]

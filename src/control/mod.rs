@@ -6,6 +6,7 @@ pub mod config;
 pub mod ctl;
 pub mod deadline;
 pub mod instance;
+pub mod metrics;
 pub mod routes;
 pub mod signals;
 
@@ -238,10 +239,42 @@ impl From<RunError> for Failure {
 struct Around {
     routes: Option<Routes>,
     control: Option<std::thread::JoinHandle<()>>,
+    metrics: Option<std::thread::JoinHandle<()>>,
+}
+
+/// `metrics-listen`: binds it (a failure stops the start: the operator asked for it)
+/// and serves `/metrics` on its own thread until `stop`.
+fn metrics(
+    cfg: &Config,
+    stop: &Stop,
+    counters: &[Arc<Counters>],
+) -> Result<Option<std::thread::JoinHandle<()>>, RunError> {
+    let Some(addr) = cfg.metrics_listen.0 else {
+        return Ok(None);
+    };
+    let server = metrics::MetricsServer::bind(addr).map_err(RunError::System)?;
+    let exporter = metrics::Exporter {
+        counters: counters.to_vec(),
+        pool4: match cfg.mode {
+            Mode::Nat64 => cfg.pool4_addrs(),
+            Mode::Siit => Vec::new(),
+        },
+        mode: cfg.mode.to_string(),
+    };
+    info!("metrics on http://{}/metrics", server.addr());
+    let registry = metrics::registry(exporter);
+    let stop = stop.clone();
+    std::thread::Builder::new()
+        .name("xlat64-metrics".into())
+        .spawn(move || server.serve(&registry, &stop))
+        .map(Some)
+        .map_err(|e| RunError::System(format!("cannot start the metrics thread: {e}")))
 }
 
 /// Once the queues are open: routes (`--setup-routes`) and the control socket's thread.
 fn started(cfg: &Config, stop: &Stop, s: Started<'_>) -> Result<Around, RunError> {
+    // First: a port in use stops the start before any route is installed.
+    let metrics = metrics(cfg, stop, s.counters)?;
     routes::warn_if_forwarding_disabled();
     let routes = if cfg.setup_routes {
         let plan = routes::plan(cfg);
@@ -268,13 +301,17 @@ fn started(cfg: &Config, stop: &Stop, s: Started<'_>) -> Result<Around, RunError
             .map_err(|e| warn!("cannot start the control thread: {e}"))
             .ok()
     });
-    Ok(Around { routes, control })
+    Ok(Around {
+        routes,
+        control,
+        metrics,
+    })
 }
 
 /// After the workers stopped (the stop flag is up), before the device closes: the
 /// control thread removes its socket, then the routes go.
 fn stopping(around: Around) {
-    if let Some(h) = around.control {
+    for h in [around.control, around.metrics].into_iter().flatten() {
         let _ = h.join();
     }
     if let Some(r) = around.routes {

@@ -18,7 +18,7 @@ use super::device::Device;
 use super::engine::Engine;
 use super::handoff::{Handoff, Outbox, Refused};
 use super::io::{Io, send_errors, send_frames};
-use crate::nat64::{LOOKS_PER_SESSION, SessionInfo, Shard, Sharding};
+use crate::nat64::{LOOKS_PER_SESSION, Refusal, SessionInfo, Shard, Sharding};
 use crate::wire::vnet::{Offload, gso};
 use crate::xlat::reassembly::{self, Outcome};
 use crate::xlat::{DropReason, Generated, Nat64Core, Nat64Translator, Verdict};
@@ -308,6 +308,27 @@ fn publish(core: &Nat64Core<'_>, c: &Counters) {
     c.held_syns_expired.set(sc.held_syns_expired);
     c.simultaneous_opens.set(sc.simultaneous_opens);
     c.tcp_probes.set(sc.tcp_probes);
+    let u = shard.usage();
+    let [tcp, udp, icmp] = u.sessions.map(|n| n as u64);
+    c.sessions_tcp.set(tcp);
+    c.sessions_udp.set(udp);
+    c.sessions_icmp.set(icmp);
+    let [tcp, udp, icmp] = u.bibs.map(|n| n as u64);
+    c.bibs_tcp.set(tcp);
+    c.bibs_udp.set(udp);
+    c.bibs_icmp.set(icmp);
+    c.set_pool4_ports(&u.ports);
+    let refused = |r| sc.refused(r);
+    c.refused_table_full.set(refused(Refusal::TableFull));
+    c.refused_address_limit.set(refused(Refusal::AddrLimit));
+    c.refused_subscriber_limit
+        .set(refused(Refusal::PrefixLimit));
+    c.refused_subscriber_table_full
+        .set(refused(Refusal::SubscriberTableFull));
+    c.refused_pool_exhausted
+        .set(refused(Refusal::PoolExhausted));
+    c.refused_held_table_full
+        .set(refused(Refusal::HeldTableFull));
 }
 
 /// Where a packet goes: translated here (with whether the IPv4 half of a §3.8 hairpin

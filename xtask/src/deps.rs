@@ -16,6 +16,8 @@ const PACKAGES: &[(&str, &str)] = &[
     // The NAT64 application tests: a DNS server on the IPv4 side and its client.
     ("dnsmasq-base", "dnsmasq"),
     ("bind9-dnsutils", "dig"),
+    // `promtool check metrics` lints what metrics-listen serves.
+    ("prometheus", "promtool"),
     // libFuzzer (libfuzzer-sys) is C++, built from source by the fuzz step.
     ("g++", "g++"),
 ];

@@ -36,7 +36,7 @@ use super::limits::{default_per_address, default_per_subscriber};
 use super::resolve::rfc6052_embed;
 use super::table::{List, One, keys};
 use super::values::syntax::*;
-use super::values::{Eam, LogLevel, Mode, default_control_socket, default_workers};
+use super::values::{Eam, LogLevel, MetricsListen, Mode, default_control_socket, default_workers};
 use crate::nat64::{PortRange, StaticBib};
 
 pub mod default {
@@ -216,6 +216,13 @@ keys! {
         scope: All,
         default: Computed("`/run/xlat64/<tun>.sock`", default_control_socket(&tun)),
         readme: "Unix socket of `xlat64 stats` / `xlat64 sessions` (see below)",
+    }
+    /// Serve the counters for Prometheus on http://ADDR:PORT/metrics (off: not at all)
+    metrics_listen: MetricsListen = One(METRICS_LISTEN) => {
+        key: "metrics-listen",
+        scope: All,
+        default: Value("off"),
+        readme: "`ADDR:PORT` where `GET /metrics` serves every counter in the Prometheus text format (see below), or `off`; unauthenticated: bind it to a management address",
     }
     /// NAT64: IPv4 prefix the IPv6 clients share; repeatable; replaces the file's list
     pool4: Vec<Ipv4Net> = List(POOL4) => {
