@@ -564,6 +564,7 @@ mod tests {
             offload = false
             log-level = "debug"
             control-socket = "/run/siit0.sock"
+            metrics-listen = "[::1]:9464"
             pool4 = ["198.51.100.0/28"]
             pool4-ports = "2000-3000"
             max-sessions = 1000
@@ -624,6 +625,7 @@ mod tests {
         assert!(!c.pin && !c.offload);
         assert_eq!(c.log_level, LogLevel::Debug);
         assert_eq!(c.control_socket, PathBuf::from("/run/siit0.sock"));
+        assert_eq!(c.metrics_listen.to_string(), "[::1]:9464");
         let sc = c.shard_config();
         assert_eq!(
             (
