@@ -200,9 +200,9 @@ fn wait_log(lab: &mut Lab, id: ProcId, needle: &str, secs: u64) {
         .unwrap_or_else(|e| panic!("{e}\n{}", lab.output(id).1));
 }
 
-/// RFC 8781: the prefix from the PREF64 option of the carrier's RAs (an option with an
-/// undefined prefix length code next to it is ignored with a warning naming the
-/// router); then the provider moves the PLAT to another prefix while traffic runs, the
+/// RFC 8781: the prefix from the PREF64 option of the carrier's RAs (an RA with hop
+/// limit 64, RFC 4861 §6.1.2, and an option with an undefined prefix length code are
+/// ignored with a warning naming the router); then the provider moves the PLAT to another prefix while traffic runs, the
 /// RAs carry the new one, and new connections succeed within the RA interval without
 /// a restart of the CLAT.
 #[test]
@@ -215,6 +215,18 @@ fn rfc8781_prefix_from_router_advertisements_follows_a_change() {
     let resolv = path(&lab, "resolv.conf");
     let spec = spec_file(&lab, &format!("{PREFIX_B} 600 6\n{PREFIX_A} 600\n"));
     let clat = start_clat(&mut lab, &["--resolv-conf", &resolv]);
+    // First an RA that did not come from the link (hop limit 64): ignored, named.
+    let rogue = path(&lab, "rogue.spec");
+    std::fs::write(&rogue, format!("{PREFIX_B} 600\n")).unwrap();
+    let r = lab
+        .spawn(
+            Node::Carrier,
+            "ra-rogue",
+            &["python3", "-c", lab::RA_SENDER, "c", "1", &rogue, "64"],
+        )
+        .unwrap();
+    wait_log(&mut lab, clat, "hop limit 64 instead of 255", 10);
+    lab.kill(r);
     start_ra(&mut lab, &spec);
     wait_log(
         &mut lab,
@@ -271,12 +283,12 @@ fn rfc8781_prefix_from_router_advertisements_follows_a_change() {
 /// unbound as the carrier's DNS64 resolver (RFC 6147) for `prefix`: `ipv4only.arpa` has
 /// the well-known addresses (RFC 7050 §2.2), `srv.lab.example` the server's. Served
 /// as an upstream zone so that the DNS64 module synthesises the AAAA records.
-fn start_unbound(lab: &mut Lab, prefix: &str) {
-    start_unbound_with(lab, prefix, &["192.0.0.170", "192.0.0.171"]);
+fn start_unbound(lab: &mut Lab, prefix: &str) -> ProcId {
+    start_unbound_with(lab, prefix, &["192.0.0.170", "192.0.0.171"], 300)
 }
 
-/// As [`start_unbound`], with `ipv4only.arpa`'s A records given.
-fn start_unbound_with(lab: &mut Lab, prefix: &str, wka: &[&str]) {
+/// As [`start_unbound`], with `ipv4only.arpa`'s A records and their TTL given.
+fn start_unbound_with(lab: &mut Lab, prefix: &str, wka: &[&str], ttl: u32) -> ProcId {
     let dir = path(lab, "unbound");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
@@ -287,7 +299,7 @@ fn start_unbound_with(lab: &mut Lab, prefix: &str, wka: &[&str]) {
             .to_string()
             + &wka
                 .iter()
-                .map(|a| format!("@ 300 IN A {a}\n"))
+                .map(|a| format!("@ {ttl} IN A {a}\n"))
                 .collect::<String>(),
     )
     .unwrap();
@@ -313,13 +325,15 @@ fn start_unbound_with(lab: &mut Lab, prefix: &str, wka: &[&str]) {
     );
     let conf_path = format!("{dir}/unbound.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    lab.spawn(
-        Node::Carrier,
-        "unbound",
-        &["unbound", "-d", "-c", &conf_path],
-    )
-    .unwrap();
+    let id = lab
+        .spawn(
+            Node::Carrier,
+            "unbound",
+            &["unbound", "-d", "-c", &conf_path],
+        )
+        .unwrap();
     lab.wait_listening(Node::Carrier, "udp", 53).unwrap();
+    id
 }
 
 /// RFC 7050 through unbound's DNS64, with `prefix` (a /96 and a /40): the CLAT finds
@@ -397,7 +411,7 @@ fn rfc7050_prefix_through_unbound_dns64_40() {
 fn rfc7050_answer_without_well_known_addresses_is_not_used() {
     let mut lab = lab464();
     let plat = start_plat(&mut lab, PREFIX_A);
-    start_unbound_with(&mut lab, PREFIX_A, &["192.0.2.1"]);
+    start_unbound_with(&mut lab, PREFIX_A, &["192.0.2.1"], 300);
     let resolv = path(&lab, "resolv.conf");
     std::fs::write(&resolv, format!("nameserver {CARRIER_PHONE6}\n")).unwrap();
     let clat = start_clat(&mut lab, &["--resolv-conf", &resolv]);
@@ -470,5 +484,41 @@ fn rfc6877_cpe_mode_lan_prefix_one_to_one() {
         !log.contains("neigh add proxy"),
         "no proxy NDP for a routed prefix: {log}"
     );
+    stop(&mut lab, plat);
+}
+
+/// RFC 7050 re-discovery: the answer's TTL (10 s here) runs out and the CLAT asks again;
+/// the provider has meanwhile moved DNS64 and the PLAT to another prefix, and the CLAT
+/// follows (logged old → new), without a restart and without a gap in which it knows no
+/// prefix.
+#[test]
+fn rfc7050_rediscovery_follows_a_new_dns64_prefix() {
+    let mut lab = lab464();
+    let plat = start_plat(&mut lab, PREFIX_A);
+    let dns = start_unbound_with(&mut lab, PREFIX_A, &["192.0.0.170", "192.0.0.171"], 10);
+    start_http(&mut lab);
+    let resolv = path(&lab, "resolv.conf");
+    std::fs::write(&resolv, format!("nameserver {CARRIER_PHONE6}\n")).unwrap();
+    let clat = start_clat(&mut lab, &["--resolv-conf", &resolv]);
+    wait_log(
+        &mut lab,
+        clat,
+        &format!("PLAT prefix none -> {PREFIX_A}"),
+        10,
+    );
+    assert_eq!(curl_srv(&lab).stdout, "hello from srv\n");
+    lab.kill(dns);
+    stop(&mut lab, plat);
+    let plat = start_plat(&mut lab, PREFIX_B);
+    start_unbound_with(&mut lab, PREFIX_B, &["192.0.0.170", "192.0.0.171"], 10);
+    wait_log(
+        &mut lab,
+        clat,
+        &format!("PLAT prefix {PREFIX_A} -> {PREFIX_B} (from RFC 7050"),
+        20,
+    );
+    assert_eq!(curl_srv(&lab).stdout, "hello from srv\n");
+    let (_, log) = stop(&mut lab, clat);
+    assert!(!log.contains("-> none"), "no gap: {log}");
     stop(&mut lab, plat);
 }

@@ -109,7 +109,9 @@ impl PlatPrefix {
         self.settle(now_ms)
     }
 
-    /// An RFC 7050 answer from `server`, valid for `ttl_s`.
+    /// An RFC 7050 answer from `server`, valid for `ttl_s` (a TTL under
+    /// [`DNS_MIN_TTL_MS`] counts as that). It is asked again at 4/5 of the TTL, so that
+    /// the next answer (or a new prefix) arrives before this one expires.
     pub fn on_dns(
         &mut self,
         server: IpAddr,
@@ -117,14 +119,14 @@ impl PlatPrefix {
         ttl_s: u32,
         now_ms: u64,
     ) -> Option<Change> {
-        let ttl_ms = u64::from(ttl_s) * 1000;
+        let life_ms = (u64::from(ttl_s) * 1000).max(DNS_MIN_TTL_MS);
         self.dns = Some(Learned {
             prefix,
             origin: Origin::Dns64(server),
-            expires_ms: now_ms + ttl_ms,
+            expires_ms: now_ms + life_ms,
         });
         self.dns_pause_ms = DNS_RETRY_MIN_MS;
-        self.next_dns_ms = now_ms + ttl_ms.max(DNS_MIN_TTL_MS);
+        self.next_dns_ms = now_ms + life_ms * 4 / 5;
         self.settle(now_ms)
     }
 
@@ -223,7 +225,8 @@ mod tests {
         assert!(!s.dns_due(5_999) && s.dns_due(6_000));
         let c = s.on_dns(S, p("2001:db8:64::/96"), 300, 6_000).unwrap();
         assert_eq!(c.origin, Some(Origin::Dns64(S)));
-        assert!(!s.dns_due(305_999) && s.dns_due(306_000));
+        // Asked again at 4/5 of the TTL, before the answer expires.
+        assert!(!s.dns_due(245_999) && s.dns_due(246_000));
         // An RA prefix is preferred, and while it lives DNS is not asked.
         let c = s.on_ra(R, p("2001:db8:65::/96"), 60, 7_000).unwrap();
         assert_eq!(c.new, Some(p("2001:db8:65::/96")));
@@ -239,7 +242,22 @@ mod tests {
     #[test]
     fn zero_ttl_does_not_ask_in_a_loop() {
         let mut s = PlatPrefix::new(None);
-        s.on_dns(S, p("2001:db8:64::/96"), 0, 0);
-        assert!(!s.dns_due(DNS_MIN_TTL_MS - 1));
+        assert!(s.on_dns(S, p("2001:db8:64::/96"), 0, 0).is_some());
+        assert!(!s.dns_due(DNS_MIN_TTL_MS * 4 / 5 - 1));
+        assert_eq!(s.current(), Some(p("2001:db8:64::/96")));
+    }
+
+    /// RFC 7050 §5 (re-discovery): a new answer with another prefix replaces the old one
+    /// without a gap.
+    #[test]
+    fn rfc7050_new_answer_replaces_without_gap() {
+        let mut s = PlatPrefix::new(None);
+        s.on_dns(S, p("2001:db8:64::/96"), 20, 0);
+        assert!(s.dns_due(16_000));
+        let c = s.on_dns(S, p("2001:db8:65::/96"), 20, 16_000).unwrap();
+        assert_eq!(
+            (c.old, c.new),
+            (Some(p("2001:db8:64::/96")), Some(p("2001:db8:65::/96")))
+        );
     }
 }

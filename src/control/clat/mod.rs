@@ -161,7 +161,7 @@ impl Discovery {
             }
             match &ra {
                 Some(sock) => match sock.recv(&mut buf) {
-                    Ok(Some((n, from))) => self.on_ra(from, &buf[..n]),
+                    Ok(Some(r)) => self.on_ra(r.from, r.hop_limit, &buf[..r.len]),
                     Ok(None) => {}
                     Err(e) => {
                         warn!("Router Advertisement socket: {e}");
@@ -175,15 +175,18 @@ impl Discovery {
         }
     }
 
-    fn on_ra(&mut self, from: std::net::Ipv6Addr, msg: &[u8]) {
+    fn on_ra(&mut self, from: std::net::Ipv6Addr, hop_limit: Option<u8>, msg: &[u8]) {
         let options = match pref64::parse_ra(msg) {
             Ok(o) => o,
             Err(e) => return warn!("Router Advertisement from {from} ignored: {e}"),
         };
-        // RFC 4861 §6.1.2: RAs come from a link-local address.
-        if !from.is_unicast_link_local() {
+        // RFC 4861 §6.1.2: an RA comes from a link-local address with hop limit 255, so
+        // that no node off the link can forge one.
+        if !from.is_unicast_link_local() || hop_limit.is_some_and(|h| h != 255) {
             return warn!(
-                "Router Advertisement from {from} ignored: source is not link-local (RFC 4861 §6.1.2)"
+                "Router Advertisement from {from} ignored: not from the link (source not \
+                 link-local or hop limit {} instead of 255, RFC 4861 §6.1.2)",
+                hop_limit.map_or("unknown".into(), |h| h.to_string())
             );
         }
         // RFC 8781 §5 leaves several options to the host: the first usable one is used.

@@ -14,6 +14,31 @@ use std::time::Duration;
 /// `ICMP6_FILTER` (linux/icmpv6.h); libc does not export it.
 const ICMP6_FILTER: libc::c_int = 1;
 
+/// One message read by [`RaSocket::recv`].
+pub struct Received {
+    pub len: usize,
+    pub from: Ipv6Addr,
+    pub hop_limit: Option<u8>,
+}
+
+/// The IPV6_HOPLIMIT control message of a `recvmsg` result.
+fn hop_limit(msg: &libc::msghdr) -> Option<u8> {
+    // SAFETY: `msg` was filled in by recvmsg; CMSG_FIRSTHDR/NXTHDR stay within its
+    // control buffer and return null at its end, and CMSG_DATA of an IPV6_HOPLIMIT
+    // message holds an int (RFC 3542 §6.3), read unaligned.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::IPPROTO_IPV6 && (*c).cmsg_type == libc::IPV6_HOPLIMIT {
+                let v = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
+                return u8::try_from(v).ok();
+            }
+            c = libc::CMSG_NXTHDR(msg, c);
+        }
+    }
+    None
+}
+
 pub struct RaSocket {
     fd: OwnedFd,
     ifindex: u32,
@@ -77,6 +102,9 @@ impl RaSocket {
             tv_usec: libc::suseconds_t::from(timeout.subsec_micros() as i32),
         };
         setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
+        // The hop limit of each RA comes with it (RFC 3542 §6.3), for RFC 4861 §6.1.2.
+        let on: libc::c_int = 1;
+        setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, &on)?;
         // RFC 4861 §6.1.1: routers drop a solicitation whose hop limit is not 255.
         let hops: libc::c_int = 255;
         setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS, &hops)?;
@@ -117,24 +145,29 @@ impl RaSocket {
         }
     }
 
-    /// One ICMPv6 message (from its type byte) and its source, or None when the
-    /// timeout passed first.
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<(usize, Ipv6Addr)>> {
-        // SAFETY: all-zero is a valid sockaddr_in6.
+    /// One ICMPv6 message (from its type byte), its source and the hop limit it
+    /// arrived with (None if the kernel did not say), or None when the timeout passed
+    /// first.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+        // SAFETY: all-zero is a valid sockaddr_in6, iovec and msghdr.
         let mut from: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-        let mut len = size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-        // SAFETY: `buf` and `from` are live and writable for the lengths given; the
-        // kernel writes at most those.
-        let n = unsafe {
-            libc::recvfrom(
-                self.fd.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                0,
-                (&mut from as *mut libc::sockaddr_in6).cast(),
-                &mut len,
-            )
+        // Room for one IPV6_HOPLIMIT control message (an int), u64-aligned.
+        let mut control = [0u64; 8];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
         };
+        // SAFETY: as above.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = (&mut from as *mut libc::sockaddr_in6).cast();
+        msg.msg_namelen = size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = size_of::<[u64; 8]>() as _;
+        // SAFETY: every pointer in `msg` refers to a live, writable buffer of the length
+        // given next to it (`buf`, `from`, `control`), all outliving the call.
+        let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, 0) };
         if n < 0 {
             let e = io::Error::last_os_error();
             return match e.kind() {
@@ -144,6 +177,10 @@ impl RaSocket {
                 _ => Err(e),
             };
         }
-        Ok(Some((n as usize, Ipv6Addr::from(from.sin6_addr.s6_addr))))
+        Ok(Some(Received {
+            len: n as usize,
+            from: Ipv6Addr::from(from.sin6_addr.s6_addr),
+            hop_limit: hop_limit(&msg),
+        }))
     }
 }
