@@ -296,7 +296,10 @@ impl BlockTable {
             protos,
             subs: Vec::with_capacity(max_subs),
             sub_free: Vec::with_capacity(max_subs),
-            by_prefix: HashMap::with_capacity(max_subs),
+            // Twice the room: after deletions the table then always rehashes in place
+            // (hashbrown does when at most half full), so the packet path never
+            // allocates.
+            by_prefix: HashMap::with_capacity(max_subs.saturating_mul(2)),
             max_subs,
             holding: std::collections::VecDeque::with_capacity(total),
         }
@@ -304,7 +307,7 @@ impl BlockTable {
 
     pub fn bytes(&self) -> usize {
         let blocks: usize = self.protos.iter().map(|p| p.owner.len() * 26).sum();
-        blocks + self.subs.capacity() * size_of::<Sub>() + self.max_subs * 24
+        blocks + self.subs.capacity() * size_of::<Sub>() + self.max_subs * 2 * 24
     }
 
     /// Blocks in use (held by a subscriber), all protocols.
