@@ -709,6 +709,39 @@ mod tests {
         assert_eq!(t.in_use(), 0);
     }
 
+    /// Per-worker ownership: a worker's blocks lie in its own slice of the ports, so
+    /// replies to them are steered back to it (`Sharding::owner_of_v4`).
+    #[test]
+    fn blocks_stay_in_the_workers_slice() {
+        let p = pool(1);
+        for w in 0..3 {
+            let mut t = BlockTable::new(&p, w, 3, block_cfg(128, 64, 0), 256);
+            let slice = port_slices(p.udp, w, 3)[1];
+            let mut seen = 0;
+            for s in 0..200u128 {
+                let got = t.allocate(
+                    Proto::Udp,
+                    s,
+                    0,
+                    || s as u64 * 7919,
+                    |_, r| Some(r.first),
+                    |c| {
+                        assert!(slice.contains(c.ports.first) && slice.contains(c.ports.last));
+                        seen += 1;
+                    },
+                );
+                if got.is_err() {
+                    break;
+                }
+            }
+            assert_eq!(
+                seen,
+                slice.len() / 128,
+                "worker {w}: every whole block, once"
+            );
+        }
+    }
+
     #[test]
     fn exhaustion_is_refused_and_leaves_no_subscriber() {
         let mut t = table(1, (1024, 1151), block_cfg(64, 1, 0));
