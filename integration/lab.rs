@@ -18,6 +18,18 @@
 //!
 //! The bench topology drops `cli2`, the bridge and the router: `cli` ── `xlt` ── `srv`,
 //! with `srv` also reachable natively over IPv6 (2001:db8:2::2) for the kernel baseline.
+//!
+//! The 464XLAT topology ([`Topology::Xlat464`], addresses in [`addr464`]):
+//!
+//! ```text
+//!  phone (CLAT)                  carrier (IPv6 router, RAs,       plat (NAT64)             srv
+//!  eth0 2001:db8:a::2/64 ─── c 2001:db8:a::1   unbound DNS64) ─── eth0 2001:db8:b::2
+//!  TUN 192.0.0.1/29              p 2001:db8:b::1 ────────────┘   v4 198.51.100.129 ── eth0 198.51.100.130
+//! ```
+//!
+//! `phone` is IPv6-only on the wire; its IPv4-only apps use the CLAT's 192.0.0.1. The
+//! lab only wires the links and routes; the tests start both translators and the
+//! daemons (RA sender, unbound, servers) themselves.
 
 use std::fmt;
 use std::fs;
@@ -63,6 +75,55 @@ pub mod addr {
     pub const SRV6_NATIVE: &str = "2001:db8:2::2";
 }
 
+/// 464XLAT lab addresses (documentation prefixes only, plus RFC 7335's 192.0.0.0/29).
+pub mod addr464 {
+    pub const PHONE6: &str = "2001:db8:a::2";
+    /// The CLAT address the phone derives from its /64 (interface identifier ::c1a7).
+    pub const CLAT6: &str = "2001:db8:a::c1a7";
+    pub const CARRIER_PHONE6: &str = "2001:db8:a::1";
+    pub const CARRIER_PLAT6: &str = "2001:db8:b::1";
+    pub const PLAT6: &str = "2001:db8:b::2";
+    pub const PLAT4: &str = "198.51.100.129";
+    pub const SRV4: &str = "198.51.100.130";
+    /// The PLAT's pool4 (RFC 6146).
+    pub const POOL4: &str = "198.51.100.0/28";
+    /// The host's IPv4 address on the phone and the CLAT's own (RFC 7335).
+    pub const HOST4: &str = "192.0.0.1";
+    pub const CLAT4: &str = "192.0.0.2";
+}
+
+/// The 464XLAT lab's RA sender (Debian's radvd 2.19 predates PREF64): `DEV INTERVAL
+/// SPECFILE`. Every INTERVAL seconds sends an RA (RFC 4861 §4.2, router lifetime 0: it
+/// offers no default route) to ff02::1 on DEV with one PREF64 option (RFC 8781 §4, 16
+/// bytes) per line of SPECFILE, `PREFIX/LEN LIFETIME [PLC]` (PLC overrides the code, to
+/// send an undefined one). SPECFILE is read anew each time, so the test changes the
+/// prefix by rewriting it. The kernel fills in the ICMPv6 checksum.
+pub const RA_SENDER: &str = r#"
+import ipaddress, socket, struct, sys, time
+dev, interval, spec = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+idx = socket.if_nametoindex(dev)
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
+PLC = {96: 0, 64: 1, 56: 2, 48: 3, 40: 4, 32: 5}
+while True:
+    opts = b""
+    for line in open(spec).read().splitlines():
+        w = line.split()
+        if not w:
+            continue
+        net, life = ipaddress.IPv6Network(w[0]), int(w[1])
+        plc = int(w[2]) if len(w) > 2 else PLC[net.prefixlen]
+        scaled = (life + 7) // 8
+        opts += struct.pack("!BBH", 38, 2, (scaled << 3) | plc) + net.network_address.packed[:12]
+    ra = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 0, 0, 0) + opts
+    s.sendto(ra, ("ff02::1", 0, 0, idx))
+    sys.stdout.write("sent %d options\n" % (len(opts) // 16))
+    sys.stdout.flush()
+    time.sleep(interval)
+"#;
+
 /// A lab error: a message meant for a person, printed as-is (also by `{:?}`, so that
 /// `unwrap()` in a test shows readable multi-line text).
 pub struct LabError(pub String);
@@ -101,6 +162,12 @@ pub enum Node {
     Xlt,
     Rtr,
     Srv,
+    /// 464XLAT: the IPv6-only host running the CLAT.
+    Phone,
+    /// 464XLAT: the provider's IPv6 router (RAs, DNS64).
+    Carrier,
+    /// 464XLAT: the provider's NAT64.
+    Plat,
 }
 
 impl Node {
@@ -111,6 +178,9 @@ impl Node {
             Node::Xlt => "xlt",
             Node::Rtr => "rtr",
             Node::Srv => "srv",
+            Node::Phone => "phone",
+            Node::Carrier => "carrier",
+            Node::Plat => "plat",
         }
     }
 }
@@ -121,6 +191,8 @@ pub enum Topology {
     Full,
     /// cli ── xlt ── srv, srv dual-stack so the kernel can forward IPv6 natively.
     Bench,
+    /// phone ── carrier ── plat ── srv: 464XLAT (see the module docs).
+    Xlat464,
 }
 
 impl Topology {
@@ -128,6 +200,7 @@ impl Topology {
         match self {
             Topology::Full => &[Node::Cli, Node::Cli2, Node::Xlt, Node::Rtr, Node::Srv],
             Topology::Bench => &[Node::Cli, Node::Xlt, Node::Srv],
+            Topology::Xlat464 => &[Node::Phone, Node::Carrier, Node::Plat, Node::Srv],
         }
     }
 }
@@ -147,6 +220,12 @@ impl Translator {
             bin: bin.into(),
             args: args.iter().map(|a| a.to_string()).collect(),
         }
+    }
+
+    /// Whether this is xlat64 on the XDP dataplane (no TUN device to route into).
+    pub fn is_xdp(&self) -> bool {
+        matches!(self, Translator::Xlat64 { args, .. }
+            if args.windows(2).any(|w| w[0] == "--dataplane" && w[1] == "xdp"))
     }
 
     pub fn name(&self) -> &'static str {
@@ -239,6 +318,9 @@ pub struct Lab {
     created: Vec<Node>,
     procs: Vec<Proc>,
     translator: Option<ProcId>,
+    /// The running translator is on the XDP dataplane: the senders' checksum offload
+    /// is off until it stops.
+    xdp: bool,
 }
 
 impl Lab {
@@ -272,6 +354,7 @@ impl Lab {
             created: Vec::new(),
             procs: Vec::new(),
             translator: None,
+            xdp: false,
         };
         // On error `lab` is dropped here, which removes what was created so far.
         lab.build()?;
@@ -290,6 +373,50 @@ impl Lab {
 
     pub fn topology(&self) -> Topology {
         self.topology
+    }
+
+    /// The flags that run xlat64 on the XDP dataplane on the translator box's two
+    /// sides: the veth towards the client (the bridge over the clients' veths in the
+    /// full topology, which has generic XDP only) and the veth towards IPv4.
+    /// Makes the hosts that send into the translator box fill in their checksums: a veth
+    /// passes a packet with a partial checksum (CHECKSUM_PARTIAL, the rest left to a NIC
+    /// that never comes) and an XDP program sees it so, where a frame from a real wire
+    /// always has a complete one. The TUN path gets the kernel's flag with the packet;
+    /// AF_XDP gets only the bytes.
+    fn sender_checksum_offload(&self, on: bool) -> Result<()> {
+        let ports: &[(Node, &str)] = match self.topology {
+            Topology::Full => &[
+                (Node::Cli, "eth0"),
+                (Node::Cli2, "eth0"),
+                (Node::Rtr, "x"),
+                (Node::Srv, "eth0"),
+            ],
+            Topology::Bench => &[(Node::Cli, "eth0"), (Node::Srv, "eth0")],
+            // The 464XLAT lab runs its translators on TUN devices.
+            Topology::Xlat464 => &[],
+        };
+        for &(node, dev) in ports {
+            let v = if on { "on" } else { "off" };
+            self.run(node, &["ethtool", "-K", dev, "tx", v])?.ok()?;
+        }
+        Ok(())
+    }
+
+    /// Callers add `--workers 1` unless they say otherwise: a veth has one queue.
+    pub fn xdp_args(&self) -> [&'static str; 6] {
+        let v6 = match self.topology {
+            Topology::Full => "br0",
+            Topology::Bench => "c1",
+            Topology::Xlat464 => "eth0",
+        };
+        [
+            "--dataplane",
+            "xdp",
+            "--ipv6-iface",
+            v6,
+            "--ipv4-iface",
+            "v4",
+        ]
     }
 
     /// Name of the network namespace of `node`.
@@ -317,6 +444,7 @@ impl Lab {
         match self.topology {
             Topology::Full => self.build_full()?,
             Topology::Bench => self.build_bench()?,
+            Topology::Xlat464 => self.build_464()?,
         }
         self.wait_links_up()
     }
@@ -421,6 +549,108 @@ impl Lab {
         self.ip(Srv, &format!("route add default via {}", addr::RTR4_SRV))?;
         self.ip(Srv, "-6 route add default via 2001:db8:2::1")?;
         Ok(())
+    }
+
+    fn build_464(&mut self) -> Result<()> {
+        use Node::*;
+        use addr464::*;
+        self.veth(Phone, "eth0", Carrier, "c")?;
+        self.veth(Carrier, "p", Plat, "eth0")?;
+        self.veth(Plat, "v4", Srv, "eth0")?;
+
+        // The phone: IPv6 on the wire only. It forwards between the CLAT's TUN and its
+        // uplink and answers Neighbor Solicitations for the CLAT address (proxy NDP).
+        self.ip(Phone, &format!("addr add {PHONE6}/64 dev eth0 nodad"))?;
+        self.ip(Phone, "link set eth0 up")?;
+        self.ip(Phone, &format!("-6 route add default via {CARRIER_PHONE6}"))?;
+        self.sysctl(
+            Phone,
+            &[
+                "net.ipv6.conf.all.forwarding=1",
+                "net.ipv6.conf.eth0.proxy_ndp=1",
+            ],
+        )?;
+
+        // The carrier: an IPv6 router; the tests route PLAT prefixes to `plat`.
+        self.ip(
+            Carrier,
+            &format!("addr add {CARRIER_PHONE6}/64 dev c nodad"),
+        )?;
+        self.ip(Carrier, &format!("addr add {CARRIER_PLAT6}/64 dev p nodad"))?;
+        self.ip(Carrier, "link set c up")?;
+        self.ip(Carrier, "link set p up")?;
+        self.forwarding(Carrier)?;
+
+        // The PLAT box: IPv6 towards the carrier, IPv4 towards the server.
+        self.ip(Plat, &format!("addr add {PLAT6}/64 dev eth0 nodad"))?;
+        self.ip(Plat, "link set eth0 up")?;
+        self.ip(Plat, &format!("-6 route add default via {CARRIER_PLAT6}"))?;
+        self.ip(Plat, &format!("addr add {PLAT4}/25 dev v4"))?;
+        self.ip(Plat, "link set v4 up")?;
+        self.forwarding(Plat)?;
+
+        self.ip(Srv, &format!("addr add {SRV4}/25 dev eth0"))?;
+        self.ip(Srv, "link set eth0 up")?;
+        self.ip(Srv, &format!("route add default via {PLAT4}"))?;
+        Ok(())
+    }
+
+    /// A path in [`Lab::dir`], as a string for argv.
+    pub fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_string_lossy().into_owned()
+    }
+
+    /// 464XLAT: the PLAT (`bin run --mode nat64`, one worker, pool4, its own routes) on
+    /// `prefix`, and the carrier's route of that prefix to it.
+    pub fn start_plat(&mut self, bin: &Path, prefix: &str) -> Result<ProcId> {
+        let bin = bin.to_string_lossy().into_owned();
+        let sock = self.path(&format!("plat-{}.sock", prefix.replace([':', '/'], "-")));
+        let argv = [
+            bin.as_str(),
+            "run",
+            "--mode",
+            "nat64",
+            "--prefix",
+            prefix,
+            "--pool4",
+            addr464::POOL4,
+            "--workers",
+            "1",
+            "--setup-routes",
+            "--control-socket",
+            &sock,
+        ];
+        let id = self.spawn(Node::Plat, "plat", &argv)?;
+        self.wait_for_output(id, "translating (nat64)", Duration::from_secs(10))?;
+        self.ip(
+            Node::Carrier,
+            &format!("-6 route replace {prefix} via {}", addr464::PLAT6),
+        )?;
+        Ok(id)
+    }
+
+    /// 464XLAT: the CLAT on the phone (`bin run --mode clat --uplink eth0`, one worker,
+    /// its own routes) with `extra` arguments.
+    pub fn start_clat(&mut self, bin: &Path, extra: &[&str]) -> Result<ProcId> {
+        let bin = bin.to_string_lossy().into_owned();
+        let sock = self.path("clat.sock");
+        let mut argv = vec![
+            bin.as_str(),
+            "run",
+            "--mode",
+            "clat",
+            "--uplink",
+            "eth0",
+            "--workers",
+            "1",
+            "--setup-routes",
+            "--control-socket",
+            &sock,
+        ];
+        argv.extend_from_slice(extra);
+        let id = self.spawn(Node::Phone, "clat", &argv)?;
+        self.wait_for_output(id, "translating (clat)", Duration::from_secs(10))?;
+        Ok(id)
     }
 
     /// Creates a veth pair with one end in each namespace (never in the host namespace,
@@ -660,7 +890,15 @@ impl Lab {
                 self.spawn(Node::Xlt, "tayga", &["tayga", "-c", &conf, "--nodetach"])?
             }
         };
-        if let Err(e) = self.route_through_tun(id, t.name(), setup) {
+        let ready = if t.is_xdp() {
+            self.xdp = true;
+            self.sender_checksum_offload(false)?;
+            // No TUN and no route: the XDP programs pick the packets; ready once it says so.
+            self.wait_for_output(id, "translating (", Duration::from_secs(10))
+        } else {
+            self.route_through_tun(id, t.name(), setup)
+        };
+        if let Err(e) = ready {
             self.kill(id);
             return Err(e);
         }
@@ -732,6 +970,10 @@ impl Lab {
         let Some(id) = self.translator.take() else {
             return err("no translator is running");
         };
+        if std::mem::take(&mut self.xdp) {
+            // Back to the veths' defaults for whatever runs next (the bench's rows).
+            let _ = self.sender_checksum_offload(true);
+        }
         self.signal(id, "INT")?;
         let code = match self.wait(id, Duration::from_secs(10)) {
             Some(code) => code,

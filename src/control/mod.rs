@@ -1,10 +1,13 @@
 //! Operator interface: CLI, configuration, logging, signals, routes, and the `run`
 //! sequence that ties them to the dataplane.
 
+pub mod clat;
 pub mod cli;
 pub mod config;
 pub mod ctl;
+pub mod deadline;
 pub mod instance;
+pub mod metrics;
 pub mod natlog;
 pub mod routes;
 pub mod signals;
@@ -67,7 +70,13 @@ pub fn main() -> i32 {
         Command::Run(args) => run(&args),
         Command::CheckConfig { file } => check_config(&file),
         Command::Stats(q) => ask(&q, ctl::Query::Stats),
-        Command::Sessions(q) => ask(&q, ctl::Query::Sessions),
+        Command::Sessions(s) => s
+            .query()
+            .map_err(|e| Failure {
+                code: EXIT_USAGE,
+                msg: e,
+            })
+            .and_then(|q| ask(&s.query_args, ctl::Query::Sessions(q))),
         Command::Trace(t) => trace(&t),
     };
     match res {
@@ -167,7 +176,14 @@ fn trace(t: &TraceArgs) -> Result<(), Failure> {
         None => (config::default_control_socket(tun), ctl::Target::Tun(tun)),
     };
     let req = ctl::Request {
-        query: ctl::Query::Sessions,
+        // Only the sessions on the traced address: no page limit gets in the way.
+        query: ctl::Query::Sessions(dataplane::SessionsQuery {
+            filter: dataplane::SessionFilter {
+                pool4: Some(q.v4),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
         json: true,
     };
     let answer = ctl::query(&path, target, req).map_err(runtime)?;
@@ -220,6 +236,11 @@ fn init_logging(cfg: &Config) {
 fn log_config(cfg: &Config) {
     info!("xlat64 {} starting", env!("CARGO_PKG_VERSION"));
     for (key, value, src) in cfg.entries() {
+        let value = if value.is_empty() {
+            "(not set)"
+        } else {
+            &value
+        };
         info!("config {key} = {value} ({})", src.describe());
     }
     for key in cfg.lab_defaults() {
@@ -242,10 +263,19 @@ fn log_config(cfg: &Config) {
 
 /// What the dataplane runs for `cfg`. The translator is built here, before any device
 /// is opened, so that a configuration it refuses fails early.
-fn spec(cfg: &Config, nat_log: Vec<SyncSender<NatEvent>>) -> Result<Spec, Failure> {
+fn spec(
+    cfg: &Config,
+    clat: Option<&clat::Clat>,
+    nat_log: Vec<SyncSender<NatEvent>>,
+) -> Result<Spec, Failure> {
     let xc = cfg.xlat_config()?;
     let mode = match cfg.mode {
         Mode::Siit => dataplane::Mode::Siit(dataplane::Live::new(Translator::new(xc))),
+        // The SIIT engine, following the translator the discovery thread replaces.
+        Mode::Clat => match clat {
+            Some(c) => dataplane::Mode::Siit(Arc::clone(&c.live)),
+            None => return Err(runtime("clat mode without its preparation")),
+        },
         Mode::Nat64 => dataplane::Mode::Nat64 {
             xlat: Nat64Translator::new(xc, cfg.icmp_on_refusal).map_err(|e| Failure {
                 code: EXIT_USAGE,
@@ -268,6 +298,7 @@ fn spec(cfg: &Config, nat_log: Vec<SyncSender<NatEvent>>) -> Result<Spec, Failur
             mtu: cfg.mtu,
             txqueuelen: cfg.txqueuelen,
         },
+        xdp: xdp_spec(cfg),
         pin: cfg.pin,
         mode,
         icmp_errors: dataplane::IcmpErrorLimits {
@@ -275,6 +306,25 @@ fn spec(cfg: &Config, nat_log: Vec<SyncSender<NatEvent>>) -> Result<Spec, Failur
             burst: cfg.icmp_error_burst,
             destination_rate: cfg.icmp_error_destination_rate,
         },
+    })
+}
+
+/// The XDP dataplane's interfaces and the destinations its programs send to the
+/// translator: what `--setup-routes` would route into the TUN, and the translator's
+/// own IPv6 address.
+fn xdp_spec(cfg: &Config) -> Option<dataplane::XdpSpec> {
+    if cfg.dataplane != config::Dataplane::Xdp {
+        return None;
+    }
+    let mut destinations = routes::plan(cfg);
+    let own6 = std::net::IpAddr::V6(cfg.ipv6_addr);
+    if !destinations.iter().any(|n| n.contains(&own6)) {
+        destinations.push(ipnet::IpNet::from(own6));
+    }
+    Some(dataplane::XdpSpec {
+        ipv6_iface: cfg.ipv6_iface.clone(),
+        ipv4_iface: cfg.ipv4_iface.clone(),
+        destinations,
     })
 }
 
@@ -294,17 +344,69 @@ impl From<RunError> for Failure {
 struct Around {
     routes: Option<Routes>,
     control: Option<std::thread::JoinHandle<()>>,
+    /// The CLAT's PLAT prefix discovery.
+    discovery: Option<std::thread::JoinHandle<()>>,
+    metrics: Option<std::thread::JoinHandle<()>>,
+}
+
+/// `metrics-listen`: binds it (a failure stops the start: the operator asked for it)
+/// and serves `/metrics` on its own thread until `stop`.
+fn metrics(
+    cfg: &Config,
+    stop: &Stop,
+    counters: &[Arc<Counters>],
+) -> Result<Option<std::thread::JoinHandle<()>>, RunError> {
+    let Some(addr) = cfg.metrics_listen.0 else {
+        return Ok(None);
+    };
+    let server = metrics::MetricsServer::bind(addr).map_err(RunError::System)?;
+    let exporter = metrics::Exporter {
+        counters: counters.to_vec(),
+        pool4: match cfg.mode {
+            Mode::Nat64 => cfg.pool4_addrs(),
+            Mode::Siit | Mode::Clat => Vec::new(),
+        },
+        mode: cfg.mode.to_string(),
+    };
+    info!("metrics on http://{}/metrics", server.addr());
+    let registry = metrics::registry(exporter);
+    let stop = stop.clone();
+    std::thread::Builder::new()
+        .name("xlat64-metrics".into())
+        .spawn(move || server.serve(&registry, &stop))
+        .map(Some)
+        .map_err(|e| RunError::System(format!("cannot start the metrics thread: {e}")))
 }
 
 /// Once the queues are open: routes (`--setup-routes`) and the control socket's thread.
-fn started(cfg: &Config, stop: &Stop, s: Started<'_>) -> Result<Around, RunError> {
-    routes::warn_if_forwarding_disabled();
-    let routes = if cfg.setup_routes {
-        let plan = routes::plan(cfg);
-        Some(Routes::install(s.device, &plan).map_err(RunError::System)?)
-    } else {
-        None
+fn started(
+    cfg: &Config,
+    clat: Option<&clat::Clat>,
+    stop: &Stop,
+    s: Started<'_>,
+) -> Result<Around, RunError> {
+    // First: a port in use stops the start before any route is installed.
+    let metrics = metrics(cfg, stop, s.counters)?;
+    routes::warn_if_forwarding_disabled(cfg.mode);
+    let routes = match (cfg.setup_routes, clat) {
+        (false, _) => None,
+        (true, _) if cfg.dataplane == config::Dataplane::Xdp => {
+            warn!(
+                "--setup-routes does nothing with --dataplane xdp: the XDP programs pick what \
+                 to translate, no route is needed"
+            );
+            None
+        }
+        (true, None) => {
+            let plan = routes::plan(cfg);
+            Some(Routes::install(s.device, &plan).map_err(RunError::System)?)
+        }
+        (true, Some(c)) => {
+            let plan = routes::clat_plan(cfg, &c.mapping);
+            Some(Routes::install_clat(s.device, &plan).map_err(RunError::System)?)
+        }
     };
+    let discovery = clat.and_then(|c| c.spawn_discovery(stop));
     let workers = s.counters.len();
     info!(
         "translating ({}) on '{}' with {workers} worker{}; stop with Ctrl-C or SIGTERM",
@@ -324,13 +426,21 @@ fn started(cfg: &Config, stop: &Stop, s: Started<'_>) -> Result<Around, RunError
             .map_err(|e| warn!("cannot start the control thread: {e}"))
             .ok()
     });
-    Ok(Around { routes, control })
+    Ok(Around {
+        routes,
+        control,
+        discovery,
+        metrics,
+    })
 }
 
 /// After the workers stopped (the stop flag is up), before the device closes: the
 /// control thread removes its socket, then the routes go.
 fn stopping(around: Around) {
-    if let Some(h) = around.control {
+    for h in [around.control, around.discovery, around.metrics]
+        .into_iter()
+        .flatten()
+    {
         let _ = h.join();
     }
     if let Some(r) = around.routes {
@@ -342,6 +452,15 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     let cfg = load(args)?;
     init_logging(&cfg);
     log_config(&cfg);
+    let clat = match cfg.mode {
+        Mode::Clat => Some(clat::prepare(&cfg).map_err(|e| match e {
+            clat::PrepareError::Config(e) => Failure::from(e),
+            clat::PrepareError::System(m) => runtime(m),
+        })?),
+        _ => None,
+    };
+    // The CLAT's MTU may come from its uplink.
+    let cfg = clat.as_ref().map_or(cfg, |c| c.cfg.clone());
     // Before anything is opened, bound or routed; held until the routes are gone.
     let _claim = instance::Claim::take(&cfg.tun, &cfg.control_socket).map_err(runtime)?;
     let (logger, queues) =
@@ -352,7 +471,7 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
             Some((l, q)) => (Some(l), q),
             None => (None, Vec::new()),
         };
-    let spec = spec(&cfg, queues)?;
+    let spec = spec(&cfg, clat.as_ref(), queues)?;
     let stop = Stop::new();
     signals::install(&stop).map_err(|e| runtime(format!("cannot install signal handlers: {e}")))?;
     if let Some(l) = &logger
@@ -361,7 +480,12 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         signals::on_sighup(l.reopen_flag())
             .map_err(|e| runtime(format!("cannot install the SIGHUP handler: {e}")))?;
     }
-    let finished = dataplane::run(spec, &stop, |s| started(&cfg, &stop, s), stopping)?;
+    let finished = dataplane::run(
+        spec,
+        &stop,
+        |s| started(&cfg, clat.as_ref(), &stop, s),
+        stopping,
+    )?;
     if let Some(l) = logger {
         l.finish();
     }

@@ -22,6 +22,7 @@ pub mod stop;
 pub mod sys;
 pub mod tun;
 pub mod worker;
+pub mod xdp;
 
 pub use counters::{Counters, Snapshot};
 pub use device::{Device, SendError};
@@ -29,7 +30,8 @@ pub use engine::{Engine, SiitEngine};
 pub use io::Io;
 pub use live::{Follower, Live};
 pub use nat64::{
-    MAX_SESSION_ROWS, Nat64Engine, SessionsLink, SessionsReply, SessionsRequest, collect_sessions,
+    MAX_SESSION_ROWS, Nat64Engine, SessionFilter, SessionsLink, SessionsQuery, SessionsReply,
+    SessionsRequest, collect_sessions,
 };
 pub use ratelimit::{IcmpErrorLimiter, IcmpErrorLimits};
 pub use start::{Finished, Fragments, Mode, RunError, Spec, Started, TunSpec, run};
@@ -37,6 +39,7 @@ pub use stop::Stop;
 pub use sys::{SysError, TunFlags};
 pub use tun::Tun;
 pub use worker::{Worker, WorkerError};
+pub use xdp::setup::XdpSpec;
 
 #[cfg(test)]
 mod netns_tests;

@@ -15,6 +15,7 @@ use std::sync::mpsc::{Receiver, SyncSender, channel};
 use tracing::{debug, info, warn};
 
 use super::counters::Counters;
+use super::device::Device;
 use super::engine::{Engine, SiitEngine};
 use super::handoff;
 use super::live::Live;
@@ -24,6 +25,8 @@ use super::stop::Stop;
 use super::sys::{self, OffloadFlags, TunFlags};
 use super::tun::Tun;
 use super::worker::{Worker, WorkerError};
+use super::xdp;
+use super::xdp::setup::XdpSpec;
 use crate::nat64::{
     Deterministic, NatEvent, PortAllocation, Proto, Shard, ShardConfig, Sharding, StaticBib,
 };
@@ -73,7 +76,10 @@ pub struct Fragments {
 }
 
 pub struct Spec {
+    /// The TUN device; with `xdp`, only its queue count (workers) and MTU are used.
     pub tun: TunSpec,
+    /// The AF_XDP dataplane instead of the TUN device.
+    pub xdp: Option<XdpSpec>,
     /// Pin worker i to usable CPU i (modulo their number).
     pub pin: bool,
     pub mode: Mode,
@@ -134,7 +140,31 @@ pub fn run<S>(
             shards, static_bib, ..
         } => Some(nat64_shards(shards, spec.tun.queues, static_bib)?),
     };
-    let workers = open_queues(&spec.tun)?
+    match &spec.xdp {
+        None => {
+            let queues = open_queues(&spec.tun)?;
+            run_on(spec, nat64, queues, stop, started, stopping)
+        }
+        Some(x) => {
+            let (attached, ports) = xdp::setup::open(x, spec.tun.queues)?;
+            let done = run_on(spec, nat64, ports, stop, started, stopping);
+            // The programs stay attached until every worker has stopped.
+            drop(attached);
+            done
+        }
+    }
+}
+
+/// [`run`] once the devices are open.
+fn run_on<D: Device, S>(
+    spec: Spec,
+    nat64: Option<(Vec<Shard>, Arc<Sharding>)>,
+    devices: Vec<D>,
+    stop: &Stop,
+    started: impl FnOnce(Started<'_>) -> Result<S, RunError>,
+    stopping: impl FnOnce(S),
+) -> Result<Finished, RunError> {
+    let workers = devices
         .into_iter()
         .map(|q| {
             let mut w = Worker::new(q, stop)?;
@@ -192,8 +222,8 @@ pub fn run<S>(
 }
 
 /// One sessions channel per worker for the control thread, when the mode has sessions.
-fn session_links(
-    workers: &[Worker<Tun>],
+fn session_links<D: Device>(
+    workers: &[Worker<D>],
     stateful: bool,
 ) -> (Option<Vec<SessionsLink>>, Vec<Receiver<SessionsRequest>>) {
     if !stateful {
@@ -215,9 +245,9 @@ fn session_links(
 
 /// Each NAT64 worker's engine: its shard, its reassembly buffers, the rings to its
 /// peers, its session requests.
-fn nat64_engines<'a>(
+fn nat64_engines<'a, D: Device>(
     xlat: &'a Nat64Translator,
-    workers: &[Worker<Tun>],
+    workers: &[Worker<D>],
     shards: Vec<Shard>,
     sharding: Arc<Sharding>,
     requests: Vec<Receiver<SessionsRequest>>,
@@ -426,11 +456,11 @@ fn log_offloads(on: OffloadFlags) {
 /// Runs each worker on its own thread (pinned to a CPU if asked) until `stop`; a worker
 /// that fails stops the others. Returns the workers (their devices still open, so routes
 /// can be removed first) and each one's result.
-fn run_workers<E: Engine + Send>(
-    workers: Vec<(Worker<Tun>, E)>,
+fn run_workers<D: Device, E: Engine + Send>(
+    workers: Vec<(Worker<D>, E)>,
     stop: &Stop,
     pin: bool,
-) -> (Vec<Worker<Tun>>, Vec<Result<(), WorkerError>>) {
+) -> (Vec<Worker<D>>, Vec<Result<(), WorkerError>>) {
     let cpus = sys::usable_cpus();
     std::thread::scope(|scope| {
         let handles: Vec<_> = workers

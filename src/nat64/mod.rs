@@ -195,7 +195,7 @@ mod tests_alloc;
 pub use blocks::{BlockConfig, Deterministic, PortAllocation};
 pub use config::{Filtering, Pool4, PortRange, Proto, ShardConfig, ShardConfigError, Timeouts};
 pub use events::{EventConfig, NatEvent, NatEventKind};
-pub use shard::{Expired, LOOKS_PER_SESSION, Shard};
+pub use shard::{Expired, LOOKS_PER_SESSION, Shard, Usage};
 pub use sharding::Sharding;
 pub use tcp::TcpState;
 pub use tuple::{Endpoint4, Endpoint6, Tuple4, Tuple6};

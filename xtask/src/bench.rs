@@ -51,10 +51,10 @@ use serde_json::Value;
 use std::time::Duration;
 
 pub struct Options {
-    seconds: u32,
+    pub(crate) seconds: u32,
     /// Rounds of all rows, interleaved; the table shows each figure's median. Shared,
     /// noisy machines make single runs swing by ±30%.
-    rounds: u32,
+    pub(crate) rounds: u32,
     streams: u32,
     workers: Option<u32>,
     /// Sender threads of udpgen; by default half the CPUs (at least one), leaving the
@@ -216,6 +216,14 @@ pub fn run(o: Options) -> Result<(), String> {
         return Err("the end-to-end bench creates network namespaces: run it as root".into());
     }
     let bin = crate::build_release()?;
+    let wanted = |name: &str| o.only.is_empty() || o.only.iter().any(|w| name.contains(w.as_str()));
+    let clat_rows: Vec<&str> = crate::bench_clat::ROWS
+        .into_iter()
+        .filter(|r| wanted(r))
+        .collect();
+    if !o.only.is_empty() && o.only.iter().all(|w| w.contains("464")) {
+        return crate::bench_clat::run(&o, &bin, &clat_rows);
+    }
     let mut lab = Lab::new_bench().map_err(|e| e.to_string())?;
     for k in 0..UDP_CLIENTS {
         let port = (IPERF_PORT + k as u16).to_string();
@@ -271,7 +279,36 @@ pub fn run(o: Options) -> Result<(), String> {
         // figure cannot fit (64 512 ports), the others compare with the row above.
         let log = nat_log_path(&lab);
         let log = log.as_str();
+        let xdp = [
+            "--dataplane",
+            "xdp",
+            "--ipv6-iface",
+            "c1",
+            "--ipv4-iface",
+            "v4",
+        ];
+        let with_xdp = |args: &[&str]| -> Vec<String> {
+            xdp.iter().chain(args).map(|a| a.to_string()).collect()
+        };
+        let nat64_xdp = {
+            let Setup::Nat64(Translator::Xlat64 { bin, args }) = nat64("1") else {
+                unreachable!("nat64() builds a NAT64 xlat64 row")
+            };
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            Setup::Nat64(Translator::Xlat64 {
+                bin,
+                args: with_xdp(&args),
+            })
+        };
         rows.extend([
+            (
+                format!("{label} xdp 1q"),
+                Setup::Translator(Translator::Xlat64 {
+                    bin: bin.clone(),
+                    args: with_xdp(&["--workers", "1"]),
+                }),
+            ),
+            (format!("{label} xdp nat64 1q"), nat64_xdp),
             (
                 format!("{label} 1q nooff"),
                 xlat(&["--workers", "1", "--offload", "false"]),
@@ -334,7 +371,10 @@ pub fn run(o: Options) -> Result<(), String> {
         &format!("median of {} round(s)", o.rounds),
         &medians(&rounds),
     );
-    Ok(())
+    if clat_rows.is_empty() {
+        return Ok(());
+    }
+    crate::bench_clat::run(&o, &bin, &clat_rows)
 }
 
 /// Where the NAT logging rows write their records (in the lab's directory, removed
@@ -537,7 +577,9 @@ fn prepare(lab: &mut Lab, setup: &Setup) -> Result<(), String> {
     };
     lab.start_translator(t)
         .map_err(|e| start_failure(&e.to_string()))?;
-    if let Setup::Nat64(_) = setup {
+    if let Setup::Nat64(t) = setup
+        && !t.is_xdp()
+    {
         // The server answers pool4 through its default route (xlt); xlt sends it on.
         let route = format!("route replace {POOL4} dev {}", lab::TUN);
         if let Err(e) = lab.ip(Node::Xlt, &route) {
@@ -893,18 +935,18 @@ fn iperf_result(out: lab::Output) -> Result<String, String> {
 }
 
 /// `end.sum_received` of an iperf3 `--json` report: the totals the receiver counted.
-fn sum_received(json: &str) -> Option<Value> {
+pub(crate) fn sum_received(json: &str) -> Option<Value> {
     let mut report: Value = serde_json::from_str(json).ok()?;
     Some(report["end"]["sum_received"].take())
 }
 
 /// TCP: bits per second as counted by the receiver.
-fn tcp_receiver_bps(json: &str) -> Option<f64> {
+pub(crate) fn tcp_receiver_bps(json: &str) -> Option<f64> {
     sum_received(json)?["bits_per_second"].as_f64()
 }
 
 /// UDP: datagrams the receiver got (sent − lost) per second.
-fn udp_received_pps(json: &str) -> Option<f64> {
+pub(crate) fn udp_received_pps(json: &str) -> Option<f64> {
     let sum = sum_received(json)?;
     let packets = sum["packets"].as_f64()?;
     let lost = sum["lost_packets"].as_f64()?;
@@ -913,12 +955,12 @@ fn udp_received_pps(json: &str) -> Option<f64> {
 }
 
 /// The `error` an iperf3 `--json` report carries when the run failed.
-fn iperf_error(json: &str) -> Option<String> {
+pub(crate) fn iperf_error(json: &str) -> Option<String> {
     let report: Value = serde_json::from_str(json).ok()?;
     report.get("error")?.as_str().map(str::to_string)
 }
 
-fn first_line(s: &str) -> String {
+pub(crate) fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_string()
 }
 

@@ -31,6 +31,9 @@ pub enum Mode {
     Siit,
     /// Stateful (RFC 6146): IPv6 clients share the pool4 addresses.
     Nat64,
+    /// The customer side of 464XLAT (RFC 6877): SIIT with the host's IPv4 address mapped
+    /// 1:1 to the CLAT's IPv6 address and every other IPv4 address into the PLAT prefix.
+    Clat,
 }
 
 impl fmt::Display for Mode {
@@ -38,6 +41,25 @@ impl fmt::Display for Mode {
         f.write_str(match self {
             Mode::Siit => "siit",
             Mode::Nat64 => "nat64",
+            Mode::Clat => "clat",
+        })
+    }
+}
+
+/// Where packets come from and go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dataplane {
+    /// A TUN device the kernel routes into: every packet crosses the kernel's stack.
+    Tun,
+    /// AF_XDP sockets on two Ethernet interfaces: translated packets skip the stack.
+    Xdp,
+}
+
+impl fmt::Display for Dataplane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dataplane::Tun => "tun",
+            Dataplane::Xdp => "xdp",
         })
     }
 }
@@ -83,15 +105,46 @@ impl fmt::Display for LogLevel {
     }
 }
 
+/// `metrics-listen`: where `/metrics` is served, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MetricsListen(pub Option<std::net::SocketAddr>);
+
+impl fmt::Display for MetricsListen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(a) => write!(f, "{a}"),
+            None => f.write_str("off"),
+        }
+    }
+}
+
+pub fn parse_metrics_listen(key: &str, raw: &str) -> Result<MetricsListen, ConfigError> {
+    if raw == "off" {
+        return Ok(MetricsListen(None));
+    }
+    raw.parse()
+        .map(|a| MetricsListen(Some(a)))
+        .map_err(|_| invalid(key, raw, expect::METRICS_LISTEN))
+}
+
 // ---------------------------------------------------------------------------------------
 // Parsers, shared by flags, file and defaults.
 
 pub(super) mod expect {
+    pub const METRICS_LISTEN: &str = "ADDR:PORT ([ADDR]:PORT for IPv6) or off, e.g. 127.0.0.1:9464";
     pub const CONTROL_SOCKET: &str =
         "a Unix socket path of 1 to 107 bytes, e.g. /run/xlat64/xlat64.sock";
     pub const TUN: &str =
         "an interface name of 1 to 15 bytes without '/', ':' or whitespace, e.g. xlat64";
-    pub const MODE: &str = "siit or nat64";
+    pub const RESOLV_CONF: &str = "a file path, e.g. /etc/resolv.conf";
+    pub const IFACE: &str =
+        "an interface name of 1 to 15 bytes without '/', ':' or whitespace, e.g. eth0";
+    pub const CLAT_IPV4: &str =
+        "IPV4/LEN, the host's address (e.g. 192.0.0.1/32) or a LAN prefix (e.g. 192.168.1.0/24)";
+    pub const CLAT_PREFIX: &str =
+        "IPV6/LEN with LEN 96 to 128 and no bits set after LEN, e.g. 2001:db8:aa:1::/120";
+    pub const MODE: &str = "siit, nat64 or clat";
+    pub const DATAPLANE: &str = "tun or xdp";
     pub const POOL4: &str = "IPV4/LEN, e.g. 198.51.100.0/28";
     pub const PORTS: &str = "FIRST-LAST with 1 <= FIRST <= LAST <= 65535, e.g. 1024-65535";
     pub const MAX_SESSIONS: &str = "an integer from 1 to 100000000 (sessions)";
@@ -189,6 +242,49 @@ pub fn parse_tun(key: &str, raw: &str) -> Result<String, ConfigError> {
     Ok(raw.to_string())
 }
 
+pub fn parse_resolv_conf(key: &str, raw: &str) -> Result<PathBuf, ConfigError> {
+    if raw.is_empty() || raw.contains('\0') {
+        return Err(invalid(key, raw, expect::RESOLV_CONF));
+    }
+    Ok(PathBuf::from(raw))
+}
+
+/// An interface name; empty means "not set" (what `check-config` prints for it).
+pub fn parse_iface(key: &str, raw: &str) -> Result<String, ConfigError> {
+    if raw.is_empty() {
+        return Ok(String::new());
+    }
+    crate::dataplane::sys::validate_ifname(raw).map_err(|_| invalid(key, raw, expect::IFACE))?;
+    Ok(raw.to_string())
+}
+
+/// The IPv4 side of the CLAT's mapping: addresses it emits, so none it never would.
+pub fn parse_clat_ipv4(key: &str, raw: &str) -> Result<Ipv4Net, ConfigError> {
+    let net = parse_ipv4_net(key, raw, expect::CLAT_IPV4)?;
+    check_v4_unicast(key, raw, net, expect::CLAT_IPV4)
+}
+
+/// The IPv6 side of a CPE's 1:1 mapping: at most 32 host bits (an IPv4 prefix's).
+pub fn parse_clat_prefix(key: &str, raw: &str) -> Result<Ipv6Net, ConfigError> {
+    let bad = || invalid(key, raw, expect::CLAT_PREFIX);
+    let net = Ipv6Net::from_str(raw).map_err(|_| bad())?;
+    if net.prefix_len() < 96
+        || net.addr() != net.network()
+        || validity::ipv6_is_never_translated(net.network())
+    {
+        return Err(bad());
+    }
+    Ok(net)
+}
+
+pub fn parse_dataplane(key: &str, raw: &str) -> Result<Dataplane, ConfigError> {
+    match raw {
+        "tun" => Ok(Dataplane::Tun),
+        "xdp" => Ok(Dataplane::Xdp),
+        _ => Err(invalid(key, raw, expect::DATAPLANE)),
+    }
+}
+
 /// Where `xlat64 run` listens for `xlat64 stats` / `xlat64 sessions` by default.
 pub fn default_control_socket(tun: &str) -> PathBuf {
     PathBuf::from(format!("/run/xlat64/{tun}.sock"))
@@ -206,9 +302,7 @@ pub fn parse_mode(key: &str, raw: &str) -> Result<Mode, ConfigError> {
     match raw {
         "siit" => Ok(Mode::Siit),
         "nat64" => Ok(Mode::Nat64),
-        "clat" => Err(ConfigError(format!(
-            "mode '{raw}' is not implemented yet; use --mode siit or --mode nat64"
-        ))),
+        "clat" => Ok(Mode::Clat),
         _ => Err(invalid(key, raw, expect::MODE)),
     }
 }
@@ -484,7 +578,24 @@ pub mod syntax {
     use super::*;
 
     pub const TUN: Syntax<String> = Syntax::text(parse_tun, expect::TUN, "NAME");
+    pub const RESOLV_CONF: Syntax<PathBuf> = Syntax {
+        parse: parse_resolv_conf,
+        show: |p: &PathBuf| p.display().to_string(),
+        form: Form {
+            toml: Toml::String,
+            expected: expect::RESOLV_CONF,
+            value_name: "PATH",
+            switch: false,
+        },
+    };
+    pub const IFACE: Syntax<String> = Syntax::text(parse_iface, expect::IFACE, "IFACE");
+    pub const CLAT_IPV4: Syntax<Ipv4Net> =
+        Syntax::text(parse_clat_ipv4, expect::CLAT_IPV4, "IPV4/LEN");
+    pub const CLAT_PREFIX: Syntax<Ipv6Net> =
+        Syntax::text(parse_clat_prefix, expect::CLAT_PREFIX, "IPV6/LEN");
     pub const MODE: Syntax<Mode> = Syntax::text(parse_mode, expect::MODE, "MODE");
+    pub const DATAPLANE: Syntax<Dataplane> =
+        Syntax::text(parse_dataplane, expect::DATAPLANE, "KIND");
     pub const PREFIX: Syntax<Ipv6Net> = Syntax::text(parse_prefix, expect::PREFIX, "IPV6/LEN");
     pub const EAM: Syntax<Eam> = Syntax::text(parse_eam, expect::EAM, "IPV6/LEN=IPV4/LEN");
     pub const IPV4_ADDR: Syntax<Ipv4Addr> = Syntax::text(parse_ipv4_addr, expect::IPV4_ADDR, "A");
@@ -510,6 +621,8 @@ pub mod syntax {
             switch: false,
         },
     };
+    pub const METRICS_LISTEN: Syntax<MetricsListen> =
+        Syntax::text(parse_metrics_listen, expect::METRICS_LISTEN, "ADDR:PORT");
     pub const POOL4: Syntax<Ipv4Net> = Syntax::text(parse_pool4, expect::POOL4, "IPV4/LEN");
     pub const PORTS: Syntax<PortRange> = Syntax {
         parse: parse_ports,
@@ -680,11 +793,12 @@ mod tests {
     }
 
     #[test]
-    fn clat_is_recognised_but_not_implemented() {
-        let e = parse_mode("mode", "clat").unwrap_err().0;
+    fn modes_parse_and_a_typo_names_the_three() {
+        assert_eq!(parse_mode("mode", "clat").unwrap(), Mode::Clat);
+        let e = parse_mode("mode", "clatd").unwrap_err().0;
         assert_eq!(
             e,
-            "mode 'clat' is not implemented yet; use --mode siit or --mode nat64"
+            "invalid value for 'mode': \"clatd\": expected siit, nat64 or clat"
         );
     }
 }
