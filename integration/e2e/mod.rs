@@ -10,6 +10,7 @@ mod icmp_ext;
 mod icmp_ratelimit;
 mod instance;
 mod malformed;
+mod metrics;
 mod nat64;
 mod nat64_apps;
 mod nat64_fairness;

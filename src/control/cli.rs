@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
 use super::config::{self, ConfigError, Partial};
+use super::ctl::{Query, Request};
+use crate::dataplane::{MAX_SESSION_ROWS, SessionsQuery};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,8 +35,9 @@ pub enum Command {
     /// reason included. Needs root (the control socket is root's).
     Stats(QueryArgs),
     /// Print the NAT64 sessions of a running translator (BIB entries with their
-    /// sessions). Needs root (the control socket is root's).
-    Sessions(QueryArgs),
+    /// sessions), at most 100000 rows a call: page with --offset/--limit, filter with
+    /// --subscriber/--pool4. Needs root (the control socket is root's).
+    Sessions(SessionsArgs),
     /// Which subscriber held a pool4 address and port, and when: from a JSON-lines NAT
     /// log (--log), from the deterministic formula of a configuration (--config with
     /// port-allocation = "deterministic"), or else from the running translator's live
@@ -87,6 +90,43 @@ pub struct QueryArgs {
     /// [default: xlat64].
     #[arg(long, value_name = "NAME")]
     pub tun: Option<String>,
+}
+
+/// `sessions`: which page of which sessions.
+#[derive(Debug, Default, Args)]
+pub struct SessionsArgs {
+    #[command(flatten)]
+    pub query_args: QueryArgs,
+    /// Skip this many matching rows (the next page starts where the last one's
+    /// `offset` + rows ended).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub offset: usize,
+    /// At most this many rows, 1 to 100000.
+    #[arg(long, value_name = "N", default_value_t = MAX_SESSION_ROWS)]
+    pub limit: usize,
+    /// Only the sessions of this subscriber: an IPv6 prefix (2001:db8:1::/64) or address.
+    #[arg(long, value_name = "PREFIX")]
+    pub subscriber: Option<String>,
+    /// Only the sessions on this pool4 address.
+    #[arg(long, value_name = "IPV4")]
+    pub pool4: Option<String>,
+}
+
+impl SessionsArgs {
+    /// The query the flags describe, checked as the translator would check it.
+    pub fn query(&self) -> Result<SessionsQuery, String> {
+        let mut line = format!("sessions --offset {} --limit {}", self.offset, self.limit);
+        if let Some(s) = &self.subscriber {
+            line.push_str(&format!(" --subscriber {s}"));
+        }
+        if let Some(a) = &self.pool4 {
+            line.push_str(&format!(" --pool4 {a}"));
+        }
+        match Request::parse(&line)?.query {
+            Query::Sessions(q) => Ok(q),
+            Query::Stats => Err(format!("not a sessions request: {line}")),
+        }
+    }
 }
 
 /// `run` options: `--config FILE` and one flag per configuration key (see
@@ -298,7 +338,8 @@ mod tests {
         let c =
             Cli::try_parse_from(["xlat64", "sessions", "--control-socket", "/tmp/x.sock"]).unwrap();
         match c.command {
-            Command::Sessions(q) => {
+            Command::Sessions(s) => {
+                let q = s.query_args;
                 assert!(!q.json);
                 assert_eq!(q.control_socket, Some(PathBuf::from("/tmp/x.sock")));
             }

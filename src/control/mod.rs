@@ -5,7 +5,9 @@ pub mod clat;
 pub mod cli;
 pub mod config;
 pub mod ctl;
+pub mod deadline;
 pub mod instance;
+pub mod metrics;
 pub mod natlog;
 pub mod routes;
 pub mod signals;
@@ -68,7 +70,13 @@ pub fn main() -> i32 {
         Command::Run(args) => run(&args),
         Command::CheckConfig { file } => check_config(&file),
         Command::Stats(q) => ask(&q, ctl::Query::Stats),
-        Command::Sessions(q) => ask(&q, ctl::Query::Sessions),
+        Command::Sessions(s) => s
+            .query()
+            .map_err(|e| Failure {
+                code: EXIT_USAGE,
+                msg: e,
+            })
+            .and_then(|q| ask(&s.query_args, ctl::Query::Sessions(q))),
         Command::Trace(t) => trace(&t),
     };
     match res {
@@ -168,7 +176,14 @@ fn trace(t: &TraceArgs) -> Result<(), Failure> {
         None => (config::default_control_socket(tun), ctl::Target::Tun(tun)),
     };
     let req = ctl::Request {
-        query: ctl::Query::Sessions,
+        // Only the sessions on the traced address: no page limit gets in the way.
+        query: ctl::Query::Sessions(dataplane::SessionsQuery {
+            filter: dataplane::SessionFilter {
+                pool4: Some(q.v4),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
         json: true,
     };
     let answer = ctl::query(&path, target, req).map_err(runtime)?;
@@ -331,6 +346,36 @@ struct Around {
     control: Option<std::thread::JoinHandle<()>>,
     /// The CLAT's PLAT prefix discovery.
     discovery: Option<std::thread::JoinHandle<()>>,
+    metrics: Option<std::thread::JoinHandle<()>>,
+}
+
+/// `metrics-listen`: binds it (a failure stops the start: the operator asked for it)
+/// and serves `/metrics` on its own thread until `stop`.
+fn metrics(
+    cfg: &Config,
+    stop: &Stop,
+    counters: &[Arc<Counters>],
+) -> Result<Option<std::thread::JoinHandle<()>>, RunError> {
+    let Some(addr) = cfg.metrics_listen.0 else {
+        return Ok(None);
+    };
+    let server = metrics::MetricsServer::bind(addr).map_err(RunError::System)?;
+    let exporter = metrics::Exporter {
+        counters: counters.to_vec(),
+        pool4: match cfg.mode {
+            Mode::Nat64 => cfg.pool4_addrs(),
+            Mode::Siit | Mode::Clat => Vec::new(),
+        },
+        mode: cfg.mode.to_string(),
+    };
+    info!("metrics on http://{}/metrics", server.addr());
+    let registry = metrics::registry(exporter);
+    let stop = stop.clone();
+    std::thread::Builder::new()
+        .name("xlat64-metrics".into())
+        .spawn(move || server.serve(&registry, &stop))
+        .map(Some)
+        .map_err(|e| RunError::System(format!("cannot start the metrics thread: {e}")))
 }
 
 /// Once the queues are open: routes (`--setup-routes`) and the control socket's thread.
@@ -340,6 +385,8 @@ fn started(
     stop: &Stop,
     s: Started<'_>,
 ) -> Result<Around, RunError> {
+    // First: a port in use stops the start before any route is installed.
+    let metrics = metrics(cfg, stop, s.counters)?;
     routes::warn_if_forwarding_disabled(cfg.mode);
     let routes = match (cfg.setup_routes, clat) {
         (false, _) => None,
@@ -383,13 +430,17 @@ fn started(
         routes,
         control,
         discovery,
+        metrics,
     })
 }
 
 /// After the workers stopped (the stop flag is up), before the device closes: the
 /// control thread removes its socket, then the routes go.
 fn stopping(around: Around) {
-    for h in [around.control, around.discovery].into_iter().flatten() {
+    for h in [around.control, around.discovery, around.metrics]
+        .into_iter()
+        .flatten()
+    {
         let _ = h.join();
     }
     if let Some(r) = around.routes {

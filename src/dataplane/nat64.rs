@@ -5,10 +5,12 @@
 //! `tick`, that is after every batch of reads and whenever a sender wakes it. The tick
 //! also runs the core's timers and answers the control thread's session requests.
 
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 use std::time::Duration;
 
+use ipnet::Ipv6Net;
 use mio::Waker;
 
 use super::counters::Counters;
@@ -16,7 +18,7 @@ use super::device::Device;
 use super::engine::Engine;
 use super::handoff::{Handoff, Outbox, Refused};
 use super::io::{Io, send_errors, send_frames};
-use crate::nat64::{LOOKS_PER_SESSION, NatEvent, SessionInfo, Shard, Sharding};
+use crate::nat64::{LOOKS_PER_SESSION, NatEvent, Refusal, SessionInfo, Shard, Sharding};
 use crate::wire::vnet::{Offload, gso};
 use crate::xlat::reassembly::{self, Outcome};
 use crate::xlat::{DropReason, Generated, Nat64Core, Nat64Translator, Verdict};
@@ -43,17 +45,63 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// Rows one `xlat64 sessions` answer carries at most: bounds the copy the worker makes.
 pub const MAX_SESSION_ROWS: usize = 100_000;
 
-/// The worker's answer to a sessions request: at most [`MAX_SESSION_ROWS`] rows, and
-/// how many sessions there were in all.
+/// Which sessions a caller wants: those of one subscriber (an IPv6 prefix, or one
+/// address as a /128) and/or on one pool4 address. Applied by the worker while it copies,
+/// so that the row limit counts matching rows only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    pub subscriber: Option<Ipv6Net>,
+    pub pool4: Option<Ipv4Addr>,
+}
+
+impl SessionFilter {
+    pub fn matches(&self, i: &SessionInfo) -> bool {
+        self.subscriber.is_none_or(|p| p.contains(&i.v6)) && self.pool4.is_none_or(|a| a == i.v4)
+    }
+}
+
+/// One page of the session table: the matching rows from `offset` on, at most `limit`
+/// (itself at most [`MAX_SESSION_ROWS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionsQuery {
+    pub filter: SessionFilter,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl Default for SessionsQuery {
+    fn default() -> Self {
+        SessionsQuery {
+            filter: SessionFilter::default(),
+            offset: 0,
+            limit: MAX_SESSION_ROWS,
+        }
+    }
+}
+
+/// The answer to a sessions query: the page's rows, how many sessions matched the
+/// filter, and how many there were in all.
 #[derive(Debug, Default)]
 pub struct SessionsReply {
     pub rows: Vec<SessionInfo>,
+    pub matched: usize,
     pub total: usize,
 }
 
-/// A sessions request: where the worker sends its reply. The shard belongs to the
-/// worker thread, so the control thread asks through a channel instead of reading it.
-pub type SessionsRequest = SyncSender<SessionsReply>;
+impl SessionsReply {
+    /// Whether matching rows exist past this page.
+    pub fn truncated(&self, offset: usize) -> bool {
+        offset.saturating_add(self.rows.len()) < self.matched
+    }
+}
+
+/// A sessions request to one worker: the page wanted, and where the worker sends its
+/// reply. The shard belongs to the worker thread, so the control thread asks through a
+/// channel instead of reading it.
+pub struct SessionsRequest {
+    pub query: SessionsQuery,
+    pub reply: SyncSender<SessionsReply>,
+}
 
 /// How long the control thread waits for a worker to copy its sessions.
 pub const SESSIONS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -65,30 +113,58 @@ pub struct SessionsLink {
     pub waker: Arc<Waker>,
 }
 
-/// Asks every worker for its sessions at once, then merges the answers (at most
-/// [`MAX_SESSION_ROWS`] rows in all; `total` counts every session). The workers never
-/// wait on this: each copies its table on its next loop turn.
-pub fn collect_sessions(links: &[SessionsLink]) -> Result<SessionsReply, String> {
-    let mut waiting = Vec::with_capacity(links.len());
+/// Asks the workers for one page of their sessions, worker after worker: the page is
+/// cut from the workers' tables laid end to end, so each worker is told how many
+/// matching rows the ones before it already covered. `total` and `matched` count every
+/// worker's sessions. The workers never wait on this: each copies on its next loop turn.
+/// Pages are not a snapshot: sessions come and go between two calls.
+pub fn collect_sessions(
+    links: &[SessionsLink],
+    query: SessionsQuery,
+) -> Result<SessionsReply, String> {
+    let limit = query.limit.min(MAX_SESSION_ROWS);
+    let mut all = SessionsReply::default();
     for link in links {
         let (tx, rx) = sync_channel(1);
+        let part = SessionsQuery {
+            filter: query.filter,
+            offset: query.offset.saturating_sub(all.matched),
+            limit: limit - all.rows.len(),
+        };
         link.requests
-            .send(tx)
+            .send(SessionsRequest {
+                query: part,
+                reply: tx,
+            })
             .map_err(|_| "a NAT64 worker has stopped".to_string())?;
         // A failed wake only delays the answer to the worker's next 1 s tick.
         let _ = link.waker.wake();
-        waiting.push(rx);
-    }
-    let mut all = SessionsReply::default();
-    for rx in waiting {
         let r = rx
             .recv_timeout(SESSIONS_TIMEOUT)
             .map_err(|_| "a NAT64 worker did not answer within 5 s".to_string())?;
-        let room = MAX_SESSION_ROWS.saturating_sub(all.rows.len());
+        let room = limit - all.rows.len();
         all.rows.extend(r.rows.into_iter().take(room));
+        all.matched += r.matched;
         all.total += r.total;
     }
     Ok(all)
+}
+
+/// One worker's part of a page: its matching sessions from `offset` on, at most
+/// `limit`, and its counts.
+pub fn page_of(sessions: impl Iterator<Item = SessionInfo>, q: &SessionsQuery) -> SessionsReply {
+    let mut r = SessionsReply::default();
+    for s in sessions {
+        r.total += 1;
+        if !q.filter.matches(&s) {
+            continue;
+        }
+        if r.matched >= q.offset && r.rows.len() < q.limit {
+            r.rows.push(s);
+        }
+        r.matched += 1;
+    }
+    r
 }
 
 /// One worker's NAT64 state and the shared stateful translator.
@@ -178,20 +254,15 @@ impl<'a> Nat64Engine<'a> {
         self.requests = Some(rx);
     }
 
-    /// Copies the session table for each pending request: a control-plane path, so it
-    /// may allocate; the copy is bounded by [`MAX_SESSION_ROWS`].
+    /// Copies one page of the session table for each pending request: a control-plane
+    /// path, so it may allocate; the copy is bounded by [`MAX_SESSION_ROWS`].
     fn answer_requests(&mut self, now: u64) {
         let Some(rx) = &self.requests else { return };
         let shard = self.core.shard();
-        while let Ok(reply_to) = rx.try_recv() {
-            let rows: Vec<SessionInfo> = shard.sessions(now).take(MAX_SESSION_ROWS).collect();
-            let total = if rows.len() < MAX_SESSION_ROWS {
-                rows.len()
-            } else {
-                shard.sessions(now).count()
-            };
+        while let Ok(req) = rx.try_recv() {
+            let reply = page_of(shard.sessions(now), &req.query);
             // The requester may have given up waiting; nothing to do then.
-            let _ = reply_to.try_send(SessionsReply { rows, total });
+            let _ = req.reply.try_send(reply);
         }
     }
 
@@ -275,6 +346,27 @@ fn publish(core: &Nat64Core<'_>, c: &Counters) {
     c.held_syns_expired.set(sc.held_syns_expired);
     c.simultaneous_opens.set(sc.simultaneous_opens);
     c.tcp_probes.set(sc.tcp_probes);
+    let u = shard.usage();
+    let [tcp, udp, icmp] = u.sessions.map(|n| n as u64);
+    c.sessions_tcp.set(tcp);
+    c.sessions_udp.set(udp);
+    c.sessions_icmp.set(icmp);
+    let [tcp, udp, icmp] = u.bibs.map(|n| n as u64);
+    c.bibs_tcp.set(tcp);
+    c.bibs_udp.set(udp);
+    c.bibs_icmp.set(icmp);
+    c.set_pool4_ports(&u.ports);
+    let refused = |r| sc.refused(r);
+    c.refused_table_full.set(refused(Refusal::TableFull));
+    c.refused_address_limit.set(refused(Refusal::AddrLimit));
+    c.refused_subscriber_limit
+        .set(refused(Refusal::PrefixLimit));
+    c.refused_subscriber_table_full
+        .set(refused(Refusal::SubscriberTableFull));
+    c.refused_pool_exhausted
+        .set(refused(Refusal::PoolExhausted));
+    c.refused_held_table_full
+        .set(refused(Refusal::HeldTableFull));
     c.port_blocks.set(shard.blocks_in_use() as u64);
 }
 

@@ -296,7 +296,10 @@ impl BlockTable {
             protos,
             subs: Vec::with_capacity(max_subs),
             sub_free: Vec::with_capacity(max_subs),
-            by_prefix: HashMap::with_capacity(max_subs),
+            // Twice the room: after deletions the table then always rehashes in place
+            // (hashbrown does when at most half full), so the packet path never
+            // allocates.
+            by_prefix: HashMap::with_capacity(max_subs.saturating_mul(2)),
             max_subs,
             holding: std::collections::VecDeque::with_capacity(total),
         }
@@ -304,7 +307,7 @@ impl BlockTable {
 
     pub fn bytes(&self) -> usize {
         let blocks: usize = self.protos.iter().map(|p| p.owner.len() * 26).sum();
-        blocks + self.subs.capacity() * size_of::<Sub>() + self.max_subs * 24
+        blocks + self.subs.capacity() * size_of::<Sub>() + self.max_subs * 2 * 24
     }
 
     /// Blocks in use (held by a subscriber), all protocols.
@@ -704,6 +707,39 @@ mod tests {
         t.expire(1700, 16, |_| n += 100);
         assert_eq!(n, 101);
         assert_eq!(t.in_use(), 0);
+    }
+
+    /// Per-worker ownership: a worker's blocks lie in its own slice of the ports, so
+    /// replies to them are steered back to it (`Sharding::owner_of_v4`).
+    #[test]
+    fn blocks_stay_in_the_workers_slice() {
+        let p = pool(1);
+        for w in 0..3 {
+            let mut t = BlockTable::new(&p, w, 3, block_cfg(128, 64, 0), 256);
+            let slice = port_slices(p.udp, w, 3)[1];
+            let mut seen = 0;
+            for s in 0..200u128 {
+                let got = t.allocate(
+                    Proto::Udp,
+                    s,
+                    0,
+                    || s as u64 * 7919,
+                    |_, r| Some(r.first),
+                    |c| {
+                        assert!(slice.contains(c.ports.first) && slice.contains(c.ports.last));
+                        seen += 1;
+                    },
+                );
+                if got.is_err() {
+                    break;
+                }
+            }
+            assert_eq!(
+                seen,
+                slice.len() / 128,
+                "worker {w}: every whole block, once"
+            );
+        }
     }
 
     #[test]

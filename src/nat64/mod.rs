@@ -73,7 +73,11 @@
 //! - Quotas: sessions per IPv6 address and per subscriber prefix, in two small
 //!   open-addressing count tables sized by `max_subscribers`. `Sharding` hashes the
 //!   prefix, not the address, so each subscriber's quota lives in one shard.
-//! - Ports: one bitmap per (protocol, pool4 address) over the shard's port slice.
+//! - Ports: one bitmap per (protocol, pool4 address) over the shard's port slice;
+//!   with `port-allocation = "block"` a subscriber's ports come from blocks of that
+//!   slice it holds (`blocks::BlockTable`, one owner per block, no lock), with
+//!   `"deterministic"` from the one block the RFC 7422 formula gives it
+//!   ([`Deterministic`]; [`Sharding`] then steers the subscriber to that block's worker).
 //!
 //! ## Alternative considered: one shared lock-free index
 //! A concurrent map shared by all workers would let any queue handle any packet and
@@ -191,7 +195,7 @@ mod tests_alloc;
 pub use blocks::{BlockConfig, Deterministic, PortAllocation};
 pub use config::{Filtering, Pool4, PortRange, Proto, ShardConfig, ShardConfigError, Timeouts};
 pub use events::{EventConfig, NatEvent, NatEventKind};
-pub use shard::{Expired, LOOKS_PER_SESSION, Shard};
+pub use shard::{Expired, LOOKS_PER_SESSION, Shard, Usage};
 pub use sharding::Sharding;
 pub use tcp::TcpState;
 pub use tuple::{Endpoint4, Endpoint6, Tuple4, Tuple6};

@@ -173,6 +173,37 @@ mod tests {
         assert_eq!(s.owner_of_v4(Proto::Icmp, d, 0), Some(0));
     }
 
+    /// RFC 7422 deterministic allocation with several workers: a subscriber is steered
+    /// to the worker whose port slice holds its block, so its replies (steered by port)
+    /// come home.
+    #[test]
+    fn deterministic_subscribers_go_to_their_blocks_worker() {
+        use crate::nat64::{BlockConfig, PortAllocation};
+        let cfg = BlockConfig {
+            mode: PortAllocation::Deterministic,
+            subscribers: Some(("2001:db8:100::".parse().unwrap(), 48)),
+            ..BlockConfig::default()
+        };
+        let det = Deterministic::new(&pool(), Proto::Tcp, &cfg, 64).unwrap();
+        let s = Sharding::new(&pool(), 4, 64, 3).with_deterministic(Some(det.clone()));
+        for i in [0u16, 1, 125, 126, 300, 503] {
+            let a = Ipv6Addr::new(0x2001, 0xdb8, 0x100, i, 0, 0, 0, 1);
+            let (v4, r) = det.block_of(a).unwrap();
+            let w = s.owner_of_v6(Proto::Udp, a, 5000);
+            assert_eq!(
+                s.owner_of_v4(Proto::Udp, v4, r.first),
+                Some(w),
+                "subscriber {i}"
+            );
+            assert_eq!(
+                s.owner_of_v4(Proto::Udp, v4, r.last),
+                Some(w),
+                "subscriber {i}"
+            );
+            assert_eq!(s.owner_of_subscriber(a), w);
+        }
+    }
+
     #[test]
     fn static_entries_pin_both_directions() {
         let mut s = Sharding::new(&pool(), 4, 64, 1);

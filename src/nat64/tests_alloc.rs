@@ -174,3 +174,33 @@ fn deterministic_mode_follows_the_formula() {
         Err(Refusal::PoolExhausted)
     );
 }
+
+/// `port-block-hold`: a subscriber whose last flow ended comes back within the hold
+/// time to the same block with no new record; after it the block is released (one
+/// record) and the next flow takes a fresh block (one record).
+#[test]
+fn block_hold_time_spares_records() {
+    let mut c = cfg(PortAllocation::Block);
+    c.blocks.hold_ms = 60_000;
+    let mut s = Shard::new(c, 5).unwrap();
+    let first = s
+        .lookup_or_create_v6(udp(sub(3, 1), 1000, 53), 0, 0)
+        .unwrap();
+    assert_eq!(drain(&mut s).len(), 1);
+    // UDP timeout 5 min: expired by 7 min; held until 8 min.
+    s.expire(7 * MIN, usize::MAX, |_| {});
+    assert!(drain(&mut s).is_empty(), "held, not released");
+    let again = s
+        .lookup_or_create_v6(udp(sub(3, 1), 1001, 53), 0, 7 * MIN + 1)
+        .unwrap();
+    assert_eq!(again.src, first.src);
+    assert!(drain(&mut s).is_empty(), "the held block served again");
+    // The session goes at the 20-minute sweep; its block is held from then on.
+    s.expire(20 * MIN, usize::MAX, |_| {});
+    assert!(drain(&mut s).is_empty());
+    s.expire(21 * MIN + 1, usize::MAX, |_| {});
+    let ev = drain(&mut s);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].kind, NatEventKind::BlockRelease);
+    assert_eq!(s.blocks_in_use(), 0);
+}

@@ -22,6 +22,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("bind9-dnsutils", "dig"),
     // 464XLAT: the carrier's DNS64 resolver (RFC 7050 discovery, DNS64 for IPv6 apps).
     ("unbound", "unbound"),
+    // `promtool check metrics` lints what metrics-listen serves.
+    ("prometheus", "promtool"),
     // libFuzzer (libfuzzer-sys) is C++, built from source by the fuzz step.
     ("g++", "g++"),
 ];

@@ -8,10 +8,16 @@
 //! the_key: Type = One(KIND) => {     // KIND from values::syntax; List(KIND): repeatable
 //!     key: "the-key",                // flag and TOML name: the field's, kebab-case
 //!     scope: All,                    // the modes that use it: All, Siit or Nat64
+//!     reload: Live,                  // optional: a reload may change it while running
 //!     default: Value("raw"),         // see below
 //!     readme: "Markdown for the README's meaning column",
 //! }
 //! ```
+//!
+//! `reload: Live` marks a key that SIGHUP and `xlat64 reload` apply without a restart
+//! (see [`crate::control::reload`], which must then know how to apply it); a key without
+//! it is restart-only: a reload that changes it is refused, naming it. `check-config`
+//! and the README say which is which.
 //!
 //! Defaults: `Value("raw")` is read by the key's parser, so `--help`, the README and
 //! `check-config` show exactly what is used; `Lab("raw")` is the same for a demo-lab
@@ -36,7 +42,9 @@ use super::limits::{default_per_address, default_per_subscriber};
 use super::resolve::rfc6052_embed;
 use super::table::{List, One, Opt, keys};
 use super::values::syntax::*;
-use super::values::{Dataplane, Eam, LogLevel, Mode, default_control_socket, default_workers};
+use super::values::{
+    Dataplane, Eam, LogLevel, MetricsListen, Mode, default_control_socket, default_workers,
+};
 use crate::nat64::{PortAllocation, PortRange, StaticBib};
 
 pub mod default {
@@ -94,6 +102,7 @@ keys! {
     eam: Vec<Eam> = List(EAM) => {
         key: "eam",
         scope: Siit,
+        reload: Live,
         // NAT64 maps its clients through sessions.
         default: Lab(["2001:db8:1::/120=192.0.2.0/24"]) if mode != Mode::Nat64,
         readme: "RFC 7757 explicit address mappings, equal host bits on both sides; a list given by flags replaces the file's, `eam = []` means none",
@@ -118,6 +127,7 @@ keys! {
     pool6791: Vec<Ipv4Net> = List(POOL6791) => {
         key: "pool6791",
         scope: All,
+        reload: Live,
         default: Empty("use `ipv4-addr`"),
         readme: "RFC 6791 pool: sources for ICMPv4 errors translated from IPv6 routers whose address has no IPv4 mapping",
     }
@@ -230,6 +240,7 @@ keys! {
     log_level: LogLevel = One(LOG_LEVEL) => {
         key: "log-level",
         scope: All,
+        reload: Live,
         default: Value("info"),
         readme: "`error`, `warn`, `info`, `debug`, `trace` (or `RUST_LOG`)",
     }
@@ -240,6 +251,13 @@ keys! {
         scope: All,
         default: Computed("`/run/xlat64/<tun>.sock`", default_control_socket(&tun)),
         readme: "Unix socket of `xlat64 stats` / `xlat64 sessions` (see below)",
+    }
+    /// Serve the counters for Prometheus on http://ADDR:PORT/metrics (off: not at all)
+    metrics_listen: MetricsListen = One(METRICS_LISTEN) => {
+        key: "metrics-listen",
+        scope: All,
+        default: Value("off"),
+        readme: "`ADDR:PORT` where `GET /metrics` serves every counter in the Prometheus text format (see below), or `off`; unauthenticated: bind it to a management address",
     }
     /// NAT64: IPv4 prefix the IPv6 clients share; repeatable; replaces the file's list
     pool4: Vec<Ipv4Net> = List(POOL4) => {
@@ -273,6 +291,7 @@ keys! {
     max_sessions_per_subscriber: u32 = One(MAX_SESSIONS) => {
         key: "max-sessions-per-subscriber",
         scope: Nat64,
+        reload: Live,
         // A subscriber only ever uses its own worker's ports and table: see `limits`.
         default: Computed(
             "1/8 of what one worker holds: the smaller of its pool4 ports (addresses × `pool4-ports` ÷ `workers`) and its sessions (`max-sessions` ÷ `workers`), at most 16384",
@@ -284,6 +303,7 @@ keys! {
     max_sessions_per_address: u32 = One(MAX_SESSIONS) => {
         key: "max-sessions-per-address",
         scope: Nat64,
+        reload: Live,
         default: Computed(
             "half of `max-sessions-per-subscriber`",
             default_per_address(max_sessions_per_subscriber)
@@ -302,6 +322,7 @@ keys! {
     udp_timeout: u32 = One(UDP_TIMEOUT) => {
         key: "udp-timeout",
         scope: Nat64,
+        reload: Live,
         // The timeouts' defaults are RFC 6146 §4's.
         default: Value("300"),
         readme: "UDP session lifetime, at least 120 s (RFC 6146)",
@@ -310,6 +331,7 @@ keys! {
     tcp_est_timeout: u32 = One(TIMEOUT) => {
         key: "tcp-est-timeout",
         scope: Nat64,
+        reload: Live,
         default: Value("7440"),
         readme: "established TCP (2 h 4 min)",
     }
@@ -317,6 +339,7 @@ keys! {
     tcp_trans_timeout: u32 = One(TIMEOUT) => {
         key: "tcp-trans-timeout",
         scope: Nat64,
+        reload: Live,
         default: Value("240"),
         readme: "transitory TCP (4 min)",
     }
@@ -325,6 +348,7 @@ keys! {
     tcp_incoming_syn_timeout: u32 = One(TIMEOUT) => {
         key: "tcp-incoming-syn-timeout",
         scope: Nat64,
+        reload: Live,
         default: Value("6"),
         readme: "an IPv4 SYN to a pool4 address:port with no mapping is held this long for a simultaneous open, then answered with ICMP port unreachable (RFC 6146 TCP_INCOMING_SYN)",
     }
@@ -332,6 +356,7 @@ keys! {
     icmp_timeout: u32 = One(TIMEOUT) => {
         key: "icmp-timeout",
         scope: Nat64,
+        reload: Live,
         default: Value("60"),
         readme: "ICMP query sessions",
     }
@@ -356,6 +381,7 @@ keys! {
     static_bib: Vec<StaticBib> = List(STATIC_BIB) => {
         key: "static-bib",
         scope: Nat64,
+        reload: Live,
         default: Empty(),
         readme: "static BIB entry: the pool4 address:port forwarded to an IPv6 server, e.g. `tcp 203.0.113.16:8080 [2001:db8:1::2]:80`; PROTO `tcp`, `udp` or `icmp` (the port is then the echo identifier); the IPv4 address must be in pool4, the IPv6 one outside the prefix",
     }

@@ -47,7 +47,12 @@ impl Config {
             } else {
                 format!("{k} = {v}")
             };
-            let _ = writeln!(s, "{line:<48} # {}", src.describe());
+            let when = if KEY_INFO.iter().any(|i| i.name == k && i.live) {
+                "live"
+            } else {
+                "restart"
+            };
+            let _ = writeln!(s, "{line:<48} # {}; {when}", src.describe());
         }
         s
     }
@@ -139,20 +144,23 @@ fn default_cell(k: &KeyInfo) -> String {
 
 /// One README reference table, Markdown.
 pub fn readme_table(table: ReadmeTable) -> String {
-    let mut s = String::from("| flag / TOML key | default | meaning |\n| --- | --- | --- |\n");
+    let mut s = String::from(
+        "| flag / TOML key | default | on reload | meaning |\n| --- | --- | --- | --- |\n",
+    );
     if table == ReadmeTable::General {
         let _ = writeln!(
             s,
-            "| `--config FILE` (flag only) | | {} |",
+            "| `--config FILE` (flag only) | | restart | {} |",
             super::flags::CONFIG_README
         );
     }
     for k in KEY_INFO.iter().filter(|k| table.holds(k.scope)) {
         let _ = writeln!(
             s,
-            "| {} | {} | {} |",
+            "| {} | {} | {} | {} |",
             cell(&flag_cell(k)),
             cell(&default_cell(k)),
+            if k.live { "live" } else { "restart" },
             cell(k.readme)
         );
     }
@@ -214,10 +222,13 @@ mod tests {
     fn readme_rows_show_flag_default_and_meaning() {
         let t = readme_table(ReadmeTable::General);
         assert!(
-            t.starts_with("| flag / TOML key | default | meaning |\n"),
+            t.starts_with("| flag / TOML key | default | on reload | meaning |\n"),
             "{t}"
         );
-        assert!(t.contains("| `--mtu N` / `mtu` | `1500` | TUN MTU "), "{t}");
+        assert!(
+            t.contains("| `--mtu N` / `mtu` | `1500` | restart | TUN MTU "),
+            "{t}"
+        );
         assert!(
             t.contains("| `--setup-routes [BOOL]` / `setup-routes` | `false` |"),
             "{t}"
@@ -229,7 +240,7 @@ mod tests {
         assert!(
             t.contains(
                 "| `--eam IPV6/LEN=IPV4/LEN` (repeatable) / `eam = [...]` | \
-                 `[\"2001:db8:1::/120=192.0.2.0/24\"]` (lab) |"
+                 `[\"2001:db8:1::/120=192.0.2.0/24\"]` (lab) | live |"
             ),
             "{t}"
         );
@@ -238,7 +249,7 @@ mod tests {
         assert!(
             t.contains(
                 "| `--static-bib \"PROTO IPV4:PORT [IPV6]:PORT\"` (repeatable) / \
-                 `static-bib = [...]` | none |"
+                 `static-bib = [...]` | none | live |"
             ),
             "{t}"
         );

@@ -204,12 +204,15 @@ impl Config {
         if self.port_allocation == PortAllocation::Session {
             return Ok(());
         }
+        // Each worker cuts its blocks from its own slice of the range.
         let span = crate::nat64::blocks::block_span(self.pool4_ports);
-        if span.is_none_or(|s| s.len() < u32::from(self.port_block_size)) {
+        let per_worker = span.map_or(0, |s| s.len() / u32::from(self.workers.max(1)));
+        if per_worker < u32::from(self.port_block_size) {
             return Err(ConfigError(format!(
-                "invalid value for 'port-block-size': {} does not fit ports 1024 and up of \
-                 pool4-ports {}-{}; use a smaller block or a wider range",
-                self.port_block_size, self.pool4_ports.first, self.pool4_ports.last
+                "invalid value for 'port-block-size': {} does not fit one worker's slice of \
+                 ports 1024 and up of pool4-ports {}-{} ({per_worker} ports with {} workers); \
+                 use a smaller block, a wider range or fewer workers",
+                self.port_block_size, self.pool4_ports.first, self.pool4_ports.last, self.workers
             )));
         }
         if self.port_allocation != PortAllocation::Deterministic {
@@ -535,6 +538,25 @@ mod tests {
         assert_eq!(c.source("mtu"), Some(Source::Default));
     }
 
+    /// Port blocks come from each worker's slice of ports 1024 and up: a block that
+    /// fits no slice is refused at configuration time, naming the key.
+    #[test]
+    fn port_blocks_must_fit_a_workers_slice() {
+        let base = "mode = \"nat64\"\npool4 = [\"198.51.100.0/28\"]\nport-allocation = \"block\"\n";
+        let ok = format!("{base}pool4-ports = \"1024-2047\"\nworkers = 4\nport-block-size = 256");
+        assert!(resolve_file(&ok).is_ok());
+        let bad = format!("{base}pool4-ports = \"1024-2047\"\nworkers = 8\nport-block-size = 256");
+        let e = resolve_file(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("'port-block-size'") && e.contains("128 ports with 8 workers"),
+            "{e}"
+        );
+        let det = format!("{base}port-allocation = \"deterministic\"");
+        let det = det.replace("port-allocation = \"block\"\n", "");
+        let e = resolve_file(&det).unwrap_err().to_string();
+        assert!(e.contains("missing 'deterministic-subscribers'"), "{e}");
+    }
+
     #[test]
     fn every_key_parses_from_toml() {
         let c = resolve_file(
@@ -564,6 +586,7 @@ mod tests {
             offload = false
             log-level = "debug"
             control-socket = "/run/siit0.sock"
+            metrics-listen = "[::1]:9464"
             pool4 = ["198.51.100.0/28"]
             pool4-ports = "2000-3000"
             max-sessions = 1000
@@ -624,6 +647,7 @@ mod tests {
         assert!(!c.pin && !c.offload);
         assert_eq!(c.log_level, LogLevel::Debug);
         assert_eq!(c.control_socket, PathBuf::from("/run/siit0.sock"));
+        assert_eq!(c.metrics_listen.to_string(), "[::1]:9464");
         let sc = c.shard_config();
         assert_eq!(
             (

@@ -255,6 +255,9 @@ pub struct KeyInfo {
     pub default: DefaultDoc,
     pub form: Form,
     pub list: bool,
+    /// A reload (SIGHUP, `xlat64 reload`) may change it while the translator runs;
+    /// otherwise a changed value is refused until a restart.
+    pub live: bool,
 }
 
 impl KeyInfo {
@@ -292,6 +295,10 @@ macro_rules! keys {
     // A declared raw default: one string, or a list of them.
     (@raws [$($raw:expr),* $(,)?]) => { &[$($raw),*] };
     (@raws $raw:expr) => { &[$raw] };
+
+    // Whether a reload may change the key: declared `reload: Live`; restart otherwise.
+    (@live Live) => { true };
+    (@live) => { false };
 
     // The default as `--help` and the README show it.
     (@doc Value($($raws:tt)+)) => {
@@ -335,6 +342,7 @@ macro_rules! keys {
         $field:ident: $ty:ty = $shape:expr => {
             key: $name:literal,
             scope: $scope:ident,
+            $(reload: $reload:ident,)?
             default: $kind:ident($($default:tt)*) $(if $when:expr)?,
             readme: $readme:literal $(,)?
         }
@@ -354,6 +362,7 @@ macro_rules! keys {
                 default: $crate::control::config::table::keys!(@doc $kind($($default)*)),
                 form: $shape.form(),
                 list: $shape.is_list(),
+                live: $crate::control::config::table::keys!(@live $($reload)?),
             }
         ),*];
 

@@ -105,10 +105,33 @@ impl fmt::Display for LogLevel {
     }
 }
 
+/// `metrics-listen`: where `/metrics` is served, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MetricsListen(pub Option<std::net::SocketAddr>);
+
+impl fmt::Display for MetricsListen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(a) => write!(f, "{a}"),
+            None => f.write_str("off"),
+        }
+    }
+}
+
+pub fn parse_metrics_listen(key: &str, raw: &str) -> Result<MetricsListen, ConfigError> {
+    if raw == "off" {
+        return Ok(MetricsListen(None));
+    }
+    raw.parse()
+        .map(|a| MetricsListen(Some(a)))
+        .map_err(|_| invalid(key, raw, expect::METRICS_LISTEN))
+}
+
 // ---------------------------------------------------------------------------------------
 // Parsers, shared by flags, file and defaults.
 
 pub(super) mod expect {
+    pub const METRICS_LISTEN: &str = "ADDR:PORT ([ADDR]:PORT for IPv6) or off, e.g. 127.0.0.1:9464";
     pub const CONTROL_SOCKET: &str =
         "a Unix socket path of 1 to 107 bytes, e.g. /run/xlat64/xlat64.sock";
     pub const TUN: &str =
@@ -598,6 +621,8 @@ pub mod syntax {
             switch: false,
         },
     };
+    pub const METRICS_LISTEN: Syntax<MetricsListen> =
+        Syntax::text(parse_metrics_listen, expect::METRICS_LISTEN, "ADDR:PORT");
     pub const POOL4: Syntax<Ipv4Net> = Syntax::text(parse_pool4, expect::POOL4, "IPV4/LEN");
     pub const PORTS: Syntax<PortRange> = Syntax {
         parse: parse_ports,

@@ -21,7 +21,7 @@ pub mod trace;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::net::UnixDatagram;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
@@ -227,7 +227,7 @@ impl Sinks {
                 }
             }
             if let Some(s) = &self.syslog {
-                let lost = send_syslog(s, self.pid, &lines);
+                let lost = send_syslog(s, Path::new(SYSLOG_SOCKET), self.pid, &lines);
                 if lost > 0 {
                     failed.push(("syslog (/dev/log)".into(), lost));
                 }
@@ -280,14 +280,45 @@ fn write_lines(f: Option<&mut File>, lines: &[String]) -> io::Result<()> {
     f.write_all(buf.as_bytes())
 }
 
-/// RFC 3164 lines to the local syslog daemon: facility daemon (3), severity info (6).
-fn send_syslog(s: &UnixDatagram, pid: u32, lines: &[String]) -> u64 {
+/// The local syslog daemon's socket (systemd-journald and rsyslog both serve it).
+const SYSLOG_SOCKET: &str = "/dev/log";
+
+/// RFC 3164 lines to the local syslog daemon at `to`: facility daemon (3), severity
+/// info (6), so PRI is 3 × 8 + 6 = 30; returns how many could not be sent.
+fn send_syslog(s: &UnixDatagram, to: &Path, pid: u32, lines: &[String]) -> u64 {
     let mut lost = 0;
     for l in lines {
         let msg = format!("<30>xlat64-nat[{pid}]: {l}");
-        if s.send_to(msg.as_bytes(), "/dev/log").is_err() {
+        if s.send_to(msg.as_bytes(), to).is_err() {
             lost += 1;
         }
     }
     lost
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 3164 §4.1: `<PRI>TAG[PID]: MSG`, PRI = facility × 8 + severity (daemon 3,
+    /// info 6).
+    #[test]
+    fn syslog_lines_rfc3164() {
+        let dir = std::env::temp_dir().join(format!("xlat64-syslog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.sock");
+        let server = UnixDatagram::bind(&path).unwrap();
+        let client = UnixDatagram::unbound().unwrap();
+        let lines = vec!["{\"event\":\"block-alloc\"}".to_string()];
+        assert_eq!(send_syslog(&client, &path, 42, &lines), 0);
+        let mut buf = [0u8; 256];
+        let n = server.recv(&mut buf).unwrap();
+        assert_eq!(
+            &buf[..n],
+            b"<30>xlat64-nat[42]: {\"event\":\"block-alloc\"}"
+        );
+        assert_eq!(send_syslog(&client, &dir.join("none"), 42, &lines), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -123,6 +123,7 @@ impl Shard {
         self.bib6.insert(h6, b);
         self.bib4.insert(h4, b);
         self.nbibs += 1;
+        self.usage.add_bib(bib.proto, bib.pool, 1);
         self.counters.bibs_created += 1;
         b
     }
@@ -193,5 +194,6 @@ impl Shard {
         slot.first = self.bib_free;
         self.bib_free = b;
         self.nbibs -= 1;
+        self.usage.add_bib(e.proto, e.pool, -1);
     }
 }

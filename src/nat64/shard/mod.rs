@@ -23,6 +23,7 @@ mod held;
 #[cfg(test)]
 mod invariants;
 mod session;
+mod usage;
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -42,6 +43,7 @@ pub use expiry::{Expired, LOOKS_PER_SESSION};
 use expiry::{Fifo, NCLASS};
 use held::Held;
 use session::{Sess, hash_sess, v4key};
+pub use usage::Usage;
 
 /// The end of an intrusive list, and "none" in a slab link.
 const NIL: u32 = u32::MAX;
@@ -66,6 +68,8 @@ pub struct Shard {
     sessions: Vec<Sess>,
     sess_free: u32,
     nsessions: usize,
+    /// Sessions, bindings and pool4 ports held, by protocol and address, for metrics.
+    usage: Usage,
     bib6: IndexTable,
     bib4: IndexTable,
     sess_idx: IndexTable,
@@ -138,6 +142,7 @@ impl Shard {
             sessions: Vec::with_capacity(cfg.max_sessions),
             sess_free: NIL,
             nsessions: 0,
+            usage: Usage::new(cfg.pool.addrs.len()),
             bib6: IndexTable::new(max_bibs),
             bib4: IndexTable::new(max_bibs),
             sess_idx: IndexTable::new(cfg.max_sessions),
@@ -175,6 +180,11 @@ impl Shard {
 
     pub fn bib_count(&self) -> usize {
         self.nbibs
+    }
+
+    /// What the shard holds, by protocol and by pool4 address.
+    pub fn usage(&self) -> &Usage {
+        &self.usage
     }
 
     /// Bytes reserved by this shard's tables (capacity, not use), for reports.

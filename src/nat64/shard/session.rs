@@ -159,6 +159,7 @@ impl Shard {
         self.addr_quota.incr(a);
         self.prefix_quota.incr(a & self.prefix_mask);
         self.nsessions += 1;
+        self.usage.sessions[proto as usize] += 1;
         self.counters.sessions_created += 1;
         self.log_session(NatEventKind::SessionCreate, b, raddr, rport);
         s
@@ -312,6 +313,7 @@ impl Shard {
         self.sessions[hole as usize].class = C_FREE;
         self.free_push(hole);
         self.nsessions -= 1;
+        self.usage.sessions[usize::from(bib.proto)] -= 1;
         self.counters.sessions_expired += 1;
         if bib.first == NIL && bib.flags & BIB_STATIC == 0 {
             self.free_bib(e.bib);
