@@ -38,6 +38,10 @@ pub enum Command {
     /// sessions), at most 100000 rows a call: page with --offset/--limit, filter with
     /// --subscriber/--pool4. Needs root (the control socket is root's).
     Sessions(SessionsArgs),
+    /// Make a running translator re-read its configuration file, as SIGHUP does: live
+    /// keys change without dropping a session; a change to a restart-only key, or a bad
+    /// file, is refused (exit 1) and the running configuration stays. Needs root.
+    Reload(QueryArgs),
 }
 
 /// How `stats` and `sessions` find the translator and what they print.
@@ -89,7 +93,7 @@ impl SessionsArgs {
         }
         match Request::parse(&line)?.query {
             Query::Sessions(q) => Ok(q),
-            Query::Stats => Err(format!("not a sessions request: {line}")),
+            _ => Err(format!("not a sessions request: {line}")),
         }
     }
 }

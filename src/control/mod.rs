@@ -7,6 +7,7 @@ pub mod ctl;
 pub mod deadline;
 pub mod instance;
 pub mod metrics;
+pub mod reload;
 pub mod routes;
 pub mod signals;
 
@@ -66,6 +67,7 @@ pub fn main() -> i32 {
         Command::Run(args) => run(&args),
         Command::CheckConfig { file } => check_config(&file),
         Command::Stats(q) => ask(&q, ctl::Query::Stats),
+        Command::Reload(q) => ask(&q, ctl::Query::Reload),
         Command::Sessions(s) => s
             .query()
             .map_err(|e| Failure {
@@ -148,19 +150,32 @@ fn control_socket(cfg: &Config) -> Option<ctl::ControlSocket> {
 }
 
 /// stderr logging. Precedence: --log-level, then RUST_LOG, then the file, then info.
-fn init_logging(cfg: &Config) {
+/// Returns what a reload calls to change the level (None while RUST_LOG rules it).
+fn init_logging(cfg: &Config) -> Option<reload::LogLevelSetter> {
     use tracing_subscriber::EnvFilter;
     let level = cfg.log_level.as_str();
+    let from_env = cfg.source("log-level") != Some(Source::Flag)
+        && std::env::var_os(EnvFilter::DEFAULT_ENV).is_some();
     let filter = match cfg.source("log-level") {
         Some(Source::Flag) => EnvFilter::new(level),
         _ => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)),
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
-        .try_init();
+        .with_filter_reloading();
+    let handle = builder.reload_handle();
+    builder.try_init().ok()?;
+    if from_env {
+        return None;
+    }
+    Some(Box::new(move |level: &str| {
+        handle
+            .reload(EnvFilter::new(level))
+            .map_err(|e| format!("cannot change log-level: {e}"))
+    }))
 }
 
 fn log_config(cfg: &Config) {
@@ -272,7 +287,12 @@ fn metrics(
 }
 
 /// Once the queues are open: routes (`--setup-routes`) and the control socket's thread.
-fn started(cfg: &Config, stop: &Stop, s: Started<'_>) -> Result<Around, RunError> {
+fn started(
+    cfg: &Config,
+    stop: &Stop,
+    setup: &ReloadSetup,
+    s: Started<'_>,
+) -> Result<Around, RunError> {
     // First: a port in use stops the start before any route is installed.
     let metrics = metrics(cfg, stop, s.counters)?;
     routes::warn_if_forwarding_disabled();
@@ -289,9 +309,19 @@ fn started(cfg: &Config, stop: &Stop, s: Started<'_>) -> Result<Around, RunError
         s.device,
         if workers == 1 { "" } else { "s" }
     );
+    let reloader = Arc::new(reload::Reloader::new(
+        setup.file.clone(),
+        setup.flags.clone(),
+        cfg.clone(),
+        setup.siit.clone(),
+        s.sessions.clone(),
+        setup.log_level.lock().ok().and_then(|mut l| l.take()),
+    ));
+    let _ = setup.slot.set(Arc::clone(&reloader));
     let state = ctl::State {
         counters: s.counters.to_vec(),
         sessions: s.sessions,
+        reload: Some(reloader),
     };
     let control = control_socket(cfg).and_then(|sock| {
         let stop = stop.clone();
@@ -319,16 +349,41 @@ fn stopping(around: Around) {
     }
 }
 
+/// What `started` needs to build the [`reload::Reloader`], and where it leaves it for
+/// the signal thread (SIGHUP before the translator runs is logged and ignored).
+struct ReloadSetup {
+    file: Option<std::path::PathBuf>,
+    flags: Partial,
+    siit: Option<Arc<dataplane::Live<Translator>>>,
+    log_level: std::sync::Mutex<Option<reload::LogLevelSetter>>,
+    slot: Arc<std::sync::OnceLock<Arc<reload::Reloader>>>,
+}
+
 fn run(args: &RunArgs) -> Result<(), Failure> {
     let cfg = load(args)?;
-    init_logging(&cfg);
+    let log_level = init_logging(&cfg);
     log_config(&cfg);
     let spec = spec(&cfg)?;
     // Before anything is opened, bound or routed; held until the routes are gone.
     let _claim = instance::Claim::take(&cfg.tun, &cfg.control_socket).map_err(runtime)?;
     let stop = Stop::new();
-    signals::install(&stop).map_err(|e| runtime(format!("cannot install signal handlers: {e}")))?;
-    let finished = dataplane::run(spec, &stop, |s| started(&cfg, &stop, s), stopping)?;
+    let setup = ReloadSetup {
+        file: args.config.clone(),
+        flags: args.to_partial()?,
+        siit: match &spec.mode {
+            dataplane::Mode::Siit(live) => Some(Arc::clone(live)),
+            dataplane::Mode::Nat64 { .. } => None,
+        },
+        log_level: std::sync::Mutex::new(log_level),
+        slot: Arc::new(std::sync::OnceLock::new()),
+    };
+    let slot = Arc::clone(&setup.slot);
+    signals::install(&stop, move || match slot.get() {
+        Some(r) => r.reload_and_log(),
+        None => warn!("SIGHUP before the translator runs: ignored"),
+    })
+    .map_err(|e| runtime(format!("cannot install signal handlers: {e}")))?;
+    let finished = dataplane::run(spec, &stop, |s| started(&cfg, &stop, &setup, s), stopping)?;
     let counters = &finished.counters;
     let snapshot = Snapshot::sum(counters.iter().map(|c| &**c));
     stdout(&snapshot.render_table(cfg.log_level >= LogLevel::Debug));

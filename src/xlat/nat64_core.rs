@@ -54,6 +54,11 @@ impl<'a> Nat64Core<'a> {
         &self.shard
     }
 
+    /// For the control plane's changes between packets (a reload's limits).
+    pub fn shard_mut(&mut self) -> &mut Shard {
+        &mut self.shard
+    }
+
     pub fn fragments(&self) -> &Reassembly {
         &self.frags
     }

@@ -241,7 +241,7 @@ mod tests {
         assert!(
             t.contains(
                 "| `--static-bib \"PROTO IPV4:PORT [IPV6]:PORT\"` (repeatable) / \
-                 `static-bib = [...]` | none | live |"
+                 `static-bib = [...]` | none | restart |"
             ),
             "{t}"
         );
