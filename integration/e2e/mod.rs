@@ -18,6 +18,7 @@ mod nat64_static;
 mod offload;
 mod ping;
 mod pmtu;
+mod reload;
 mod routes;
 mod scripts;
 mod special_addresses;
