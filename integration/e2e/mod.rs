@@ -21,6 +21,7 @@ mod pmtu;
 mod reload;
 mod routes;
 mod scripts;
+mod service;
 mod special_addresses;
 mod tcp;
 mod udp;

@@ -7,6 +7,7 @@ pub mod ctl;
 pub mod deadline;
 pub mod instance;
 pub mod metrics;
+pub mod notify;
 pub mod reload;
 pub mod routes;
 pub mod signals;
@@ -331,6 +332,13 @@ fn started(
             .map_err(|e| warn!("cannot start the control thread: {e}"))
             .ok()
     });
+    let ready = format!(
+        "READY=1\nSTATUS=translating ({}) on {} with {workers} worker(s)",
+        cfg.mode, s.device
+    );
+    if let Err(e) = notify::notify(&ready) {
+        warn!("{e}");
+    }
     Ok(Around {
         routes,
         control,
@@ -341,6 +349,7 @@ fn started(
 /// After the workers stopped (the stop flag is up), before the device closes: the
 /// control thread removes its socket, then the routes go.
 fn stopping(around: Around) {
+    let _ = notify::notify("STOPPING=1");
     for h in [around.control, around.metrics].into_iter().flatten() {
         let _ = h.join();
     }

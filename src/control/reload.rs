@@ -185,7 +185,11 @@ impl Reloader {
 
     /// For SIGHUP: reloads and logs the outcome (there is nobody to answer).
     pub fn reload_and_log(&self) {
-        match self.reload() {
+        // systemd (`systemctl reload`) waits for READY=1 after RELOADING=1.
+        let _ = super::notify::notify("RELOADING=1");
+        let outcome = self.reload();
+        let _ = super::notify::notify("READY=1");
+        match outcome {
             Ok(msg) => info!("SIGHUP: {msg}"),
             Err(e) => error!("SIGHUP: reload refused: {e}"),
         }
