@@ -119,10 +119,19 @@ fn rfc6146_s3_5_2_2_sighup_changes_a_timeout_during_iperf3_without_a_reset() {
         "{}",
         out.stderr
     );
-    std::fs::write(&file, base.replace("7440", "3600")).unwrap();
+    // The EAM goes again (NAT64 ignores it, so it is no change), a timeout changes.
+    std::fs::write(
+        &file,
+        base.replace("7440", "3600") + "tcp-trans-timeout = 300\n",
+    )
+    .unwrap();
     let out = xlat64(&lab, &["reload", "--control-socket", &sock]);
     assert!(out.success(), "{}", out.failure());
-    assert!(out.stdout.contains("eam changed"), "{}", out.stdout);
+    assert!(
+        out.stdout.ends_with(": tcp-trans-timeout changed\n"),
+        "{}",
+        out.stdout
+    );
 
     let done = lab.wait(client, Duration::from_secs(20));
     let (cout, cerr) = lab.output(client);

@@ -23,7 +23,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create (or attach to) the TUN device and translate until SIGINT/SIGTERM.
+    /// Create (or attach to) the TUN device and translate until SIGINT/SIGTERM; SIGHUP
+    /// re-reads the configuration file (see reload).
     Run(RunArgs),
     /// Validate a configuration file and print the effective configuration (exit 0 if
     /// valid, 2 if not).
