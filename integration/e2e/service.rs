@@ -56,6 +56,7 @@ fn rfc7915_unprivileged_with_cap_net_admin_only_translates_and_notifies_ready() 
         return;
     }
     require_root();
+    let _tun = TunOpenToAll::ensure();
     let mut lab = Lab::new().unwrap();
     let notify = lab.dir().join("notify.sock");
     let rx = UnixDatagram::bind(&notify).unwrap();
@@ -105,4 +106,34 @@ fn rfc7915_unprivileged_with_cap_net_admin_only_translates_and_notifies_ready() 
         c.get("translated_v6_to_v4").is_some_and(|&n| n >= 3),
         "{c:?}"
     );
+}
+
+/// The kernel creates /dev/net/tun with mode 0666 (TUNSETIFF itself is what needs
+/// CAP_NET_ADMIN); some containers make it 0600, which keeps every non-root user out
+/// whatever its capabilities. For the test's duration the node gets the kernel's mode,
+/// and its own back afterwards.
+struct TunOpenToAll(Option<u32>);
+
+impl TunOpenToAll {
+    const NODE: &str = "/dev/net/tun";
+
+    fn ensure() -> TunOpenToAll {
+        let mode = std::fs::metadata(Self::NODE)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o666);
+        if mode & 0o006 == 0o006 {
+            return TunOpenToAll(None);
+        }
+        eprintln!("note: /dev/net/tun is mode {mode:04o} here; 0666 (the kernel's) for this test");
+        std::fs::set_permissions(Self::NODE, std::fs::Permissions::from_mode(0o666)).unwrap();
+        TunOpenToAll(Some(mode))
+    }
+}
+
+impl Drop for TunOpenToAll {
+    fn drop(&mut self) {
+        if let Some(mode) = self.0 {
+            let _ = std::fs::set_permissions(Self::NODE, std::fs::Permissions::from_mode(mode));
+        }
+    }
 }
