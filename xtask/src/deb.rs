@@ -81,8 +81,7 @@ fn control(version: &str, arch: &str, installed_kb: u64) -> String {
     format!(
         "Package: xlat64\nVersion: {version}\nArchitecture: {arch}\nMaintainer: xlat64 \
          developers <xlat64@localhost>\nInstalled-Size: {installed_kb}\nSection: net\n\
-         Priority: optional\nDepends: libc6\nRecommends: systemd\nHomepage: \
-         https://localhost/xlat64\nDescription: userspace IPv6/IPv4 translator (SIIT, NAT64)\n \
+         Priority: optional\nDepends: libc6\nRecommends: systemd\nDescription: userspace IPv6/IPv4 translator (SIIT, NAT64)\n \
          xlat64 translates between IPv6 and IPv4 on a Linux TUN device: stateless\n \
          SIIT (RFC 7915, RFC 6052, RFC 7757) and stateful NAT64 (RFC 6146), with a\n \
          control socket, Prometheus metrics and live reload. It runs as a systemd\n \
