@@ -19,7 +19,9 @@ use super::device::Device;
 use super::engine::{Engine, SiitEngine};
 use super::handoff;
 use super::live::Live;
-use super::nat64::{Nat64Engine, SessionsLink, SessionsRequest, advise_shard_hugepages};
+use super::nat64::{
+    Nat64Engine, Nat64Limits, SessionsLink, SessionsRequest, advise_shard_hugepages,
+};
 use super::ratelimit::IcmpErrorLimits;
 use super::stop::Stop;
 use super::sys::{self, OffloadFlags, TunFlags};
@@ -221,11 +223,14 @@ fn run_on<D: Device, S>(
     })
 }
 
+/// What a NAT64 worker hears from the control thread: sessions requests, reloaded limits.
+type WorkerRx = (Receiver<SessionsRequest>, Receiver<Nat64Limits>);
+
 /// One sessions channel per worker for the control thread, when the mode has sessions.
 fn session_links<D: Device>(
     workers: &[Worker<D>],
     stateful: bool,
-) -> (Option<Vec<SessionsLink>>, Vec<Receiver<SessionsRequest>>) {
+) -> (Option<Vec<SessionsLink>>, Vec<WorkerRx>) {
     if !stateful {
         return (None, Vec::new());
     }
@@ -233,11 +238,13 @@ fn session_links<D: Device>(
         .iter()
         .map(|w| {
             let (tx, rx) = channel();
+            let (ltx, lrx) = channel();
             let link = SessionsLink {
                 requests: tx,
+                limits: ltx,
                 waker: w.waker(),
             };
-            (link, rx)
+            (link, (rx, lrx))
         })
         .unzip();
     (Some(links), rxs)
@@ -250,7 +257,7 @@ fn nat64_engines<'a, D: Device>(
     workers: &[Worker<D>],
     shards: Vec<Shard>,
     sharding: Arc<Sharding>,
-    requests: Vec<Receiver<SessionsRequest>>,
+    requests: Vec<WorkerRx>,
     frags: reassembly::Limits,
 ) -> Vec<Nat64Engine<'a>> {
     let wakers: Vec<_> = workers.iter().map(Worker::waker).collect();
@@ -263,9 +270,9 @@ fn nat64_engines<'a, D: Device>(
         .into_iter()
         .zip(handoffs)
         .zip(requests)
-        .map(|((s, h), rx)| {
+        .map(|((s, h), (rx, limits))| {
             let mut e = Nat64Engine::new(xlat, s, frags).with_handoff(Arc::clone(&sharding), h);
-            e.serve_sessions(rx);
+            e.serve_sessions(rx, limits);
             e
         })
         .collect()

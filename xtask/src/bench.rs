@@ -844,7 +844,13 @@ fn nat64_mapping(lab: &Lab, bin: &std::path::Path, port: u16) -> Result<(String,
         let out = lab
             .run(Node::Xlt, &[&bin, "sessions", "--json"])
             .map_err(|e| e.to_string())?;
-        let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap_or_default();
+        // A page object ({"sessions": [...], ...}); a baseline binary from before
+        // paging answers the bare array.
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        let rows = match v.get("sessions").unwrap_or(&v) {
+            serde_json::Value::Array(rows) => rows.clone(),
+            _ => Vec::new(),
+        };
         let suffix = format!("]:{port}");
         let found = rows.iter().find(|r| {
             r["proto"] == "udp" && r["ipv6"].as_str().is_some_and(|a| a.ends_with(&suffix))
