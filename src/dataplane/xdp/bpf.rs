@@ -229,6 +229,10 @@ impl Prog {
         owned(bpf(BPF_LINK_CREATE, &mut attr)?)
     }
 
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
     /// Runs the program once over `pkt` (BPF_PROG_TEST_RUN) with the given receive
     /// queue; returns its verdict (XDP_PASS, XDP_REDIRECT, ...).
     pub fn test_run(&self, pkt: &[u8], rx_queue: u32) -> io::Result<u32> {

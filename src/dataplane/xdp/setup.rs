@@ -179,6 +179,23 @@ fn attach(p: &Prog, ifc: &Iface, nl: &mut Netlink) -> Result<OwnedFd, RunError> 
     }
 }
 
+/// [`attach`] for the tests, with a bare interface.
+#[cfg(test)]
+pub(super) fn attach_for_test(
+    p: &Prog,
+    name: &str,
+    index: u32,
+    nl: &mut Netlink,
+) -> Result<OwnedFd, RunError> {
+    let ifc = Iface {
+        name: name.to_string(),
+        key: "ipv4-iface",
+        index,
+        mac: [0; 6],
+    };
+    attach(p, &ifc, nl)
+}
+
 /// Opens `queues` ports (one per worker) and attaches the programs.
 pub fn open(spec: &XdpSpec, queues: u16) -> Result<(Attached, Vec<XdpPort>), RunError> {
     let if6 = iface(&spec.ipv6_iface, "ipv6-iface", queues)?;
