@@ -76,6 +76,9 @@ impl Lab {
             &[
                 "net.ipv6.conf.all.forwarding=1",
                 "net.ipv6.conf.eth0.proxy_ndp=1",
+                // The kernel waits up to 0.8 s (random) before answering for a proxied
+                // address; a CLAT's replies should not.
+                "net.ipv6.neigh.eth0.proxy_delay=0",
             ],
         )?;
 

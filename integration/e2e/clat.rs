@@ -522,3 +522,38 @@ fn rfc7050_rediscovery_follows_a_new_dns64_prefix() {
     assert!(!log.contains("-> none"), "no gap: {log}");
     stop(&mut lab, plat);
 }
+
+/// RFC 7915 §5.2 (Packet Too Big → Fragmentation Needed, MTU − 20) through the CLAT:
+/// the carrier's link to the PLAT has MTU 1400, the carrier's ICMPv6 Packet Too Big for
+/// the CLAT address reaches the host as ICMPv4 Fragmentation Needed with 1380, the host
+/// learns that path MTU, and a TCP upload completes.
+#[test]
+fn rfc7915_5_2_path_mtu_through_the_clat() {
+    let mut lab = lab464();
+    let plat = start_plat(&mut lab, PREFIX_A);
+    let clat = start_clat(&mut lab, &["--plat-prefix", PREFIX_A]);
+    lab.ip(Node::Carrier, "link set p mtu 1400").unwrap();
+    lab.ip(Node::Plat, "link set eth0 mtu 1400").unwrap();
+    lab.spawn(
+        Node::Srv,
+        "iperf3",
+        &["iperf3", "-s", "-1", "-B", SRV4, "-p", "7050"],
+    )
+    .unwrap();
+    lab.wait_listening(Node::Srv, "tcp", 7050).unwrap();
+    let out = run_ok_within(
+        &lab,
+        Node::Phone,
+        30,
+        &["iperf3", "-c", SRV4, "-p", "7050", "-t", "2"],
+    );
+    assert!(out.stdout.contains("receiver"), "{out:?}");
+    let route = lab
+        .ip(Node::Phone, &format!("route get {SRV4}"))
+        .unwrap()
+        .stdout;
+    assert!(route.contains("mtu 1380"), "learned path MTU: {route}");
+    let (c, _) = stop(&mut lab, clat);
+    assert!(counter(&c, "translated_v6_to_v4") > 0, "{c:?}");
+    stop(&mut lab, plat);
+}

@@ -225,7 +225,10 @@ impl Discovery {
         };
         let mut tried = Vec::new();
         for server in servers {
-            self.dns_id = self.dns_id.wrapping_add(1);
+            // A random id (and the kernel's random source port) per query: an off-path
+            // attacker has to guess both to slip a forged prefix in (RFC 5452).
+            self.dns_id = crate::dataplane::sys::random_u64()
+                .map_or(self.dns_id.wrapping_add(1), |r| r as u16);
             match uplink::ask(server, self.dns_id, DNS_TIMEOUT) {
                 Ok(d) => {
                     debug!("RFC 7050: {} TTL {} s from {server}", d.prefix, d.ttl_s);
