@@ -1,6 +1,7 @@
 //! The end-to-end tests and what they share: building a lab, choosing the translator,
 //! stopping it and reading its counters.
 
+mod clat;
 mod config;
 mod control;
 mod hairpin;
@@ -15,6 +16,7 @@ mod nat64_apps;
 mod nat64_fairness;
 mod nat64_frag;
 mod nat64_static;
+mod natlog;
 mod offload;
 mod ping;
 mod pmtu;
@@ -25,6 +27,7 @@ mod service;
 mod special_addresses;
 mod tcp;
 mod udp;
+mod xdp;
 
 use crate::lab::{self, Lab, Node, Output, Translator};
 use std::collections::BTreeMap;
@@ -65,12 +68,32 @@ pub fn translator(args: &[&str]) -> Translator {
     }
 }
 
-/// A full lab with the translator running and routed.
+/// True when `XLAT64_E2E_DATAPLANE=xdp` asks to run the traffic tests over the AF_XDP
+/// dataplane instead of the TUN device.
+pub fn using_xdp() -> bool {
+    std::env::var("XLAT64_E2E_DATAPLANE").is_ok_and(|v| v == "xdp") && !using_tayga()
+}
+
+/// A full lab with the translator running and routed (or, over XDP, attached).
 pub fn lab_with_translator(args: &[&str]) -> Lab {
     require_root();
     let mut lab = Lab::new().unwrap();
-    lab.start_translator(&translator(args)).unwrap();
+    let mut all: Vec<&str> = args.to_vec();
+    if using_xdp() {
+        all.extend(xdp_args(&lab, args));
+    }
+    lab.start_translator(&translator(&all)).unwrap();
     lab
+}
+
+/// The flags that put xlat64 on the lab's XDP dataplane, with one worker unless `args`
+/// choose (a veth has one queue).
+pub fn xdp_args(lab: &Lab, args: &[&str]) -> Vec<&'static str> {
+    let mut v = lab.xdp_args().to_vec();
+    if !args.contains(&"--workers") {
+        v.extend(["--workers", "1"]);
+    }
+    v
 }
 
 /// Runs `argv` in `node` and fails the test if it does not exit 0.

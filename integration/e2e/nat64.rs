@@ -41,10 +41,15 @@ pub(super) fn nat64_lab(extra: &[&str]) -> Lab {
     let mut args = vec!["--mode", "nat64", "--pool4", POOL4];
     args.extend_from_slice(extra);
     let mut lab = Lab::new().unwrap();
+    if using_xdp() {
+        args.extend(xdp_args(&lab, extra));
+    }
     lab.start_translator(&Translator::xlat64(xlat64_bin(), &args))
         .unwrap();
-    lab.ip(Node::Xlt, &format!("route replace {POOL4} dev xlat64"))
-        .unwrap();
+    if !using_xdp() {
+        lab.ip(Node::Xlt, &format!("route replace {POOL4} dev xlat64"))
+            .unwrap();
+    }
     lab
 }
 
@@ -146,6 +151,10 @@ fn rfc6146_s3_5_1_two_clients_same_source_port() {
 /// one from a high port (40000) gets a high one; both keep their parity (REQ-4).
 #[test]
 fn rfc6146_s3_5_1_1_well_known_source_ports_stay_well_known() {
+    if using_xdp() {
+        println!("skipped over XDP: the lab's veths have one queue, so one worker");
+        return;
+    }
     let mut lab = nat64_lab(&["--workers", "2"]);
     let srv = lab
         .spawn(
@@ -214,6 +223,10 @@ sys.exit(1 if left else 0)
 /// work: 48 UDP flows from two clients, ping, and a TCP upload.
 #[test]
 fn rfc6146_two_workers_hand_packets_to_the_owner() {
+    if using_xdp() {
+        println!("skipped over XDP: the lab's veths have one queue, so one worker");
+        return;
+    }
     let mut lab = nat64_lab(&["--workers", "2"]);
     lab.spawn(
         Node::Srv,

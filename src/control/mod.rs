@@ -1,12 +1,14 @@
 //! Operator interface: CLI, configuration, logging, signals, routes, and the `run`
 //! sequence that ties them to the dataplane.
 
+pub mod clat;
 pub mod cli;
 pub mod config;
 pub mod ctl;
 pub mod deadline;
 pub mod instance;
 pub mod metrics;
+pub mod natlog;
 pub mod notify;
 pub mod reload;
 pub mod routes;
@@ -16,13 +18,15 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
 
 use clap::Parser;
 use tracing::{info, warn};
 
 use crate::dataplane::{self, Counters, RunError, Snapshot, Spec, Started, Stop, TunSpec};
+use crate::nat64::NatEvent;
 use crate::xlat::{Nat64Translator, Translator};
-use cli::{Cli, Command, QueryArgs, RunArgs};
+use cli::{Cli, Command, QueryArgs, RunArgs, TraceArgs};
 use config::{Config, ConfigError, LogLevel, Mode, Partial, Source};
 use routes::Routes;
 
@@ -76,6 +80,7 @@ pub fn main() -> i32 {
                 msg: e,
             })
             .and_then(|q| ask(&s.query_args, ctl::Query::Sessions(q))),
+        Command::Trace(t) => trace(&t),
     };
     match res {
         Ok(()) => 0,
@@ -132,6 +137,71 @@ fn ask(q: &QueryArgs, query: ctl::Query) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `xlat64 trace`: the log, else the deterministic formula, else the live table.
+fn trace(t: &TraceArgs) -> Result<(), Failure> {
+    use natlog::trace::{Question, from_formula, from_log_file, from_sessions_json, render};
+    let usage = |msg: String| Failure {
+        code: EXIT_USAGE,
+        msg,
+    };
+    let q = Question::parse(&t.target, t.at.as_deref(), t.proto.as_deref()).map_err(usage)?;
+    let cfg = match &t.config {
+        Some(p) => Some(Config::resolve(Partial::from_file(p)?, Partial::default())?),
+        None => None,
+    };
+    if let Some(log) = &t.log {
+        let spans = from_log_file(log, &q).map_err(runtime)?;
+        if spans.is_empty() {
+            return Err(runtime(format!(
+                "no record in {} of {}:{}{}",
+                log.display(),
+                q.v4,
+                q.port,
+                if q.at.is_some() { " at that time" } else { "" }
+            )));
+        }
+        stdout(&render(&q, &spans));
+        return Ok(());
+    }
+    if let Some(d) = cfg.as_ref().and_then(Config::deterministic) {
+        let line = from_formula(&d, &q).ok_or_else(|| {
+            runtime(format!(
+                "{}:{} is no port of a deterministic block of this configuration",
+                q.v4, q.port
+            ))
+        })?;
+        stdout(&format!("{line}\n"));
+        return Ok(());
+    }
+    let tun = t.tun.as_deref().unwrap_or(config::default::TUN);
+    let (path, target) = match &t.control_socket {
+        Some(p) => (p.clone(), ctl::Target::Socket),
+        None => (config::default_control_socket(tun), ctl::Target::Tun(tun)),
+    };
+    let req = ctl::Request {
+        // Only the sessions on the traced address: no page limit gets in the way.
+        query: ctl::Query::Sessions(dataplane::SessionsQuery {
+            filter: dataplane::SessionFilter {
+                pool4: Some(q.v4),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
+        json: true,
+    };
+    let answer = ctl::query(&path, target, req).map_err(runtime)?;
+    let len = cfg.as_ref().map_or(64, |c| c.subscriber_prefix_len);
+    let out = from_sessions_json(&answer, &q, len).map_err(runtime)?;
+    if out.is_empty() {
+        return Err(runtime(format!(
+            "no live session on {}:{}; for the past, give --log FILE (nat-log-file)",
+            q.v4, q.port
+        )));
+    }
+    stdout(&out);
+    Ok(())
+}
+
 /// The control socket, or None (with a warning) if it cannot be set up: the
 /// translator is more useful running without it than not running.
 fn control_socket(cfg: &Config) -> Option<ctl::ControlSocket> {
@@ -182,6 +252,11 @@ fn init_logging(cfg: &Config) -> Option<reload::LogLevelSetter> {
 fn log_config(cfg: &Config) {
     info!("xlat64 {} starting", env!("CARGO_PKG_VERSION"));
     for (key, value, src) in cfg.entries() {
+        let value = if value.is_empty() {
+            "(not set)"
+        } else {
+            &value
+        };
         info!("config {key} = {value} ({})", src.describe());
     }
     for key in cfg.lab_defaults() {
@@ -204,10 +279,19 @@ fn log_config(cfg: &Config) {
 
 /// What the dataplane runs for `cfg`. The translator is built here, before any device
 /// is opened, so that a configuration it refuses fails early.
-fn spec(cfg: &Config) -> Result<Spec, Failure> {
+fn spec(
+    cfg: &Config,
+    clat: Option<&clat::Clat>,
+    nat_log: Vec<SyncSender<NatEvent>>,
+) -> Result<Spec, Failure> {
     let xc = cfg.xlat_config()?;
     let mode = match cfg.mode {
         Mode::Siit => dataplane::Mode::Siit(dataplane::Live::new(Translator::new(xc))),
+        // The SIIT engine, following the translator the discovery thread replaces.
+        Mode::Clat => match clat {
+            Some(c) => dataplane::Mode::Siit(Arc::clone(&c.live)),
+            None => return Err(runtime("clat mode without its preparation")),
+        },
         Mode::Nat64 => dataplane::Mode::Nat64 {
             xlat: Nat64Translator::new(xc, cfg.icmp_on_refusal).map_err(|e| Failure {
                 code: EXIT_USAGE,
@@ -219,6 +303,7 @@ fn spec(cfg: &Config) -> Result<Spec, Failure> {
                 max: cfg.max_fragments,
                 timeout_ms: u64::from(cfg.fragment_timeout) * 1000,
             },
+            nat_log,
         },
     };
     Ok(Spec {
@@ -229,6 +314,7 @@ fn spec(cfg: &Config) -> Result<Spec, Failure> {
             mtu: cfg.mtu,
             txqueuelen: cfg.txqueuelen,
         },
+        xdp: xdp_spec(cfg),
         pin: cfg.pin,
         mode,
         icmp_errors: dataplane::IcmpErrorLimits {
@@ -236,6 +322,25 @@ fn spec(cfg: &Config) -> Result<Spec, Failure> {
             burst: cfg.icmp_error_burst,
             destination_rate: cfg.icmp_error_destination_rate,
         },
+    })
+}
+
+/// The XDP dataplane's interfaces and the destinations its programs send to the
+/// translator: what `--setup-routes` would route into the TUN, and the translator's
+/// own IPv6 address.
+fn xdp_spec(cfg: &Config) -> Option<dataplane::XdpSpec> {
+    if cfg.dataplane != config::Dataplane::Xdp {
+        return None;
+    }
+    let mut destinations = routes::plan(cfg);
+    let own6 = std::net::IpAddr::V6(cfg.ipv6_addr);
+    if !destinations.iter().any(|n| n.contains(&own6)) {
+        destinations.push(ipnet::IpNet::from(own6));
+    }
+    Some(dataplane::XdpSpec {
+        ipv6_iface: cfg.ipv6_iface.clone(),
+        ipv4_iface: cfg.ipv4_iface.clone(),
+        destinations,
     })
 }
 
@@ -255,6 +360,8 @@ impl From<RunError> for Failure {
 struct Around {
     routes: Option<Routes>,
     control: Option<std::thread::JoinHandle<()>>,
+    /// The CLAT's PLAT prefix discovery.
+    discovery: Option<std::thread::JoinHandle<()>>,
     metrics: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -273,7 +380,7 @@ fn metrics(
         counters: counters.to_vec(),
         pool4: match cfg.mode {
             Mode::Nat64 => cfg.pool4_addrs(),
-            Mode::Siit => Vec::new(),
+            Mode::Siit | Mode::Clat => Vec::new(),
         },
         mode: cfg.mode.to_string(),
     };
@@ -290,19 +397,33 @@ fn metrics(
 /// Once the queues are open: routes (`--setup-routes`) and the control socket's thread.
 fn started(
     cfg: &Config,
+    clat: Option<&clat::Clat>,
     stop: &Stop,
     setup: &ReloadSetup,
     s: Started<'_>,
 ) -> Result<Around, RunError> {
     // First: a port in use stops the start before any route is installed.
     let metrics = metrics(cfg, stop, s.counters)?;
-    routes::warn_if_forwarding_disabled();
-    let routes = if cfg.setup_routes {
-        let plan = routes::plan(cfg);
-        Some(Routes::install(s.device, &plan).map_err(RunError::System)?)
-    } else {
-        None
+    routes::warn_if_forwarding_disabled(cfg.mode);
+    let routes = match (cfg.setup_routes, clat) {
+        (false, _) => None,
+        (true, _) if cfg.dataplane == config::Dataplane::Xdp => {
+            warn!(
+                "--setup-routes does nothing with --dataplane xdp: the XDP programs pick what \
+                 to translate, no route is needed"
+            );
+            None
+        }
+        (true, None) => {
+            let plan = routes::plan(cfg);
+            Some(Routes::install(s.device, &plan).map_err(RunError::System)?)
+        }
+        (true, Some(c)) => {
+            let plan = routes::clat_plan(cfg, &c.mapping);
+            Some(Routes::install_clat(s.device, &plan).map_err(RunError::System)?)
+        }
     };
+    let discovery = clat.and_then(|c| c.spawn_discovery(stop));
     let workers = s.counters.len();
     info!(
         "translating ({}) on '{}' with {workers} worker{}; stop with Ctrl-C or SIGTERM",
@@ -342,6 +463,7 @@ fn started(
     Ok(Around {
         routes,
         control,
+        discovery,
         metrics,
     })
 }
@@ -350,7 +472,10 @@ fn started(
 /// control thread removes its socket, then the routes go.
 fn stopping(around: Around) {
     let _ = notify::notify("STOPPING=1");
-    for h in [around.control, around.metrics].into_iter().flatten() {
+    for h in [around.control, around.discovery, around.metrics]
+        .into_iter()
+        .flatten()
+    {
         let _ = h.join();
     }
     if let Some(r) = around.routes {
@@ -372,27 +497,60 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     let cfg = load(args)?;
     let log_level = init_logging(&cfg);
     log_config(&cfg);
-    let spec = spec(&cfg)?;
+    let clat = match cfg.mode {
+        Mode::Clat => Some(clat::prepare(&cfg).map_err(|e| match e {
+            clat::PrepareError::Config(e) => Failure::from(e),
+            clat::PrepareError::System(m) => runtime(m),
+        })?),
+        _ => None,
+    };
+    // The CLAT's MTU may come from its uplink.
+    let cfg = clat.as_ref().map_or(cfg, |c| c.cfg.clone());
     // Before anything is opened, bound or routed; held until the routes are gone.
     let _claim = instance::Claim::take(&cfg.tun, &cfg.control_socket).map_err(runtime)?;
+    let (logger, queues) =
+        match natlog::Logger::start(&cfg, usize::from(cfg.workers)).map_err(|msg| Failure {
+            code: EXIT_USAGE,
+            msg,
+        })? {
+            Some((l, q)) => (Some(l), q),
+            None => (None, Vec::new()),
+        };
+    let spec = spec(&cfg, clat.as_ref(), queues)?;
     let stop = Stop::new();
     let setup = ReloadSetup {
         file: args.config.clone(),
         flags: args.to_partial()?,
+        // A reload changes the SIIT translator's EAMs; the CLAT's mapping is its own.
         siit: match &spec.mode {
-            dataplane::Mode::Siit(live) => Some(Arc::clone(live)),
-            dataplane::Mode::Nat64 { .. } => None,
+            dataplane::Mode::Siit(live) if cfg.mode == Mode::Siit => Some(Arc::clone(live)),
+            _ => None,
         },
         log_level: std::sync::Mutex::new(log_level),
         slot: Arc::new(std::sync::OnceLock::new()),
     };
     let slot = Arc::clone(&setup.slot);
-    signals::install(&stop, move || match slot.get() {
-        Some(r) => r.reload_and_log(),
-        None => warn!("SIGHUP before the translator runs: ignored"),
+    let reopen = logger.as_ref().map(natlog::Logger::reopen_flag);
+    signals::install(&stop, move || {
+        // logrotate: the NAT log files are reopened whatever the reload's outcome.
+        if let Some(f) = &reopen {
+            f.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        match slot.get() {
+            Some(r) => r.reload_and_log(),
+            None => warn!("SIGHUP before the translator runs: ignored"),
+        }
     })
     .map_err(|e| runtime(format!("cannot install signal handlers: {e}")))?;
-    let finished = dataplane::run(spec, &stop, |s| started(&cfg, &stop, &setup, s), stopping)?;
+    let finished = dataplane::run(
+        spec,
+        &stop,
+        |s| started(&cfg, clat.as_ref(), &stop, &setup, s),
+        stopping,
+    )?;
+    if let Some(l) = logger {
+        l.finish();
+    }
     let counters = &finished.counters;
     let snapshot = Snapshot::sum(counters.iter().map(|c| &**c));
     stdout(&snapshot.render_table(cfg.log_level >= LogLevel::Debug));

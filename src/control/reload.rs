@@ -51,6 +51,8 @@ pub struct Reloader {
 fn applied_in(key: &str, mode: Mode) -> bool {
     match mode {
         Mode::Siit => matches!(key, "eam" | "pool6791" | "log-level"),
+        // The CLAT's mapping follows its PLAT prefix discovery, not the file.
+        Mode::Clat => key == "log-level",
         Mode::Nat64 => matches!(
             key,
             "log-level"

@@ -163,6 +163,13 @@ counters! {
     /// IPv4 UDP datagrams sent with checksum 0 whose checksum the translator computed
     /// (RFC 6146 §3.4; RFC 7915 §4.5 with `amend-udp-checksum-zero`).
     udp_checksum_computed = "udp_checksum_computed",
+    /// NAT event records (mapping, session or port block) handed to the logging thread.
+    nat_log_records = "nat_log_records",
+    /// NAT event records lost: the worker's queue to the logging thread was full (the
+    /// sinks could not keep up) or the shard's buffer overflowed between two drains.
+    nat_log_lost = "nat_log_lost",
+    /// NAT64 port blocks held by subscribers at the last look (a gauge; `block` mode).
+    port_blocks = "nat64_port_blocks",
     /// NAT64 sessions and bindings held at the last look, by protocol (gauges).
     sessions_tcp = "nat64_sessions_tcp",
     sessions_udp = "nat64_sessions_udp",
@@ -192,6 +199,7 @@ pub const GAUGES: &[&str] = &[
     "nat64_bibs_tcp",
     "nat64_bibs_udp",
     "nat64_bibs_icmp",
+    "nat64_port_blocks",
 ];
 
 /// Whether the counter named `name` is a gauge (see [`GAUGES`]).

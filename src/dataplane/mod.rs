@@ -4,9 +4,11 @@
 //! [`start::run`] is the one entry point: the control plane builds a [`Spec`] from its
 //! configuration and calls it. [`live::Live`] carries what the control plane replaces
 //! while the workers run. [`device::Device`] is what a worker reads from and writes
-//! to; [`tun::Tun`] is its implementation over a TUN queue. The system calls live in
-//! [`sys`]; `unsafe` code lives there and in [`ring`] (the lock-free SPSC ring of the
-//! NAT64 hand-off), each block with its SAFETY argument.
+//! to; [`tun::Tun`] is its implementation over a TUN queue, [`xdp::port::XdpPort`] over a
+//! pair of AF_XDP sockets (`--dataplane xdp`, see [`xdp`]). The system calls live in
+//! [`sys`] and, for the XDP dataplane, one module per concern under [`xdp`] (bpf(2),
+//! AF_XDP sockets, rtnetlink, raw sockets); `unsafe` code lives there and in [`ring`]
+//! (the lock-free SPSC ring of the NAT64 hand-off), each block with its SAFETY argument.
 
 pub mod counters;
 pub mod device;
@@ -22,6 +24,7 @@ pub mod stop;
 pub mod sys;
 pub mod tun;
 pub mod worker;
+pub mod xdp;
 
 pub use counters::{Counters, Snapshot};
 pub use device::{Device, SendError};
@@ -38,6 +41,7 @@ pub use stop::Stop;
 pub use sys::{SysError, TunFlags};
 pub use tun::Tun;
 pub use worker::{Worker, WorkerError};
+pub use xdp::setup::XdpSpec;
 
 #[cfg(test)]
 mod netns_tests;

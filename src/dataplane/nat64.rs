@@ -19,7 +19,7 @@ use super::engine::Engine;
 use super::handoff::{Handoff, Outbox, Refused};
 use super::io::{Io, send_errors, send_frames};
 use crate::nat64::config::Timeouts;
-use crate::nat64::{LOOKS_PER_SESSION, Refusal, SessionInfo, Shard, Sharding};
+use crate::nat64::{LOOKS_PER_SESSION, NatEvent, Refusal, SessionInfo, Shard, Sharding};
 use crate::wire::vnet::{Offload, gso};
 use crate::xlat::reassembly::{self, Outcome};
 use crate::xlat::{DropReason, Generated, Nat64Core, Nat64Translator, Verdict};
@@ -205,6 +205,10 @@ pub struct Nat64Engine<'a> {
     /// Reassembly's counts at the last expiry call: fragments it dropped since (timed
     /// out, or evicted to make room) are counted as drops then.
     frags_seen: reassembly::Counts,
+    /// This worker's bounded queue to the NAT logging thread, if logging is on.
+    nat_log: Option<SyncSender<NatEvent>>,
+    /// The shard's lost records at the last drain.
+    log_lost_seen: u64,
 }
 
 struct Steer {
@@ -225,7 +229,40 @@ impl<'a> Nat64Engine<'a> {
             expiry_due: false,
             created_seen: 0,
             frags_seen: reassembly::Counts::default(),
+            nat_log: None,
+            log_lost_seen: 0,
         }
+    }
+
+    /// Sends the shard's NAT event records to the logging thread through `queue`
+    /// (bounded: when it is full, records are counted as `nat_log_lost`).
+    pub fn log_to(&mut self, queue: SyncSender<NatEvent>) {
+        self.nat_log = Some(queue);
+    }
+
+    /// Moves the shard's records to the logging queue, stamped with the wall clock
+    /// (the shard's `now` is this worker's monotonic milliseconds). Never blocks: a
+    /// full queue costs the record, counted.
+    fn drain_events(&mut self, c: &Counters, now: u64) {
+        let shard = self.core.shard_mut();
+        let lost = shard.events_lost();
+        c.nat_log_lost.add(lost - self.log_lost_seen);
+        self.log_lost_seen = lost;
+        let Some(tx) = &self.nat_log else { return };
+        if shard.pending_events() == 0 {
+            return;
+        }
+        let wall = unix_ms();
+        let (mut sent, mut dropped) = (0, 0);
+        shard.drain_events(|mut e| {
+            e.time_ms = wall.saturating_sub(now.saturating_sub(e.time_ms));
+            match tx.try_send(e) {
+                Ok(()) => sent += 1,
+                Err(_) => dropped += 1,
+            }
+        });
+        c.nat_log_records.add(sent);
+        c.nat_log_lost.add(dropped);
     }
 
     /// Makes this engine one of several: packets whose flow `sharding` gives to
@@ -305,6 +342,7 @@ impl<'a> Nat64Engine<'a> {
             });
         let (_, frags_due) = self.core.expire_fragments(now);
         self.expiry_due = done.due || frags_due;
+        self.drain_events(&io.counters, now);
         self.count_fragment_drops(&io.counters);
         publish(&self.core, &io.counters);
     }
@@ -368,6 +406,14 @@ fn publish(core: &Nat64Core<'_>, c: &Counters) {
         .set(refused(Refusal::PoolExhausted));
     c.refused_held_table_full
         .set(refused(Refusal::HeldTableFull));
+    c.port_blocks.set(shard.blocks_in_use() as u64);
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Where a packet goes: translated here (with whether the IPv4 half of a §3.8 hairpin

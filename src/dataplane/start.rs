@@ -10,11 +10,12 @@
 //! the last queue of a non-persistent TUN destroys the device and its routes with it.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, SyncSender, channel};
 
 use tracing::{debug, info, warn};
 
 use super::counters::Counters;
+use super::device::Device;
 use super::engine::{Engine, SiitEngine};
 use super::handoff;
 use super::live::Live;
@@ -26,7 +27,11 @@ use super::stop::Stop;
 use super::sys::{self, OffloadFlags, TunFlags};
 use super::tun::Tun;
 use super::worker::{Worker, WorkerError};
-use crate::nat64::{Shard, ShardConfig, Sharding, StaticBib};
+use super::xdp;
+use super::xdp::setup::XdpSpec;
+use crate::nat64::{
+    Deterministic, NatEvent, PortAllocation, Proto, Shard, ShardConfig, Sharding, StaticBib,
+};
 use crate::xlat::reassembly;
 use crate::xlat::{Nat64Translator, Translator};
 
@@ -57,6 +62,9 @@ pub enum Mode {
         /// shard of the worker that owns it.
         static_bib: Vec<StaticBib>,
         fragments: Fragments,
+        /// One bounded queue per worker to the NAT logging thread (empty: no
+        /// logging).
+        nat_log: Vec<SyncSender<NatEvent>>,
     },
 }
 
@@ -70,7 +78,10 @@ pub struct Fragments {
 }
 
 pub struct Spec {
+    /// The TUN device; with `xdp`, only its queue count (workers) and MTU are used.
     pub tun: TunSpec,
+    /// The AF_XDP dataplane instead of the TUN device.
+    pub xdp: Option<XdpSpec>,
     /// Pin worker i to usable CPU i (modulo their number).
     pub pin: bool,
     pub mode: Mode,
@@ -131,7 +142,31 @@ pub fn run<S>(
             shards, static_bib, ..
         } => Some(nat64_shards(shards, spec.tun.queues, static_bib)?),
     };
-    let workers = open_queues(&spec.tun)?
+    match &spec.xdp {
+        None => {
+            let queues = open_queues(&spec.tun)?;
+            run_on(spec, nat64, queues, stop, started, stopping)
+        }
+        Some(x) => {
+            let (attached, ports) = xdp::setup::open(x, spec.tun.queues)?;
+            let done = run_on(spec, nat64, ports, stop, started, stopping);
+            // The programs stay attached until every worker has stopped.
+            drop(attached);
+            done
+        }
+    }
+}
+
+/// [`run`] once the devices are open.
+fn run_on<D: Device, S>(
+    spec: Spec,
+    nat64: Option<(Vec<Shard>, Arc<Sharding>)>,
+    devices: Vec<D>,
+    stop: &Stop,
+    started: impl FnOnce(Started<'_>) -> Result<S, RunError>,
+    stopping: impl FnOnce(S),
+) -> Result<Finished, RunError> {
+    let workers = devices
         .into_iter()
         .map(|q| {
             let mut w = Worker::new(q, stop)?;
@@ -162,12 +197,18 @@ pub fn run<S>(
         ),
         (
             Mode::Nat64 {
-                xlat, fragments, ..
+                xlat,
+                fragments,
+                nat_log,
+                ..
             },
             Some((shards, sharding)),
         ) => {
             let limits = fragment_limits(fragments, &spec.tun, &shards);
-            let engines = nat64_engines(xlat, &workers, shards, sharding, requests, limits);
+            let mut engines = nat64_engines(xlat, &workers, shards, sharding, requests, limits);
+            for (e, q) in engines.iter_mut().zip(nat_log) {
+                e.log_to(q.clone());
+            }
             run_workers(workers.into_iter().zip(engines).collect(), stop, spec.pin)
         }
         // Built together above; never apart.
@@ -186,8 +227,8 @@ pub fn run<S>(
 type WorkerRx = (Receiver<SessionsRequest>, Receiver<Nat64Limits>);
 
 /// One sessions channel per worker for the control thread, when the mode has sessions.
-fn session_links(
-    workers: &[Worker<Tun>],
+fn session_links<D: Device>(
+    workers: &[Worker<D>],
     stateful: bool,
 ) -> (Option<Vec<SessionsLink>>, Vec<WorkerRx>) {
     if !stateful {
@@ -211,9 +252,9 @@ fn session_links(
 
 /// Each NAT64 worker's engine: its shard, its reassembly buffers, the rings to its
 /// peers, its session requests.
-fn nat64_engines<'a>(
+fn nat64_engines<'a, D: Device>(
     xlat: &'a Nat64Translator,
-    workers: &[Worker<Tun>],
+    workers: &[Worker<D>],
     shards: Vec<Shard>,
     sharding: Arc<Sharding>,
     requests: Vec<WorkerRx>,
@@ -276,7 +317,18 @@ fn nat64_shards(
         })
     };
     let workers = usize::from(workers).max(1);
-    let mut sharding = Sharding::new(&base.pool, workers, base.subscriber_prefix_len, seed()?);
+    let det = (base.blocks.mode == PortAllocation::Deterministic)
+        .then(|| {
+            Deterministic::new(
+                &base.pool,
+                Proto::Tcp,
+                &base.blocks,
+                base.subscriber_prefix_len,
+            )
+        })
+        .flatten();
+    let mut sharding = Sharding::new(&base.pool, workers, base.subscriber_prefix_len, seed()?)
+        .with_deterministic(det);
     let mut shards = Vec::with_capacity(workers);
     for w in 0..workers {
         let mut sc = base.clone();
@@ -411,11 +463,11 @@ fn log_offloads(on: OffloadFlags) {
 /// Runs each worker on its own thread (pinned to a CPU if asked) until `stop`; a worker
 /// that fails stops the others. Returns the workers (their devices still open, so routes
 /// can be removed first) and each one's result.
-fn run_workers<E: Engine + Send>(
-    workers: Vec<(Worker<Tun>, E)>,
+fn run_workers<D: Device, E: Engine + Send>(
+    workers: Vec<(Worker<D>, E)>,
     stop: &Stop,
     pin: bool,
-) -> (Vec<Worker<Tun>>, Vec<Result<(), WorkerError>>) {
+) -> (Vec<Worker<D>>, Vec<Result<(), WorkerError>>) {
     let cpus = sys::usable_cpus();
     std::thread::scope(|scope| {
         let handles: Vec<_> = workers

@@ -150,6 +150,8 @@ impl<D: Device> Worker<D> {
                 let now = self.now_ms();
                 self.io.icmp_limit.set_now(now);
                 engine.tick(&mut self.io, now);
+                // What the timers sent (a device may queue it, see `Device::flush`).
+                let _ = self.io.dev.flush();
             }
         }
         Ok(self.io.counters.snapshot())
@@ -172,6 +174,7 @@ impl<D: Device> Worker<D> {
                     Err(e) => match e.kind() {
                         io::ErrorKind::WouldBlock => {
                             engine.tick(&mut self.io, now);
+                            let _ = self.io.dev.flush();
                             return Ok(());
                         }
                         io::ErrorKind::Interrupted => left -= 1,
@@ -186,6 +189,7 @@ impl<D: Device> Worker<D> {
                 }
             }
             engine.tick(&mut self.io, now);
+            let _ = self.io.dev.flush();
             if stop.is_requested() {
                 return Ok(());
             }

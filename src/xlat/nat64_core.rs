@@ -54,7 +54,8 @@ impl<'a> Nat64Core<'a> {
         &self.shard
     }
 
-    /// For the control plane's changes between packets (a reload's limits).
+    /// For the worker's control-plane chores between packets (draining the NAT
+    /// event records, a reload's limits); translation goes through the methods above.
     pub fn shard_mut(&mut self) -> &mut Shard {
         &mut self.shard
     }

@@ -10,6 +10,11 @@
 //! - TAYGA (single-threaded, no offloads);
 //! - xlat64 SIIT with one queue and no offloads, with one queue and offloads, with N
 //!   queues;
+//! - xlat64 SIIT on one queue with GRO and UDP GRO forwarding on the box's legs
+//!   (`1q udpgro`: does the kernel hand the TUN small-UDP super-packets?);
+//! - xlat64 on the AF_XDP dataplane, SIIT and NAT64, one worker (`xdp 1q`, `xdp nat64
+//!   1q`), the senders computing their checksums meanwhile (a veth hands XDP partial
+//!   ones);
 //! - xlat64 stateful NAT64 (`--mode nat64`, pool4 [`POOL4`], session limits raised so
 //!   that no test is refused) with one queue and with N queues (while xlat64 refuses
 //!   more than one worker in nat64 mode, that row shows the refusal as its note).
@@ -51,10 +56,10 @@ use serde_json::Value;
 use std::time::Duration;
 
 pub struct Options {
-    seconds: u32,
+    pub(crate) seconds: u32,
     /// Rounds of all rows, interleaved; the table shows each figure's median. Shared,
     /// noisy machines make single runs swing by ±30%.
-    rounds: u32,
+    pub(crate) rounds: u32,
     streams: u32,
     workers: Option<u32>,
     /// Sender threads of udpgen; by default half the CPUs (at least one), leaving the
@@ -203,6 +208,10 @@ enum Setup {
         offloads: bool,
     },
     Translator(Translator),
+    /// The same, with GRO and UDP GRO forwarding on the translator box's two legs
+    /// (`ethtool -K DEV gro on rx-udp-gro-forwarding on`): the kernel may then hand the
+    /// TUN super-packets of small same-flow UDP datagrams.
+    UdpGro(Translator),
     /// xlat64 in nat64 mode: pool4 is routed into the TUN, new flows are measured.
     Nat64(Translator),
 }
@@ -216,6 +225,14 @@ pub fn run(o: Options) -> Result<(), String> {
         return Err("the end-to-end bench creates network namespaces: run it as root".into());
     }
     let bin = crate::build_release()?;
+    let wanted = |name: &str| o.only.is_empty() || o.only.iter().any(|w| name.contains(w.as_str()));
+    let clat_rows: Vec<&str> = crate::bench_clat::ROWS
+        .into_iter()
+        .filter(|r| wanted(r))
+        .collect();
+    if !o.only.is_empty() && o.only.iter().all(|w| w.contains("464")) {
+        return crate::bench_clat::run(&o, &bin, &clat_rows);
+    }
     let mut lab = Lab::new_bench().map_err(|e| e.to_string())?;
     for k in 0..UDP_CLIENTS {
         let port = (IPERF_PORT + k as u16).to_string();
@@ -247,8 +264,8 @@ pub fn run(o: Options) -> Result<(), String> {
         std::iter::once((&bin, "xlat64")).chain(baseline.iter().map(|b| (b, "base")))
     {
         let xlat = |args: &[&str]| Setup::Translator(Translator::xlat64(bin, args));
-        let nat64 = |workers: &str| {
-            let args = [
+        let nat64_with = |workers: &str, extra: &[&str]| {
+            let mut args = vec![
                 "--mode",
                 "nat64",
                 "--pool4",
@@ -262,16 +279,74 @@ pub fn run(o: Options) -> Result<(), String> {
                 "--max-sessions-per-address",
                 &limit,
             ];
+            args.extend_from_slice(extra);
             Setup::Nat64(Translator::xlat64(bin, &args))
         };
+        let nat64 = |workers: &str| nat64_with(workers, &[]);
+        // NAT logging on (issue 11): every mapping logged, or one record per port block.
+        // udpgen is one subscriber, which blocks keep on one address: its 100k-flow
+        // figure cannot fit (64 512 ports), the others compare with the row above.
+        let log = nat_log_path(&lab);
+        let log = log.as_str();
+        let xdp = [
+            "--dataplane",
+            "xdp",
+            "--ipv6-iface",
+            "c1",
+            "--ipv4-iface",
+            "v4",
+        ];
+        let with_xdp = |args: &[&str]| -> Vec<String> {
+            xdp.iter().chain(args).map(|a| a.to_string()).collect()
+        };
+        let nat64_xdp = {
+            let Setup::Nat64(Translator::Xlat64 { bin, args }) = nat64("1") else {
+                unreachable!("nat64() builds a NAT64 xlat64 row")
+            };
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            Setup::Nat64(Translator::Xlat64 {
+                bin,
+                args: with_xdp(&args),
+            })
+        };
         rows.extend([
+            (
+                format!("{label} xdp 1q"),
+                Setup::Translator(Translator::Xlat64 {
+                    bin: bin.clone(),
+                    args: with_xdp(&["--workers", "1"]),
+                }),
+            ),
+            (format!("{label} xdp nat64 1q"), nat64_xdp),
             (
                 format!("{label} 1q nooff"),
                 xlat(&["--workers", "1", "--offload", "false"]),
             ),
             (format!("{label} 1q"), xlat(&["--workers", "1"])),
+            (
+                format!("{label} 1q udpgro"),
+                Setup::UdpGro(Translator::xlat64(bin, &["--workers", "1"])),
+            ),
             (format!("{label} {n}q"), xlat(&["--workers", &n_s])),
             (format!("{label} nat64 1q"), nat64("1")),
+            (
+                format!("{label} nat64 1q session+log"),
+                nat64_with("1", &["--nat-log-file", log]),
+            ),
+            (
+                format!("{label} nat64 1q block+log"),
+                nat64_with(
+                    "1",
+                    &[
+                        "--port-allocation",
+                        "block",
+                        "--max-blocks-per-subscriber",
+                        "1024",
+                        "--nat-log-file",
+                        log,
+                    ],
+                ),
+            ),
             (format!("{label} nat64 {n}q"), nat64(&n_s)),
         ]);
     }
@@ -309,7 +384,16 @@ pub fn run(o: Options) -> Result<(), String> {
         &format!("median of {} round(s)", o.rounds),
         &medians(&rounds),
     );
-    Ok(())
+    if clat_rows.is_empty() {
+        return Ok(());
+    }
+    crate::bench_clat::run(&o, &bin, &clat_rows)
+}
+
+/// Where the NAT logging rows write their records (in the lab's directory, removed
+/// with it).
+fn nat_log_path(lab: &Lab) -> String {
+    lab.dir().join("nat.jsonl").to_string_lossy().into_owned()
 }
 
 /// Row by row, the median of each figure over the rounds (rounds that failed a figure
@@ -402,11 +486,25 @@ fn set_path_offloads(lab: &Lab, on: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// GRO and UDP GRO forwarding on the translator box's legs (Linux 5.12+; on a veth GRO
+/// also turns on its NAPI receive path, which GRO needs).
+fn set_udp_gro_forwarding(lab: &Lab, on: bool) -> Result<(), String> {
+    let v = if on { "on" } else { "off" };
+    for dev in ["c1", "v4"] {
+        let argv = ["ethtool", "-K", dev, "gro", v, "rx-udp-gro-forwarding", v];
+        let out = lab.run(Node::Xlt, &argv).map_err(|e| e.to_string())?;
+        if !out.success() {
+            return Err(first_line(&format!("ethtool: {}", out.stderr)));
+        }
+    }
+    Ok(())
+}
+
 fn measure(lab: &mut Lab, o: &Options, name: &str, setup: &Setup) -> Row {
     let mut row = Row::new(name);
     let target = match setup {
         Setup::Kernel { .. } => addr::SRV6_NATIVE,
-        Setup::Translator(_) | Setup::Nat64(_) => addr::SRV6,
+        Setup::Translator(_) | Setup::UdpGro(_) | Setup::Nat64(_) => addr::SRV6,
     };
     println!("\n-- {name} (client → {target})");
     if let Err(e) = prepare(lab, setup) {
@@ -473,10 +571,17 @@ fn measure(lab: &mut Lab, o: &Options, name: &str, setup: &Setup) -> Row {
             }
         }
         Setup::Kernel { .. } => {}
-        Setup::Translator(_) | Setup::Nat64(_) => match lab.stop_translator() {
-            Ok(s) => print!("{name} counters:\n{}", s.stdout),
-            Err(e) => println!("{e}"),
-        },
+        Setup::Translator(_) | Setup::UdpGro(_) | Setup::Nat64(_) => {
+            match lab.stop_translator() {
+                Ok(s) => print!("{name} counters:\n{}", s.stdout),
+                Err(e) => println!("{e}"),
+            }
+            if let Setup::UdpGro(_) = setup
+                && let Err(e) = set_udp_gro_forwarding(lab, false)
+            {
+                println!("cannot turn UDP GRO forwarding back off: {e}");
+            }
+        }
     }
     println!(
         "{name}: TCP {} / {} Gbit/s (1 / {} streams), iperf3 UDP {} packets/s at the \
@@ -503,10 +608,16 @@ fn prepare(lab: &mut Lab, setup: &Setup) -> Result<(), String> {
     let t = match setup {
         Setup::Kernel { offloads } => return set_path_offloads(lab, *offloads),
         Setup::Translator(t) | Setup::Nat64(t) => t,
+        Setup::UdpGro(t) => {
+            set_udp_gro_forwarding(lab, true)?;
+            t
+        }
     };
     lab.start_translator(t)
         .map_err(|e| start_failure(&e.to_string()))?;
-    if let Setup::Nat64(_) = setup {
+    if let Setup::Nat64(t) = setup
+        && !t.is_xdp()
+    {
         // The server answers pool4 through its default route (xlt); xlt sends it on.
         let route = format!("route replace {POOL4} dev {}", lab::TUN);
         if let Err(e) = lab.ip(Node::Xlt, &route) {
@@ -868,18 +979,18 @@ fn iperf_result(out: lab::Output) -> Result<String, String> {
 }
 
 /// `end.sum_received` of an iperf3 `--json` report: the totals the receiver counted.
-fn sum_received(json: &str) -> Option<Value> {
+pub(crate) fn sum_received(json: &str) -> Option<Value> {
     let mut report: Value = serde_json::from_str(json).ok()?;
     Some(report["end"]["sum_received"].take())
 }
 
 /// TCP: bits per second as counted by the receiver.
-fn tcp_receiver_bps(json: &str) -> Option<f64> {
+pub(crate) fn tcp_receiver_bps(json: &str) -> Option<f64> {
     sum_received(json)?["bits_per_second"].as_f64()
 }
 
 /// UDP: datagrams the receiver got (sent − lost) per second.
-fn udp_received_pps(json: &str) -> Option<f64> {
+pub(crate) fn udp_received_pps(json: &str) -> Option<f64> {
     let sum = sum_received(json)?;
     let packets = sum["packets"].as_f64()?;
     let lost = sum["lost_packets"].as_f64()?;
@@ -888,12 +999,12 @@ fn udp_received_pps(json: &str) -> Option<f64> {
 }
 
 /// The `error` an iperf3 `--json` report carries when the run failed.
-fn iperf_error(json: &str) -> Option<String> {
+pub(crate) fn iperf_error(json: &str) -> Option<String> {
     let report: Value = serde_json::from_str(json).ok()?;
     report.get("error")?.as_str().map(str::to_string)
 }
 
-fn first_line(s: &str) -> String {
+pub(crate) fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_string()
 }
 

@@ -17,6 +17,7 @@
 mod lab;
 
 mod bench;
+mod bench_clat;
 mod deb;
 mod demo;
 mod deps;
@@ -33,8 +34,10 @@ usage: cargo xtask <command> [options]
 
 commands:
   demo [--tayga]            build, create the lab, ping and curl an IPv4-only server
-                            from an IPv6-only client through xlat64, print its counters
-                            (--tayga: same show with TAYGA, to check the lab itself)
+                            from an IPv6-only client through xlat64, print its counters;
+                            then 464XLAT: an IPv4-only app on an IPv6-only phone through
+                            CLAT and PLAT (--tayga: the first part with TAYGA, to check
+                            the lab itself)
   test                      fmt, clippy, release build, unit tests, end-to-end tests, fuzz
   bench [--seconds N] [--rounds N] [--streams N] [--workers N] [--gen-threads N]
         [--rows NAME,NAME] [--no-micro]

@@ -41,7 +41,12 @@ impl Config {
     pub fn render_toml(&self) -> String {
         let mut s = String::from("# xlat64 effective configuration\n");
         for (k, v, src) in self.entries() {
-            let line = format!("{k} = {v}");
+            // An absent optional key (TOML has no null): a comment that says so.
+            let line = if v.is_empty() {
+                format!("# {k} (not set)")
+            } else {
+                format!("{k} = {v}")
+            };
             let when = if KEY_INFO.iter().any(|i| i.name == k && i.live) {
                 "live"
             } else {
@@ -75,15 +80,17 @@ pub fn help_text(k: &KeyInfo) -> String {
 pub enum ReadmeTable {
     General,
     Nat64,
+    Clat,
 }
 
 impl ReadmeTable {
-    pub const ALL: [ReadmeTable; 2] = [ReadmeTable::General, ReadmeTable::Nat64];
+    pub const ALL: [ReadmeTable; 3] = [ReadmeTable::General, ReadmeTable::Nat64, ReadmeTable::Clat];
 
     fn holds(self, scope: Scope) -> bool {
         match self {
-            ReadmeTable::General => scope != Scope::Nat64,
+            ReadmeTable::General => !matches!(scope, Scope::Nat64 | Scope::Clat),
             ReadmeTable::Nat64 => scope == Scope::Nat64,
+            ReadmeTable::Clat => scope == Scope::Clat,
         }
     }
 
@@ -92,6 +99,7 @@ impl ReadmeTable {
         match self {
             ReadmeTable::General => "general",
             ReadmeTable::Nat64 => "nat64",
+            ReadmeTable::Clat => "clat",
         }
     }
 }
@@ -218,7 +226,7 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.contains("| `--mtu N` / `mtu` | `1500` | restart | TUN MTU;"),
+            t.contains("| `--mtu N` / `mtu` | `1500` | restart | TUN MTU "),
             "{t}"
         );
         assert!(

@@ -16,6 +16,7 @@
 //! - `held`: IPv4 SYNs held for a simultaneous open (§3.5.2.2);
 //! - `invariants`: the cross-reference check the tests run.
 
+mod alloc;
 mod bib;
 mod expiry;
 mod held;
@@ -27,7 +28,9 @@ mod usage;
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::blocks::{BlockTable, Deterministic, PortAllocation};
 use super::config::{Filtering, Proto, ShardConfig, ShardConfigError};
+use super::events::NatEvent;
 use super::hash::Hasher;
 use super::index::IndexTable;
 use super::ports::PortAllocator;
@@ -83,6 +86,15 @@ pub struct Shard {
     pool_sorted: Vec<(u32, u16)>,
     rand_ctr: u64,
     counters: ShardCounters,
+    /// `block` mode: this worker's blocks and who holds them.
+    blocks: Option<BlockTable>,
+    /// `deterministic` mode: the formula per protocol.
+    det: [Option<Deterministic>; 3],
+    /// NAT event records not yet taken by the worker; bounded, never grown.
+    events: Vec<NatEvent>,
+    events_lost: u64,
+    /// The `now` of the current call, for the records.
+    clock: u64,
 }
 
 impl Shard {
@@ -103,6 +115,25 @@ impl Shard {
             .collect();
         pool_sorted.sort_unstable();
         let prefix_mask = u128::MAX << (128 - u32::from(cfg.subscriber_prefix_len));
+        let blocks = (cfg.blocks.mode == PortAllocation::Block).then(|| {
+            BlockTable::new(
+                &cfg.pool,
+                cfg.worker,
+                cfg.workers,
+                cfg.blocks,
+                cfg.max_subscribers,
+            )
+        });
+        let det = Proto::ALL.map(|p| {
+            (cfg.blocks.mode == PortAllocation::Deterministic)
+                .then(|| Deterministic::new(&cfg.pool, p, &cfg.blocks, cfg.subscriber_prefix_len))
+                .flatten()
+        });
+        let buffer = if cfg.events.enabled {
+            cfg.events.buffer.max(1)
+        } else {
+            0
+        };
         Ok(Shard {
             hasher,
             bibs: Vec::with_capacity(max_bibs),
@@ -126,6 +157,11 @@ impl Shard {
             pool_sorted,
             rand_ctr: seed,
             counters: ShardCounters::default(),
+            blocks,
+            det,
+            events: Vec::with_capacity(buffer),
+            events_lost: 0,
+            clock: 0,
             cfg,
         })
     }
@@ -173,6 +209,7 @@ impl Shard {
             + self.ports.bytes()
             + self.addr_quota.bytes()
             + self.prefix_quota.bytes()
+            + self.blocks.as_ref().map_or(0, |b| b.bytes())
     }
 
     /// Calls `f(address, length)` for each large table (binding and session slabs at
@@ -285,6 +322,7 @@ impl Shard {
             return Err(self.refuse(Refusal::NoSession));
         }
         self.admit(&src).map_err(|r| self.refuse(r))?;
+        self.clock = now;
         let b = match bib {
             Some(b) => b,
             None => self
@@ -371,6 +409,7 @@ impl Shard {
         if let Err(r) = self.admit(&src6) {
             return V4Lookup::Refused(self.refuse(r));
         }
+        self.clock = now;
         self.create_session(b, raddr, rport, TcpState::V4Init, now32);
         V4Lookup::Forward(self.inbound(b))
     }

@@ -9,6 +9,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::super::config::Proto;
+use super::super::events::NatEventKind;
 use super::super::hash::Hasher;
 use super::super::tcp::TcpState;
 use super::super::types::SessionInfo;
@@ -160,6 +161,7 @@ impl Shard {
         self.nsessions += 1;
         self.usage.sessions[proto as usize] += 1;
         self.counters.sessions_created += 1;
+        self.log_session(NatEventKind::SessionCreate, b, raddr, rport);
         s
     }
 
@@ -297,6 +299,7 @@ impl Shard {
             self.sessions[e.b_next as usize].b_prev = e.b_prev;
         }
         let bib = self.bibs[e.bib as usize];
+        self.log_session(NatEventKind::SessionDelete, e.bib, e.raddr, e.rport);
         let a = u128::from_be_bytes(bib.src6);
         self.addr_quota.decr(a);
         self.prefix_quota.decr(a & self.prefix_mask);
