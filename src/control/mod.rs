@@ -439,6 +439,12 @@ fn started(
         s.sessions.clone(),
         setup.log_level.lock().ok().and_then(|mut l| l.take()),
     ));
+    if let Some(flag) = setup.natlog_reopen.clone() {
+        reloader.on_reload(Box::new(move |_| {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }));
+    }
     let _ = setup.slot.set(Arc::clone(&reloader));
     let state = ctl::State {
         counters: s.counters.to_vec(),
@@ -491,6 +497,9 @@ struct ReloadSetup {
     siit: Option<Arc<dataplane::Live<Translator>>>,
     log_level: std::sync::Mutex<Option<reload::LogLevelSetter>>,
     slot: Arc<std::sync::OnceLock<Arc<reload::Reloader>>>,
+    /// Set to have the NAT log files reopened (after `xlat64 reload` too, not only
+    /// SIGHUP, which sets it itself whatever the outcome).
+    natlog_reopen: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 fn run(args: &RunArgs) -> Result<(), Failure> {
@@ -528,6 +537,7 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         },
         log_level: std::sync::Mutex::new(log_level),
         slot: Arc::new(std::sync::OnceLock::new()),
+        natlog_reopen: logger.as_ref().map(natlog::Logger::reopen_flag),
     };
     let slot = Arc::clone(&setup.slot);
     let reopen = logger.as_ref().map(natlog::Logger::reopen_flag);
