@@ -181,7 +181,9 @@ pub mod types;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Filtering, Pool4, PortRange, Proto, ShardConfig, ShardConfigError, Timeouts};
+pub use config::{
+    Filtering, Pool4, PortRange, Proto, ShardConfig, ShardConfigError, Timeouts, owner_of_port,
+};
 pub use shard::{Expired, LOOKS_PER_SESSION, Shard};
 pub use sharding::Sharding;
 pub use tcp::TcpState;
