@@ -17,9 +17,6 @@ use crate::dataplane::xdp::asm::{Asm, HELPER_MAP_LOOKUP, op};
 use crate::dataplane::xdp::bpf::{self, Map, Prog};
 use crate::nat64::{Proto, Sharding, owner_of_port};
 
-/// No owner: the packet goes to queue 0 (and is handed off if need be).
-const NONE: u32 = u32::MAX;
-
 /// The owner of every port of every protocol class (TCP, UDP, ICMP), as
 /// [`Sharding::owner_of_v4`] gives it without static entries.
 fn port_owners(sh: &Sharding) -> io::Result<Map> {
@@ -27,7 +24,9 @@ fn port_owners(sh: &Sharding) -> io::Result<Map> {
     for (c, proto) in Proto::ALL.iter().enumerate() {
         let range = sh.pool().range(*proto);
         for port in 0..=u16::MAX {
-            let w = owner_of_port(range, sh.workers(), port).map_or(NONE, |w| w as u32);
+            // No owner (outside pool4's ports) stays 0, the array's initial value: queue
+            // 0, where the worker drops it as it would anywhere.
+            let w = owner_of_port(range, sh.workers(), port).map_or(0, |w| w as u32);
             if w != 0 {
                 let key = (c as u32) * 65536 + u32::from(port);
                 map.update(&key.to_ne_bytes(), &w.to_ne_bytes())?;
@@ -128,7 +127,6 @@ pub fn program(sh: &Sharding, owners: &Map) -> Vec<u64> {
     a.emit(CALL, 0, 0, 0, HELPER_MAP_LOOKUP);
     a.jump(JEQ_K, 0, 0, 0, zero);
     a.emit(LDX_W, 0, 0, 0, 0);
-    a.jump(JEQ_K, 0, 0, -1, zero);
     a.emit(EXIT, 0, 0, 0, 0);
 
     // IPv6: the source address, in host order, as (high, low) 64-bit halves.
