@@ -18,6 +18,18 @@
 //!
 //! The bench topology drops `cli2`, the bridge and the router: `cli` ── `xlt` ── `srv`,
 //! with `srv` also reachable natively over IPv6 (2001:db8:2::2) for the kernel baseline.
+//!
+//! The 464XLAT topology ([`Topology::Xlat464`], addresses in [`addr464`]):
+//!
+//! ```text
+//!  phone (CLAT)                  carrier (IPv6 router, RAs,       plat (NAT64)             srv
+//!  eth0 2001:db8:a::2/64 ─── c 2001:db8:a::1   unbound DNS64) ─── eth0 2001:db8:b::2
+//!  TUN 192.0.0.1/29              p 2001:db8:b::1 ────────────┘   v4 198.51.100.129 ── eth0 198.51.100.130
+//! ```
+//!
+//! `phone` is IPv6-only on the wire; its IPv4-only apps use the CLAT's 192.0.0.1. The
+//! lab only wires the links and routes; the tests start both translators and the
+//! daemons (RA sender, unbound, servers) themselves.
 
 use std::fmt;
 use std::fs;
@@ -27,6 +39,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
+
+#[path = "lab464.rs"]
+mod lab464;
+pub use lab464::{RA_SENDER, addr464};
 
 /// Name of the TUN device the translator creates in `xlt`.
 pub const TUN: &str = "xlat64";
@@ -101,6 +117,12 @@ pub enum Node {
     Xlt,
     Rtr,
     Srv,
+    /// 464XLAT: the IPv6-only host running the CLAT.
+    Phone,
+    /// 464XLAT: the provider's IPv6 router (RAs, DNS64).
+    Carrier,
+    /// 464XLAT: the provider's NAT64.
+    Plat,
 }
 
 impl Node {
@@ -111,6 +133,9 @@ impl Node {
             Node::Xlt => "xlt",
             Node::Rtr => "rtr",
             Node::Srv => "srv",
+            Node::Phone => "phone",
+            Node::Carrier => "carrier",
+            Node::Plat => "plat",
         }
     }
 }
@@ -121,6 +146,8 @@ pub enum Topology {
     Full,
     /// cli ── xlt ── srv, srv dual-stack so the kernel can forward IPv6 natively.
     Bench,
+    /// phone ── carrier ── plat ── srv: 464XLAT (see the module docs).
+    Xlat464,
 }
 
 impl Topology {
@@ -128,6 +155,7 @@ impl Topology {
         match self {
             Topology::Full => &[Node::Cli, Node::Cli2, Node::Xlt, Node::Rtr, Node::Srv],
             Topology::Bench => &[Node::Cli, Node::Xlt, Node::Srv],
+            Topology::Xlat464 => &[Node::Phone, Node::Carrier, Node::Plat, Node::Srv],
         }
     }
 }
@@ -319,6 +347,8 @@ impl Lab {
                 (Node::Srv, "eth0"),
             ],
             Topology::Bench => &[(Node::Cli, "eth0"), (Node::Srv, "eth0")],
+            // The 464XLAT lab runs its translators on TUN devices.
+            Topology::Xlat464 => &[],
         };
         for &(node, dev) in ports {
             let v = if on { "on" } else { "off" };
@@ -332,6 +362,7 @@ impl Lab {
         let v6 = match self.topology {
             Topology::Full => "br0",
             Topology::Bench => "c1",
+            Topology::Xlat464 => "eth0",
         };
         [
             "--dataplane",
@@ -368,6 +399,7 @@ impl Lab {
         match self.topology {
             Topology::Full => self.build_full()?,
             Topology::Bench => self.build_bench()?,
+            Topology::Xlat464 => self.build_464()?,
         }
         self.wait_links_up()
     }
@@ -472,6 +504,11 @@ impl Lab {
         self.ip(Srv, &format!("route add default via {}", addr::RTR4_SRV))?;
         self.ip(Srv, "-6 route add default via 2001:db8:2::1")?;
         Ok(())
+    }
+
+    /// A path in [`Lab::dir`], as a string for argv.
+    pub fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_string_lossy().into_owned()
     }
 
     /// Creates a veth pair with one end in each namespace (never in the host namespace,

@@ -62,7 +62,12 @@ fn rfc6146_s3_5_3_sessions_and_stats_over_the_control_socket() {
     ping(&lab, Node::Cli, addr::SRV6, 3);
 
     let json = ask_ok(&lab, &sock, &["sessions", "--json"]);
-    let rows: Vec<Value> = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let page: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert_eq!(page["truncated"], false, "{json}");
+    let rows = page["sessions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(page["total"].as_u64(), Some(rows.len() as u64), "{json}");
     let v6 = format!("[{}]:", addr::CLI6);
     let row = rows
         .iter()
@@ -80,6 +85,59 @@ fn rfc6146_s3_5_3_sessions_and_stats_over_the_control_socket() {
     let text = ask_ok(&lab, &sock, &["sessions"]);
     assert!(text.starts_with("PROTO"), "{text}");
     assert!(text.contains(&format!("[{}]:", addr::CLI6)), "{text}");
+
+    // Issue 11: filters by subscriber and by pool4 address, and paging.
+    let mine = format!("{}/64", addr::CLI6);
+    let json = ask_ok(&lab, &sock, &["sessions", "--json", "--subscriber", &mine]);
+    let v: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert!(v["matched"].as_u64().is_some_and(|n| n >= 1), "{json}");
+    let json = ask_ok(
+        &lab,
+        &sock,
+        &["sessions", "--json", "--subscriber", "2001:db8:ffff::/48"],
+    );
+    let v: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert_eq!(v["matched"], 0, "{json}");
+    let json = ask_ok(&lab, &sock, &["sessions", "--json", "--pool4", v4]);
+    let v: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert!(
+        v["sessions"].as_array().is_some_and(|r| !r.is_empty()),
+        "{json}"
+    );
+    let json = ask_ok(
+        &lab,
+        &sock,
+        &["sessions", "--json", "--limit", "1", "--offset", "0"],
+    );
+    let v: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert_eq!(v["sessions"].as_array().map(Vec::len), Some(1), "{json}");
+    assert_eq!(
+        v["truncated"],
+        v["matched"].as_u64().is_some_and(|n| n > 1),
+        "{json}"
+    );
+    let bad = ask(&lab, &sock, &["sessions", "--limit", "0"]);
+    assert_eq!(bad.code, Some(2), "{}", bad.failure());
+    assert!(bad.stderr.contains("invalid --limit '0'"), "{}", bad.stderr);
+
+    // Idle clients (connected, silent) do not hold up `xlat64 stats`: it is answered
+    // while they are still connected, waiting for their own deadline.
+    let idle: Vec<std::os::unix::net::UnixStream> = (0..3)
+        .map(|_| std::os::unix::net::UnixStream::connect(&sock).unwrap())
+        .collect();
+    let stats = ask_ok(&lab, &sock, &["stats"]);
+    assert!(stats.starts_with("workers: 2\n"), "{stats}");
+    for c in &idle {
+        use std::io::Read;
+        c.set_nonblocking(true).unwrap();
+        let e = (&*c).read(&mut [0u8; 8]).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock,
+            "idle client closed early"
+        );
+    }
+    drop(idle);
 
     let stats = ask_ok(&lab, &sock, &["stats", "--json"]);
     let v: Value = serde_json::from_str(&stats).unwrap_or_else(|e| panic!("{e}: {stats}"));

@@ -1,6 +1,7 @@
 //! The end-to-end tests and what they share: building a lab, choosing the translator,
 //! stopping it and reading its counters.
 
+mod clat;
 mod config;
 mod control;
 mod hairpin;
@@ -9,16 +10,20 @@ mod icmp_ext;
 mod icmp_ratelimit;
 mod instance;
 mod malformed;
+mod metrics;
 mod nat64;
 mod nat64_apps;
 mod nat64_fairness;
 mod nat64_frag;
 mod nat64_static;
+mod natlog;
 mod offload;
 mod ping;
 mod pmtu;
+mod reload;
 mod routes;
 mod scripts;
+mod service;
 mod special_addresses;
 mod tcp;
 mod udp;

@@ -10,13 +10,13 @@ while True:
     s.sendto(data, peer)
 "#;
 
-/// UDP echo client: `ADDR6 PORT SIZE,SIZE,...`. Sends one datagram of each size (random
+/// UDP echo client: `ADDR PORT SIZE,SIZE,...` (IPv6 or IPv4). Sends one datagram of each size (random
 /// bytes, retried up to 3 times) and checks the echo byte for byte. Exit 1 on any miss.
 pub const UDP_ECHO_CLIENT: &str = r#"
 import os, socket, sys
 host, port = sys.argv[1], int(sys.argv[2])
 sizes = [int(x) for x in sys.argv[3].split(",")]
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(1.0)
 s.connect((host, port))
 failed = []

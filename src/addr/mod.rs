@@ -52,6 +52,10 @@ pub struct AddrMapper {
     pool6: Option<Prefix6052>,
     eamt: EamTable,
     wkp_strict: bool,
+    /// The EAMs name IPv4-side hosts (a CLAT's 192.0.0.1 ↔ its IPv6 address), not
+    /// IPv6-side ones: an IPv6 packet to an EAM address is then the reply to that host,
+    /// to translate to IPv4, never one to hairpin (RFC 7757 §4 assumes the opposite).
+    eams_on_v4_side: bool,
 }
 
 /// Which rule mapped an address; hairpinning (RFC 7757 §4) needs to know.
@@ -92,7 +96,28 @@ impl AddrMapper {
             pool6,
             eamt: EamTable::new(eams)?,
             wkp_strict,
+            eams_on_v4_side: false,
         })
+    }
+
+    /// The same mapper with `local` refused by the RFC 6052 prefix both ways
+    /// ([`Prefix6052::with_local_v4`]); EAMs still map it (the CLAT's own address).
+    pub fn with_local_v4(mut self, local: ipnet::Ipv4Net) -> Self {
+        self.pool6 = self.pool6.map(|p| p.with_local_v4(local));
+        self
+    }
+
+    /// The same mapper with its EAMs naming IPv4-side hosts: no RFC 7757 §4 hairpinning.
+    pub fn with_eams_on_v4_side(mut self) -> Self {
+        self.eams_on_v4_side = true;
+        self
+    }
+
+    /// Whether an IPv6 packet to an EAM address is hairpinned (RFC 7757 §4): only when
+    /// the EAMs name IPv6-side nodes, as in SIIT.
+    #[inline]
+    pub fn hairpins(&self) -> bool {
+        !self.eams_on_v4_side
     }
 
     /// IPv6 → IPv4 (source or destination of an IPv6 packet).

@@ -32,6 +32,11 @@ pub struct Prefix6052 {
     lo_shift: u32,
     /// Refuse non-global IPv4 addresses (only ever set for the well-known prefix).
     refuse_non_global: bool,
+    /// IPv4 addresses that live on this side and never behind the prefix (a CLAT's
+    /// own 192.0.0.0/29 or LAN prefix): `v4 & local_mask == local_net` refuses. The
+    /// default (mask 0, net 1) matches nothing, so the check needs no branch of its own.
+    local_mask: u32,
+    local_net: u32,
 }
 
 impl Prefix6052 {
@@ -74,6 +79,8 @@ impl Prefix6052 {
             n_lo,
             lo_shift,
             refuse_non_global: false,
+            local_mask: 0,
+            local_net: 1,
         })
     }
 
@@ -83,6 +90,22 @@ impl Prefix6052 {
     pub fn with_wkp_strict(mut self, on: bool) -> Self {
         self.refuse_non_global = on && self.is_wkp();
         self
+    }
+
+    /// Refuses `local` both ways: a CLAT's own IPv4 prefix (RFC 7335 192.0.0.0/29, or a
+    /// CPE's LAN) is on the host side, so no packet may be sent to it through the PLAT
+    /// (e.g. the /29's broadcast 192.0.0.7) nor arrive from it out of the PLAT prefix
+    /// (a spoofed local source).
+    pub fn with_local_v4(mut self, local: ipnet::Ipv4Net) -> Self {
+        self.local_mask = u32::from(local.netmask());
+        self.local_net = u32::from(local.network());
+        self
+    }
+
+    #[inline(always)]
+    fn refuses(&self, v4: Ipv4Addr) -> bool {
+        (self.refuse_non_global && is_non_global_v4(v4))
+            | (u32::from(v4) & self.local_mask == self.local_net)
     }
 
     /// Whether this is the well-known prefix 64:ff9b::/96.
@@ -105,7 +128,7 @@ impl Prefix6052 {
     /// IPv4 → IPv6 (RFC 6052 §2.3). `None` only when the WKP rule refuses `v4`.
     #[inline]
     pub fn embed(&self, v4: Ipv4Addr) -> Option<Ipv6Addr> {
-        if self.refuse_non_global && is_non_global_v4(v4) {
+        if self.refuses(v4) {
             return None;
         }
         Some(Ipv6Addr::from(self.embed_bits(u32::from(v4))))
@@ -120,7 +143,7 @@ impl Prefix6052 {
             return None;
         }
         let v4 = Ipv4Addr::from(self.extract_bits(bits));
-        if self.refuse_non_global && is_non_global_v4(v4) {
+        if self.refuses(v4) {
             return None;
         }
         Some(v4)

@@ -7,12 +7,14 @@ use std::path::PathBuf;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
 use super::config::{self, ConfigError, Partial};
+use super::ctl::{Query, Request};
+use crate::dataplane::{MAX_SESSION_ROWS, SessionsQuery};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "xlat64",
     version,
-    about = "Userspace IPv6/IPv4 translation gateway on a Linux TUN device: SIIT (RFC 7915, RFC 6052, RFC 7757) and stateful NAT64 (RFC 6146)"
+    about = "Userspace IPv6/IPv4 translation gateway on a Linux TUN device: SIIT (RFC 7915, RFC 6052, RFC 7757), stateful NAT64 (RFC 6146) and the 464XLAT CLAT (RFC 6877, PREF64 from RFC 8781 RAs or RFC 7050)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -21,7 +23,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create (or attach to) the TUN device and translate until SIGINT/SIGTERM.
+    /// Create (or attach to) the TUN device and translate until SIGINT/SIGTERM; SIGHUP
+    /// re-reads the configuration file (see reload).
     Run(RunArgs),
     /// Validate a configuration file and print the effective configuration (exit 0 if
     /// valid, 2 if not).
@@ -33,8 +36,48 @@ pub enum Command {
     /// reason included. Needs root (the control socket is root's).
     Stats(QueryArgs),
     /// Print the NAT64 sessions of a running translator (BIB entries with their
-    /// sessions). Needs root (the control socket is root's).
-    Sessions(QueryArgs),
+    /// sessions), at most 100000 rows a call: page with --offset/--limit, filter with
+    /// --subscriber/--pool4. Needs root (the control socket is root's).
+    Sessions(SessionsArgs),
+    /// Which subscriber held a pool4 address and port, and when: from a JSON-lines NAT
+    /// log (--log), from the deterministic formula of a configuration (--config with
+    /// port-allocation = "deterministic"), or else from the running translator's live
+    /// sessions (needs root). Exit 1 when nothing held it.
+    Trace(TraceArgs),
+    /// Make a running translator re-read its configuration file, as SIGHUP does: live
+    /// keys change without dropping a session; a change to a restart-only key, or a bad
+    /// file, is refused (exit 1) and the running configuration stays. Needs root.
+    Reload(QueryArgs),
+}
+
+/// `trace IPV4:PORT [--at TIME] [--proto tcp|udp] [--log FILE]`.
+#[derive(Debug, Default, Args)]
+pub struct TraceArgs {
+    /// The pool4 address and port, e.g. 192.0.2.1:40000
+    #[arg(value_name = "IPV4:PORT")]
+    pub target: String,
+    /// Only what held it at this time: YYYY-MM-DDTHH:MM[:SS[.mmm]][Z] in UTC, or Unix
+    /// seconds [default: every span in the log]
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Only this protocol (tcp, udp or icmp) [default: all]
+    #[arg(long, value_name = "tcp|udp")]
+    pub proto: Option<String>,
+    /// A NAT log written by nat-log-file (JSON lines) to answer from
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// The translator's configuration file: with port-allocation = "deterministic" the
+    /// answer comes from the formula alone; otherwise it gives the subscriber prefix
+    /// length for live answers
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// For live answers: the translator's control socket; overrides --tun [default:
+    /// /run/xlat64/<tun>.sock]
+    #[arg(long, value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
+    /// For live answers: the TUN device of the translator to ask [default: xlat64]
+    #[arg(long, value_name = "NAME")]
+    pub tun: Option<String>,
 }
 
 /// How `stats` and `sessions` find the translator and what they print.
@@ -52,6 +95,43 @@ pub struct QueryArgs {
     /// [default: xlat64].
     #[arg(long, value_name = "NAME")]
     pub tun: Option<String>,
+}
+
+/// `sessions`: which page of which sessions.
+#[derive(Debug, Default, Args)]
+pub struct SessionsArgs {
+    #[command(flatten)]
+    pub query_args: QueryArgs,
+    /// Skip this many matching rows (the next page starts where the last one's
+    /// `offset` + rows ended).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub offset: usize,
+    /// At most this many rows, 1 to 100000.
+    #[arg(long, value_name = "N", default_value_t = MAX_SESSION_ROWS)]
+    pub limit: usize,
+    /// Only the sessions of this subscriber: an IPv6 prefix (2001:db8:1::/64) or address.
+    #[arg(long, value_name = "PREFIX")]
+    pub subscriber: Option<String>,
+    /// Only the sessions on this pool4 address.
+    #[arg(long, value_name = "IPV4")]
+    pub pool4: Option<String>,
+}
+
+impl SessionsArgs {
+    /// The query the flags describe, checked as the translator would check it.
+    pub fn query(&self) -> Result<SessionsQuery, String> {
+        let mut line = format!("sessions --offset {} --limit {}", self.offset, self.limit);
+        if let Some(s) = &self.subscriber {
+            line.push_str(&format!(" --subscriber {s}"));
+        }
+        if let Some(a) = &self.pool4 {
+            line.push_str(&format!(" --pool4 {a}"));
+        }
+        match Request::parse(&line)?.query {
+            Query::Sessions(q) => Ok(q),
+            _ => Err(format!("not a sessions request: {line}")),
+        }
+    }
 }
 
 /// `run` options: `--config FILE` and one flag per configuration key (see
@@ -230,11 +310,11 @@ mod tests {
         assert!(e.starts_with("invalid value for 'eam'"), "{e}");
         let e = run(&["--wkp-strict", "maybe"]).to_partial().unwrap_err().0;
         assert!(e.starts_with("invalid value for 'wkp-strict'"), "{e}");
-        let e = run(&["--mode", "clat"]).to_partial().unwrap_err().0;
-        assert_eq!(
-            e,
-            "mode 'clat' is not implemented yet; use --mode siit or --mode nat64"
-        );
+        let e = run(&["--mode", "clat", "--plat-prefix", "2001:db8::/33"])
+            .to_partial()
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("invalid value for 'plat-prefix'"), "{e}");
         let e = run(&["--pool4-ports", "80"]).to_partial().unwrap_err().0;
         assert!(e.starts_with("invalid value for 'pool4-ports'"), "{e}");
     }
@@ -263,7 +343,8 @@ mod tests {
         let c =
             Cli::try_parse_from(["xlat64", "sessions", "--control-socket", "/tmp/x.sock"]).unwrap();
         match c.command {
-            Command::Sessions(q) => {
+            Command::Sessions(s) => {
+                let q = s.query_args;
                 assert!(!q.json);
                 assert_eq!(q.control_socket, Some(PathBuf::from("/tmp/x.sock")));
             }

@@ -3,31 +3,48 @@
 //! directory 0700), so counters and sessions (who talks to whom) stay private.
 //!
 //! One request line per connection, one answer, then close: the protocol is the command
-//! line itself, so `echo stats | socat - UNIX:/run/xlat64/xlat64.sock` works too. The
-//! control thread never blocks a worker: counters are atomics any thread may read, and
-//! the NAT64 session table is copied by its owning worker on request (see
-//! [`crate::dataplane::nat64`]).
+//! line itself, so `echo stats | socat - UNIX:/run/xlat64/xlat64.sock` works too. Each
+//! client is served on its own thread under deadlines for the whole request and the
+//! whole answer (see [`deadline`]), so monitoring stays answerable while another client
+//! idles, drips or never reads. The control thread never blocks a worker: counters are
+//! atomics any thread may read, and the NAT64 session table is copied by its owning
+//! worker on request, one page at a time (see [`crate::dataplane::nat64`]).
 
 use std::fmt::Write as _;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
+use std::net::Ipv6Addr;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use ipnet::Ipv6Net;
 use serde::{Serialize, Serializer};
-use tracing::{debug, warn};
+use tracing::{debug, error, info, warn};
 
-use crate::dataplane::nat64::SESSIONS_TIMEOUT;
-use crate::dataplane::{Counters, SessionsLink, Snapshot, Stop, collect_sessions};
+use super::deadline;
+use super::reload::Reloader;
+use crate::dataplane::{
+    Counters, MAX_SESSION_ROWS, SessionFilter, SessionsLink, SessionsQuery, SessionsReply,
+    Snapshot, Stop, collect_sessions,
+};
 use crate::nat64::SessionInfo;
 use crate::xlat::DropReason;
 
 /// Longest request line accepted.
-const MAX_REQUEST: u64 = 256;
-/// How long a client may take to send its request or read the answer.
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_REQUEST: usize = 256;
+/// How long a client may take to send its whole request line: a request is one short
+/// line a program writes at once, so this only bounds idle and dripping clients.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(1);
+/// How long a client may take to read the whole answer (up to [`MAX_SESSION_ROWS`]
+/// rows, some MB).
+pub const ANSWER_DEADLINE: Duration = Duration::from_secs(10);
+/// Clients answered at once; each holds a thread for at most the two deadlines.
+pub const MAX_CLIENTS: usize = 32;
+/// How long the client waits for the whole answer.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How often the accept loop looks at the stop flag.
 const ACCEPT_POLL: Duration = Duration::from_millis(100);
 /// Answers that are errors start with this, so the client can exit 1 on them.
@@ -37,7 +54,10 @@ const ERROR_PREFIX: &str = "error: ";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Query {
     Stats,
-    Sessions,
+    /// One page of the NAT64 sessions, filtered.
+    Sessions(SessionsQuery),
+    /// Re-read the configuration file (as SIGHUP does).
+    Reload,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,41 +66,112 @@ pub struct Request {
     pub json: bool,
 }
 
+/// The request forms, for the error that lists them.
+const FORMS: &str = "expected stats [--json], reload, or sessions [--json] [--offset N] \
+                     [--limit N] [--subscriber IPV6[/LEN]] [--pool4 IPV4]";
+
 impl Request {
-    /// Parses a request line: `stats`, `stats --json`, `sessions`, `sessions --json`.
+    /// Parses a request line: `stats [--json]`, or `sessions` with `--json`, `--offset N`,
+    /// `--limit N`, `--subscriber PREFIX`, `--pool4 ADDR` in any order.
     pub fn parse(line: &str) -> Result<Request, String> {
         let words: Vec<&str> = line.split_whitespace().collect();
-        let (query, rest) = match words.split_first() {
+        let (mut query, rest) = match words.split_first() {
             Some((&"stats", rest)) => (Query::Stats, rest),
-            Some((&"sessions", rest)) => (Query::Sessions, rest),
+            Some((&"sessions", rest)) => (Query::Sessions(SessionsQuery::default()), rest),
+            Some((&"reload", [])) => (Query::Reload, &[][..]),
             _ => return Err(bad_request(line)),
         };
-        match rest {
-            [] => Ok(Request { query, json: false }),
-            ["--json"] => Ok(Request { query, json: true }),
-            _ => Err(bad_request(line)),
+        let mut json = false;
+        let mut it = rest.iter();
+        while let Some(&word) = it.next() {
+            if word == "--json" {
+                json = true;
+                continue;
+            }
+            let Query::Sessions(q) = &mut query else {
+                return Err(bad_request(line));
+            };
+            let value = it.next().ok_or_else(|| bad_request(line))?;
+            parse_sessions_option(q, word, value).map_err(|e| e.unwrap_or(bad_request(line)))?;
         }
+        Ok(Request { query, json })
     }
 
     /// The request line a client sends.
     pub fn line(&self) -> String {
-        let q = match self.query {
-            Query::Stats => "stats",
-            Query::Sessions => "sessions",
+        let mut s = match self.query {
+            Query::Stats => "stats".to_string(),
+            Query::Reload => "reload".to_string(),
+            Query::Sessions(q) => {
+                let mut s = "sessions".to_string();
+                let d = SessionsQuery::default();
+                if q.offset != d.offset {
+                    let _ = write!(s, " --offset {}", q.offset);
+                }
+                if q.limit != d.limit {
+                    let _ = write!(s, " --limit {}", q.limit);
+                }
+                if let Some(p) = q.filter.subscriber {
+                    let _ = write!(s, " --subscriber {p}");
+                }
+                if let Some(a) = q.filter.pool4 {
+                    let _ = write!(s, " --pool4 {a}");
+                }
+                s
+            }
         };
         if self.json {
-            format!("{q} --json\n")
-        } else {
-            format!("{q}\n")
+            s.push_str(" --json");
         }
+        s.push('\n');
+        s
     }
 }
 
+/// One `--name value` option of a sessions request; Err(None) for an unknown name.
+fn parse_sessions_option(
+    q: &mut SessionsQuery,
+    name: &str,
+    value: &str,
+) -> Result<(), Option<String>> {
+    let invalid = |expected: &str| Some(format!("invalid {name} '{value}': expected {expected}"));
+    match name {
+        "--offset" => q.offset = value.parse().map_err(|_| invalid("a row number"))?,
+        "--limit" => {
+            q.limit = value
+                .parse()
+                .ok()
+                .filter(|n| (1..=MAX_SESSION_ROWS).contains(n))
+                .ok_or_else(|| invalid(&format!("1 to {MAX_SESSION_ROWS}")))?;
+        }
+        "--subscriber" => {
+            q.filter.subscriber = Some(
+                parse_subscriber(value)
+                    .ok_or_else(|| invalid("an IPv6 address or prefix, e.g. 2001:db8:1::/64"))?,
+            )
+        }
+        "--pool4" => {
+            q.filter.pool4 = Some(
+                value
+                    .parse()
+                    .map_err(|_| invalid("an IPv4 address, e.g. 203.0.113.16"))?,
+            );
+        }
+        _ => return Err(None),
+    }
+    Ok(())
+}
+
+/// A subscriber: a prefix (its host bits cleared), or one address as a /128.
+pub fn parse_subscriber(s: &str) -> Option<Ipv6Net> {
+    if let Ok(net) = s.parse::<Ipv6Net>() {
+        return Some(net.trunc());
+    }
+    s.parse::<Ipv6Addr>().ok().map(Ipv6Net::from)
+}
+
 fn bad_request(line: &str) -> String {
-    format!(
-        "unknown request '{}': expected stats, stats --json, sessions or sessions --json",
-        line.trim()
-    )
+    format!("unknown request '{}': {FORMS}", line.trim())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -198,13 +289,32 @@ fn expires_s(i: &SessionInfo) -> u64 {
     i.expires_in_ms.div_ceil(1000)
 }
 
-/// The session table: a text table, or a JSON array of objects with stable keys. When
-/// `total` exceeds the rows, the text says how many were left out (the JSON array
-/// carries the rows only).
-pub fn render_sessions(rows: &[SessionInfo], total: usize, json: bool) -> String {
+/// `sessions --json`: the page's rows in `sessions`, with what a caller needs to know
+/// whether it saw everything (`truncated`) and to ask for the next page (`offset` +
+/// `limit`). `total` counts every session, `matched` those the filter kept.
+#[derive(Serialize)]
+struct SessionsJson {
+    total: usize,
+    matched: usize,
+    offset: usize,
+    limit: usize,
+    truncated: bool,
+    sessions: Vec<SessionJson>,
+}
+
+/// The session table: a text table, or one JSON object ([`SessionsJson`]). When rows
+/// matched past this page, both say so.
+pub fn render_sessions(page: &SessionsReply, q: &SessionsQuery, json: bool) -> String {
+    let truncated = page.truncated(q.offset);
     if json {
-        let rows: Vec<SessionJson> = rows.iter().map(SessionJson::from).collect();
-        return json_line(&rows);
+        return json_line(&SessionsJson {
+            total: page.total,
+            matched: page.matched,
+            offset: q.offset,
+            limit: q.limit,
+            truncated,
+            sessions: page.rows.iter().map(SessionJson::from).collect(),
+        });
     }
     let mut s = String::new();
     let _ = writeln!(
@@ -212,7 +322,7 @@ pub fn render_sessions(rows: &[SessionInfo], total: usize, json: bool) -> String
         "{:<5} {:<46} {:<21} {:<21} {:<20} {:>9}",
         "PROTO", "IPV6", "IPV4", "REMOTE", "STATE", "EXPIRES"
     );
-    for i in rows {
+    for i in &page.rows {
         let _ = writeln!(
             s,
             "{:<5} {:<46} {:<21} {:<21} {:<20} {:>8}s{}",
@@ -225,13 +335,20 @@ pub fn render_sessions(rows: &[SessionInfo], total: usize, json: bool) -> String
             if i.is_static { " static" } else { "" }
         );
     }
-    let _ = writeln!(s, "{} session{}", total, if total == 1 { "" } else { "s" });
-    if total > rows.len() {
-        let _ = writeln!(
-            s,
-            "(truncated: showing the first {} of {total})",
-            rows.len()
-        );
+    let total = page.total;
+    let _ = write!(s, "{} session{}", total, if total == 1 { "" } else { "s" });
+    if q.filter != SessionFilter::default() {
+        let _ = write!(s, ", {} matching", page.matched);
+    }
+    s.push('\n');
+    if truncated || q.offset > 0 {
+        let first = q.offset.saturating_add(1).min(page.matched);
+        let last = q.offset.saturating_add(page.rows.len()).min(page.matched);
+        let _ = write!(s, "(showing rows {first} to {last} of {}", page.matched);
+        if truncated {
+            let _ = write!(s, "; truncated: --offset {last} for the next page");
+        }
+        s.push_str(")\n");
     }
     s
 }
@@ -245,6 +362,8 @@ pub struct State {
     /// One per NAT64 worker (each owns a shard of the sessions); None in SIIT mode
     /// (stateless).
     pub sessions: Option<Vec<SessionsLink>>,
+    /// What `reload` calls; None: reload is not offered.
+    pub reload: Option<Arc<Reloader>>,
 }
 
 impl State {
@@ -254,11 +373,22 @@ impl State {
                 let snap = Snapshot::sum(self.counters.iter().map(|c| &**c));
                 render_stats(&snap, self.counters.len(), req.json)
             }
-            Query::Sessions => match &self.sessions {
-                None if req.json => "[]\n".into(),
+            Query::Reload => match self.reload.as_ref().map(|r| r.reload()) {
+                Some(Ok(msg)) => {
+                    info!("xlat64 reload: {msg}");
+                    format!("{msg}\n")
+                }
+                Some(Err(e)) => {
+                    error!("xlat64 reload: refused: {e}");
+                    format!("{ERROR_PREFIX}{e}\n")
+                }
+                None => format!("{ERROR_PREFIX}this translator cannot reload\n"),
+            },
+            Query::Sessions(q) => match &self.sessions {
+                None if req.json => render_sessions(&SessionsReply::default(), &q, true),
                 None => "no sessions: mode siit is stateless\n".into(),
-                Some(links) => match collect_sessions(links) {
-                    Ok(r) => render_sessions(&r.rows, r.total, req.json),
+                Some(links) => match collect_sessions(links, q) {
+                    Ok(r) => render_sessions(&r, &q, req.json),
                     Err(e) => format!("{ERROR_PREFIX}{e}\n"),
                 },
             },
@@ -326,23 +456,46 @@ impl ControlSocket {
         &self.path
     }
 
-    /// Answers connections, one at a time, until `stop`.
+    /// Answers connections until `stop`, each on its own thread with its own deadlines
+    /// ([`REQUEST_DEADLINE`], [`ANSWER_DEADLINE`]), so that an idle, slow or stuck client
+    /// holds up nobody but itself. At most [`MAX_CLIENTS`] at once: the next ones are
+    /// told to retry rather than queued behind them.
     pub fn serve(&self, state: &State, stop: &Stop) {
-        while !stop.is_requested() {
-            match self.listener.accept() {
-                Ok((conn, _)) => {
-                    if let Err(e) = handle(conn, state) {
-                        debug!("control connection: {e}");
+        let active = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            while !stop.is_requested() {
+                match self.listener.accept() {
+                    Ok((conn, _)) => {
+                        if active.fetch_add(1, Ordering::AcqRel) >= MAX_CLIENTS {
+                            active.fetch_sub(1, Ordering::AcqRel);
+                            refuse_busy(&conn);
+                            continue;
+                        }
+                        let active = &active;
+                        let spawned = std::thread::Builder::new()
+                            .name("xlat64-ctl-client".into())
+                            .spawn_scoped(scope, move || {
+                                if let Err(e) = handle(conn, state) {
+                                    debug!("control connection: {e}");
+                                }
+                                active.fetch_sub(1, Ordering::AcqRel);
+                            });
+                        if let Err(e) = spawned {
+                            active.fetch_sub(1, Ordering::AcqRel);
+                            warn!("control socket: cannot start a client thread: {e}");
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        deadline::wait_readable(&self.listener, ACCEPT_POLL)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        warn!("control socket {}: accept failed: {e}", self.path.display());
+                        std::thread::sleep(ACCEPT_POLL);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(ACCEPT_POLL),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    warn!("control socket {}: accept failed: {e}", self.path.display());
-                    std::thread::sleep(ACCEPT_POLL);
-                }
             }
-        }
+        });
     }
 }
 
@@ -352,17 +505,25 @@ impl Drop for ControlSocket {
     }
 }
 
+/// The answer to a client over [`MAX_CLIENTS`]: written without waiting, since the
+/// accept loop must not block.
+fn refuse_busy(conn: &UnixStream) {
+    let msg = format!(
+        "{ERROR_PREFIX}the translator is answering {MAX_CLIENTS} other control clients; \
+         try again\n"
+    );
+    let _ = conn.set_nonblocking(true);
+    let _ = (&*conn).write(msg.as_bytes());
+}
+
 fn handle(conn: UnixStream, state: &State) -> io::Result<()> {
     conn.set_nonblocking(false)?;
-    conn.set_read_timeout(Some(IO_TIMEOUT))?;
-    conn.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut line = String::new();
-    BufReader::new((&conn).take(MAX_REQUEST)).read_line(&mut line)?;
+    let line = deadline::read_line(&conn, MAX_REQUEST, REQUEST_DEADLINE)?;
     let answer = match Request::parse(&line) {
         Ok(req) => state.answer(req),
         Err(e) => format!("{ERROR_PREFIX}{e}\n"),
     };
-    (&conn).write_all(answer.as_bytes())
+    deadline::write_all(&conn, answer.as_bytes(), ANSWER_DEADLINE)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -397,7 +558,7 @@ pub fn query(path: &Path, target: Target<'_>, req: Request) -> Result<String, St
         _ => format!("cannot connect to control socket {shown}: {e}"),
     })?;
     let io_err = |e: io::Error| format!("control socket {shown}: {e}");
-    conn.set_read_timeout(Some(IO_TIMEOUT + SESSIONS_TIMEOUT))
+    conn.set_read_timeout(Some(CLIENT_TIMEOUT))
         .map_err(io_err)?;
     (&conn).write_all(req.line().as_bytes()).map_err(io_err)?;
     let mut answer = String::new();
@@ -482,37 +643,85 @@ fn permission_denied(path: &Path, access: &Access) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataplane::nat64::page_of;
     use crate::nat64::{Proto, TcpState};
-    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::net::Ipv4Addr;
 
     fn req(query: Query, json: bool) -> Request {
         Request { query, json }
     }
 
+    fn sessions() -> Query {
+        Query::Sessions(SessionsQuery::default())
+    }
+
     #[test]
-    fn parses_the_four_requests() {
+    fn parses_the_requests() {
         assert_eq!(Request::parse("stats\n"), Ok(req(Query::Stats, false)));
         assert_eq!(Request::parse("stats --json"), Ok(req(Query::Stats, true)));
-        assert_eq!(
-            Request::parse(" sessions \n"),
-            Ok(req(Query::Sessions, false))
-        );
+        assert_eq!(Request::parse(" sessions \n"), Ok(req(sessions(), false)));
         assert_eq!(
             Request::parse("sessions --json\n"),
-            Ok(req(Query::Sessions, true))
+            Ok(req(sessions(), true))
         );
-        for r in [req(Query::Stats, true), req(Query::Sessions, false)] {
+        let q = SessionsQuery {
+            filter: SessionFilter {
+                subscriber: Some("2001:db8:1::/64".parse().unwrap()),
+                pool4: Some(Ipv4Addr::new(203, 0, 113, 16)),
+            },
+            offset: 10,
+            limit: 5,
+        };
+        assert_eq!(
+            Request::parse(
+                "sessions --limit 5 --subscriber 2001:db8:1::77/64 --json --offset 10 \
+                 --pool4 203.0.113.16"
+            ),
+            Ok(req(Query::Sessions(q), true))
+        );
+        for r in [
+            req(Query::Stats, true),
+            req(sessions(), false),
+            req(Query::Sessions(q), true),
+        ] {
             assert_eq!(Request::parse(&r.line()), Ok(r));
         }
+        // One address is a /128 subscriber.
+        let one = Request::parse("sessions --subscriber 2001:db8::5").unwrap();
+        let Query::Sessions(one) = one.query else {
+            panic!()
+        };
+        assert_eq!(
+            one.filter.subscriber,
+            Some("2001:db8::5/128".parse().unwrap())
+        );
     }
 
     #[test]
     fn refuses_anything_else() {
-        for bad in ["", "\n", "stat", "stats --xml", "sessions --json x", "run"] {
+        for bad in [
+            "",
+            "\n",
+            "stat",
+            "stats --xml",
+            "sessions --json x",
+            "run",
+            "stats --offset 1",
+            "sessions --limit",
+        ] {
             let e = Request::parse(bad).unwrap_err();
             assert!(e.starts_with("unknown request"), "{e}");
-            assert!(e.contains("sessions --json"), "{e}");
+            assert!(e.contains("sessions [--json]"), "{e}");
         }
+        let e = Request::parse("sessions --limit 0").unwrap_err();
+        assert_eq!(e, "invalid --limit '0': expected 1 to 100000");
+        let e = Request::parse("sessions --subscriber 192.0.2.1").unwrap_err();
+        assert!(e.starts_with("invalid --subscriber '192.0.2.1'"), "{e}");
+        let e = Request::parse("sessions --pool4 x").unwrap_err();
+        assert!(
+            e.starts_with("invalid --pool4 'x': expected an IPv4"),
+            "{e}"
+        );
     }
 
     /// Where `key` starts in `text` (the order of keys is part of the format).
@@ -609,21 +818,31 @@ mod tests {
         }
     }
 
+    fn page(rows: Vec<SessionInfo>, matched: usize, total: usize) -> SessionsReply {
+        SessionsReply {
+            rows,
+            matched,
+            total,
+        }
+    }
+
     #[test]
     fn sessions_json_has_stable_keys() {
-        let j = render_sessions(&[icmp(), tcp()], 2, true);
+        let q = SessionsQuery::default();
+        let j = render_sessions(&page(vec![icmp(), tcp()], 2, 2), &q, true);
         assert_eq!(
             j,
-            "[{\"proto\":\"icmp\",\"ipv6\":\"[2001:db8:1::2]:77\",\"ipv4\":\
+            "{\"total\":2,\"matched\":2,\"offset\":0,\"limit\":100000,\"truncated\":false,\
+             \"sessions\":[{\"proto\":\"icmp\",\"ipv6\":\"[2001:db8:1::2]:77\",\"ipv4\":\
              \"203.0.113.16:1500\",\"remote\":\"198.51.100.9\",\"state\":null,\
              \"expires_in_s\":60,\"static\":false},{\"proto\":\"tcp\",\"ipv6\":\
              \"[2001:db8:1::2]:40000\",\"ipv4\":\"203.0.113.16:2000\",\"remote\":\
              \"198.51.100.9:80\",\"state\":\"ESTABLISHED\",\"expires_in_s\":1,\
-             \"static\":true}]\n"
+             \"static\":true}]}\n"
         );
         let v: serde_json::Value = serde_json::from_str(&j).unwrap();
         assert_eq!(
-            v,
+            v["sessions"],
             serde_json::json!([
                 {"proto": "icmp", "ipv6": "[2001:db8:1::2]:77", "ipv4": "203.0.113.16:1500",
                  "remote": "198.51.100.9", "state": null, "expires_in_s": 60, "static": false},
@@ -632,12 +851,41 @@ mod tests {
                  "static": true}
             ])
         );
-        assert_eq!(render_sessions(&[], 0, true), "[]\n");
+        let empty: serde_json::Value =
+            serde_json::from_str(&render_sessions(&page(vec![], 0, 0), &q, true)).unwrap();
+        assert_eq!(empty["sessions"], serde_json::json!([]));
+        assert_eq!(empty["truncated"], false);
+    }
+
+    /// Issue 11: a page that stops before the last matching row says so in the JSON.
+    #[test]
+    fn sessions_json_says_when_truncated() {
+        let q = SessionsQuery {
+            limit: 1,
+            offset: 3,
+            ..SessionsQuery::default()
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(&render_sessions(&page(vec![icmp()], 7, 9), &q, true)).unwrap();
+        assert_eq!(v["truncated"], true);
+        assert_eq!(
+            (v["total"].as_u64(), v["matched"].as_u64()),
+            (Some(9), Some(7))
+        );
+        assert_eq!(
+            (v["offset"].as_u64(), v["limit"].as_u64()),
+            (Some(3), Some(1))
+        );
+        let last = SessionsQuery { offset: 6, ..q };
+        let v: serde_json::Value =
+            serde_json::from_str(&render_sessions(&page(vec![icmp()], 7, 9), &last, true)).unwrap();
+        assert_eq!(v["truncated"], false);
     }
 
     #[test]
     fn sessions_text_is_a_table_and_says_when_truncated() {
-        let t = render_sessions(&[icmp(), tcp()], 2, false);
+        let q = SessionsQuery::default();
+        let t = render_sessions(&page(vec![icmp(), tcp()], 2, 2), &q, false);
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].starts_with("PROTO"), "{t}");
         assert!(lines[1].starts_with("icmp  [2001:db8:1::2]:77"), "{t}");
@@ -646,12 +894,56 @@ mod tests {
             "{t}"
         );
         assert_eq!(lines[3], "2 sessions");
-        assert!(!t.contains("truncated"));
-        let t = render_sessions(&[icmp()], 100_001, false);
+        assert_eq!(lines.len(), 4, "{t}");
+        let t = render_sessions(&page(vec![icmp()], 100_001, 100_001), &q, false);
         assert!(
-            t.contains("(truncated: showing the first 1 of 100001)"),
+            t.contains("(showing rows 1 to 1 of 100001; truncated: --offset 1 for the next page)"),
             "{t}"
         );
+        let q = SessionsQuery {
+            filter: SessionFilter {
+                pool4: Some(Ipv4Addr::new(203, 0, 113, 16)),
+                ..SessionFilter::default()
+            },
+            ..q
+        };
+        let t = render_sessions(&page(vec![icmp()], 1, 5), &q, false);
+        assert!(t.ends_with("5 sessions, 1 matching\n"), "{t}");
+    }
+
+    /// A worker's part of a page: the filter first, then offset and limit over the
+    /// matching rows only; every session counted in `total`.
+    #[test]
+    fn a_page_counts_and_filters() {
+        let other = SessionInfo {
+            v6: "2001:db8:2::9".parse().unwrap(),
+            v4: Ipv4Addr::new(203, 0, 113, 17),
+            ..icmp()
+        };
+        let all = [icmp(), other, tcp(), other, tcp()];
+        let sub = SessionFilter {
+            subscriber: Some("2001:db8:1::/64".parse().unwrap()),
+            pool4: None,
+        };
+        let q = SessionsQuery {
+            filter: sub,
+            offset: 1,
+            limit: 1,
+        };
+        let r = page_of(all.iter().copied(), &q);
+        assert_eq!((r.total, r.matched, r.rows.len()), (5, 3, 1));
+        assert_eq!(r.rows[0].proto, Proto::Tcp);
+        assert!(r.truncated(q.offset));
+        let by_pool4 = SessionsQuery {
+            filter: SessionFilter {
+                subscriber: None,
+                pool4: Some(Ipv4Addr::new(203, 0, 113, 17)),
+            },
+            ..SessionsQuery::default()
+        };
+        let r = page_of(all.iter().copied(), &by_pool4);
+        assert_eq!((r.matched, r.rows.len()), (2, 2));
+        assert!(!r.truncated(0));
     }
 
     #[test]
@@ -668,15 +960,36 @@ mod tests {
         let state = State {
             counters: vec![Arc::new(Counters::new())],
             sessions: None,
+            reload: None,
         };
         std::thread::scope(|s| {
             s.spawn(|| sock.serve(&state, &stop));
-            let a = query(&path, Target::Tun("t"), req(Query::Sessions, false)).unwrap();
+            let a = query(&path, Target::Tun("t"), req(sessions(), false)).unwrap();
             assert_eq!(a, "no sessions: mode siit is stateless\n");
             let a = query(&path, Target::Tun("t"), req(Query::Stats, true)).unwrap();
             assert!(a.ends_with("\"workers\":1}\n"), "{a}");
             let v: serde_json::Value = serde_json::from_str(&a).unwrap();
             assert_eq!(v["workers"], 1);
+            // Issue 11: idle clients (connected, never a byte) do not hold up the
+            // next one; it is answered while they still wait for their deadline.
+            let idle: Vec<UnixStream> = (0..3)
+                .map(|_| UnixStream::connect(&path).unwrap())
+                .collect();
+            let a = query(&path, Target::Tun("t"), req(Query::Stats, false)).unwrap();
+            assert!(a.starts_with("workers: 1\n"), "{a}");
+            // Still open (a server taking one client at a time would have closed them
+            // before answering the query), then closed at their deadline.
+            for mut c in &idle {
+                c.set_nonblocking(true).unwrap();
+                let e = c.read(&mut [0u8; 8]).unwrap_err();
+                assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+            }
+            for mut c in idle {
+                c.set_nonblocking(false).unwrap();
+                let mut rest = String::new();
+                let _ = c.read_to_string(&mut rest);
+                assert_eq!(rest, "");
+            }
             stop.request();
         });
         drop(sock);

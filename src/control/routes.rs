@@ -15,15 +15,21 @@
 //! must not let us route its IPv4 prefix, which is why we refuse to replace an existing
 //! route to any prefix through another device.
 //!
+//! CLAT mode ([`clat_plan`]) turns it around, as a host's CLAT must (RFC 6877 §6.3): the
+//! host's IPv4 address (192.0.0.1/29, RFC 7335) goes on the TUN with the IPv4 default
+//! route, the CLAT's IPv6 address (or CPE prefix) is routed into the TUN, and the uplink
+//! answers Neighbor Solicitations for that address (a proxy NDP entry), so that the
+//! provider's replies reach it without the address being the host's own.
+//!
 //! We drive iproute2's `ip` rather than speaking rtnetlink: it is a handful of commands
 //! at startup and exit, the operator can run the same lines by hand (they are logged),
 //! and it spares an async netlink stack. Routes are removed on exit; a non-persistent
 //! TUN device takes its routes with it anyway when it disappears.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::process::Command;
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 use tracing::{debug, info, warn};
 
 use super::config::Config;
@@ -35,6 +41,8 @@ pub fn plan(cfg: &Config) -> Vec<IpNet> {
     let v4 = match cfg.mode {
         super::config::Mode::Siit => cfg.eam.iter().map(|e| e.v4).collect::<Vec<_>>(),
         super::config::Mode::Nat64 => cfg.pool4.clone(),
+        // The CLAT has its own plan: `clat_plan`.
+        super::config::Mode::Clat => Vec::new(),
     };
     for p in v4 {
         let n = IpNet::V4(p);
@@ -50,6 +58,45 @@ pub fn plan(cfg: &Config) -> Vec<IpNet> {
         v.push(own);
     }
     v
+}
+
+/// What `--setup-routes` sets up for a CLAT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClatPlan {
+    /// The host's IPv4 address with its prefix, on the TUN (host mode only).
+    pub address: Option<Ipv4Net>,
+    /// Into the TUN: the IPv4 default route and the CLAT's IPv6 address or prefix.
+    pub routes: Vec<IpNet>,
+    /// Proxy NDP on the uplink for the CLAT's IPv6 address (host mode with `uplink`).
+    pub proxy: Option<(Ipv6Addr, String)>,
+}
+
+pub fn clat_plan(cfg: &Config, mapping: &crate::clat::ClatMapping) -> ClatPlan {
+    let host = cfg.clat_prefix.is_none();
+    let address = host.then(|| {
+        let svc = crate::clat::rfc7335();
+        let a = mapping.v4.addr();
+        // The whole /29 is the CLAT's (RFC 7335): 192.0.0.2, the translator's own ICMP
+        // source, is then reached through the TUN and passes reverse-path filtering.
+        Ipv4Net::new(
+            a,
+            if svc.contains(&a) {
+                svc.prefix_len()
+            } else {
+                32
+            },
+        )
+        .unwrap_or(mapping.v4)
+    });
+    let proxy = match (&cfg.uplink, host) {
+        (Some(up), true) => Some((mapping.v6.addr(), up.clone())),
+        _ => None,
+    };
+    ClatPlan {
+        address,
+        routes: vec![IpNet::V4(Ipv4Net::default()), IpNet::V6(mapping.v6)],
+        proxy,
+    }
 }
 
 fn family(net: &IpNet) -> &'static str {
@@ -124,6 +171,9 @@ fn existing_route(net: &IpNet, dev: &str) -> Result<Existing, String> {
 pub struct Routes {
     dev: String,
     installed: Vec<IpNet>,
+    /// `ip` commands that undo what else was set up (CLAT address, proxy NDP), run in
+    /// reverse order after the routes are gone.
+    undo: Vec<Vec<String>>,
 }
 
 impl Routes {
@@ -133,6 +183,7 @@ impl Routes {
         let mut routes = Routes {
             dev: dev.to_string(),
             installed: Vec::new(),
+            undo: Vec::new(),
         };
         for net in wanted {
             let existing = match existing_route(net, dev)? {
@@ -160,6 +211,49 @@ impl Routes {
         Ok(routes)
     }
 
+    /// A CLAT's setup ([`clat_plan`]): address, routes, proxy NDP; on failure what was
+    /// done is undone.
+    pub fn install_clat(dev: &str, plan: &ClatPlan) -> Result<Routes, String> {
+        let mut done = Routes {
+            dev: dev.to_string(),
+            installed: Vec::new(),
+            undo: Vec::new(),
+        };
+        if let Some(a) = plan.address {
+            let a = a.to_string();
+            done.apply(
+                &["-4", "addr", "add", &a, "dev", dev],
+                &["-4", "addr", "del", &a, "dev", dev],
+            )?;
+        }
+        let mut routes = Routes::install(dev, &plan.routes)?;
+        routes.undo = std::mem::take(&mut done.undo);
+        if let Some((a, up)) = &plan.proxy {
+            let a = a.to_string();
+            if sysctl(&format!("/proc/sys/net/ipv6/conf/{up}/proxy_ndp")).as_deref() == Some("0") {
+                warn!(
+                    "net.ipv6.conf.{up}.proxy_ndp is 0: the kernel ignores the proxy NDP entry \
+                     for {a} and the PLAT's replies go unanswered; enable it with \
+                     `sysctl -w net.ipv6.conf.{up}.proxy_ndp=1`"
+                );
+            }
+            routes.apply(
+                &["-6", "neigh", "add", "proxy", &a, "dev", up],
+                &["-6", "neigh", "del", "proxy", &a, "dev", up],
+            )?;
+        }
+        Ok(routes)
+    }
+
+    /// Runs `ip args` and remembers `undo` for exit.
+    fn apply(&mut self, args: &[&str], undo: &[&str]) -> Result<(), String> {
+        ip(args)?;
+        info!("ip {}", args.join(" "));
+        self.undo
+            .push(undo.iter().map(ToString::to_string).collect());
+        Ok(())
+    }
+
     /// The routes installed, in order.
     pub fn installed(&self) -> &[IpNet] {
         &self.installed
@@ -177,6 +271,13 @@ impl Routes {
             match ip(&args) {
                 Ok(_) => info!("route removed: ip {}", args.join(" ")),
                 // Gone with the device, or removed by someone else: nothing to do.
+                Err(e) => debug!("{e}"),
+            }
+        }
+        for args in self.undo.drain(..).rev() {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            match ip(&args) {
+                Ok(_) => info!("removed: ip {}", args.join(" ")),
                 Err(e) => debug!("{e}"),
             }
         }
@@ -198,7 +299,10 @@ fn sysctl(path: &str) -> Option<String> {
 
 /// Warns about disabled forwarding. We leave sysctls to the operator: without
 /// forwarding only this host's own traffic reaches the translator, which may be intended.
-pub fn warn_if_forwarding_disabled() {
+/// A host's CLAT translates only its own IPv4 traffic, but forwards the translated IPv6
+/// packets from the TUN to the uplink (and back): IPv6 forwarding is what it needs.
+pub fn warn_if_forwarding_disabled(mode: super::config::Mode) {
+    let clat = mode == super::config::Mode::Clat;
     for (path, name) in [
         ("/proc/sys/net/ipv4/ip_forward", "net.ipv4.ip_forward"),
         (
@@ -206,6 +310,9 @@ pub fn warn_if_forwarding_disabled() {
             "net.ipv6.conf.all.forwarding",
         ),
     ] {
+        if clat && name == "net.ipv4.ip_forward" {
+            continue;
+        }
         if sysctl(path).as_deref() == Some("0") {
             warn!(
                 "{name} is 0: only this host's own traffic will be translated; for a gateway \
@@ -263,6 +370,35 @@ mod tests {
         let c = Config::resolve(f, Partial::default()).unwrap();
         let p: Vec<String> = plan(&c).iter().map(|n| n.to_string()).collect();
         assert_eq!(p, ["2001:db8:64::/96", "203.0.113.0/28"]);
+    }
+
+    /// RFC 6877 §6.3 / RFC 7335: the host's 192.0.0.1/29 and the IPv4 default route on
+    /// the TUN, the CLAT's IPv6 address routed into it and proxied on the uplink.
+    #[test]
+    fn clat_plan_host_and_cpe() {
+        let f = Partial::from_toml("mode = \"clat\"\nuplink = \"eth0\"", "t").unwrap();
+        let c = Config::resolve(f, Partial::default()).unwrap();
+        let m = c
+            .clat_mapping(Some("2001:db8:a::c1a7".parse().unwrap()))
+            .unwrap();
+        let p = clat_plan(&c, &m);
+        assert_eq!(p.address, Some("192.0.0.1/29".parse().unwrap()));
+        let r: Vec<String> = p.routes.iter().map(|n| n.to_string()).collect();
+        assert_eq!(r, ["0.0.0.0/0", "2001:db8:a::c1a7/128"]);
+        assert_eq!(
+            p.proxy,
+            Some(("2001:db8:a::c1a7".parse().unwrap(), "eth0".into()))
+        );
+        let f = Partial::from_toml(
+            "mode = \"clat\"\nclat-ipv4 = \"192.168.1.0/24\"\nclat-prefix = \"2001:db8:aa::/120\"",
+            "t",
+        )
+        .unwrap();
+        let c = Config::resolve(f, Partial::default()).unwrap();
+        let p = clat_plan(&c, &c.clat_mapping(None).unwrap());
+        assert_eq!((p.address, p.proxy), (None, None));
+        let r: Vec<String> = p.routes.iter().map(|n| n.to_string()).collect();
+        assert_eq!(r, ["0.0.0.0/0", "2001:db8:aa::/120"]);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! name scripts and `xlat64 stats` know it by, and what it counts.
 
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::xlat::DropReason;
@@ -49,6 +50,9 @@ macro_rules! counters {
         pub struct Counters {
             $($(#[doc = $doc])* pub $field: Counter,)*
             drops: [Counter; DropReason::COUNT],
+            /// NAT64: ports this worker holds on each pool4 address (gauges, in pool
+            /// order), sized on the first publish.
+            pool4_ports: OnceLock<Box<[Counter]>>,
         }
 
         /// A plain copy of counters, from one worker or summed over several.
@@ -63,6 +67,7 @@ macro_rules! counters {
                 Counters {
                     $($field: Counter::default(),)*
                     drops: std::array::from_fn(|_| Counter::default()),
+                    pool4_ports: OnceLock::new(),
                 }
             }
         }
@@ -158,6 +163,51 @@ counters! {
     /// IPv4 UDP datagrams sent with checksum 0 whose checksum the translator computed
     /// (RFC 6146 §3.4; RFC 7915 §4.5 with `amend-udp-checksum-zero`).
     udp_checksum_computed = "udp_checksum_computed",
+    /// NAT event records (mapping, session or port block) handed to the logging thread.
+    nat_log_records = "nat_log_records",
+    /// NAT event records lost: the worker's queue to the logging thread was full (the
+    /// sinks could not keep up) or the shard's buffer overflowed between two drains.
+    nat_log_lost = "nat_log_lost",
+    /// NAT64 port blocks held by subscribers at the last look (a gauge; `block` mode).
+    port_blocks = "nat64_port_blocks",
+    /// NAT64 sessions and bindings held at the last look, by protocol (gauges).
+    sessions_tcp = "nat64_sessions_tcp",
+    sessions_udp = "nat64_sessions_udp",
+    sessions_icmp = "nat64_sessions_icmp",
+    bibs_tcp = "nat64_bibs_tcp",
+    bibs_udp = "nat64_bibs_udp",
+    bibs_icmp = "nat64_bibs_icmp",
+    /// NAT64 sessions refused by a limit: `max-sessions`, `max-sessions-per-address`,
+    /// `max-sessions-per-subscriber`, the subscriber table, pool4 ports, held SYNs.
+    refused_table_full = "nat64_refused_table_full",
+    refused_address_limit = "nat64_refused_address_limit",
+    refused_subscriber_limit = "nat64_refused_subscriber_limit",
+    refused_subscriber_table_full = "nat64_refused_subscriber_table_full",
+    refused_pool_exhausted = "nat64_refused_pool_exhausted",
+    refused_held_table_full = "nat64_refused_held_table_full",
+}
+
+/// The counters that are gauges (a value at the last look, which may go down); the
+/// others only grow. New gauges are named `..._held`, `..._in_use` or `..._active`, or
+/// listed here, so that the metrics endpoint types them right without a list of its own.
+pub const GAUGES: &[&str] = &[
+    "nat64_sessions",
+    "nat64_bibs",
+    "nat64_sessions_tcp",
+    "nat64_sessions_udp",
+    "nat64_sessions_icmp",
+    "nat64_bibs_tcp",
+    "nat64_bibs_udp",
+    "nat64_bibs_icmp",
+    "nat64_port_blocks",
+];
+
+/// Whether the counter named `name` is a gauge (see [`GAUGES`]).
+pub fn is_gauge(name: &str) -> bool {
+    GAUGES.contains(&name)
+        || ["_held", "_in_use", "_active"]
+            .iter()
+            .any(|s| name.ends_with(s))
 }
 
 impl Counters {
@@ -170,6 +220,26 @@ impl Counters {
         if let Some(c) = self.drops.get(reason.index()) {
             c.add(n);
         }
+    }
+
+    /// Publishes the ports held on each pool4 address (owner only; the first call
+    /// sizes the gauges, off the packet path).
+    pub fn set_pool4_ports(&self, held: &[u32]) {
+        let gauges = self
+            .pool4_ports
+            .get_or_init(|| held.iter().map(|_| Counter::default()).collect());
+        for (g, &n) in gauges.iter().zip(held) {
+            g.set(u64::from(n));
+        }
+    }
+
+    /// Ports held on each pool4 address, in pool order (empty until published).
+    pub fn pool4_ports(&self) -> impl Iterator<Item = u64> + '_ {
+        self.pool4_ports
+            .get()
+            .into_iter()
+            .flatten()
+            .map(Counter::get)
     }
 
     /// Counts one packet dropped for `reason`.

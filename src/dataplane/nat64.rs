@@ -5,10 +5,12 @@
 //! `tick`, that is after every batch of reads and whenever a sender wakes it. The tick
 //! also runs the core's timers and answers the control thread's session requests.
 
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 use std::time::Duration;
 
+use ipnet::Ipv6Net;
 use mio::Waker;
 
 use super::counters::Counters;
@@ -16,7 +18,8 @@ use super::device::Device;
 use super::engine::Engine;
 use super::handoff::{Handoff, Outbox, Refused};
 use super::io::{Io, send_errors, send_frames};
-use crate::nat64::{LOOKS_PER_SESSION, SessionInfo, Shard, Sharding};
+use crate::nat64::config::Timeouts;
+use crate::nat64::{LOOKS_PER_SESSION, NatEvent, Refusal, SessionInfo, Shard, Sharding};
 use crate::wire::vnet::{Offload, gso};
 use crate::xlat::reassembly::{self, Outcome};
 use crate::xlat::{DropReason, Generated, Nat64Core, Nat64Translator, Verdict};
@@ -43,52 +46,148 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// Rows one `xlat64 sessions` answer carries at most: bounds the copy the worker makes.
 pub const MAX_SESSION_ROWS: usize = 100_000;
 
-/// The worker's answer to a sessions request: at most [`MAX_SESSION_ROWS`] rows, and
-/// how many sessions there were in all.
+/// Which sessions a caller wants: those of one subscriber (an IPv6 prefix, or one
+/// address as a /128) and/or on one pool4 address. Applied by the worker while it copies,
+/// so that the row limit counts matching rows only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    pub subscriber: Option<Ipv6Net>,
+    pub pool4: Option<Ipv4Addr>,
+}
+
+impl SessionFilter {
+    pub fn matches(&self, i: &SessionInfo) -> bool {
+        self.subscriber.is_none_or(|p| p.contains(&i.v6)) && self.pool4.is_none_or(|a| a == i.v4)
+    }
+}
+
+/// One page of the session table: the matching rows from `offset` on, at most `limit`
+/// (itself at most [`MAX_SESSION_ROWS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionsQuery {
+    pub filter: SessionFilter,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl Default for SessionsQuery {
+    fn default() -> Self {
+        SessionsQuery {
+            filter: SessionFilter::default(),
+            offset: 0,
+            limit: MAX_SESSION_ROWS,
+        }
+    }
+}
+
+/// The answer to a sessions query: the page's rows, how many sessions matched the
+/// filter, and how many there were in all.
 #[derive(Debug, Default)]
 pub struct SessionsReply {
     pub rows: Vec<SessionInfo>,
+    pub matched: usize,
     pub total: usize,
 }
 
-/// A sessions request: where the worker sends its reply. The shard belongs to the
-/// worker thread, so the control thread asks through a channel instead of reading it.
-pub type SessionsRequest = SyncSender<SessionsReply>;
+impl SessionsReply {
+    /// Whether matching rows exist past this page.
+    pub fn truncated(&self, offset: usize) -> bool {
+        offset.saturating_add(self.rows.len()) < self.matched
+    }
+}
+
+/// A sessions request to one worker: the page wanted, and where the worker sends its
+/// reply. The shard belongs to the worker thread, so the control thread asks through a
+/// channel instead of reading it.
+pub struct SessionsRequest {
+    pub query: SessionsQuery,
+    pub reply: SyncSender<SessionsReply>,
+}
 
 /// How long the control thread waits for a worker to copy its sessions.
 pub const SESSIONS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How the control thread reaches one NAT64 worker: its request channel, and its waker
 /// so that a sleeping worker answers at once instead of at its next tick.
+#[derive(Clone)]
 pub struct SessionsLink {
     pub requests: Sender<SessionsRequest>,
+    /// Reloaded limits, applied on the worker's next tick.
+    pub limits: Sender<Nat64Limits>,
     pub waker: Arc<Waker>,
 }
 
-/// Asks every worker for its sessions at once, then merges the answers (at most
-/// [`MAX_SESSION_ROWS`] rows in all; `total` counts every session). The workers never
-/// wait on this: each copies its table on its next loop turn.
-pub fn collect_sessions(links: &[SessionsLink]) -> Result<SessionsReply, String> {
-    let mut waiting = Vec::with_capacity(links.len());
+/// What a reload changes in a running NAT64 worker's shard (see `Shard::set_limits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Nat64Limits {
+    pub timeouts: Timeouts,
+    pub max_sessions_per_addr: u32,
+    pub max_sessions_per_prefix: u32,
+}
+
+/// Sends reloaded limits to every worker and wakes it; Err if a worker has stopped.
+pub fn send_limits(links: &[SessionsLink], limits: Nat64Limits) -> Result<(), String> {
+    for link in links {
+        link.limits
+            .send(limits)
+            .map_err(|_| "a NAT64 worker has stopped".to_string())?;
+        let _ = link.waker.wake();
+    }
+    Ok(())
+}
+
+/// Asks the workers for one page of their sessions, worker after worker: the page is
+/// cut from the workers' tables laid end to end, so each worker is told how many
+/// matching rows the ones before it already covered. `total` and `matched` count every
+/// worker's sessions. The workers never wait on this: each copies on its next loop turn.
+/// Pages are not a snapshot: sessions come and go between two calls.
+pub fn collect_sessions(
+    links: &[SessionsLink],
+    query: SessionsQuery,
+) -> Result<SessionsReply, String> {
+    let limit = query.limit.min(MAX_SESSION_ROWS);
+    let mut all = SessionsReply::default();
     for link in links {
         let (tx, rx) = sync_channel(1);
+        let part = SessionsQuery {
+            filter: query.filter,
+            offset: query.offset.saturating_sub(all.matched),
+            limit: limit - all.rows.len(),
+        };
         link.requests
-            .send(tx)
+            .send(SessionsRequest {
+                query: part,
+                reply: tx,
+            })
             .map_err(|_| "a NAT64 worker has stopped".to_string())?;
         // A failed wake only delays the answer to the worker's next 1 s tick.
         let _ = link.waker.wake();
-        waiting.push(rx);
-    }
-    let mut all = SessionsReply::default();
-    for rx in waiting {
         let r = rx
             .recv_timeout(SESSIONS_TIMEOUT)
             .map_err(|_| "a NAT64 worker did not answer within 5 s".to_string())?;
-        let room = MAX_SESSION_ROWS.saturating_sub(all.rows.len());
+        let room = limit - all.rows.len();
         all.rows.extend(r.rows.into_iter().take(room));
+        all.matched += r.matched;
         all.total += r.total;
     }
     Ok(all)
+}
+
+/// One worker's part of a page: its matching sessions from `offset` on, at most
+/// `limit`, and its counts.
+pub fn page_of(sessions: impl Iterator<Item = SessionInfo>, q: &SessionsQuery) -> SessionsReply {
+    let mut r = SessionsReply::default();
+    for s in sessions {
+        r.total += 1;
+        if !q.filter.matches(&s) {
+            continue;
+        }
+        if r.matched >= q.offset && r.rows.len() < q.limit {
+            r.rows.push(s);
+        }
+        r.matched += 1;
+    }
+    r
 }
 
 /// One worker's NAT64 state and the shared stateful translator.
@@ -97,6 +196,7 @@ pub struct Nat64Engine<'a> {
     /// With several workers: who owns which flow, and the rings to the owners.
     steer: Option<Steer>,
     requests: Option<Receiver<SessionsRequest>>,
+    limits: Option<Receiver<Nat64Limits>>,
     /// The last expiry call stopped on its budget with due work left: tick again
     /// before blocking (see `park`).
     expiry_due: bool,
@@ -105,6 +205,10 @@ pub struct Nat64Engine<'a> {
     /// Reassembly's counts at the last expiry call: fragments it dropped since (timed
     /// out, or evicted to make room) are counted as drops then.
     frags_seen: reassembly::Counts,
+    /// This worker's bounded queue to the NAT logging thread, if logging is on.
+    nat_log: Option<SyncSender<NatEvent>>,
+    /// The shard's lost records at the last drain.
+    log_lost_seen: u64,
 }
 
 struct Steer {
@@ -121,10 +225,44 @@ impl<'a> Nat64Engine<'a> {
             core: Nat64Core::new(xlat, shard, frags),
             steer: None,
             requests: None,
+            limits: None,
             expiry_due: false,
             created_seen: 0,
             frags_seen: reassembly::Counts::default(),
+            nat_log: None,
+            log_lost_seen: 0,
         }
+    }
+
+    /// Sends the shard's NAT event records to the logging thread through `queue`
+    /// (bounded: when it is full, records are counted as `nat_log_lost`).
+    pub fn log_to(&mut self, queue: SyncSender<NatEvent>) {
+        self.nat_log = Some(queue);
+    }
+
+    /// Moves the shard's records to the logging queue, stamped with the wall clock
+    /// (the shard's `now` is this worker's monotonic milliseconds). Never blocks: a
+    /// full queue costs the record, counted.
+    fn drain_events(&mut self, c: &Counters, now: u64) {
+        let shard = self.core.shard_mut();
+        let lost = shard.events_lost();
+        c.nat_log_lost.add(lost - self.log_lost_seen);
+        self.log_lost_seen = lost;
+        let Some(tx) = &self.nat_log else { return };
+        if shard.pending_events() == 0 {
+            return;
+        }
+        let wall = unix_ms();
+        let (mut sent, mut dropped) = (0, 0);
+        shard.drain_events(|mut e| {
+            e.time_ms = wall.saturating_sub(now.saturating_sub(e.time_ms));
+            match tx.try_send(e) {
+                Ok(()) => sent += 1,
+                Err(_) => dropped += 1,
+            }
+        });
+        c.nat_log_records.add(sent);
+        c.nat_log_lost.add(dropped);
     }
 
     /// Makes this engine one of several: packets whose flow `sharding` gives to
@@ -136,25 +274,34 @@ impl<'a> Nat64Engine<'a> {
         self
     }
 
-    /// Answers the sessions requests arriving on `rx` (checked on every tick).
-    pub fn serve_sessions(&mut self, rx: Receiver<SessionsRequest>) {
+    /// Answers the sessions requests arriving on `rx` and applies the limits arriving
+    /// on `limits` (both checked on every tick).
+    pub fn serve_sessions(&mut self, rx: Receiver<SessionsRequest>, limits: Receiver<Nat64Limits>) {
         self.requests = Some(rx);
+        self.limits = Some(limits);
     }
 
-    /// Copies the session table for each pending request: a control-plane path, so it
-    /// may allocate; the copy is bounded by [`MAX_SESSION_ROWS`].
+    /// Applies reloaded limits, the last one sent winning.
+    fn apply_limits(&mut self) {
+        let Some(rx) = &self.limits else { return };
+        if let Some(l) = rx.try_iter().last() {
+            self.core.shard_mut().set_limits(
+                &l.timeouts,
+                l.max_sessions_per_addr,
+                l.max_sessions_per_prefix,
+            );
+        }
+    }
+
+    /// Copies one page of the session table for each pending request: a control-plane
+    /// path, so it may allocate; the copy is bounded by [`MAX_SESSION_ROWS`].
     fn answer_requests(&mut self, now: u64) {
         let Some(rx) = &self.requests else { return };
         let shard = self.core.shard();
-        while let Ok(reply_to) = rx.try_recv() {
-            let rows: Vec<SessionInfo> = shard.sessions(now).take(MAX_SESSION_ROWS).collect();
-            let total = if rows.len() < MAX_SESSION_ROWS {
-                rows.len()
-            } else {
-                shard.sessions(now).count()
-            };
+        while let Ok(req) = rx.try_recv() {
+            let reply = page_of(shard.sessions(now), &req.query);
             // The requester may have given up waiting; nothing to do then.
-            let _ = reply_to.try_send(SessionsReply { rows, total });
+            let _ = req.reply.try_send(reply);
         }
     }
 
@@ -195,6 +342,7 @@ impl<'a> Nat64Engine<'a> {
             });
         let (_, frags_due) = self.core.expire_fragments(now);
         self.expiry_due = done.due || frags_due;
+        self.drain_events(&io.counters, now);
         self.count_fragment_drops(&io.counters);
         publish(&self.core, &io.counters);
     }
@@ -237,6 +385,35 @@ fn publish(core: &Nat64Core<'_>, c: &Counters) {
     c.held_syns_expired.set(sc.held_syns_expired);
     c.simultaneous_opens.set(sc.simultaneous_opens);
     c.tcp_probes.set(sc.tcp_probes);
+    let u = shard.usage();
+    let [tcp, udp, icmp] = u.sessions.map(|n| n as u64);
+    c.sessions_tcp.set(tcp);
+    c.sessions_udp.set(udp);
+    c.sessions_icmp.set(icmp);
+    let [tcp, udp, icmp] = u.bibs.map(|n| n as u64);
+    c.bibs_tcp.set(tcp);
+    c.bibs_udp.set(udp);
+    c.bibs_icmp.set(icmp);
+    c.set_pool4_ports(&u.ports);
+    let refused = |r| sc.refused(r);
+    c.refused_table_full.set(refused(Refusal::TableFull));
+    c.refused_address_limit.set(refused(Refusal::AddrLimit));
+    c.refused_subscriber_limit
+        .set(refused(Refusal::PrefixLimit));
+    c.refused_subscriber_table_full
+        .set(refused(Refusal::SubscriberTableFull));
+    c.refused_pool_exhausted
+        .set(refused(Refusal::PoolExhausted));
+    c.refused_held_table_full
+        .set(refused(Refusal::HeldTableFull));
+    c.port_blocks.set(shard.blocks_in_use() as u64);
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Where a packet goes: translated here (with whether the IPv4 half of a §3.8 hairpin
@@ -367,6 +544,7 @@ impl Engine for Nat64Engine<'_> {
 
     fn tick<D: Device>(&mut self, io: &mut Io<D>, now: u64) {
         self.serve_handoffs(io, now);
+        self.apply_limits();
         self.expire(io, now);
         self.answer_requests(now);
     }

@@ -11,7 +11,7 @@
 
 use std::os::fd::AsFd;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, SyncSender, channel};
 
 use tracing::{debug, info, warn};
 
@@ -20,7 +20,9 @@ use super::device::Device;
 use super::engine::{Engine, SiitEngine};
 use super::handoff;
 use super::live::Live;
-use super::nat64::{Nat64Engine, SessionsLink, SessionsRequest, advise_shard_hugepages};
+use super::nat64::{
+    Nat64Engine, Nat64Limits, SessionsLink, SessionsRequest, advise_shard_hugepages,
+};
 use super::ratelimit::IcmpErrorLimits;
 use super::steer;
 use super::stop::Stop;
@@ -29,7 +31,9 @@ use super::tun::Tun;
 use super::worker::{Worker, WorkerError};
 use super::xdp;
 use super::xdp::setup::XdpSpec;
-use crate::nat64::{Shard, ShardConfig, Sharding, StaticBib};
+use crate::nat64::{
+    Deterministic, NatEvent, PortAllocation, Proto, Shard, ShardConfig, Sharding, StaticBib,
+};
 use crate::xlat::reassembly;
 use crate::xlat::{Nat64Translator, Translator};
 
@@ -60,6 +64,9 @@ pub enum Mode {
         /// shard of the worker that owns it.
         static_bib: Vec<StaticBib>,
         fragments: Fragments,
+        /// One bounded queue per worker to the NAT logging thread (empty: no
+        /// logging).
+        nat_log: Vec<SyncSender<NatEvent>>,
     },
 }
 
@@ -197,12 +204,18 @@ fn run_on<D: Device, S>(
         ),
         (
             Mode::Nat64 {
-                xlat, fragments, ..
+                xlat,
+                fragments,
+                nat_log,
+                ..
             },
             Some((shards, sharding)),
         ) => {
             let limits = fragment_limits(fragments, &spec.tun, &shards);
-            let engines = nat64_engines(xlat, &workers, shards, sharding, requests, limits);
+            let mut engines = nat64_engines(xlat, &workers, shards, sharding, requests, limits);
+            for (e, q) in engines.iter_mut().zip(nat_log) {
+                e.log_to(q.clone());
+            }
             run_workers(workers.into_iter().zip(engines).collect(), stop, spec.pin)
         }
         // Built together above; never apart.
@@ -217,11 +230,14 @@ fn run_on<D: Device, S>(
     })
 }
 
+/// What a NAT64 worker hears from the control thread: sessions requests, reloaded limits.
+type WorkerRx = (Receiver<SessionsRequest>, Receiver<Nat64Limits>);
+
 /// One sessions channel per worker for the control thread, when the mode has sessions.
 fn session_links<D: Device>(
     workers: &[Worker<D>],
     stateful: bool,
-) -> (Option<Vec<SessionsLink>>, Vec<Receiver<SessionsRequest>>) {
+) -> (Option<Vec<SessionsLink>>, Vec<WorkerRx>) {
     if !stateful {
         return (None, Vec::new());
     }
@@ -229,11 +245,13 @@ fn session_links<D: Device>(
         .iter()
         .map(|w| {
             let (tx, rx) = channel();
+            let (ltx, lrx) = channel();
             let link = SessionsLink {
                 requests: tx,
+                limits: ltx,
                 waker: w.waker(),
             };
-            (link, rx)
+            (link, (rx, lrx))
         })
         .unzip();
     (Some(links), rxs)
@@ -246,7 +264,7 @@ fn nat64_engines<'a, D: Device>(
     workers: &[Worker<D>],
     shards: Vec<Shard>,
     sharding: Arc<Sharding>,
-    requests: Vec<Receiver<SessionsRequest>>,
+    requests: Vec<WorkerRx>,
     frags: reassembly::Limits,
 ) -> Vec<Nat64Engine<'a>> {
     let wakers: Vec<_> = workers.iter().map(Worker::waker).collect();
@@ -259,9 +277,9 @@ fn nat64_engines<'a, D: Device>(
         .into_iter()
         .zip(handoffs)
         .zip(requests)
-        .map(|((s, h), rx)| {
+        .map(|((s, h), (rx, limits))| {
             let mut e = Nat64Engine::new(xlat, s, frags).with_handoff(Arc::clone(&sharding), h);
-            e.serve_sessions(rx);
+            e.serve_sessions(rx, limits);
             e
         })
         .collect()
@@ -306,7 +324,18 @@ fn nat64_shards(
         })
     };
     let workers = usize::from(workers).max(1);
-    let mut sharding = Sharding::new(&base.pool, workers, base.subscriber_prefix_len, seed()?);
+    let det = (base.blocks.mode == PortAllocation::Deterministic)
+        .then(|| {
+            Deterministic::new(
+                &base.pool,
+                Proto::Tcp,
+                &base.blocks,
+                base.subscriber_prefix_len,
+            )
+        })
+        .flatten();
+    let mut sharding = Sharding::new(&base.pool, workers, base.subscriber_prefix_len, seed()?)
+        .with_deterministic(det);
     let mut shards = Vec::with_capacity(workers);
     for w in 0..workers {
         let mut sc = base.clone();
@@ -428,6 +457,13 @@ fn open_queues(spec: &TunSpec) -> Result<Vec<Tun>, RunError> {
 /// NAT64 on several queues: has the kernel put each packet on its owner's queue
 /// (TUNSETSTEERINGEBPF, see [`steer`]); without it the workers hand packets over.
 fn steer_to_owners(queue: &Tun, sharding: &Sharding) {
+    if sharding.is_deterministic() {
+        info!(
+            "nat64: no steering to owners' queues with a deterministic mapping (the program \
+             copies only the hashed owners); packets are handed to their owner"
+        );
+        return;
+    }
     let done = steer::load(sharding).and_then(|(prog, _owners)| {
         steer::attach(queue.as_fd(), &prog)?;
         Ok(())

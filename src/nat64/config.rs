@@ -3,6 +3,9 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
+use super::blocks::{BlockConfig, PortAllocation};
+use super::events::EventConfig;
+
 /// The three kinds of flow RFC 6146 keeps state for (ICMP: queries, the echo
 /// identifier standing in for the port).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -223,6 +226,10 @@ pub struct ShardConfig {
     pub subscriber_prefix_len: u8,
     /// IPv4 SYNs held for simultaneous open at once (RFC 6146 asks for a limit).
     pub max_held_syns: usize,
+    /// Port allocation per session, per block or by formula (`blocks`).
+    pub blocks: BlockConfig,
+    /// NAT event records (`events`).
+    pub events: EventConfig,
 }
 
 impl ShardConfig {
@@ -242,6 +249,8 @@ impl ShardConfig {
             max_sessions_per_prefix: 16384,
             subscriber_prefix_len: 64,
             max_held_syns: 1024,
+            blocks: BlockConfig::default(),
+            events: EventConfig::default(),
         }
     }
 
@@ -286,6 +295,16 @@ impl ShardConfig {
         if self.subscriber_prefix_len == 0 || self.subscriber_prefix_len > 64 {
             return Err(E::SubscriberPrefixLenOutOfRange(self.subscriber_prefix_len));
         }
+        let b = &self.blocks;
+        if b.mode != PortAllocation::Session && (b.size == 0 || b.max_per_subscriber == 0) {
+            return Err(E::BlockSizeOutOfRange);
+        }
+        if b.mode == PortAllocation::Deterministic
+            && b.subscribers
+                .is_none_or(|(_, len)| len > self.subscriber_prefix_len)
+        {
+            return Err(E::DeterministicRangeMissing);
+        }
         Ok(())
     }
 }
@@ -314,6 +333,10 @@ pub enum ShardConfigError {
     /// `max_sessions` is 0, or `max_sessions + max_static` does not fit a slab index.
     MaxSessionsOutOfRange,
     SubscriberPrefixLenOutOfRange(u8),
+    /// `port-block-size` or `max-blocks-per-subscriber` is 0.
+    BlockSizeOutOfRange,
+    /// `deterministic` without a range of subscribers to number.
+    DeterministicRangeMissing,
 }
 
 impl fmt::Display for ShardConfigError {
@@ -346,6 +369,12 @@ impl fmt::Display for ShardConfigError {
             ShardConfigError::SubscriberPrefixLenOutOfRange(len) => write!(
                 f,
                 "nat64.subscriber-prefix-len: expected 1 to 64, got {len}"
+            ),
+            ShardConfigError::BlockSizeOutOfRange => f.write_str(
+                "nat64.port-block-size / max-blocks-per-subscriber: expected at least 1",
+            ),
+            ShardConfigError::DeterministicRangeMissing => f.write_str(
+                "nat64.deterministic-subscribers: port-allocation = \"deterministic\" needs IPV6/LEN with LEN <= subscriber-prefix-len",
             ),
         }
     }

@@ -20,6 +20,9 @@
 //! - [`Shard::prefetch_v6`]`(Tuple6)` / [`Shard::prefetch_v4`]`(Tuple4)`: optional cache
 //!   hints for a batch of packets before their lookups; [`Shard::for_each_table`]: the
 //!   large tables' memory, for huge-page advice (`dataplane::nat64::advise_shard_hugepages`).
+//! - [`Shard::drain_events`]`(f)`: the NAT event records ([`NatEvent`]) made since the
+//!   last drain, from a bounded buffer (what does not fit is counted,
+//!   [`Shard::events_lost`]); which records depends on [`PortAllocation`] (`blocks`).
 //! - [`Sharding::owner_of_v6`] / [`Sharding::owner_of_v4`]: which worker owns a packet;
 //!   `dataplane::ring`: the SPSC hand-off ring for packets that arrive elsewhere.
 //!
@@ -70,7 +73,11 @@
 //! - Quotas: sessions per IPv6 address and per subscriber prefix, in two small
 //!   open-addressing count tables sized by `max_subscribers`. `Sharding` hashes the
 //!   prefix, not the address, so each subscriber's quota lives in one shard.
-//! - Ports: one bitmap per (protocol, pool4 address) over the shard's port slice.
+//! - Ports: one bitmap per (protocol, pool4 address) over the shard's port slice;
+//!   with `port-allocation = "block"` a subscriber's ports come from blocks of that
+//!   slice it holds (`blocks::BlockTable`, one owner per block, no lock), with
+//!   `"deterministic"` from the one block the RFC 7422 formula gives it
+//!   ([`Deterministic`]; [`Sharding`] then steers the subscriber to that block's worker).
 //!
 //! ## Alternative considered: one shared lock-free index
 //! A concurrent map shared by all workers would let any queue handle any packet and
@@ -167,7 +174,9 @@
 //! multiplies per key, and the 20 k row shows the code without memory stalls runs at
 //! 45–60 M lookups/s, so a cheaper hash has little to give.
 
+pub mod blocks;
 pub mod config;
+pub mod events;
 mod hash;
 mod index;
 mod ports;
@@ -180,11 +189,15 @@ pub mod types;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_alloc;
 
+pub use blocks::{BlockConfig, Deterministic, PortAllocation};
 pub use config::{
     Filtering, Pool4, PortRange, Proto, ShardConfig, ShardConfigError, Timeouts, owner_of_port,
 };
-pub use shard::{Expired, LOOKS_PER_SESSION, Shard};
+pub use events::{EventConfig, NatEvent, NatEventKind};
+pub use shard::{Expired, LOOKS_PER_SESSION, Shard, Usage};
 pub use sharding::Sharding;
 pub use tcp::TcpState;
 pub use tuple::{Endpoint4, Endpoint6, Tuple4, Tuple6};

@@ -125,6 +125,33 @@ impl PortAllocator {
         }
     }
 
+    /// Picks and reserves a free port of `block` (on address `addr`, inside this
+    /// shard's slice): the source port's parity first (RFC 4787 REQ-4), from a random
+    /// start (RFC 6056 Algorithm 1). Blocks lie above 1023 (`blocks::block_span`).
+    pub fn allocate_in(
+        &mut self,
+        proto: Proto,
+        addr: usize,
+        block: PortRange,
+        sport: u16,
+        mut rand: impl FnMut() -> u64,
+    ) -> Option<u16> {
+        if addr >= self.naddrs {
+            return None;
+        }
+        let m = &self.maps[proto as usize][port_class(block.first)];
+        let sub = intersect(m.slice, block)?;
+        let parity = (proto != Proto::Icmp).then_some(sport & 1);
+        for par in [parity, None] {
+            if let Some(port) = m.search(addr, sub, par, rand()) {
+                let reserved = self.reserve(proto, addr, port);
+                debug_assert!(reserved);
+                return Some(port);
+            }
+        }
+        None
+    }
+
     /// Picks and reserves a port for a flow from source port `sport`, trying the
     /// paired address `pref` first. `rand` gives independent random words.
     pub fn allocate(

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::blocks::Deterministic;
 use super::config::{Pool4, Proto, owner_of_port};
 use super::hash::Hasher;
 use super::types::StaticBib;
@@ -19,6 +20,10 @@ pub struct Sharding {
     /// Static entries pin both directions to the worker holding them.
     static6: HashMap<(Proto, u128, u16), usize>,
     static4: HashMap<(Proto, u32, u16), usize>,
+    /// `deterministic` port allocation: a subscriber belongs to the worker whose
+    /// slice holds the first port of its block (RFC 7422 formula, TCP's range; the
+    /// configuration gives every protocol the same range in this mode).
+    det: Option<Deterministic>,
 }
 
 impl Sharding {
@@ -32,7 +37,15 @@ impl Sharding {
             prefix_mask: u128::MAX << (128 - len),
             static6: HashMap::new(),
             static4: HashMap::new(),
+            det: None,
         }
+    }
+
+    /// Steers subscribers by the deterministic formula instead of by hash, so that
+    /// each lands on the worker owning its fixed block.
+    pub fn with_deterministic(mut self, det: Option<Deterministic>) -> Self {
+        self.det = det;
+        self
     }
 
     pub fn workers(&self) -> usize {
@@ -45,6 +58,12 @@ impl Sharding {
     pub fn v6_owner_params(&self) -> ([u64; 3], u64, u128) {
         let (k, pi) = self.hasher.h2_params();
         (k, pi, self.prefix_mask)
+    }
+
+    /// Whether a deterministic (RFC 7422) mapping decides owners of IPv6 packets, which
+    /// a copy of the hash alone would not reproduce.
+    pub fn is_deterministic(&self) -> bool {
+        self.det.is_some()
     }
 
     /// The pool whose port slices name the owner of an IPv4 packet.
@@ -92,6 +111,12 @@ impl Sharding {
     }
 
     fn owner_of_prefix(&self, a: u128) -> usize {
+        if let Some(d) = &self.det
+            && let Some((_, r)) = d.block_of(Ipv6Addr::from(a))
+            && let Some(w) = owner_of_port(self.pool.tcp, self.workers, r.first)
+        {
+            return w;
+        }
         let p = a & self.prefix_mask;
         let h = self.hasher.h2(p as u64, (p >> 64) as u64);
         ((u128::from(h) * self.workers as u128) >> 64) as usize
@@ -165,6 +190,37 @@ mod tests {
         assert_eq!(s.owner_of_v4(Proto::Udp, d, 65535), Some(3));
         assert_eq!(s.owner_of_v4(Proto::Udp, d, 80), None);
         assert_eq!(s.owner_of_v4(Proto::Icmp, d, 0), Some(0));
+    }
+
+    /// RFC 7422 deterministic allocation with several workers: a subscriber is steered
+    /// to the worker whose port slice holds its block, so its replies (steered by port)
+    /// come home.
+    #[test]
+    fn deterministic_subscribers_go_to_their_blocks_worker() {
+        use crate::nat64::{BlockConfig, PortAllocation};
+        let cfg = BlockConfig {
+            mode: PortAllocation::Deterministic,
+            subscribers: Some(("2001:db8:100::".parse().unwrap(), 48)),
+            ..BlockConfig::default()
+        };
+        let det = Deterministic::new(&pool(), Proto::Tcp, &cfg, 64).unwrap();
+        let s = Sharding::new(&pool(), 4, 64, 3).with_deterministic(Some(det.clone()));
+        for i in [0u16, 1, 125, 126, 300, 503] {
+            let a = Ipv6Addr::new(0x2001, 0xdb8, 0x100, i, 0, 0, 0, 1);
+            let (v4, r) = det.block_of(a).unwrap();
+            let w = s.owner_of_v6(Proto::Udp, a, 5000);
+            assert_eq!(
+                s.owner_of_v4(Proto::Udp, v4, r.first),
+                Some(w),
+                "subscriber {i}"
+            );
+            assert_eq!(
+                s.owner_of_v4(Proto::Udp, v4, r.last),
+                Some(w),
+                "subscriber {i}"
+            );
+            assert_eq!(s.owner_of_subscriber(a), w);
+        }
     }
 
     #[test]

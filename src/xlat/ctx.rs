@@ -210,8 +210,8 @@ impl MapCtx for Siit {
     #[inline(always)]
     fn v6_hairpin(&mut self, t: &Translator, dst4: [u8; 4], by: MappedBy) -> bool {
         // An EAM-mapped destination lies in an EAM IPv4 prefix by construction; only an
-        // RFC 6052 one needs the lookup.
-        by == MappedBy::Eam || t.cfg.map.is_eam_v4(v4(dst4))
+        // RFC 6052 one needs the lookup. A CLAT's EAM is its IPv4 host: no hairpin.
+        t.cfg.map.hairpins() && (by == MappedBy::Eam || t.cfg.map.is_eam_v4(v4(dst4)))
     }
 
     #[inline(always)]

@@ -54,6 +54,12 @@ impl<'a> Nat64Core<'a> {
         &self.shard
     }
 
+    /// For the worker's control-plane chores between packets (draining the NAT
+    /// event records, a reload's limits); translation goes through the methods above.
+    pub fn shard_mut(&mut self) -> &mut Shard {
+        &mut self.shard
+    }
+
     pub fn fragments(&self) -> &Reassembly {
         &self.frags
     }

@@ -56,10 +56,10 @@ use serde_json::Value;
 use std::time::Duration;
 
 pub struct Options {
-    seconds: u32,
+    pub(crate) seconds: u32,
     /// Rounds of all rows, interleaved; the table shows each figure's median. Shared,
     /// noisy machines make single runs swing by ±30%.
-    rounds: u32,
+    pub(crate) rounds: u32,
     streams: u32,
     workers: Option<u32>,
     /// Sender threads of udpgen; by default half the CPUs (at least one), leaving the
@@ -225,6 +225,14 @@ pub fn run(o: Options) -> Result<(), String> {
         return Err("the end-to-end bench creates network namespaces: run it as root".into());
     }
     let bin = crate::build_release()?;
+    let wanted = |name: &str| o.only.is_empty() || o.only.iter().any(|w| name.contains(w.as_str()));
+    let clat_rows: Vec<&str> = crate::bench_clat::ROWS
+        .into_iter()
+        .filter(|r| wanted(r))
+        .collect();
+    if !o.only.is_empty() && o.only.iter().all(|w| w.contains("464")) {
+        return crate::bench_clat::run(&o, &bin, &clat_rows);
+    }
     let mut lab = Lab::new_bench().map_err(|e| e.to_string())?;
     for k in 0..UDP_CLIENTS {
         let port = (IPERF_PORT + k as u16).to_string();
@@ -256,8 +264,8 @@ pub fn run(o: Options) -> Result<(), String> {
         std::iter::once((&bin, "xlat64")).chain(baseline.iter().map(|b| (b, "base")))
     {
         let xlat = |args: &[&str]| Setup::Translator(Translator::xlat64(bin, args));
-        let nat64 = |workers: &str| {
-            let args = [
+        let nat64_with = |workers: &str, extra: &[&str]| {
+            let mut args = vec![
                 "--mode",
                 "nat64",
                 "--pool4",
@@ -271,8 +279,15 @@ pub fn run(o: Options) -> Result<(), String> {
                 "--max-sessions-per-address",
                 &limit,
             ];
+            args.extend_from_slice(extra);
             Setup::Nat64(Translator::xlat64(bin, &args))
         };
+        let nat64 = |workers: &str| nat64_with(workers, &[]);
+        // NAT logging on (issue 11): every mapping logged, or one record per port block.
+        // udpgen is one subscriber, which blocks keep on one address: its 100k-flow
+        // figure cannot fit (64 512 ports), the others compare with the row above.
+        let log = nat_log_path(&lab);
+        let log = log.as_str();
         let xdp = [
             "--dataplane",
             "xdp",
@@ -314,6 +329,24 @@ pub fn run(o: Options) -> Result<(), String> {
             ),
             (format!("{label} {n}q"), xlat(&["--workers", &n_s])),
             (format!("{label} nat64 1q"), nat64("1")),
+            (
+                format!("{label} nat64 1q session+log"),
+                nat64_with("1", &["--nat-log-file", log]),
+            ),
+            (
+                format!("{label} nat64 1q block+log"),
+                nat64_with(
+                    "1",
+                    &[
+                        "--port-allocation",
+                        "block",
+                        "--max-blocks-per-subscriber",
+                        "1024",
+                        "--nat-log-file",
+                        log,
+                    ],
+                ),
+            ),
             (format!("{label} nat64 {n}q"), nat64(&n_s)),
         ]);
     }
@@ -351,7 +384,16 @@ pub fn run(o: Options) -> Result<(), String> {
         &format!("median of {} round(s)", o.rounds),
         &medians(&rounds),
     );
-    Ok(())
+    if clat_rows.is_empty() {
+        return Ok(());
+    }
+    crate::bench_clat::run(&o, &bin, &clat_rows)
+}
+
+/// Where the NAT logging rows write their records (in the lab's directory, removed
+/// with it).
+fn nat_log_path(lab: &Lab) -> String {
+    lab.dir().join("nat.jsonl").to_string_lossy().into_owned()
 }
 
 /// Row by row, the median of each figure over the rounds (rounds that failed a figure
@@ -840,7 +882,13 @@ fn nat64_mapping(lab: &Lab, bin: &std::path::Path, port: u16) -> Result<(String,
         let out = lab
             .run(Node::Xlt, &[&bin, "sessions", "--json"])
             .map_err(|e| e.to_string())?;
-        let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap_or_default();
+        // A page object ({"sessions": [...], ...}); a baseline binary from before
+        // paging answers the bare array.
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        let rows = match v.get("sessions").unwrap_or(&v) {
+            serde_json::Value::Array(rows) => rows.clone(),
+            _ => Vec::new(),
+        };
         let suffix = format!("]:{port}");
         let found = rows.iter().find(|r| {
             r["proto"] == "udp" && r["ipv6"].as_str().is_some_and(|a| a.ends_with(&suffix))
@@ -931,18 +979,18 @@ fn iperf_result(out: lab::Output) -> Result<String, String> {
 }
 
 /// `end.sum_received` of an iperf3 `--json` report: the totals the receiver counted.
-fn sum_received(json: &str) -> Option<Value> {
+pub(crate) fn sum_received(json: &str) -> Option<Value> {
     let mut report: Value = serde_json::from_str(json).ok()?;
     Some(report["end"]["sum_received"].take())
 }
 
 /// TCP: bits per second as counted by the receiver.
-fn tcp_receiver_bps(json: &str) -> Option<f64> {
+pub(crate) fn tcp_receiver_bps(json: &str) -> Option<f64> {
     sum_received(json)?["bits_per_second"].as_f64()
 }
 
 /// UDP: datagrams the receiver got (sent − lost) per second.
-fn udp_received_pps(json: &str) -> Option<f64> {
+pub(crate) fn udp_received_pps(json: &str) -> Option<f64> {
     let sum = sum_received(json)?;
     let packets = sum["packets"].as_f64()?;
     let lost = sum["lost_packets"].as_f64()?;
@@ -951,12 +999,12 @@ fn udp_received_pps(json: &str) -> Option<f64> {
 }
 
 /// The `error` an iperf3 `--json` report carries when the run failed.
-fn iperf_error(json: &str) -> Option<String> {
+pub(crate) fn iperf_error(json: &str) -> Option<String> {
     let report: Value = serde_json::from_str(json).ok()?;
     report.get("error")?.as_str().map(str::to_string)
 }
 
-fn first_line(s: &str) -> String {
+pub(crate) fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_string()
 }
 

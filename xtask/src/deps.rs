@@ -9,6 +9,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("iperf3", "iperf3"),
     ("curl", "curl"),
     ("tcpdump", "tcpdump"),
+    // IPFIX decoding (cflow dissector) for the NAT logging end-to-end test.
+    ("tshark", "tshark"),
     ("tayga", "tayga"),
     ("python3", "python3"),
     ("procps", "sysctl"),
@@ -18,6 +20,10 @@ const PACKAGES: &[(&str, &str)] = &[
     // The NAT64 application tests: a DNS server on the IPv4 side and its client.
     ("dnsmasq-base", "dnsmasq"),
     ("bind9-dnsutils", "dig"),
+    // 464XLAT: the carrier's DNS64 resolver (RFC 7050 discovery, DNS64 for IPv6 apps).
+    ("unbound", "unbound"),
+    // `promtool check metrics` lints what metrics-listen serves.
+    ("prometheus", "promtool"),
     // libFuzzer (libfuzzer-sys) is C++, built from source by the fuzz step.
     ("g++", "g++"),
 ];

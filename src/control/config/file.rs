@@ -201,7 +201,7 @@ mod tests {
         let cases = [
             ("tun", "tun = \"a/b\"", "expected an interface name"),
             ("tun", "tun = 5", "expected a string"),
-            ("mode", "mode = \"nat46\"", "expected siit or nat64"),
+            ("mode", "mode = \"nat46\"", "expected siit, nat64 or clat"),
             ("prefix", "prefix = \"2001:db8::/60\"", "RFC 6052 prefix"),
             (
                 "prefix",

@@ -8,10 +8,16 @@
 //! the_key: Type = One(KIND) => {     // KIND from values::syntax; List(KIND): repeatable
 //!     key: "the-key",                // flag and TOML name: the field's, kebab-case
 //!     scope: All,                    // the modes that use it: All, Siit or Nat64
+//!     reload: Live,                  // optional: a reload may change it while running
 //!     default: Value("raw"),         // see below
 //!     readme: "Markdown for the README's meaning column",
 //! }
 //! ```
+//!
+//! `reload: Live` marks a key that SIGHUP and `xlat64 reload` apply without a restart
+//! (see [`crate::control::reload`], which must then know how to apply it); a key without
+//! it is restart-only: a reload that changes it is refused, naming it. `check-config`
+//! and the README say which is which.
 //!
 //! Defaults: `Value("raw")` is read by the key's parser, so `--help`, the README and
 //! `check-config` show exactly what is used; `Lab("raw")` is the same for a demo-lab
@@ -27,17 +33,19 @@
 //! kind of value adds a parser and a `syntax` constant in `values.rs`. Then
 //! `XLAT64_BLESS=1 cargo test --lib readme_reference_tables` rewrites the README's tables.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::limits::{default_per_address, default_per_subscriber};
 use super::resolve::rfc6052_embed;
-use super::table::{List, One, keys};
+use super::table::{List, One, Opt, keys};
 use super::values::syntax::*;
-use super::values::{Dataplane, Eam, LogLevel, Mode, default_control_socket, default_workers};
-use crate::nat64::{PortRange, StaticBib};
+use super::values::{
+    Dataplane, Eam, LogLevel, MetricsListen, Mode, default_control_socket, default_workers,
+};
+use crate::nat64::{PortAllocation, PortRange, StaticBib};
 
 pub mod default {
     //! Built-in defaults other modules need on their own.
@@ -75,17 +83,18 @@ keys! {
         default: Empty("required with `dataplane = \"xdp\"`"),
         readme: "`xdp` dataplane: the interface IPv4 packets to translate arrive on and translated IPv4 packets leave by",
     }
-    /// Translation mode: siit (stateless) or nat64 (stateful, RFC 6146; needs pool4)
+    /// Translation mode: siit (stateless), nat64 (stateful, RFC 6146; needs pool4) or clat
+    /// (the customer side of 464XLAT, RFC 6877)
     mode: Mode = One(MODE) => {
         key: "mode",
         scope: All,
         default: Value("siit"),
-        readme: "`siit` (stateless) or `nat64` (stateful, RFC 6146); `clat` is refused until implemented",
+        readme: "`siit` (stateless), `nat64` (stateful, RFC 6146) or `clat` (the customer side of 464XLAT, RFC 6877; see [CLAT](#clat-464xlat-customer-side))",
     }
     /// RFC 6052 prefix for IPv4-embedded IPv6 addresses
     prefix: Ipv6Net = One(PREFIX) => {
         key: "prefix",
-        scope: All,
+        scope: Provider,
         default: Lab("2001:db8:64::/96"),
         readme: "RFC 6052 prefix: /32, /40, /48, /56, /64 or /96, bits 64–71 zero",
     }
@@ -93,29 +102,32 @@ keys! {
     eam: Vec<Eam> = List(EAM) => {
         key: "eam",
         scope: Siit,
+        reload: Live,
         // NAT64 maps its clients through sessions.
         default: Lab(["2001:db8:1::/120=192.0.2.0/24"]) if mode != Mode::Nat64,
         readme: "RFC 7757 explicit address mappings, equal host bits on both sides; a list given by flags replaces the file's, `eam = []` means none",
     }
-    /// Source address of ICMPv4 errors the translator generates
+    /// Source address of ICMPv4 errors the translator generates (clat: 192.0.0.2 unless
+    /// given)
     ipv4_addr: Ipv4Addr = One(IPV4_ADDR) => {
         key: "ipv4-addr",
         scope: All,
         default: Lab("203.0.113.1"),
-        readme: "the translator's IPv4 address: source of the ICMPv4 errors it generates; route it into the TUN, do not assign it to an interface",
+        readme: "the translator's IPv4 address: source of the ICMPv4 errors it generates; route it into the TUN, do not assign it to an interface; `clat` mode: `192.0.0.2` (RFC 7335) unless given",
     }
     /// Source address of ICMPv6 errors the translator generates
     ipv6_addr: Ipv6Addr = One(IPV6_ADDR) => {
         key: "ipv6-addr",
         scope: All,
         default: Derived("`ipv4-addr` embedded in `prefix`", rfc6052_embed(prefix, ipv4_addr)),
-        readme: "source of the ICMPv6 errors it generates",
+        readme: "source of the ICMPv6 errors it generates; `clat` mode: the CLAT's IPv6 address unless given",
     }
     /// RFC 6791 pool for sources of translated ICMP errors from unmappable IPv6 routers;
     /// repeatable; replaces the file's list
     pool6791: Vec<Ipv4Net> = List(POOL6791) => {
         key: "pool6791",
         scope: All,
+        reload: Live,
         default: Empty("use `ipv4-addr`"),
         readme: "RFC 6791 pool: sources for ICMPv4 errors translated from IPv6 routers whose address has no IPv4 mapping",
     }
@@ -124,7 +136,7 @@ keys! {
         key: "mtu",
         scope: All,
         default: Value("1500"),
-        readme: "TUN MTU; IPv4 DF=1 packets that do not fit once translated get Fragmentation Needed (MTU − 20)",
+        readme: "TUN MTU (`clat` mode: with `uplink` the uplink's MTU − 20, RFC 6877 §6.3, unless given; translated packets may then be 20 bytes larger); IPv4 DF=1 packets that do not fit once translated get Fragmentation Needed (MTU − 20)",
     }
     /// RFC 7915 lowest-ipv6-mtu: IPv4 packets with DF=0 are fragmented to fit it
     lowest_ipv6_mtu: u16 = One(MTU) => {
@@ -228,6 +240,7 @@ keys! {
     log_level: LogLevel = One(LOG_LEVEL) => {
         key: "log-level",
         scope: All,
+        reload: Live,
         default: Value("info"),
         readme: "`error`, `warn`, `info`, `debug`, `trace` (or `RUST_LOG`)",
     }
@@ -238,6 +251,13 @@ keys! {
         scope: All,
         default: Computed("`/run/xlat64/<tun>.sock`", default_control_socket(&tun)),
         readme: "Unix socket of `xlat64 stats` / `xlat64 sessions` (see below)",
+    }
+    /// Serve the counters for Prometheus on http://ADDR:PORT/metrics (off: not at all)
+    metrics_listen: MetricsListen = One(METRICS_LISTEN) => {
+        key: "metrics-listen",
+        scope: All,
+        default: Value("off"),
+        readme: "`ADDR:PORT` where `GET /metrics` serves every counter in the Prometheus text format (see below), or `off`; unauthenticated: bind it to a management address",
     }
     /// NAT64: IPv4 prefix the IPv6 clients share; repeatable; replaces the file's list
     pool4: Vec<Ipv4Net> = List(POOL4) => {
@@ -271,6 +291,7 @@ keys! {
     max_sessions_per_subscriber: u32 = One(MAX_SESSIONS) => {
         key: "max-sessions-per-subscriber",
         scope: Nat64,
+        reload: Live,
         // A subscriber only ever uses its own worker's ports and table: see `limits`.
         default: Computed(
             "1/8 of what one worker holds: the smaller of its pool4 ports (addresses × `pool4-ports` ÷ `workers`) and its sessions (`max-sessions` ÷ `workers`), at most 16384",
@@ -282,6 +303,7 @@ keys! {
     max_sessions_per_address: u32 = One(MAX_SESSIONS) => {
         key: "max-sessions-per-address",
         scope: Nat64,
+        reload: Live,
         default: Computed(
             "half of `max-sessions-per-subscriber`",
             default_per_address(max_sessions_per_subscriber)
@@ -300,6 +322,7 @@ keys! {
     udp_timeout: u32 = One(UDP_TIMEOUT) => {
         key: "udp-timeout",
         scope: Nat64,
+        reload: Live,
         // The timeouts' defaults are RFC 6146 §4's.
         default: Value("300"),
         readme: "UDP session lifetime, at least 120 s (RFC 6146)",
@@ -308,6 +331,7 @@ keys! {
     tcp_est_timeout: u32 = One(TIMEOUT) => {
         key: "tcp-est-timeout",
         scope: Nat64,
+        reload: Live,
         default: Value("7440"),
         readme: "established TCP (2 h 4 min)",
     }
@@ -315,6 +339,7 @@ keys! {
     tcp_trans_timeout: u32 = One(TIMEOUT) => {
         key: "tcp-trans-timeout",
         scope: Nat64,
+        reload: Live,
         default: Value("240"),
         readme: "transitory TCP (4 min)",
     }
@@ -323,6 +348,7 @@ keys! {
     tcp_incoming_syn_timeout: u32 = One(TIMEOUT) => {
         key: "tcp-incoming-syn-timeout",
         scope: Nat64,
+        reload: Live,
         default: Value("6"),
         readme: "an IPv4 SYN to a pool4 address:port with no mapping is held this long for a simultaneous open, then answered with ICMP port unreachable (RFC 6146 TCP_INCOMING_SYN)",
     }
@@ -330,6 +356,7 @@ keys! {
     icmp_timeout: u32 = One(TIMEOUT) => {
         key: "icmp-timeout",
         scope: Nat64,
+        reload: Live,
         default: Value("60"),
         readme: "ICMP query sessions",
     }
@@ -374,6 +401,119 @@ keys! {
         scope: Nat64,
         default: Value("8192"),
         readme: "fragments held for reassembly at most, over all workers: one `mtu`-sized buffer each, reserved at start (13 MB at MTU 1500); one source (a subscriber prefix, an IPv4 address) holds at most an eighth of a worker's share; at a limit the oldest datagram (the source's own at its share) gives way to the newest, so lost fragments and floods cost room only until newer ones need it (`fragment_source_limit`, `fragment_limit`)",
+    }
+    /// CLAT: the PLAT's RFC 6052 prefix (PREF64); unset: discovered from Router
+    /// Advertisements on --uplink (RFC 8781), else by RFC 7050
+    plat_prefix: Option<Ipv6Net> = Opt(PREFIX) => {
+        key: "plat-prefix",
+        scope: Clat,
+        default: Empty("discovered: the PREF64 option of Router Advertisements on `uplink` (RFC 8781), else the AAAA of `ipv4only.arpa` through the host's resolver (RFC 7050)"),
+        readme: "the PLAT's RFC 6052 prefix, fixed; when unset the CLAT discovers it and follows its changes without a restart, and translates nothing until it has one",
+    }
+    /// CLAT: the IPv6 uplink interface: its Router Advertisements carry PREF64, its MTU
+    /// sets the TUN's, its global /64 gives the CLAT's IPv6 address
+    uplink: Option<String> = Opt(IFACE) => {
+        key: "uplink",
+        scope: Clat,
+        default: Empty("no RA discovery; `plat-prefix`, `clat-ipv6` or `clat-prefix` needed as the case may be"),
+        readme: "the IPv6 uplink: RFC 8781 PREF64 is read from its Router Advertisements (raw ICMPv6 socket), `mtu` defaults to its MTU − 20, `clat-ipv6` to a dedicated address in its global /64",
+    }
+    /// CLAT: the host's IPv4 address (RFC 7335), or the LAN's IPv4 prefix translated 1:1
+    /// onto clat-prefix (CPE mode)
+    clat_ipv4: Ipv4Net = One(CLAT_IPV4) => {
+        key: "clat-ipv4",
+        scope: Clat,
+        default: Value("192.0.0.1/32"),
+        readme: "the IPv4 side of the CLAT's 1:1 mapping: the host's address from 192.0.0.0/29 (RFC 7335), or with `clat-prefix` a private LAN prefix (CPE mode)",
+    }
+    /// CLAT: the dedicated IPv6 address the host's IPv4 address maps to (RFC 6877 §6.3)
+    clat_ipv6: Option<Ipv6Addr> = Opt(IPV6_ADDR) => {
+        key: "clat-ipv6",
+        scope: Clat,
+        default: Empty("derived from `uplink`'s global /64: the prefix with interface identifier `::c1a7`"),
+        readme: "the CLAT's own IPv6 address (RFC 6877 §6.3), not one of the host's; with `setup-routes` it is routed into the TUN and answered for on `uplink` by proxy NDP",
+    }
+    /// CLAT, CPE mode: the dedicated IPv6 prefix that clat-ipv4's prefix maps onto 1:1
+    /// (equal host bits)
+    clat_prefix: Option<Ipv6Net> = Opt(CLAT_PREFIX) => {
+        key: "clat-prefix",
+        scope: Clat,
+        default: Empty("host mode: `clat-ipv4` is one address"),
+        readme: "CPE mode: the IPv6 prefix (routed to this CPE by the provider) that the LAN prefix `clat-ipv4` maps onto 1:1, equal host bits, no NAT44 (see [CLAT](#clat-464xlat-customer-side))",
+    }
+    /// CLAT: the resolver list for RFC 7050 discovery (its nameserver lines)
+    resolv_conf: PathBuf = One(RESOLV_CONF) => {
+        key: "resolv-conf",
+        scope: Clat,
+        default: Value("/etc/resolv.conf"),
+        readme: "where RFC 7050 discovery finds the host's resolvers (`nameserver` lines; e.g. `/run/systemd/resolve/resolv.conf` behind systemd-resolved's stub)",
+    }
+    /// NAT64: how pool4 ports are handed out: per session (every mapping logged), in
+    /// blocks per subscriber (one record per block, RFC 7422), or deterministic (a fixed
+    /// block per subscriber by formula, nothing logged)
+    port_allocation: PortAllocation = One(PORT_ALLOCATION) => {
+        key: "port-allocation",
+        scope: Nat64,
+        default: Value("session"),
+        readme: "`session`: any free port per mapping, one log record per mapping; `block`: a subscriber (prefix of `subscriber-prefix-len`) gets a random block of `port-block-size` ports on one pool4 address when it first needs one, more on the same address up to `max-blocks-per-subscriber`, released when its last mapping ends (after `port-block-hold`): one record per block; `deterministic`: RFC 7422, subscriber *i* of `deterministic-subscribers` always holds block *i* (formula in the README's NAT logging section), nothing logged, `xlat64 trace` answers from the formula",
+    }
+    /// NAT64: ports per block (block and deterministic allocation)
+    port_block_size: u16 = One(PORT_BLOCK_SIZE) => {
+        key: "port-block-size",
+        scope: Nat64,
+        default: Value("128"),
+        readme: "ports per block (`block`, `deterministic`), taken from ports 1024 and up of `pool4-ports`",
+    }
+    /// NAT64: blocks one subscriber may hold per protocol (block allocation)
+    max_blocks_per_subscriber: u16 = One(MAX_BLOCKS) => {
+        key: "max-blocks-per-subscriber",
+        scope: Nat64,
+        default: Value("8"),
+        readme: "blocks one subscriber may hold per protocol; new flows beyond them are refused (`nat64_subscriber_limit`)",
+    }
+    /// NAT64: seconds an emptied port block stays its subscriber's before it is released
+    port_block_hold: u32 = One(HOLD) => {
+        key: "port-block-hold",
+        scope: Nat64,
+        default: Value("0"),
+        readme: "an emptied block stays its subscriber's this long (no new records if it comes back), then is released",
+    }
+    /// NAT64: the IPv6 range whose subscriber prefixes the deterministic formula numbers
+    deterministic_subscribers: Vec<Ipv6Net> = List(V6_RANGE) => {
+        key: "deterministic-subscribers",
+        scope: Nat64,
+        default: Empty("required with `port-allocation = \"deterministic\"`"),
+        readme: "the IPv6 range (one prefix) whose subscriber prefixes `deterministic` numbers 0, 1, 2, ...",
+    }
+    /// NAT64: write NAT event records as JSON lines to this file (reopened on SIGHUP,
+    /// for logrotate); repeatable
+    nat_log_file: Vec<PathBuf> = List(LOG_FILE) => {
+        key: "nat-log-file",
+        scope: Nat64,
+        default: Empty("no file"),
+        readme: "NAT event records (mapping or block create/delete) as JSON lines, appended; reopened on SIGHUP (logrotate); read by `xlat64 trace --log`",
+    }
+    /// NAT64: send NAT event records to syslog (facility daemon, ident xlat64)
+    nat_log_syslog: bool = One(SWITCH) => {
+        key: "nat-log-syslog",
+        scope: Nat64,
+        default: Value("false"),
+        readme: "NAT event records to syslog (facility `daemon`, ident `xlat64-nat`), one line each",
+    }
+    /// NAT64: export NAT event records by IPFIX (RFC 7011, RFC 8158 elements) over UDP to
+    /// this collector; repeatable
+    ipfix_collector: Vec<SocketAddr> = List(COLLECTOR) => {
+        key: "ipfix-collector",
+        scope: Nat64,
+        default: Empty("no export"),
+        readme: "IPFIX (RFC 7011) export over UDP of the NAT event records with the RFC 8158 information elements; templates re-sent every 60 s and with the first message, records batched per message",
+    }
+    /// NAT64: put the IPv4 peer in the records (one per session; off for privacy)
+    nat_log_remote: bool = One(SWITCH) => {
+        key: "nat-log-remote",
+        scope: Nat64,
+        default: Value("false"),
+        readme: "also record every session with its IPv4 peer (NAT64 session events), in any allocation mode; off by default for privacy",
     }
 }
 

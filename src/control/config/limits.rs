@@ -173,7 +173,31 @@ pub fn notes(cfg: &Config) -> Vec<(bool, String)> {
             ));
         }
     }
+    out.extend(deterministic_note(cfg));
     out
+}
+
+/// `deterministic`: how many subscribers the formula numbers against how many blocks
+/// pool4 has; a warning when some subscribers of the range would get no mapping.
+fn deterministic_note(cfg: &Config) -> Option<(bool, String)> {
+    let d = cfg.deterministic()?;
+    let (range, cap) = (d.subscribers(), d.capacity());
+    Some((
+        range > cap,
+        format!(
+            "port-allocation = deterministic: {} blocks of {} ports per address, room for {cap} \
+             subscribers; deterministic-subscribers numbers {range}{}",
+            d.per_addr(),
+            cfg.port_block_size,
+            if range > cap {
+                format!(
+                    ": subscribers {cap} and up get no mapping (add pool4 addresses or use smaller blocks)"
+                )
+            } else {
+                String::new()
+            }
+        ),
+    ))
 }
 
 fn plural(n: u64) -> &'static str {

@@ -41,8 +41,18 @@ impl Config {
     pub fn render_toml(&self) -> String {
         let mut s = String::from("# xlat64 effective configuration\n");
         for (k, v, src) in self.entries() {
-            let line = format!("{k} = {v}");
-            let _ = writeln!(s, "{line:<48} # {}", src.describe());
+            // An absent optional key (TOML has no null): a comment that says so.
+            let line = if v.is_empty() {
+                format!("# {k} (not set)")
+            } else {
+                format!("{k} = {v}")
+            };
+            let when = if KEY_INFO.iter().any(|i| i.name == k && i.live) {
+                "live"
+            } else {
+                "restart"
+            };
+            let _ = writeln!(s, "{line:<48} # {}; {when}", src.describe());
         }
         s
     }
@@ -70,15 +80,17 @@ pub fn help_text(k: &KeyInfo) -> String {
 pub enum ReadmeTable {
     General,
     Nat64,
+    Clat,
 }
 
 impl ReadmeTable {
-    pub const ALL: [ReadmeTable; 2] = [ReadmeTable::General, ReadmeTable::Nat64];
+    pub const ALL: [ReadmeTable; 3] = [ReadmeTable::General, ReadmeTable::Nat64, ReadmeTable::Clat];
 
     fn holds(self, scope: Scope) -> bool {
         match self {
-            ReadmeTable::General => scope != Scope::Nat64,
+            ReadmeTable::General => !matches!(scope, Scope::Nat64 | Scope::Clat),
             ReadmeTable::Nat64 => scope == Scope::Nat64,
+            ReadmeTable::Clat => scope == Scope::Clat,
         }
     }
 
@@ -87,6 +99,7 @@ impl ReadmeTable {
         match self {
             ReadmeTable::General => "general",
             ReadmeTable::Nat64 => "nat64",
+            ReadmeTable::Clat => "clat",
         }
     }
 }
@@ -131,20 +144,23 @@ fn default_cell(k: &KeyInfo) -> String {
 
 /// One README reference table, Markdown.
 pub fn readme_table(table: ReadmeTable) -> String {
-    let mut s = String::from("| flag / TOML key | default | meaning |\n| --- | --- | --- |\n");
+    let mut s = String::from(
+        "| flag / TOML key | default | on reload | meaning |\n| --- | --- | --- | --- |\n",
+    );
     if table == ReadmeTable::General {
         let _ = writeln!(
             s,
-            "| `--config FILE` (flag only) | | {} |",
+            "| `--config FILE` (flag only) | | restart | {} |",
             super::flags::CONFIG_README
         );
     }
     for k in KEY_INFO.iter().filter(|k| table.holds(k.scope)) {
         let _ = writeln!(
             s,
-            "| {} | {} | {} |",
+            "| {} | {} | {} | {} |",
             cell(&flag_cell(k)),
             cell(&default_cell(k)),
+            if k.live { "live" } else { "restart" },
             cell(k.readme)
         );
     }
@@ -206,10 +222,13 @@ mod tests {
     fn readme_rows_show_flag_default_and_meaning() {
         let t = readme_table(ReadmeTable::General);
         assert!(
-            t.starts_with("| flag / TOML key | default | meaning |\n"),
+            t.starts_with("| flag / TOML key | default | on reload | meaning |\n"),
             "{t}"
         );
-        assert!(t.contains("| `--mtu N` / `mtu` | `1500` | TUN MTU;"), "{t}");
+        assert!(
+            t.contains("| `--mtu N` / `mtu` | `1500` | restart | TUN MTU "),
+            "{t}"
+        );
         assert!(
             t.contains("| `--setup-routes [BOOL]` / `setup-routes` | `false` |"),
             "{t}"
@@ -221,7 +240,7 @@ mod tests {
         assert!(
             t.contains(
                 "| `--eam IPV6/LEN=IPV4/LEN` (repeatable) / `eam = [...]` | \
-                 `[\"2001:db8:1::/120=192.0.2.0/24\"]` (lab) |"
+                 `[\"2001:db8:1::/120=192.0.2.0/24\"]` (lab) | live |"
             ),
             "{t}"
         );
@@ -230,7 +249,7 @@ mod tests {
         assert!(
             t.contains(
                 "| `--static-bib \"PROTO IPV4:PORT [IPV6]:PORT\"` (repeatable) / \
-                 `static-bib = [...]` | none |"
+                 `static-bib = [...]` | none | restart |"
             ),
             "{t}"
         );
@@ -269,5 +288,24 @@ mod tests {
         assert_eq!(back.pool6791, c.pool6791);
         assert_eq!(back.ipv6_addr, c.ipv6_addr);
         assert!(text.contains("# built-in lab default"), "{text}");
+    }
+
+    /// Issue 11: check-config says which keys a reload may change.
+    #[test]
+    fn check_config_says_live_or_restart_for_each_key() {
+        let text = resolve_file("udp-timeout = 600").unwrap().render_toml();
+        let line = |k: &str| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("{k} = ")))
+                .unwrap_or_else(|| panic!("{k}: {text}"))
+        };
+        assert!(
+            line("udp-timeout").ends_with("# config file; live"),
+            "{text}"
+        );
+        assert!(line("eam").ends_with("; live"), "{text}");
+        assert!(line("tun").ends_with("# default; restart"), "{text}");
+        assert!(line("workers").ends_with("; restart"), "{text}");
+        assert_eq!(text.lines().skip(1).count(), KEYS.len(), "{text}");
     }
 }

@@ -12,6 +12,10 @@ use ipnet::{Ipv4Net, Ipv6Net};
 use super::values::Dataplane;
 use super::values::{expect, invalid, static_bib_string};
 use super::{Config, ConfigError, KEY_INFO, KEYS, Mode, Partial};
+
+/// NAT event records a shard buffers between two drains by its worker (about 64 bytes
+/// each); beyond, they are counted as `nat_log_lost`.
+pub const NAT_EVENT_BUFFER: usize = 16_384;
 use crate::addr::AddrMapper;
 use crate::xlat::XlatConfig;
 
@@ -41,11 +45,28 @@ impl Source {
 }
 
 impl Config {
+    /// The keys whose value differs in `new`, in table order (a reload's changes).
+    pub fn changed_keys(&self, new: &Config) -> Vec<&'static super::KeyInfo> {
+        let (old, new) = (self.values_toml(), new.values_toml());
+        super::KEY_INFO
+            .iter()
+            .zip(old.iter().zip(new.iter()))
+            .filter(|(_, (a, b))| a != b)
+            .map(|(k, _)| k)
+            .collect()
+    }
+
     /// Merges `flags` over `file` over the built-in defaults.
     pub fn resolve(file: Partial, flags: Partial) -> Result<Config, ConfigError> {
         let cfg = Config::merge(file, flags);
-        if cfg.mode == Mode::Nat64 {
-            cfg.check_nat64()?;
+        let mut cfg = cfg;
+        match cfg.mode {
+            Mode::Nat64 => cfg.check_nat64()?,
+            Mode::Clat => {
+                cfg.check_clat()?;
+                cfg.clat_defaults();
+            }
+            Mode::Siit => {}
         }
         cfg.check_dataplane()?;
         // Fail now, with the check-config exit code, on anything the mapper refuses.
@@ -96,10 +117,135 @@ impl Config {
             )));
         }
         self.check_static_bib()?;
+        self.check_port_blocks()?;
         self.shard_config()
             .validate()
             .map_err(|e| ConfigError(e.to_string()))?;
         Ok(())
+    }
+
+    /// What CLAT mode needs on top of the per-key checks: a 1:1 mapping with equal host
+    /// bits, and a way to its IPv6 side.
+    fn check_clat(&self) -> Result<(), ConfigError> {
+        let v4 = self.clat_ipv4;
+        match self.clat_prefix {
+            Some(v6) if 128 - v6.prefix_len() != 32 - v4.prefix_len() => {
+                return Err(ConfigError(format!(
+                    "invalid value for 'clat-prefix': {v6} has {} host bits, 'clat-ipv4' {v4} \
+                     has {}: the LAN prefix maps onto it 1:1, e.g. --clat-ipv4 192.168.1.0/24 \
+                     --clat-prefix 2001:db8:aa:1::/120",
+                    128 - v6.prefix_len(),
+                    32 - v4.prefix_len()
+                )));
+            }
+            Some(_) => {}
+            None if v4.prefix_len() != 32 => {
+                return Err(ConfigError(format!(
+                    "invalid value for 'clat-ipv4': {v4} is a prefix: a host's CLAT maps one \
+                     address (e.g. 192.0.0.1/32); a LAN prefix needs 'clat-prefix' (CPE mode)"
+                )));
+            }
+            None if self.clat_ipv6.is_none() && self.uplink.is_none() => {
+                return Err(ConfigError(
+                    "clat mode needs the CLAT's IPv6 address: --clat-ipv6 ADDR, or --uplink \
+                     IFACE to derive one from the uplink's global /64 (CPE mode: --clat-prefix \
+                     IPV6/LEN)"
+                        .into(),
+                ));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// RFC 7335 §4: the translator's own ICMPv4 source is 192.0.0.2 unless the operator
+    /// chose one (the SIIT lab default would be an address of another network).
+    fn clat_defaults(&mut self) {
+        if self.source("ipv4-addr") == Some(Source::LabDefault) {
+            self.ipv4_addr = crate::clat::XLAT_V4;
+            if let Some(i) = KEYS.iter().position(|k| *k == "ipv4-addr") {
+                self.sources[i] = Source::Default;
+            }
+        }
+    }
+
+    /// The CLAT's 1:1 mapping, with `derived` as its IPv6 address when neither
+    /// `clat-prefix` nor `clat-ipv6` gives one (None: not known yet).
+    pub fn clat_mapping(&self, derived: Option<Ipv6Addr>) -> Option<crate::clat::ClatMapping> {
+        let v6 = match (self.clat_prefix, self.clat_ipv6.or(derived)) {
+            (Some(p), _) => p,
+            (None, Some(a)) => Ipv6Net::from(a),
+            (None, None) => return None,
+        };
+        Some(crate::clat::ClatMapping {
+            v4: self.clat_ipv4,
+            v6,
+        })
+    }
+
+    /// The CLAT's translator settings for the PLAT prefix `plat` (None: translate
+    /// nothing through the PLAT yet).
+    pub fn clat_xlat_config(
+        &self,
+        mapping: &crate::clat::ClatMapping,
+        plat: Option<Ipv6Net>,
+    ) -> Result<XlatConfig, ConfigError> {
+        let map = mapping
+            .mapper(plat, self.wkp_strict)
+            .map_err(|e| ConfigError(format!("invalid address configuration: {e}")))?;
+        let ipv6_addr = match self.source("ipv6-addr") {
+            Some(Source::Flag | Source::File) => self.ipv6_addr,
+            _ => mapping.own_v6(),
+        };
+        Ok(XlatConfig {
+            map,
+            ipv6_addr,
+            // The TUN carries the host's IPv4 packets, 20 bytes smaller than the IPv6
+            // packets they become on the uplink (RFC 6877 §6.3): the translator's limit
+            // is the uplink's MTU, so a full-sized host packet is never refused.
+            mtu: self.mtu.saturating_add(20),
+            ..self.common_xlat_config()
+        })
+    }
+
+    /// `deterministic` needs one range of subscribers, shorter than a subscriber, and a
+    /// port range with at least one block per address.
+    fn check_port_blocks(&self) -> Result<(), ConfigError> {
+        use crate::nat64::PortAllocation;
+        if self.port_allocation == PortAllocation::Session {
+            return Ok(());
+        }
+        // Each worker cuts its blocks from its own slice of the range.
+        let span = crate::nat64::blocks::block_span(self.pool4_ports);
+        let per_worker = span.map_or(0, |s| s.len() / u32::from(self.workers.max(1)));
+        if per_worker < u32::from(self.port_block_size) {
+            return Err(ConfigError(format!(
+                "invalid value for 'port-block-size': {} does not fit one worker's slice of \
+                 ports 1024 and up of pool4-ports {}-{} ({per_worker} ports with {} workers); \
+                 use a smaller block, a wider range or fewer workers",
+                self.port_block_size, self.pool4_ports.first, self.pool4_ports.last, self.workers
+            )));
+        }
+        if self.port_allocation != PortAllocation::Deterministic {
+            return Ok(());
+        }
+        match self.deterministic_subscribers.as_slice() {
+            [n] if n.prefix_len() <= self.subscriber_prefix_len => Ok(()),
+            [n] => Err(ConfigError(format!(
+                "invalid value for 'deterministic-subscribers': \"{n}\": expected {}",
+                expect::V6_RANGE
+            ))),
+            [] => Err(ConfigError(
+                "missing 'deterministic-subscribers': port-allocation = \"deterministic\" \
+                 numbers the subscriber prefixes of one IPv6 range, e.g. \
+                 deterministic-subscribers = [\"2001:db8:100::/48\"]"
+                    .into(),
+            )),
+            _ => Err(ConfigError(
+                "invalid value for 'deterministic-subscribers': expected one IPV6/LEN, got several"
+                    .into(),
+            )),
+        }
     }
 
     /// Each static entry's IPv4 side must be a pool4 address (replies to the server leave
@@ -194,7 +340,50 @@ impl Config {
         } else {
             Filtering::EndpointIndependent
         };
+        c.blocks = crate::nat64::BlockConfig {
+            mode: self.port_allocation,
+            size: self.port_block_size,
+            max_per_subscriber: self.max_blocks_per_subscriber,
+            hold_ms: self.port_block_hold.saturating_mul(1000),
+            subscribers: self
+                .deterministic_subscribers
+                .first()
+                .map(|n| (n.network(), n.prefix_len())),
+        };
+        if self.port_allocation == crate::nat64::PortAllocation::Deterministic {
+            // One block per subscriber for every protocol: ICMP identifiers come from
+            // the same range, so the formula (and `xlat64 trace`) is one for all.
+            c.pool.icmp = self.pool4_ports;
+        }
+        c.events = crate::nat64::EventConfig {
+            enabled: self.nat_logging(),
+            remote: self.nat_log_remote,
+            buffer: NAT_EVENT_BUFFER,
+        };
         c
+    }
+
+    /// Whether any NAT event sink is configured.
+    pub fn nat_logging(&self) -> bool {
+        self.mode == Mode::Nat64
+            && (!self.nat_log_file.is_empty()
+                || self.nat_log_syslog
+                || !self.ipfix_collector.is_empty())
+    }
+
+    /// The RFC 7422 formula this configuration gives, in `deterministic` mode.
+    pub fn deterministic(&self) -> Option<crate::nat64::Deterministic> {
+        let c = self.shard_config();
+        (self.port_allocation == crate::nat64::PortAllocation::Deterministic)
+            .then(|| {
+                crate::nat64::Deterministic::new(
+                    &c.pool,
+                    crate::nat64::Proto::Tcp,
+                    &c.blocks,
+                    c.subscriber_prefix_len,
+                )
+            })
+            .flatten()
     }
 
     /// Where the value of `key` came from.
@@ -203,23 +392,43 @@ impl Config {
     }
 
     /// Keys whose value is a built-in lab default (documentation addresses).
+    /// (Only keys this mode uses: a CLAT runs on no lab default.)
     pub fn lab_defaults(&self) -> impl Iterator<Item = &'static str> + '_ {
-        KEYS.iter()
+        KEY_INFO
+            .iter()
             .zip(self.sources.iter())
-            .filter(|(_, s)| **s == Source::LabDefault)
-            .map(|(k, _)| *k)
+            .filter(|(k, s)| **s == Source::LabDefault && k.scope.used_in(self.mode))
+            .map(|(k, _)| k.name)
     }
 
     /// The translator's view of this configuration.
+    /// (CLAT: the mapping as far as the configuration alone knows it; the running CLAT
+    /// uses [`clat_xlat_config`](Self::clat_xlat_config).)
     pub fn xlat_config(&self) -> Result<XlatConfig, ConfigError> {
         let eams: Vec<(Ipv6Net, Ipv4Net)> = match self.mode {
             Mode::Siit => self.eam.iter().map(|e| (e.v6, e.v4)).collect(),
             Mode::Nat64 => Vec::new(),
+            Mode::Clat => {
+                // A placeholder for an address derived at start (documentation prefix):
+                // only the mapping's shape is checked here.
+                let placeholder = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0xc1a7);
+                return match self.clat_mapping(Some(placeholder)) {
+                    Some(m) => self.clat_xlat_config(&m, self.plat_prefix),
+                    None => Ok(self.common_xlat_config()),
+                };
+            }
         };
         let map = AddrMapper::new(Some(self.prefix), &eams, self.wkp_strict)
             .map_err(|e| ConfigError(format!("invalid address configuration: {e}")))?;
         Ok(XlatConfig {
             map,
+            ..self.common_xlat_config()
+        })
+    }
+
+    /// What every mode's translator takes from the keys as they are.
+    fn common_xlat_config(&self) -> XlatConfig {
+        XlatConfig {
             ipv4_addr: self.ipv4_addr,
             ipv6_addr: self.ipv6_addr,
             pool6791: self.pool6791.clone(),
@@ -229,7 +438,7 @@ impl Config {
             mss_clamp: self.mss_clamp,
             // reset-traffic-class / reset-tos have no operator key yet: RFC 7915 defaults.
             ..XlatConfig::default()
-        })
+        }
     }
 }
 
@@ -253,6 +462,62 @@ mod tests {
     use super::super::{LogLevel, default_workers, parse_eam};
     use super::*;
     use crate::nat64::{Proto, StaticBib};
+
+    /// RFC 7335 §4 / RFC 6877 §6.3: a CLAT maps 192.0.0.1 by default, its ICMPv4 errors
+    /// come from 192.0.0.2, and it needs a way to its IPv6 address.
+    #[test]
+    fn rfc7335_clat_defaults_and_what_it_needs() {
+        let c = resolve_file("mode = \"clat\"\nuplink = \"eth0\"").unwrap();
+        assert_eq!(c.clat_ipv4.to_string(), "192.0.0.1/32");
+        assert_eq!(c.ipv4_addr, crate::clat::XLAT_V4);
+        assert_eq!(c.source("ipv4-addr"), Some(Source::Default));
+        assert_eq!(c.lab_defaults().filter(|k| *k == "ipv4-addr").count(), 0);
+        assert!(c.ignored_keys().is_empty());
+        assert_eq!(
+            c.lab_defaults().count(),
+            0,
+            "prefix and eam are not the CLAT's"
+        );
+        let text = c.render_toml();
+        assert!(text.contains("# plat-prefix (not set)"), "{text}");
+        assert_eq!(resolve_file(&text).unwrap().ipv4_addr, c.ipv4_addr);
+        let m = c
+            .clat_mapping(Some("2001:db8:a::c1a7".parse().unwrap()))
+            .unwrap();
+        let xc = c.clat_xlat_config(&m, None).unwrap();
+        assert_eq!(xc.ipv6_addr.to_string(), "2001:db8:a::c1a7");
+        assert_eq!(xc.mtu, 1520, "TUN 1500 is an uplink of 1520");
+        assert!(xc.map.pool6().is_none(), "no prefix guessed");
+
+        let e = resolve_file("mode = \"clat\"").unwrap_err().0;
+        assert!(e.contains("--clat-ipv6 ADDR, or --uplink IFACE"), "{e}");
+        let e = resolve_file(
+            "mode = \"clat\"\nclat-ipv6 = \"2001:db8::1\"\nclat-ipv4 = \"192.168.1.0/24\"",
+        )
+        .unwrap_err()
+        .0;
+        assert!(e.contains("needs 'clat-prefix'"), "{e}");
+        let e = resolve_file(
+            "mode = \"clat\"\nclat-ipv4 = \"192.168.1.0/24\"\nclat-prefix = \"2001:db8:aa::/112\"",
+        )
+        .unwrap_err()
+        .0;
+        assert!(
+            e.contains("has 16 host bits, 'clat-ipv4' 192.168.1.0/24 has 8"),
+            "{e}"
+        );
+        let e = resolve_file("mode = \"clat\"\nuplink = \"eth0\"\nplat-prefix = \"2001:db8::/33\"")
+            .unwrap_err()
+            .0;
+        assert!(
+            e.starts_with("test.toml: invalid value for 'plat-prefix'"),
+            "{e}"
+        );
+        // The SIIT keys are not the CLAT's.
+        let c =
+            resolve_file("mode = \"clat\"\nuplink = \"eth0\"\nprefix = \"64:ff9b::/96\"").unwrap();
+        assert_eq!(c.ignored_keys(), ["prefix"]);
+    }
 
     #[test]
     fn defaults_are_the_demo_lab() {
@@ -284,6 +549,25 @@ mod tests {
         assert_eq!(c.source("mtu"), Some(Source::Default));
     }
 
+    /// Port blocks come from each worker's slice of ports 1024 and up: a block that
+    /// fits no slice is refused at configuration time, naming the key.
+    #[test]
+    fn port_blocks_must_fit_a_workers_slice() {
+        let base = "mode = \"nat64\"\npool4 = [\"198.51.100.0/28\"]\nport-allocation = \"block\"\n";
+        let ok = format!("{base}pool4-ports = \"1024-2047\"\nworkers = 4\nport-block-size = 256");
+        assert!(resolve_file(&ok).is_ok());
+        let bad = format!("{base}pool4-ports = \"1024-2047\"\nworkers = 8\nport-block-size = 256");
+        let e = resolve_file(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("'port-block-size'") && e.contains("128 ports with 8 workers"),
+            "{e}"
+        );
+        let det = format!("{base}port-allocation = \"deterministic\"");
+        let det = det.replace("port-allocation = \"block\"\n", "");
+        let e = resolve_file(&det).unwrap_err().to_string();
+        assert!(e.contains("missing 'deterministic-subscribers'"), "{e}");
+    }
+
     #[test]
     fn every_key_parses_from_toml() {
         let c = resolve_file(
@@ -313,6 +597,7 @@ mod tests {
             offload = false
             log-level = "debug"
             control-socket = "/run/siit0.sock"
+            metrics-listen = "[::1]:9464"
             pool4 = ["198.51.100.0/28"]
             pool4-ports = "2000-3000"
             max-sessions = 1000
@@ -329,6 +614,21 @@ mod tests {
             static-bib = ["tcp 198.51.100.1:8080 [2001:db8:1::2]:80"]
             fragment-timeout = 3
             max-fragments = 1024
+            plat-prefix = "2001:db8:64::/96"
+            uplink = "eth0"
+            clat-ipv4 = "192.0.0.1/32"
+            clat-ipv6 = "2001:db8:a::c1a7"
+            clat-prefix = "2001:db8:aa::/128"
+            resolv-conf = "/run/resolv.conf"
+            port-allocation = "block"
+            port-block-size = 64
+            max-blocks-per-subscriber = 2
+            port-block-hold = 30
+            deterministic-subscribers = ["2001:db8:100::/48"]
+            nat-log-file = ["/var/log/xlat64/nat.jsonl"]
+            nat-log-syslog = true
+            ipfix-collector = ["192.0.2.9:4739"]
+            nat-log-remote = true
             "#,
         )
         .unwrap();
@@ -358,6 +658,7 @@ mod tests {
         assert!(!c.pin && !c.offload);
         assert_eq!(c.log_level, LogLevel::Debug);
         assert_eq!(c.control_socket, PathBuf::from("/run/siit0.sock"));
+        assert_eq!(c.metrics_listen.to_string(), "[::1]:9464");
         let sc = c.shard_config();
         assert_eq!(
             (
@@ -370,6 +671,17 @@ mod tests {
         assert_eq!(sc.timeouts.tcp_incoming_syn, 3000);
         assert_eq!(c.static_bib.len(), 1);
         assert_eq!((c.fragment_timeout, c.max_fragments), (3, 1024));
+        assert_eq!(
+            (
+                sc.blocks.size,
+                sc.blocks.max_per_subscriber,
+                sc.blocks.hold_ms
+            ),
+            (64, 2, 30_000)
+        );
+        // The file is in siit mode: NAT64 records are made only in nat64 mode.
+        assert!(!sc.events.enabled && sc.events.remote);
+        assert_eq!(c.ipfix_collector[0].to_string(), "192.0.2.9:4739");
         assert!(c.entries().all(|(_, _, s)| s == Source::File));
         assert_eq!(c.lab_defaults().count(), 0);
     }

@@ -96,11 +96,25 @@ impl<T> Syntax<T> {
 /// A key holding one value.
 pub struct One<T>(pub Syntax<T>);
 
+/// A key holding at most one value: `None` unless given (a CLAT's `plat-prefix`, whose
+/// absence means "discover it"). `check-config` writes an absent one as a comment.
+pub struct Opt<T>(pub Syntax<T>);
+
 /// A key holding a list: a repeatable flag, a TOML array of strings. A list given by a
 /// layer replaces the one below it whole; an empty array means none.
 pub struct List<T>(pub Syntax<T>);
 
 impl<T> One<T> {
+    pub const fn form(&self) -> Form {
+        self.0.form
+    }
+
+    pub const fn is_list(&self) -> bool {
+        false
+    }
+}
+
+impl<T> Opt<T> {
     pub const fn form(&self) -> Form {
         self.0.form
     }
@@ -150,6 +164,28 @@ impl<T> Shape for One<T> {
     }
 }
 
+impl<T> Shape for Opt<T> {
+    type Value = Option<T>;
+
+    fn parse<S: AsRef<str>>(&self, key: &str, raws: &[S]) -> Result<Option<T>, ConfigError> {
+        match raws {
+            [raw] => (self.0.parse)(key, raw.as_ref()).map(Some),
+            _ => Err(ConfigError(format!("'{key}' takes one value"))),
+        }
+    }
+
+    fn read_toml(&self, key: &str, v: toml::Value) -> Result<Option<T>, ConfigError> {
+        super::file::value_from_toml(key, &self.0, v).map(Some)
+    }
+
+    /// Empty when absent: [`render_toml`](super::Config::render_toml) comments it out.
+    fn to_toml(&self, v: &Option<T>) -> String {
+        v.as_ref()
+            .map(|v| super::render::value_toml(&self.0, v))
+            .unwrap_or_default()
+    }
+}
+
 impl<T> Shape for List<T> {
     type Value = Vec<T>;
 
@@ -175,6 +211,10 @@ pub enum Scope {
     All,
     Siit,
     Nat64,
+    /// The customer side of 464XLAT only.
+    Clat,
+    /// SIIT and NAT64, not the CLAT (which finds its prefix itself: `plat-prefix`).
+    Provider,
 }
 
 impl Scope {
@@ -183,6 +223,8 @@ impl Scope {
             Scope::All => true,
             Scope::Siit => mode == Mode::Siit,
             Scope::Nat64 => mode == Mode::Nat64,
+            Scope::Clat => mode == Mode::Clat,
+            Scope::Provider => mode != Mode::Clat,
         }
     }
 }
@@ -213,6 +255,9 @@ pub struct KeyInfo {
     pub default: DefaultDoc,
     pub form: Form,
     pub list: bool,
+    /// A reload (SIGHUP, `xlat64 reload`) may change it while the translator runs;
+    /// otherwise a changed value is refused until a restart.
+    pub live: bool,
 }
 
 impl KeyInfo {
@@ -250,6 +295,10 @@ macro_rules! keys {
     // A declared raw default: one string, or a list of them.
     (@raws [$($raw:expr),* $(,)?]) => { &[$($raw),*] };
     (@raws $raw:expr) => { &[$raw] };
+
+    // Whether a reload may change the key: declared `reload: Live`; restart otherwise.
+    (@live Live) => { true };
+    (@live) => { false };
 
     // The default as `--help` and the README show it.
     (@doc Value($($raws:tt)+)) => {
@@ -293,6 +342,7 @@ macro_rules! keys {
         $field:ident: $ty:ty = $shape:expr => {
             key: $name:literal,
             scope: $scope:ident,
+            $(reload: $reload:ident,)?
             default: $kind:ident($($default:tt)*) $(if $when:expr)?,
             readme: $readme:literal $(,)?
         }
@@ -312,6 +362,7 @@ macro_rules! keys {
                 default: $crate::control::config::table::keys!(@doc $kind($($default)*)),
                 form: $shape.form(),
                 list: $shape.is_list(),
+                live: $crate::control::config::table::keys!(@live $($reload)?),
             }
         ),*];
 

@@ -7,7 +7,7 @@
 //! kinds live here and not in the key table.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -16,7 +16,7 @@ use ipnet::{Ipv4Net, Ipv6Net};
 use super::ConfigError;
 use super::table::{Form, Syntax, Toml};
 use crate::addr::validity;
-use crate::nat64::{PortRange, Proto, StaticBib};
+use crate::nat64::{PortAllocation, PortRange, Proto, StaticBib};
 
 pub(super) fn invalid(key: &str, raw: &str, expected: &str) -> ConfigError {
     ConfigError(format!(
@@ -31,6 +31,9 @@ pub enum Mode {
     Siit,
     /// Stateful (RFC 6146): IPv6 clients share the pool4 addresses.
     Nat64,
+    /// The customer side of 464XLAT (RFC 6877): SIIT with the host's IPv4 address mapped
+    /// 1:1 to the CLAT's IPv6 address and every other IPv4 address into the PLAT prefix.
+    Clat,
 }
 
 impl fmt::Display for Mode {
@@ -38,6 +41,7 @@ impl fmt::Display for Mode {
         f.write_str(match self {
             Mode::Siit => "siit",
             Mode::Nat64 => "nat64",
+            Mode::Clat => "clat",
         })
     }
 }
@@ -101,18 +105,46 @@ impl fmt::Display for LogLevel {
     }
 }
 
+/// `metrics-listen`: where `/metrics` is served, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MetricsListen(pub Option<std::net::SocketAddr>);
+
+impl fmt::Display for MetricsListen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(a) => write!(f, "{a}"),
+            None => f.write_str("off"),
+        }
+    }
+}
+
+pub fn parse_metrics_listen(key: &str, raw: &str) -> Result<MetricsListen, ConfigError> {
+    if raw == "off" {
+        return Ok(MetricsListen(None));
+    }
+    raw.parse()
+        .map(|a| MetricsListen(Some(a)))
+        .map_err(|_| invalid(key, raw, expect::METRICS_LISTEN))
+}
+
 // ---------------------------------------------------------------------------------------
 // Parsers, shared by flags, file and defaults.
 
 pub(super) mod expect {
+    pub const METRICS_LISTEN: &str = "ADDR:PORT ([ADDR]:PORT for IPv6) or off, e.g. 127.0.0.1:9464";
     pub const CONTROL_SOCKET: &str =
         "a Unix socket path of 1 to 107 bytes, e.g. /run/xlat64/xlat64.sock";
     pub const TUN: &str =
         "an interface name of 1 to 15 bytes without '/', ':' or whitespace, e.g. xlat64";
-    pub const MODE: &str = "siit or nat64";
-    pub const DATAPLANE: &str = "tun or xdp";
+    pub const RESOLV_CONF: &str = "a file path, e.g. /etc/resolv.conf";
     pub const IFACE: &str =
-        "an Ethernet interface name of 1 to 15 bytes without '/', ':' or whitespace, e.g. eth1";
+        "an interface name of 1 to 15 bytes without '/', ':' or whitespace, e.g. eth0";
+    pub const CLAT_IPV4: &str =
+        "IPV4/LEN, the host's address (e.g. 192.0.0.1/32) or a LAN prefix (e.g. 192.168.1.0/24)";
+    pub const CLAT_PREFIX: &str =
+        "IPV6/LEN with LEN 96 to 128 and no bits set after LEN, e.g. 2001:db8:aa:1::/120";
+    pub const MODE: &str = "siit, nat64 or clat";
+    pub const DATAPLANE: &str = "tun or xdp";
     pub const POOL4: &str = "IPV4/LEN, e.g. 198.51.100.0/28";
     pub const PORTS: &str = "FIRST-LAST with 1 <= FIRST <= LAST <= 65535, e.g. 1024-65535";
     pub const MAX_SESSIONS: &str = "an integer from 1 to 100000000 (sessions)";
@@ -137,6 +169,61 @@ pub(super) mod expect {
     pub const STATIC_BIB: &str = "PROTO IPV4:PORT [IPV6]:PORT with PROTO tcp, udp or icmp (for \
          icmp the port is the echo identifier) and ports 1 to 65535 (icmp: 0 to 65535), e.g. \
          tcp 203.0.113.16:8080 [2001:db8:1::2]:80";
+    pub const PORT_ALLOCATION: &str = "one of session, block, deterministic";
+    pub const PORT_BLOCK_SIZE: &str = "an integer from 8 to 32768 (ports)";
+    pub const MAX_BLOCKS: &str = "an integer from 1 to 1024 (blocks per protocol)";
+    pub const HOLD: &str = "an integer from 0 to 86400 (seconds)";
+    pub const V6_RANGE: &str =
+        "IPV6/LEN with LEN at most subscriber-prefix-len, e.g. 2001:db8:100::/48";
+    pub const LOG_FILE: &str = "an absolute file path, e.g. /var/log/xlat64/nat.jsonl";
+    pub const COLLECTOR: &str =
+        "ADDR:PORT of an IPFIX collector over UDP, e.g. 192.0.2.9:4739 or [2001:db8::9]:4739";
+}
+
+pub fn parse_port_allocation(key: &str, raw: &str) -> Result<PortAllocation, ConfigError> {
+    match raw {
+        "session" => Ok(PortAllocation::Session),
+        "block" => Ok(PortAllocation::Block),
+        "deterministic" => Ok(PortAllocation::Deterministic),
+        _ => Err(invalid(key, raw, expect::PORT_ALLOCATION)),
+    }
+}
+
+pub fn parse_port_block_size(key: &str, raw: &str) -> Result<u16, ConfigError> {
+    parse_int(key, raw, 8..=32768, expect::PORT_BLOCK_SIZE)
+}
+
+pub fn parse_max_blocks(key: &str, raw: &str) -> Result<u16, ConfigError> {
+    parse_int(key, raw, 1..=1024, expect::MAX_BLOCKS)
+}
+
+pub fn parse_hold(key: &str, raw: &str) -> Result<u32, ConfigError> {
+    parse_int(key, raw, 0..=86400, expect::HOLD)
+}
+
+/// A range of subscriber prefixes; host bits are refused, so that the formula's
+/// numbering starts where the operator wrote.
+pub fn parse_v6_range(key: &str, raw: &str) -> Result<Ipv6Net, ConfigError> {
+    let net = Ipv6Net::from_str(raw).map_err(|_| invalid(key, raw, expect::V6_RANGE))?;
+    if net.network() != net.addr() || net.prefix_len() > 64 {
+        return Err(invalid(key, raw, expect::V6_RANGE));
+    }
+    Ok(net)
+}
+
+pub fn parse_log_file(key: &str, raw: &str) -> Result<PathBuf, ConfigError> {
+    let p = PathBuf::from(raw);
+    if !p.is_absolute() || raw.ends_with('/') {
+        return Err(invalid(key, raw, expect::LOG_FILE));
+    }
+    Ok(p)
+}
+
+pub fn parse_collector(key: &str, raw: &str) -> Result<SocketAddr, ConfigError> {
+    match SocketAddr::from_str(raw) {
+        Ok(a) if a.port() != 0 => Ok(a),
+        _ => Err(invalid(key, raw, expect::COLLECTOR)),
+    }
 }
 
 /// Most queues a TUN device can have (the kernel's MAX_TAP_QUEUES).
@@ -155,6 +242,13 @@ pub fn parse_tun(key: &str, raw: &str) -> Result<String, ConfigError> {
     Ok(raw.to_string())
 }
 
+pub fn parse_resolv_conf(key: &str, raw: &str) -> Result<PathBuf, ConfigError> {
+    if raw.is_empty() || raw.contains('\0') {
+        return Err(invalid(key, raw, expect::RESOLV_CONF));
+    }
+    Ok(PathBuf::from(raw))
+}
+
 /// An interface name; empty means "not set" (what `check-config` prints for it).
 pub fn parse_iface(key: &str, raw: &str) -> Result<String, ConfigError> {
     if raw.is_empty() {
@@ -162,6 +256,25 @@ pub fn parse_iface(key: &str, raw: &str) -> Result<String, ConfigError> {
     }
     crate::dataplane::sys::validate_ifname(raw).map_err(|_| invalid(key, raw, expect::IFACE))?;
     Ok(raw.to_string())
+}
+
+/// The IPv4 side of the CLAT's mapping: addresses it emits, so none it never would.
+pub fn parse_clat_ipv4(key: &str, raw: &str) -> Result<Ipv4Net, ConfigError> {
+    let net = parse_ipv4_net(key, raw, expect::CLAT_IPV4)?;
+    check_v4_unicast(key, raw, net, expect::CLAT_IPV4)
+}
+
+/// The IPv6 side of a CPE's 1:1 mapping: at most 32 host bits (an IPv4 prefix's).
+pub fn parse_clat_prefix(key: &str, raw: &str) -> Result<Ipv6Net, ConfigError> {
+    let bad = || invalid(key, raw, expect::CLAT_PREFIX);
+    let net = Ipv6Net::from_str(raw).map_err(|_| bad())?;
+    if net.prefix_len() < 96
+        || net.addr() != net.network()
+        || validity::ipv6_is_never_translated(net.network())
+    {
+        return Err(bad());
+    }
+    Ok(net)
 }
 
 pub fn parse_dataplane(key: &str, raw: &str) -> Result<Dataplane, ConfigError> {
@@ -189,9 +302,7 @@ pub fn parse_mode(key: &str, raw: &str) -> Result<Mode, ConfigError> {
     match raw {
         "siit" => Ok(Mode::Siit),
         "nat64" => Ok(Mode::Nat64),
-        "clat" => Err(ConfigError(format!(
-            "mode '{raw}' is not implemented yet; use --mode siit or --mode nat64"
-        ))),
+        "clat" => Ok(Mode::Clat),
         _ => Err(invalid(key, raw, expect::MODE)),
     }
 }
@@ -467,10 +578,24 @@ pub mod syntax {
     use super::*;
 
     pub const TUN: Syntax<String> = Syntax::text(parse_tun, expect::TUN, "NAME");
+    pub const RESOLV_CONF: Syntax<PathBuf> = Syntax {
+        parse: parse_resolv_conf,
+        show: |p: &PathBuf| p.display().to_string(),
+        form: Form {
+            toml: Toml::String,
+            expected: expect::RESOLV_CONF,
+            value_name: "PATH",
+            switch: false,
+        },
+    };
+    pub const IFACE: Syntax<String> = Syntax::text(parse_iface, expect::IFACE, "IFACE");
+    pub const CLAT_IPV4: Syntax<Ipv4Net> =
+        Syntax::text(parse_clat_ipv4, expect::CLAT_IPV4, "IPV4/LEN");
+    pub const CLAT_PREFIX: Syntax<Ipv6Net> =
+        Syntax::text(parse_clat_prefix, expect::CLAT_PREFIX, "IPV6/LEN");
     pub const MODE: Syntax<Mode> = Syntax::text(parse_mode, expect::MODE, "MODE");
     pub const DATAPLANE: Syntax<Dataplane> =
         Syntax::text(parse_dataplane, expect::DATAPLANE, "KIND");
-    pub const IFACE: Syntax<String> = Syntax::text(parse_iface, expect::IFACE, "NAME");
     pub const PREFIX: Syntax<Ipv6Net> = Syntax::text(parse_prefix, expect::PREFIX, "IPV6/LEN");
     pub const EAM: Syntax<Eam> = Syntax::text(parse_eam, expect::EAM, "IPV6/LEN=IPV4/LEN");
     pub const IPV4_ADDR: Syntax<Ipv4Addr> = Syntax::text(parse_ipv4_addr, expect::IPV4_ADDR, "A");
@@ -496,6 +621,8 @@ pub mod syntax {
             switch: false,
         },
     };
+    pub const METRICS_LISTEN: Syntax<MetricsListen> =
+        Syntax::text(parse_metrics_listen, expect::METRICS_LISTEN, "ADDR:PORT");
     pub const POOL4: Syntax<Ipv4Net> = Syntax::text(parse_pool4, expect::POOL4, "IPV4/LEN");
     pub const PORTS: Syntax<PortRange> = Syntax {
         parse: parse_ports,
@@ -540,6 +667,26 @@ pub mod syntax {
             switch: false,
         },
     };
+    pub const PORT_ALLOCATION: Syntax<PortAllocation> =
+        Syntax::text(parse_port_allocation, expect::PORT_ALLOCATION, "MODE");
+    pub const PORT_BLOCK_SIZE: Syntax<u16> =
+        Syntax::int(parse_port_block_size, expect::PORT_BLOCK_SIZE, "N");
+    pub const MAX_BLOCKS: Syntax<u16> = Syntax::int(parse_max_blocks, expect::MAX_BLOCKS, "N");
+    pub const HOLD: Syntax<u32> = Syntax::int(parse_hold, expect::HOLD, "SECONDS");
+    pub const V6_RANGE: Syntax<Ipv6Net> =
+        Syntax::text(parse_v6_range, expect::V6_RANGE, "IPV6/LEN");
+    pub const LOG_FILE: Syntax<PathBuf> = Syntax {
+        parse: parse_log_file,
+        show: |p: &PathBuf| p.display().to_string(),
+        form: Form {
+            toml: Toml::String,
+            expected: expect::LOG_FILE,
+            value_name: "PATH",
+            switch: false,
+        },
+    };
+    pub const COLLECTOR: Syntax<SocketAddr> =
+        Syntax::text(parse_collector, expect::COLLECTOR, "ADDR:PORT");
     /// A boolean whose flag alone means true (`--setup-routes`).
     pub const SWITCH: Syntax<bool> = Syntax {
         form: Form {
@@ -646,11 +793,12 @@ mod tests {
     }
 
     #[test]
-    fn clat_is_recognised_but_not_implemented() {
-        let e = parse_mode("mode", "clat").unwrap_err().0;
+    fn modes_parse_and_a_typo_names_the_three() {
+        assert_eq!(parse_mode("mode", "clat").unwrap(), Mode::Clat);
+        let e = parse_mode("mode", "clatd").unwrap_err().0;
         assert_eq!(
             e,
-            "mode 'clat' is not implemented yet; use --mode siit or --mode nat64"
+            "invalid value for 'mode': \"clatd\": expected siit, nat64 or clat"
         );
     }
 }

@@ -4,6 +4,7 @@
 //! take a pool4 port from this shard's slice; static ones come from the operator.
 
 use super::super::config::Proto;
+use super::super::events::NatEventKind;
 use super::super::hash::Hasher;
 use super::super::types::{Refusal, StaticBib};
 use super::{NIL, Shard};
@@ -90,22 +91,9 @@ impl Shard {
         src6: &[u8; 16],
         sport: u16,
     ) -> Result<u32, Refusal> {
-        // Paired pooling (RFC 4787 REQ-2): the IPv6 host's address picks its IPv4
-        // address.
-        let a = u128::from_be_bytes(*src6);
-        let pref = (self.hasher.h2(a as u64, (a >> 64) as u64 ^ 0x2)
-            % self.pool_sorted.len() as u64) as usize;
-        let ctr = &mut self.rand_ctr;
-        let hasher = self.hasher;
-        let (pool, port4) = self
-            .ports
-            .allocate(proto, sport, pref, || {
-                *ctr = ctr.wrapping_add(1);
-                hasher.h2(*ctr, 0x6056)
-            })
-            .ok_or(Refusal::PoolExhausted)?;
+        let (pool, port4) = self.allocate_port(proto, src6, sport)?;
         let v4 = u32::from(self.cfg.pool.addrs[pool]);
-        Ok(self.insert_bib(Bib {
+        let bib = Bib {
             src6: *src6,
             v4,
             first: NIL,
@@ -114,7 +102,9 @@ impl Shard {
             proto: proto as u8,
             flags: 0,
             pool: pool as u16,
-        }))
+        };
+        self.log_bib(NatEventKind::BibCreate, &bib);
+        Ok(self.insert_bib(bib))
     }
 
     fn insert_bib(&mut self, bib: Bib) -> u32 {
@@ -133,6 +123,7 @@ impl Shard {
         self.bib6.insert(h6, b);
         self.bib4.insert(h4, b);
         self.nbibs += 1;
+        self.usage.add_bib(bib.proto, bib.pool, 1);
         self.counters.bibs_created += 1;
         b
     }
@@ -169,7 +160,7 @@ impl Shard {
         Ok(())
     }
 
-    fn pool_index(&self, v4: u32) -> Option<u16> {
+    pub(super) fn pool_index(&self, v4: u32) -> Option<u16> {
         self.pool_sorted
             .binary_search_by_key(&v4, |&(a, _)| a)
             .ok()
@@ -197,14 +188,12 @@ impl Shard {
         let removed4 = self.bib4.remove(h4, b, rehash4);
         debug_assert!(removed6 && removed4);
         let e = self.bibs[b as usize];
-        if e.pool != NO_POOL {
-            self.ports
-                .release(Proto::from_u8(e.proto), usize::from(e.pool), e.port4);
-        }
+        self.release_port(&e, e.flags & BIB_STATIC != 0);
         let slot = &mut self.bibs[b as usize];
         slot.flags = BIB_FREE;
         slot.first = self.bib_free;
         self.bib_free = b;
         self.nbibs -= 1;
+        self.usage.add_bib(e.proto, e.pool, -1);
     }
 }

@@ -146,6 +146,8 @@ impl Shard {
     /// bounded and no table is ever scanned.
     pub fn expire(&mut self, now: u64, budget: usize, mut on_event: impl FnMut(Event)) -> Expired {
         let now32 = now as u32;
+        self.clock = now;
+        self.expire_blocks(now, budget);
         let mut work = 0;
         self.expire_held(now32, budget, &mut work, &mut on_event);
         let mut freed = 0;

@@ -10,12 +10,14 @@ impl Shard {
     pub(crate) fn check_invariants(&self) {
         let mut live = 0;
         let mut per_bib = vec![0usize; self.bibs.len()];
+        let mut usage = super::Usage::new(self.usage.ports.len());
         for (i, s) in self.sessions.iter().enumerate() {
             if s.class == C_FREE {
                 continue;
             }
             live += 1;
             let b = &self.bibs[s.bib as usize];
+            usage.sessions[usize::from(b.proto)] += 1;
             assert_eq!(b.flags & BIB_FREE, 0, "session {i} on a free binding");
             per_bib[s.bib as usize] += 1;
             assert_eq!(self.find_sess(s.bib, s.raddr, s.rport), Some(i as u32));
@@ -33,6 +35,7 @@ impl Shard {
                 continue;
             }
             nb += 1;
+            usage.add_bib(b.proto, b.pool, 1);
             let mut n = 0;
             let mut s = b.first;
             while s != NIL {
@@ -47,6 +50,7 @@ impl Shard {
             );
         }
         assert_eq!(nb, self.nbibs);
+        assert_eq!(usage, self.usage, "usage by protocol and address");
         let mut queued = 0;
         for (c, q) in self.queues.iter().enumerate() {
             let mut s = q.head;

@@ -16,17 +16,21 @@
 //! - `held`: IPv4 SYNs held for a simultaneous open (§3.5.2.2);
 //! - `invariants`: the cross-reference check the tests run.
 
+mod alloc;
 mod bib;
 mod expiry;
 mod held;
 #[cfg(test)]
 mod invariants;
 mod session;
+mod usage;
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::blocks::{BlockTable, Deterministic, PortAllocation};
 use super::config::{Filtering, Proto, ShardConfig, ShardConfigError};
+use super::events::NatEvent;
 use super::hash::Hasher;
 use super::index::IndexTable;
 use super::ports::PortAllocator;
@@ -39,6 +43,7 @@ pub use expiry::{Expired, LOOKS_PER_SESSION};
 use expiry::{Fifo, NCLASS};
 use held::Held;
 use session::{Sess, hash_sess, v4key};
+pub use usage::Usage;
 
 /// The end of an intrusive list, and "none" in a slab link.
 const NIL: u32 = u32::MAX;
@@ -63,6 +68,8 @@ pub struct Shard {
     sessions: Vec<Sess>,
     sess_free: u32,
     nsessions: usize,
+    /// Sessions, bindings and pool4 ports held, by protocol and address, for metrics.
+    usage: Usage,
     bib6: IndexTable,
     bib4: IndexTable,
     sess_idx: IndexTable,
@@ -79,6 +86,15 @@ pub struct Shard {
     pool_sorted: Vec<(u32, u16)>,
     rand_ctr: u64,
     counters: ShardCounters,
+    /// `block` mode: this worker's blocks and who holds them.
+    blocks: Option<BlockTable>,
+    /// `deterministic` mode: the formula per protocol.
+    det: [Option<Deterministic>; 3],
+    /// NAT event records not yet taken by the worker; bounded, never grown.
+    events: Vec<NatEvent>,
+    events_lost: u64,
+    /// The `now` of the current call, for the records.
+    clock: u64,
 }
 
 impl Shard {
@@ -99,6 +115,25 @@ impl Shard {
             .collect();
         pool_sorted.sort_unstable();
         let prefix_mask = u128::MAX << (128 - u32::from(cfg.subscriber_prefix_len));
+        let blocks = (cfg.blocks.mode == PortAllocation::Block).then(|| {
+            BlockTable::new(
+                &cfg.pool,
+                cfg.worker,
+                cfg.workers,
+                cfg.blocks,
+                cfg.max_subscribers,
+            )
+        });
+        let det = Proto::ALL.map(|p| {
+            (cfg.blocks.mode == PortAllocation::Deterministic)
+                .then(|| Deterministic::new(&cfg.pool, p, &cfg.blocks, cfg.subscriber_prefix_len))
+                .flatten()
+        });
+        let buffer = if cfg.events.enabled {
+            cfg.events.buffer.max(1)
+        } else {
+            0
+        };
         Ok(Shard {
             hasher,
             bibs: Vec::with_capacity(max_bibs),
@@ -107,6 +142,7 @@ impl Shard {
             sessions: Vec::with_capacity(cfg.max_sessions),
             sess_free: NIL,
             nsessions: 0,
+            usage: Usage::new(cfg.pool.addrs.len()),
             bib6: IndexTable::new(max_bibs),
             bib4: IndexTable::new(max_bibs),
             sess_idx: IndexTable::new(cfg.max_sessions),
@@ -121,6 +157,11 @@ impl Shard {
             pool_sorted,
             rand_ctr: seed,
             counters: ShardCounters::default(),
+            blocks,
+            det,
+            events: Vec::with_capacity(buffer),
+            events_lost: 0,
+            clock: 0,
             cfg,
         })
     }
@@ -141,6 +182,23 @@ impl Shard {
         self.nbibs
     }
 
+    /// A reloaded configuration's timeouts and per-subscriber limits, in force from
+    /// the next packet and the next expiry step. Each expiry class has one timeout, so
+    /// its queue stays in expiry order; sessions over a lowered limit stay until they
+    /// expire (only new ones are refused).
+    pub fn set_limits(&mut self, t: &super::config::Timeouts, per_addr: u32, per_prefix: u32) {
+        self.timeout =
+            [t.udp, t.icmp, t.tcp_est, t.tcp_trans, t.tcp_incoming_syn].map(|v| v as u32);
+        self.cfg.timeouts = *t;
+        self.cfg.max_sessions_per_addr = per_addr;
+        self.cfg.max_sessions_per_prefix = per_prefix;
+    }
+
+    /// What the shard holds, by protocol and by pool4 address.
+    pub fn usage(&self) -> &Usage {
+        &self.usage
+    }
+
     /// Bytes reserved by this shard's tables (capacity, not use), for reports.
     pub fn reserved_bytes(&self) -> usize {
         self.bibs.capacity() * size_of::<Bib>()
@@ -151,6 +209,7 @@ impl Shard {
             + self.ports.bytes()
             + self.addr_quota.bytes()
             + self.prefix_quota.bytes()
+            + self.blocks.as_ref().map_or(0, |b| b.bytes())
     }
 
     /// Calls `f(address, length)` for each large table (binding and session slabs at
@@ -263,6 +322,7 @@ impl Shard {
             return Err(self.refuse(Refusal::NoSession));
         }
         self.admit(&src).map_err(|r| self.refuse(r))?;
+        self.clock = now;
         let b = match bib {
             Some(b) => b,
             None => self
@@ -349,6 +409,7 @@ impl Shard {
         if let Err(r) = self.admit(&src6) {
             return V4Lookup::Refused(self.refuse(r));
         }
+        self.clock = now;
         self.create_session(b, raddr, rport, TcpState::V4Init, now32);
         V4Lookup::Forward(self.inbound(b))
     }

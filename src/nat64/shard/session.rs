@@ -9,6 +9,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::super::config::Proto;
+use super::super::events::NatEventKind;
 use super::super::hash::Hasher;
 use super::super::tcp::TcpState;
 use super::super::types::SessionInfo;
@@ -158,7 +159,9 @@ impl Shard {
         self.addr_quota.incr(a);
         self.prefix_quota.incr(a & self.prefix_mask);
         self.nsessions += 1;
+        self.usage.sessions[proto as usize] += 1;
         self.counters.sessions_created += 1;
+        self.log_session(NatEventKind::SessionCreate, b, raddr, rport);
         s
     }
 
@@ -296,6 +299,7 @@ impl Shard {
             self.sessions[e.b_next as usize].b_prev = e.b_prev;
         }
         let bib = self.bibs[e.bib as usize];
+        self.log_session(NatEventKind::SessionDelete, e.bib, e.raddr, e.rport);
         let a = u128::from_be_bytes(bib.src6);
         self.addr_quota.decr(a);
         self.prefix_quota.decr(a & self.prefix_mask);
@@ -309,6 +313,7 @@ impl Shard {
         self.sessions[hole as usize].class = C_FREE;
         self.free_push(hole);
         self.nsessions -= 1;
+        self.usage.sessions[usize::from(bib.proto)] -= 1;
         self.counters.sessions_expired += 1;
         if bib.first == NIL && bib.flags & BIB_STATIC == 0 {
             self.free_bib(e.bib);

@@ -16,6 +16,7 @@ use crate::wire::buf::PacketBuf;
 use crate::wire::checksum;
 use crate::wire::ip::IpProtocol;
 
+mod clat;
 mod errors;
 mod frag;
 mod hairpin;
