@@ -341,6 +341,7 @@ fn xdp_spec(cfg: &Config) -> Option<dataplane::XdpSpec> {
         ipv6_iface: cfg.ipv6_iface.clone(),
         ipv4_iface: cfg.ipv4_iface.clone(),
         destinations,
+        mtu: cfg.mtu,
     })
 }
 

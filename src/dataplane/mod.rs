@@ -20,6 +20,7 @@ pub mod nat64;
 pub mod ratelimit;
 pub mod ring;
 pub mod start;
+pub mod steer;
 pub mod stop;
 pub mod sys;
 pub mod tun;

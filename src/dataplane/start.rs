@@ -9,6 +9,7 @@
 //! stop, it tidies up (routes first) while the devices are still open, because closing
 //! the last queue of a non-persistent TUN destroys the device and its routes with it.
 
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, channel};
 
@@ -23,6 +24,7 @@ use super::nat64::{
     Nat64Engine, Nat64Limits, SessionsLink, SessionsRequest, advise_shard_hugepages,
 };
 use super::ratelimit::IcmpErrorLimits;
+use super::steer;
 use super::stop::Stop;
 use super::sys::{self, OffloadFlags, TunFlags};
 use super::tun::Tun;
@@ -145,6 +147,11 @@ pub fn run<S>(
     match &spec.xdp {
         None => {
             let queues = open_queues(&spec.tun)?;
+            if let (Some((_, sharding)), Some(first)) = (&nat64, queues.first())
+                && queues.len() > 1
+            {
+                steer_to_owners(first, sharding);
+            }
             run_on(spec, nat64, queues, stop, started, stopping)
         }
         Some(x) => {
@@ -445,6 +452,31 @@ fn open_queues(spec: &TunSpec) -> Result<Vec<Tun>, RunError> {
         },
     );
     Ok(queues)
+}
+
+/// NAT64 on several queues: has the kernel put each packet on its owner's queue
+/// (TUNSETSTEERINGEBPF, see [`steer`]); without it the workers hand packets over.
+fn steer_to_owners(queue: &Tun, sharding: &Sharding) {
+    if sharding.is_deterministic() {
+        info!(
+            "nat64: no steering to owners' queues with a deterministic mapping (the program \
+             copies only the hashed owners); packets are handed to their owner"
+        );
+        return;
+    }
+    let done = steer::load(sharding).and_then(|(prog, _owners)| {
+        steer::attach(queue.as_fd(), &prog)?;
+        Ok(())
+    });
+    match done {
+        Ok(()) => {
+            info!("nat64: the kernel steers each packet to its owner's queue (TUNSETSTEERINGEBPF)")
+        }
+        Err(e) => warn!(
+            "nat64: no steering to owners' queues ({e}); packets on another worker's queue \
+             are handed to their owner"
+        ),
+    }
 }
 
 fn log_offloads(on: OffloadFlags) {

@@ -15,6 +15,7 @@
 //! are copied out of the UMEM into the worker's packet buffers and back (a few ns for a
 //! small packet), translated by the same sans-IO code.
 
+pub mod asm;
 pub mod bpf;
 pub mod nexthop;
 pub mod nl;
