@@ -271,8 +271,40 @@ fn new_session_rate(mode: PortAllocation, log: bool, n: u32) -> f64 {
     f64::from(n) / (ns as f64 / 1e9)
 }
 
+/// What one logging thread sustains: records formatted as JSON lines and written to a
+/// file, and encoded as IPFIX messages, per second of wall time.
+fn sink_rates() {
+    let (events, _) = hour(PortAllocation::Session, 100);
+    let path = std::env::temp_dir().join(format!("xlat64-natlog-sink-{}", std::process::id()));
+    let t0 = Instant::now();
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        for e in &events {
+            let _ = writeln!(f, "{}", json::to_line(e));
+        }
+    }
+    let json_rate = events.len() as f64 / t0.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(&path);
+    let mut enc = ipfix::Encoder::new(1);
+    let t0 = Instant::now();
+    let mut bytes = 0usize;
+    for chunk in events.chunks(4096) {
+        bytes += enc.encode(chunk, 1).iter().map(Vec::len).sum::<usize>();
+    }
+    let ipfix_rate = events.len() as f64 / t0.elapsed().as_secs_f64();
+    std::hint::black_box(bytes);
+    println!(
+        "\none logging thread: {:.2} M records/s as JSON lines to a file, {:.1} M records/s \
+         encoded as IPFIX ({} records)",
+        json_rate / 1e6,
+        ipfix_rate / 1e6,
+        events.len()
+    );
+}
+
 fn main() {
     log_figures();
     utilisation();
     rates();
+    sink_rates();
 }

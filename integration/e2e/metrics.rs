@@ -143,3 +143,96 @@ fn metrics_listen_in_use_is_refused_naming_the_key() {
     );
     lab.kill(squatter);
 }
+
+/// Issue 11: "the scrape does not slow the workers measurably". iperf3 TCP through
+/// NAT64 for 3 s, alternately without scrapes and with 20 scrapes a second (a
+/// Prometheus server scrapes every 15 s or so), 3 rounds each; prints the medians and
+/// their ratio (no timed assertion: a shared machine is too noisy for one), and how
+/// long a scrape takes.
+#[test]
+fn prometheus_scrapes_during_iperf3_measured() {
+    if using_tayga() {
+        return;
+    }
+    require_root();
+    let mut lab = Lab::new().unwrap();
+    lab.start_translator(&Translator::xlat64(
+        xlat64_bin(),
+        &[
+            "--mode",
+            "nat64",
+            "--pool4",
+            POOL4,
+            "--metrics-listen",
+            LISTEN,
+        ],
+    ))
+    .unwrap();
+    lab.ip(Node::Xlt, &format!("route replace {POOL4} dev xlat64"))
+        .unwrap();
+    lab.wait_listening(Node::Xlt, "tcp", 9464).unwrap();
+    let summary = "import json, sys; e = json.load(sys.stdin)['end']; \
+                   print(e['sum_received']['bits_per_second'])";
+    let mut rates = Vec::new();
+    let order = [false, true, false, true, false, true];
+    for (round, scraping) in order.into_iter().enumerate() {
+        let port = format!("{}", 7060 + round);
+        lab.spawn(
+            Node::Srv,
+            &format!("iperf3-{round}"),
+            &["iperf3", "-s", "-1", "-B", addr::SRV4, "-p", &port],
+        )
+        .unwrap();
+        lab.wait_listening(Node::Srv, "tcp", port.parse().unwrap())
+            .unwrap();
+        let scraper = scraping.then(|| {
+            let loop_ = format!(
+                "for i in $(seq 80); do curl -s -o /dev/null http://{LISTEN}/metrics; \
+                 sleep 0.05; done"
+            );
+            lab.spawn(Node::Xlt, "scraper", &["sh", "-c", &loop_])
+                .unwrap()
+        });
+        let script = format!(
+            "iperf3 -c {} -p {port} -t 3 -J | python3 -c \"{summary}\"",
+            addr::SRV6
+        );
+        let out = run_ok_within(&lab, Node::Cli, 30, &["sh", "-c", &script]);
+        rates.push(out.stdout.trim().parse::<f64>().unwrap_or(0.0) / 1e9);
+        if let Some(s) = scraper {
+            lab.wait(s, Duration::from_secs(20));
+        }
+    }
+    let timed = run_ok(
+        &lab,
+        Node::Xlt,
+        &[
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{time_total}",
+            &format!("http://{LISTEN}/metrics"),
+        ],
+    );
+    let median = |scraping: bool| {
+        let mut v: Vec<f64> = order
+            .iter()
+            .zip(&rates)
+            .filter(|(s, _)| **s == scraping)
+            .map(|(_, r)| *r)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (off, on) = (median(false), median(true));
+    println!(
+        "iperf3 TCP through NAT64, medians of 3 x 3 s: {off:.2} Gbit/s without scrapes, \
+         {on:.2} with 20 scrapes/s (ratio {:.3}; all: {rates:.2?}); one scrape {} s",
+        on / off,
+        timed.stdout.trim()
+    );
+    assert!(rates.iter().all(|&r| r > 0.0), "{rates:?}");
+    finish(&mut lab);
+}

@@ -145,8 +145,11 @@ fn rfc6146_s3_1_static_bib_forwards_ipv4_initiated_tcp_and_udp() {
     assert_eq!(out.stdout.trim(), "echo from 203.0.113.17:5353", "{out:?}");
 
     let json = ask_ok(&lab, &sock, &["sessions", "--json"]);
-    let rows: Vec<serde_json::Value> =
+    let page: serde_json::Value =
         serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let rows = page["sessions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no sessions array in {json}"));
     for (proto, v6, v4) in [
         ("tcp", format!("[{}]:80", addr::CLI6), "203.0.113.16:8080"),
         ("udp", format!("[{}]:7053", addr::CLI6), "203.0.113.17:5353"),

@@ -70,8 +70,8 @@ fn error_line(out: &Output) -> &str {
 }
 
 /// Bad input is refused with one line that says what to do, exit status 2, and nothing
-/// left attached: an MTU an AF_XDP frame cannot hold, a missing interface, missing
-/// capabilities.
+/// left attached: an MTU an AF_XDP frame cannot hold, an interface smaller than `mtu`,
+/// more workers than queues, a missing interface, missing capabilities.
 #[test]
 fn bad_input_one_line_exit_2_nothing_attached() {
     require_root();
@@ -81,6 +81,10 @@ fn bad_input_one_line_exit_2_nothing_attached() {
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     let e = error_line(&out);
     assert!(e.contains("MTU 9000") && e.contains("mtu 3826"), "{e}");
+    lab.ip(Node::Xlt, "link set dev v4 mtu 1400").unwrap();
+    let out = run_xlat64(&lab, &[], &[]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(error_line(&out).contains("--mtu 1400"), "{}", out.stderr);
     lab.ip(Node::Xlt, "link set dev v4 mtu 1500").unwrap();
 
     let out = run_xlat64(&lab, &[], &["--workers", "2"]);

@@ -23,7 +23,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create (or attach to) the TUN device and translate until SIGINT/SIGTERM.
+    /// Create (or attach to) the TUN device and translate until SIGINT/SIGTERM; SIGHUP
+    /// re-reads the configuration file (see reload).
     Run(RunArgs),
     /// Validate a configuration file and print the effective configuration (exit 0 if
     /// valid, 2 if not).
@@ -43,6 +44,10 @@ pub enum Command {
     /// port-allocation = "deterministic"), or else from the running translator's live
     /// sessions (needs root). Exit 1 when nothing held it.
     Trace(TraceArgs),
+    /// Make a running translator re-read its configuration file, as SIGHUP does: live
+    /// keys change without dropping a session; a change to a restart-only key, or a bad
+    /// file, is refused (exit 1) and the running configuration stays. Needs root.
+    Reload(QueryArgs),
 }
 
 /// `trace IPV4:PORT [--at TIME] [--proto tcp|udp] [--log FILE]`.
@@ -124,7 +129,7 @@ impl SessionsArgs {
         }
         match Request::parse(&line)?.query {
             Query::Sessions(q) => Ok(q),
-            Query::Stats => Err(format!("not a sessions request: {line}")),
+            _ => Err(format!("not a sessions request: {line}")),
         }
     }
 }

@@ -22,9 +22,10 @@ use std::time::Duration;
 
 use ipnet::Ipv6Net;
 use serde::{Serialize, Serializer};
-use tracing::{debug, warn};
+use tracing::{debug, error, info, warn};
 
 use super::deadline;
+use super::reload::Reloader;
 use crate::dataplane::{
     Counters, MAX_SESSION_ROWS, SessionFilter, SessionsLink, SessionsQuery, SessionsReply,
     Snapshot, Stop, collect_sessions,
@@ -55,6 +56,8 @@ pub enum Query {
     Stats,
     /// One page of the NAT64 sessions, filtered.
     Sessions(SessionsQuery),
+    /// Re-read the configuration file (as SIGHUP does).
+    Reload,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,8 +67,8 @@ pub struct Request {
 }
 
 /// The request forms, for the error that lists them.
-const FORMS: &str = "expected stats [--json] or sessions [--json] [--offset N] [--limit N] \
-                     [--subscriber IPV6[/LEN]] [--pool4 IPV4]";
+const FORMS: &str = "expected stats [--json], reload, or sessions [--json] [--offset N] \
+                     [--limit N] [--subscriber IPV6[/LEN]] [--pool4 IPV4]";
 
 impl Request {
     /// Parses a request line: `stats [--json]`, or `sessions` with `--json`, `--offset N`,
@@ -75,6 +78,7 @@ impl Request {
         let (mut query, rest) = match words.split_first() {
             Some((&"stats", rest)) => (Query::Stats, rest),
             Some((&"sessions", rest)) => (Query::Sessions(SessionsQuery::default()), rest),
+            Some((&"reload", [])) => (Query::Reload, &[][..]),
             _ => return Err(bad_request(line)),
         };
         let mut json = false;
@@ -97,6 +101,7 @@ impl Request {
     pub fn line(&self) -> String {
         let mut s = match self.query {
             Query::Stats => "stats".to_string(),
+            Query::Reload => "reload".to_string(),
             Query::Sessions(q) => {
                 let mut s = "sessions".to_string();
                 let d = SessionsQuery::default();
@@ -357,6 +362,8 @@ pub struct State {
     /// One per NAT64 worker (each owns a shard of the sessions); None in SIIT mode
     /// (stateless).
     pub sessions: Option<Vec<SessionsLink>>,
+    /// What `reload` calls; None: reload is not offered.
+    pub reload: Option<Arc<Reloader>>,
 }
 
 impl State {
@@ -366,6 +373,17 @@ impl State {
                 let snap = Snapshot::sum(self.counters.iter().map(|c| &**c));
                 render_stats(&snap, self.counters.len(), req.json)
             }
+            Query::Reload => match self.reload.as_ref().map(|r| r.reload()) {
+                Some(Ok(msg)) => {
+                    info!("xlat64 reload: {msg}");
+                    format!("{msg}\n")
+                }
+                Some(Err(e)) => {
+                    error!("xlat64 reload: refused: {e}");
+                    format!("{ERROR_PREFIX}{e}\n")
+                }
+                None => format!("{ERROR_PREFIX}this translator cannot reload\n"),
+            },
             Query::Sessions(q) => match &self.sessions {
                 None if req.json => render_sessions(&SessionsReply::default(), &q, true),
                 None => "no sessions: mode siit is stateless\n".into(),
@@ -942,6 +960,7 @@ mod tests {
         let state = State {
             counters: vec![Arc::new(Counters::new())],
             sessions: None,
+            reload: None,
         };
         std::thread::scope(|s| {
             s.spawn(|| sock.serve(&state, &stop));

@@ -528,6 +528,9 @@ mod tests {
         has("xlat64_worker_handed_off_total{worker=\"1\"}", "9");
         has("xlat64_nat64_fragments_held", "1");
         has("xlat64_icmp_errors_sent_total", "0");
+        // Counters other modules added, exported with no change here: typed by name.
+        has("xlat64_nat_log_lost_total", "0");
+        has("xlat64_nat64_port_blocks", "0");
         for r in DropReason::ALL {
             let series = format!("xlat64_dropped_packets_total{{reason=\"{}\"}}", r.name());
             assert!(sample(&text, &series).is_some(), "{series}");

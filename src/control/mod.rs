@@ -9,6 +9,8 @@ pub mod deadline;
 pub mod instance;
 pub mod metrics;
 pub mod natlog;
+pub mod notify;
+pub mod reload;
 pub mod routes;
 pub mod signals;
 
@@ -70,6 +72,7 @@ pub fn main() -> i32 {
         Command::Run(args) => run(&args),
         Command::CheckConfig { file } => check_config(&file),
         Command::Stats(q) => ask(&q, ctl::Query::Stats),
+        Command::Reload(q) => ask(&q, ctl::Query::Reload),
         Command::Sessions(s) => s
             .query()
             .map_err(|e| Failure {
@@ -218,19 +221,32 @@ fn control_socket(cfg: &Config) -> Option<ctl::ControlSocket> {
 }
 
 /// stderr logging. Precedence: --log-level, then RUST_LOG, then the file, then info.
-fn init_logging(cfg: &Config) {
+/// Returns what a reload calls to change the level (None while RUST_LOG rules it).
+fn init_logging(cfg: &Config) -> Option<reload::LogLevelSetter> {
     use tracing_subscriber::EnvFilter;
     let level = cfg.log_level.as_str();
+    let from_env = cfg.source("log-level") != Some(Source::Flag)
+        && std::env::var_os(EnvFilter::DEFAULT_ENV).is_some();
     let filter = match cfg.source("log-level") {
         Some(Source::Flag) => EnvFilter::new(level),
         _ => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)),
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
-        .try_init();
+        .with_filter_reloading();
+    let handle = builder.reload_handle();
+    builder.try_init().ok()?;
+    if from_env {
+        return None;
+    }
+    Some(Box::new(move |level: &str| {
+        handle
+            .reload(EnvFilter::new(level))
+            .map_err(|e| format!("cannot change log-level: {e}"))
+    }))
 }
 
 fn log_config(cfg: &Config) {
@@ -325,6 +341,7 @@ fn xdp_spec(cfg: &Config) -> Option<dataplane::XdpSpec> {
         ipv6_iface: cfg.ipv6_iface.clone(),
         ipv4_iface: cfg.ipv4_iface.clone(),
         destinations,
+        mtu: cfg.mtu,
     })
 }
 
@@ -383,6 +400,7 @@ fn started(
     cfg: &Config,
     clat: Option<&clat::Clat>,
     stop: &Stop,
+    setup: &ReloadSetup,
     s: Started<'_>,
 ) -> Result<Around, RunError> {
     // First: a port in use stops the start before any route is installed.
@@ -414,9 +432,25 @@ fn started(
         s.device,
         if workers == 1 { "" } else { "s" }
     );
+    let reloader = Arc::new(reload::Reloader::new(
+        setup.file.clone(),
+        setup.flags.clone(),
+        cfg.clone(),
+        setup.siit.clone(),
+        s.sessions.clone(),
+        setup.log_level.lock().ok().and_then(|mut l| l.take()),
+    ));
+    if let Some(flag) = setup.natlog_reopen.clone() {
+        reloader.on_reload(Box::new(move |_| {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }));
+    }
+    let _ = setup.slot.set(Arc::clone(&reloader));
     let state = ctl::State {
         counters: s.counters.to_vec(),
         sessions: s.sessions,
+        reload: Some(reloader),
     };
     let control = control_socket(cfg).and_then(|sock| {
         let stop = stop.clone();
@@ -426,6 +460,13 @@ fn started(
             .map_err(|e| warn!("cannot start the control thread: {e}"))
             .ok()
     });
+    let ready = format!(
+        "READY=1\nSTATUS=translating ({}) on {} with {workers} worker(s)",
+        cfg.mode, s.device
+    );
+    if let Err(e) = notify::notify(&ready) {
+        warn!("{e}");
+    }
     Ok(Around {
         routes,
         control,
@@ -437,6 +478,7 @@ fn started(
 /// After the workers stopped (the stop flag is up), before the device closes: the
 /// control thread removes its socket, then the routes go.
 fn stopping(around: Around) {
+    let _ = notify::notify("STOPPING=1");
     for h in [around.control, around.discovery, around.metrics]
         .into_iter()
         .flatten()
@@ -448,9 +490,22 @@ fn stopping(around: Around) {
     }
 }
 
+/// What `started` needs to build the [`reload::Reloader`], and where it leaves it for
+/// the signal thread (SIGHUP before the translator runs is logged and ignored).
+struct ReloadSetup {
+    file: Option<std::path::PathBuf>,
+    flags: Partial,
+    siit: Option<Arc<dataplane::Live<Translator>>>,
+    log_level: std::sync::Mutex<Option<reload::LogLevelSetter>>,
+    slot: Arc<std::sync::OnceLock<Arc<reload::Reloader>>>,
+    /// Set to have the NAT log files reopened (after `xlat64 reload` too, not only
+    /// SIGHUP, which sets it itself whatever the outcome).
+    natlog_reopen: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
 fn run(args: &RunArgs) -> Result<(), Failure> {
     let cfg = load(args)?;
-    init_logging(&cfg);
+    let log_level = init_logging(&cfg);
     log_config(&cfg);
     let clat = match cfg.mode {
         Mode::Clat => Some(clat::prepare(&cfg).map_err(|e| match e {
@@ -473,17 +528,35 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         };
     let spec = spec(&cfg, clat.as_ref(), queues)?;
     let stop = Stop::new();
-    signals::install(&stop).map_err(|e| runtime(format!("cannot install signal handlers: {e}")))?;
-    if let Some(l) = &logger
-        && !cfg.nat_log_file.is_empty()
-    {
-        signals::on_sighup(l.reopen_flag())
-            .map_err(|e| runtime(format!("cannot install the SIGHUP handler: {e}")))?;
-    }
+    let setup = ReloadSetup {
+        file: args.config.clone(),
+        flags: args.to_partial()?,
+        // A reload changes the SIIT translator's EAMs; the CLAT's mapping is its own.
+        siit: match &spec.mode {
+            dataplane::Mode::Siit(live) if cfg.mode == Mode::Siit => Some(Arc::clone(live)),
+            _ => None,
+        },
+        log_level: std::sync::Mutex::new(log_level),
+        slot: Arc::new(std::sync::OnceLock::new()),
+        natlog_reopen: logger.as_ref().map(natlog::Logger::reopen_flag),
+    };
+    let slot = Arc::clone(&setup.slot);
+    let reopen = logger.as_ref().map(natlog::Logger::reopen_flag);
+    signals::install(&stop, move || {
+        // logrotate: the NAT log files are reopened whatever the reload's outcome.
+        if let Some(f) = &reopen {
+            f.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        match slot.get() {
+            Some(r) => r.reload_and_log(),
+            None => warn!("SIGHUP before the translator runs: ignored"),
+        }
+    })
+    .map_err(|e| runtime(format!("cannot install signal handlers: {e}")))?;
     let finished = dataplane::run(
         spec,
         &stop,
-        |s| started(&cfg, clat.as_ref(), &stop, s),
+        |s| started(&cfg, clat.as_ref(), &stop, &setup, s),
         stopping,
     )?;
     if let Some(l) = logger {

@@ -1,12 +1,13 @@
 //! SIGINT/SIGTERM: the first one asks the workers to stop (they finish the batch in
 //! hand, routes are removed, counters printed); a second one exits at once with status
-//! 130, for when something hangs.
+//! 130, for when something hangs. SIGHUP (`systemctl reload`, logrotate) reloads the
+//! configuration (see [`reload`](super::reload)) instead of killing the process.
 
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::flag;
 use signal_hook::iterator::Signals;
 use tracing::info;
@@ -16,16 +17,10 @@ use crate::dataplane::Stop;
 /// Exit status after a second signal: 128 + SIGINT, what shells report for Ctrl-C.
 pub const FORCED_EXIT: i32 = 130;
 
-/// SIGHUP (what logrotate sends) sets `flag` instead of ending the process: the NAT
-/// logging thread then reopens its files. Installed only when a `nat-log-file` is
-/// configured; otherwise SIGHUP keeps its default action.
-pub fn on_sighup(flag: Arc<AtomicBool>) -> io::Result<()> {
-    flag::register(signal_hook::consts::SIGHUP, flag).map(|_| ())
-}
-
-/// Installs the handlers and a small thread that turns the first signal into
-/// [`Stop::request`] (waking the workers through their `mio::Waker`s).
-pub fn install(stop: &Stop) -> io::Result<()> {
+/// Installs the handlers and a small thread that turns the first SIGINT/SIGTERM into
+/// [`Stop::request`] (waking the workers through their `mio::Waker`s) and each SIGHUP
+/// into a call of `on_hup`.
+pub fn install(stop: &Stop, on_hup: impl Fn() + Send + 'static) -> io::Result<()> {
     let armed = Arc::new(AtomicBool::new(false));
     for sig in [SIGINT, SIGTERM] {
         // Order matters: the shutdown check runs before the flag is set, so it fires
@@ -33,15 +28,21 @@ pub fn install(stop: &Stop) -> io::Result<()> {
         flag::register_conditional_shutdown(sig, FORCED_EXIT, Arc::clone(&armed))?;
         flag::register(sig, Arc::clone(&armed))?;
     }
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     let stop = stop.clone();
     std::thread::Builder::new()
         .name("xlat64-signals".into())
         .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
-                let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
-                info!("{name} received, stopping (send it again to exit at once)");
-                stop.request();
+            for sig in signals.forever() {
+                if sig == SIGHUP {
+                    on_hup();
+                    continue;
+                }
+                if !stop.is_requested() {
+                    let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
+                    info!("{name} received, stopping (send it again to exit at once)");
+                    stop.request();
+                }
             }
         })?;
     Ok(())

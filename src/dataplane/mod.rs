@@ -4,9 +4,11 @@
 //! [`start::run`] is the one entry point: the control plane builds a [`Spec`] from its
 //! configuration and calls it. [`live::Live`] carries what the control plane replaces
 //! while the workers run. [`device::Device`] is what a worker reads from and writes
-//! to; [`tun::Tun`] is its implementation over a TUN queue. The system calls live in
-//! [`sys`]; `unsafe` code lives there and in [`ring`] (the lock-free SPSC ring of the
-//! NAT64 hand-off), each block with its SAFETY argument.
+//! to; [`tun::Tun`] is its implementation over a TUN queue, [`xdp::port::XdpPort`] over a
+//! pair of AF_XDP sockets (`--dataplane xdp`, see [`xdp`]). The system calls live in
+//! [`sys`] and, for the XDP dataplane, one module per concern under [`xdp`] (bpf(2),
+//! AF_XDP sockets, rtnetlink, raw sockets); `unsafe` code lives there and in [`ring`]
+//! (the lock-free SPSC ring of the NAT64 hand-off), each block with its SAFETY argument.
 
 pub mod counters;
 pub mod device;
@@ -18,6 +20,7 @@ pub mod nat64;
 pub mod ratelimit;
 pub mod ring;
 pub mod start;
+pub mod steer;
 pub mod stop;
 pub mod sys;
 pub mod tun;
@@ -30,8 +33,8 @@ pub use engine::{Engine, SiitEngine};
 pub use io::Io;
 pub use live::{Follower, Live};
 pub use nat64::{
-    MAX_SESSION_ROWS, Nat64Engine, SessionFilter, SessionsLink, SessionsQuery, SessionsReply,
-    SessionsRequest, collect_sessions,
+    MAX_SESSION_ROWS, Nat64Engine, Nat64Limits, SessionFilter, SessionsLink, SessionsQuery,
+    SessionsReply, SessionsRequest, collect_sessions, send_limits,
 };
 pub use ratelimit::{IcmpErrorLimiter, IcmpErrorLimits};
 pub use start::{Finished, Fragments, Mode, RunError, Spec, Started, TunSpec, run};

@@ -18,6 +18,7 @@ use super::device::Device;
 use super::engine::Engine;
 use super::handoff::{Handoff, Outbox, Refused};
 use super::io::{Io, send_errors, send_frames};
+use crate::nat64::config::Timeouts;
 use crate::nat64::{LOOKS_PER_SESSION, NatEvent, Refusal, SessionInfo, Shard, Sharding};
 use crate::wire::vnet::{Offload, gso};
 use crate::xlat::reassembly::{self, Outcome};
@@ -108,9 +109,31 @@ pub const SESSIONS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How the control thread reaches one NAT64 worker: its request channel, and its waker
 /// so that a sleeping worker answers at once instead of at its next tick.
+#[derive(Clone)]
 pub struct SessionsLink {
     pub requests: Sender<SessionsRequest>,
+    /// Reloaded limits, applied on the worker's next tick.
+    pub limits: Sender<Nat64Limits>,
     pub waker: Arc<Waker>,
+}
+
+/// What a reload changes in a running NAT64 worker's shard (see `Shard::set_limits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Nat64Limits {
+    pub timeouts: Timeouts,
+    pub max_sessions_per_addr: u32,
+    pub max_sessions_per_prefix: u32,
+}
+
+/// Sends reloaded limits to every worker and wakes it; Err if a worker has stopped.
+pub fn send_limits(links: &[SessionsLink], limits: Nat64Limits) -> Result<(), String> {
+    for link in links {
+        link.limits
+            .send(limits)
+            .map_err(|_| "a NAT64 worker has stopped".to_string())?;
+        let _ = link.waker.wake();
+    }
+    Ok(())
 }
 
 /// Asks the workers for one page of their sessions, worker after worker: the page is
@@ -173,6 +196,7 @@ pub struct Nat64Engine<'a> {
     /// With several workers: who owns which flow, and the rings to the owners.
     steer: Option<Steer>,
     requests: Option<Receiver<SessionsRequest>>,
+    limits: Option<Receiver<Nat64Limits>>,
     /// The last expiry call stopped on its budget with due work left: tick again
     /// before blocking (see `park`).
     expiry_due: bool,
@@ -201,6 +225,7 @@ impl<'a> Nat64Engine<'a> {
             core: Nat64Core::new(xlat, shard, frags),
             steer: None,
             requests: None,
+            limits: None,
             expiry_due: false,
             created_seen: 0,
             frags_seen: reassembly::Counts::default(),
@@ -249,9 +274,23 @@ impl<'a> Nat64Engine<'a> {
         self
     }
 
-    /// Answers the sessions requests arriving on `rx` (checked on every tick).
-    pub fn serve_sessions(&mut self, rx: Receiver<SessionsRequest>) {
+    /// Answers the sessions requests arriving on `rx` and applies the limits arriving
+    /// on `limits` (both checked on every tick).
+    pub fn serve_sessions(&mut self, rx: Receiver<SessionsRequest>, limits: Receiver<Nat64Limits>) {
         self.requests = Some(rx);
+        self.limits = Some(limits);
+    }
+
+    /// Applies reloaded limits, the last one sent winning.
+    fn apply_limits(&mut self) {
+        let Some(rx) = &self.limits else { return };
+        if let Some(l) = rx.try_iter().last() {
+            self.core.shard_mut().set_limits(
+                &l.timeouts,
+                l.max_sessions_per_addr,
+                l.max_sessions_per_prefix,
+            );
+        }
     }
 
     /// Copies one page of the session table for each pending request: a control-plane
@@ -505,6 +544,7 @@ impl Engine for Nat64Engine<'_> {
 
     fn tick<D: Device>(&mut self, io: &mut Io<D>, now: u64) {
         self.serve_handoffs(io, now);
+        self.apply_limits();
         self.expire(io, now);
         self.answer_requests(now);
     }

@@ -9,6 +9,7 @@
 //! stop, it tidies up (routes first) while the devices are still open, because closing
 //! the last queue of a non-persistent TUN destroys the device and its routes with it.
 
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, channel};
 
@@ -19,8 +20,11 @@ use super::device::Device;
 use super::engine::{Engine, SiitEngine};
 use super::handoff;
 use super::live::Live;
-use super::nat64::{Nat64Engine, SessionsLink, SessionsRequest, advise_shard_hugepages};
+use super::nat64::{
+    Nat64Engine, Nat64Limits, SessionsLink, SessionsRequest, advise_shard_hugepages,
+};
 use super::ratelimit::IcmpErrorLimits;
+use super::steer;
 use super::stop::Stop;
 use super::sys::{self, OffloadFlags, TunFlags};
 use super::tun::Tun;
@@ -143,6 +147,11 @@ pub fn run<S>(
     match &spec.xdp {
         None => {
             let queues = open_queues(&spec.tun)?;
+            if let (Some((_, sharding)), Some(first)) = (&nat64, queues.first())
+                && queues.len() > 1
+            {
+                steer_to_owners(first, sharding);
+            }
             run_on(spec, nat64, queues, stop, started, stopping)
         }
         Some(x) => {
@@ -221,11 +230,14 @@ fn run_on<D: Device, S>(
     })
 }
 
+/// What a NAT64 worker hears from the control thread: sessions requests, reloaded limits.
+type WorkerRx = (Receiver<SessionsRequest>, Receiver<Nat64Limits>);
+
 /// One sessions channel per worker for the control thread, when the mode has sessions.
 fn session_links<D: Device>(
     workers: &[Worker<D>],
     stateful: bool,
-) -> (Option<Vec<SessionsLink>>, Vec<Receiver<SessionsRequest>>) {
+) -> (Option<Vec<SessionsLink>>, Vec<WorkerRx>) {
     if !stateful {
         return (None, Vec::new());
     }
@@ -233,11 +245,13 @@ fn session_links<D: Device>(
         .iter()
         .map(|w| {
             let (tx, rx) = channel();
+            let (ltx, lrx) = channel();
             let link = SessionsLink {
                 requests: tx,
+                limits: ltx,
                 waker: w.waker(),
             };
-            (link, rx)
+            (link, (rx, lrx))
         })
         .unzip();
     (Some(links), rxs)
@@ -250,7 +264,7 @@ fn nat64_engines<'a, D: Device>(
     workers: &[Worker<D>],
     shards: Vec<Shard>,
     sharding: Arc<Sharding>,
-    requests: Vec<Receiver<SessionsRequest>>,
+    requests: Vec<WorkerRx>,
     frags: reassembly::Limits,
 ) -> Vec<Nat64Engine<'a>> {
     let wakers: Vec<_> = workers.iter().map(Worker::waker).collect();
@@ -263,9 +277,9 @@ fn nat64_engines<'a, D: Device>(
         .into_iter()
         .zip(handoffs)
         .zip(requests)
-        .map(|((s, h), rx)| {
+        .map(|((s, h), (rx, limits))| {
             let mut e = Nat64Engine::new(xlat, s, frags).with_handoff(Arc::clone(&sharding), h);
-            e.serve_sessions(rx);
+            e.serve_sessions(rx, limits);
             e
         })
         .collect()
@@ -438,6 +452,31 @@ fn open_queues(spec: &TunSpec) -> Result<Vec<Tun>, RunError> {
         },
     );
     Ok(queues)
+}
+
+/// NAT64 on several queues: has the kernel put each packet on its owner's queue
+/// (TUNSETSTEERINGEBPF, see [`steer`]); without it the workers hand packets over.
+fn steer_to_owners(queue: &Tun, sharding: &Sharding) {
+    if sharding.is_deterministic() {
+        info!(
+            "nat64: no steering to owners' queues with a deterministic mapping (the program \
+             copies only the hashed owners); packets are handed to their owner"
+        );
+        return;
+    }
+    let done = steer::load(sharding).and_then(|(prog, _owners)| {
+        steer::attach(queue.as_fd(), &prog)?;
+        Ok(())
+    });
+    match done {
+        Ok(()) => {
+            info!("nat64: the kernel steers each packet to its owner's queue (TUNSETSTEERINGEBPF)")
+        }
+        Err(e) => warn!(
+            "nat64: no steering to owners' queues ({e}); packets on another worker's queue \
+             are handed to their owner"
+        ),
+    }
 }
 
 fn log_offloads(on: OffloadFlags) {

@@ -42,6 +42,12 @@ impl Hasher {
         }
     }
 
+    /// The keys, and the constant `h2` folds with last: for a copy of `h2` elsewhere
+    /// (the TUN steering program computes the owner of an IPv6 packet in the kernel).
+    pub fn h2_params(&self) -> ([u64; 3], u64) {
+        ([self.k0, self.k1, self.k2], PI0)
+    }
+
     /// Hash of two words.
     #[inline]
     pub fn h2(&self, a: u64, b: u64) -> u64 {

@@ -193,7 +193,9 @@ mod tests;
 mod tests_alloc;
 
 pub use blocks::{BlockConfig, Deterministic, PortAllocation};
-pub use config::{Filtering, Pool4, PortRange, Proto, ShardConfig, ShardConfigError, Timeouts};
+pub use config::{
+    Filtering, Pool4, PortRange, Proto, ShardConfig, ShardConfigError, Timeouts, owner_of_port,
+};
 pub use events::{EventConfig, NatEvent, NatEventKind};
 pub use shard::{Expired, LOOKS_PER_SESSION, Shard, Usage};
 pub use sharding::Sharding;

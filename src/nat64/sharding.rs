@@ -52,6 +52,25 @@ impl Sharding {
         self.workers
     }
 
+    /// What a copy of [`owner_of_v6`](Self::owner_of_v6) outside this process needs
+    /// (static entries aside): the hash keys and final constant, and the subscriber
+    /// prefix mask.
+    pub fn v6_owner_params(&self) -> ([u64; 3], u64, u128) {
+        let (k, pi) = self.hasher.h2_params();
+        (k, pi, self.prefix_mask)
+    }
+
+    /// Whether a deterministic (RFC 7422) mapping decides owners of IPv6 packets, which
+    /// a copy of the hash alone would not reproduce.
+    pub fn is_deterministic(&self) -> bool {
+        self.det.is_some()
+    }
+
+    /// The pool whose port slices name the owner of an IPv4 packet.
+    pub fn pool(&self) -> &Pool4 {
+        &self.pool
+    }
+
     /// Owner of an IPv6 packet from `src6:sport`.
     #[inline]
     pub fn owner_of_v6(&self, proto: Proto, src6: Ipv6Addr, sport: u16) -> usize {

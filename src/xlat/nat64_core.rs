@@ -55,7 +55,7 @@ impl<'a> Nat64Core<'a> {
     }
 
     /// For the worker's control-plane chores between packets (draining the NAT
-    /// event records); translation goes through the methods above.
+    /// event records, a reload's limits); translation goes through the methods above.
     pub fn shard_mut(&mut self) -> &mut Shard {
         &mut self.shard
     }

@@ -10,6 +10,11 @@
 //! - TAYGA (single-threaded, no offloads);
 //! - xlat64 SIIT with one queue and no offloads, with one queue and offloads, with N
 //!   queues;
+//! - xlat64 SIIT on one queue with GRO and UDP GRO forwarding on the box's legs
+//!   (`1q udpgro`: does the kernel hand the TUN small-UDP super-packets?);
+//! - xlat64 on the AF_XDP dataplane, SIIT and NAT64, one worker (`xdp 1q`, `xdp nat64
+//!   1q`), the senders computing their checksums meanwhile (a veth hands XDP partial
+//!   ones);
 //! - xlat64 stateful NAT64 (`--mode nat64`, pool4 [`POOL4`], session limits raised so
 //!   that no test is refused) with one queue and with N queues (while xlat64 refuses
 //!   more than one worker in nat64 mode, that row shows the refusal as its note).
@@ -203,6 +208,10 @@ enum Setup {
         offloads: bool,
     },
     Translator(Translator),
+    /// The same, with GRO and UDP GRO forwarding on the translator box's two legs
+    /// (`ethtool -K DEV gro on rx-udp-gro-forwarding on`): the kernel may then hand the
+    /// TUN super-packets of small same-flow UDP datagrams.
+    UdpGro(Translator),
     /// xlat64 in nat64 mode: pool4 is routed into the TUN, new flows are measured.
     Nat64(Translator),
 }
@@ -314,6 +323,10 @@ pub fn run(o: Options) -> Result<(), String> {
                 xlat(&["--workers", "1", "--offload", "false"]),
             ),
             (format!("{label} 1q"), xlat(&["--workers", "1"])),
+            (
+                format!("{label} 1q udpgro"),
+                Setup::UdpGro(Translator::xlat64(bin, &["--workers", "1"])),
+            ),
             (format!("{label} {n}q"), xlat(&["--workers", &n_s])),
             (format!("{label} nat64 1q"), nat64("1")),
             (
@@ -473,11 +486,25 @@ fn set_path_offloads(lab: &Lab, on: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// GRO and UDP GRO forwarding on the translator box's legs (Linux 5.12+; on a veth GRO
+/// also turns on its NAPI receive path, which GRO needs).
+fn set_udp_gro_forwarding(lab: &Lab, on: bool) -> Result<(), String> {
+    let v = if on { "on" } else { "off" };
+    for dev in ["c1", "v4"] {
+        let argv = ["ethtool", "-K", dev, "gro", v, "rx-udp-gro-forwarding", v];
+        let out = lab.run(Node::Xlt, &argv).map_err(|e| e.to_string())?;
+        if !out.success() {
+            return Err(first_line(&format!("ethtool: {}", out.stderr)));
+        }
+    }
+    Ok(())
+}
+
 fn measure(lab: &mut Lab, o: &Options, name: &str, setup: &Setup) -> Row {
     let mut row = Row::new(name);
     let target = match setup {
         Setup::Kernel { .. } => addr::SRV6_NATIVE,
-        Setup::Translator(_) | Setup::Nat64(_) => addr::SRV6,
+        Setup::Translator(_) | Setup::UdpGro(_) | Setup::Nat64(_) => addr::SRV6,
     };
     println!("\n-- {name} (client → {target})");
     if let Err(e) = prepare(lab, setup) {
@@ -544,10 +571,17 @@ fn measure(lab: &mut Lab, o: &Options, name: &str, setup: &Setup) -> Row {
             }
         }
         Setup::Kernel { .. } => {}
-        Setup::Translator(_) | Setup::Nat64(_) => match lab.stop_translator() {
-            Ok(s) => print!("{name} counters:\n{}", s.stdout),
-            Err(e) => println!("{e}"),
-        },
+        Setup::Translator(_) | Setup::UdpGro(_) | Setup::Nat64(_) => {
+            match lab.stop_translator() {
+                Ok(s) => print!("{name} counters:\n{}", s.stdout),
+                Err(e) => println!("{e}"),
+            }
+            if let Setup::UdpGro(_) = setup
+                && let Err(e) = set_udp_gro_forwarding(lab, false)
+            {
+                println!("cannot turn UDP GRO forwarding back off: {e}");
+            }
+        }
     }
     println!(
         "{name}: TCP {} / {} Gbit/s (1 / {} streams), iperf3 UDP {} packets/s at the \
@@ -574,6 +608,10 @@ fn prepare(lab: &mut Lab, setup: &Setup) -> Result<(), String> {
     let t = match setup {
         Setup::Kernel { offloads } => return set_path_offloads(lab, *offloads),
         Setup::Translator(t) | Setup::Nat64(t) => t,
+        Setup::UdpGro(t) => {
+            set_udp_gro_forwarding(lab, true)?;
+            t
+        }
     };
     lab.start_translator(t)
         .map_err(|e| start_failure(&e.to_string()))?;
@@ -844,7 +882,13 @@ fn nat64_mapping(lab: &Lab, bin: &std::path::Path, port: u16) -> Result<(String,
         let out = lab
             .run(Node::Xlt, &[&bin, "sessions", "--json"])
             .map_err(|e| e.to_string())?;
-        let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap_or_default();
+        // A page object ({"sessions": [...], ...}); a baseline binary from before
+        // paging answers the bare array.
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        let rows = match v.get("sessions").unwrap_or(&v) {
+            serde_json::Value::Array(rows) => rows.clone(),
+            _ => Vec::new(),
+        };
         let suffix = format!("]:{port}");
         let found = rows.iter().find(|r| {
             r["proto"] == "udp" && r["ipv6"].as_str().is_some_and(|a| a.ends_with(&suffix))

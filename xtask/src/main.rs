@@ -4,6 +4,7 @@
 //! - `test`: everything CI checks (fmt, clippy, build, unit, end-to-end, fuzz).
 //! - `bench`: microbenchmarks, then kernel forwarding vs xlat64 vs TAYGA in namespaces.
 //! - `fuzz --seconds N`: bounded fuzz runs.
+//! - `deb`: a Debian package (binary, systemd unit, sample config, man page).
 //! - `udpgen`: the bench's UDP load generator (run inside the client namespace).
 //!
 //! Few dependencies on purpose: it must build fast on a fresh machine and share `lab.rs`
@@ -17,6 +18,7 @@ mod lab;
 
 mod bench;
 mod bench_clat;
+mod deb;
 mod demo;
 mod deps;
 mod fraggen;
@@ -51,6 +53,9 @@ commands:
                             --rows runs only the rows whose name contains one of
                             the words, --no-micro skips cargo bench
   fuzz [--seconds N]        bounded fuzz runs
+  deb                       build target/deb/xlat64_VERSION_ARCH.deb: release binary,
+                            systemd unit and sample config (xtask/dist/), man page
+                            generated from the clap help; needs dpkg-deb
   udpgen --dst IPV6 --seconds S (--flows N | --new-flows) [--threads N] [--max-packets N]
                             (used by bench) 64-byte UDP from a raw socket over exactly N
                             flows, or a new flow every packet; needs root
@@ -79,6 +84,7 @@ fn main() -> ExitCode {
         "test" => no_options(rest).and_then(|()| suite::run()),
         "bench" => bench::Options::parse(rest).and_then(bench::run),
         "fuzz" => fuzz::seconds_option(rest).and_then(fuzz::run),
+        "deb" => no_options(rest).and_then(|()| deb::run()),
         "udpgen" => udpgen::Options::parse(rest).and_then(udpgen::run),
         "fraggen" => fraggen::Options::parse(rest).and_then(fraggen::run),
         "help" | "-h" | "--help" => {

@@ -44,6 +44,26 @@ pub fn run() -> Result<(), String> {
                 "--test-threads=1",
             ],
         ),
+        // The traffic tests again over the AF_XDP dataplane (no TUN in the lab).
+        cargo_step_env(
+            "integration-xdp",
+            &[
+                "test",
+                "--release",
+                "--test",
+                "integration",
+                "--",
+                "--test-threads=1",
+                "e2e::ping",
+                "e2e::udp",
+                "e2e::tcp",
+                "e2e::hairpin",
+                "e2e::icmp_errors",
+                "e2e::nat64::",
+            ],
+            &[("XLAT64_E2E_DATAPLANE", "xdp")],
+            "XLAT64_E2E_DATAPLANE=xdp ",
+        ),
         loom_step(),
     ];
     let start = Instant::now();

@@ -249,7 +249,7 @@ mod tests {
         assert!(
             t.contains(
                 "| `--static-bib \"PROTO IPV4:PORT [IPV6]:PORT\"` (repeatable) / \
-                 `static-bib = [...]` | none | live |"
+                 `static-bib = [...]` | none | restart |"
             ),
             "{t}"
         );
@@ -288,5 +288,24 @@ mod tests {
         assert_eq!(back.pool6791, c.pool6791);
         assert_eq!(back.ipv6_addr, c.ipv6_addr);
         assert!(text.contains("# built-in lab default"), "{text}");
+    }
+
+    /// Issue 11: check-config says which keys a reload may change.
+    #[test]
+    fn check_config_says_live_or_restart_for_each_key() {
+        let text = resolve_file("udp-timeout = 600").unwrap().render_toml();
+        let line = |k: &str| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("{k} = ")))
+                .unwrap_or_else(|| panic!("{k}: {text}"))
+        };
+        assert!(
+            line("udp-timeout").ends_with("# config file; live"),
+            "{text}"
+        );
+        assert!(line("eam").ends_with("; live"), "{text}");
+        assert!(line("tun").ends_with("# default; restart"), "{text}");
+        assert!(line("workers").ends_with("; restart"), "{text}");
+        assert_eq!(text.lines().skip(1).count(), KEYS.len(), "{text}");
     }
 }

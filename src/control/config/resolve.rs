@@ -45,6 +45,17 @@ impl Source {
 }
 
 impl Config {
+    /// The keys whose value differs in `new`, in table order (a reload's changes).
+    pub fn changed_keys(&self, new: &Config) -> Vec<&'static super::KeyInfo> {
+        let (old, new) = (self.values_toml(), new.values_toml());
+        super::KEY_INFO
+            .iter()
+            .zip(old.iter().zip(new.iter()))
+            .filter(|(_, (a, b))| a != b)
+            .map(|(k, _)| k)
+            .collect()
+    }
+
     /// Merges `flags` over `file` over the built-in defaults.
     pub fn resolve(file: Partial, flags: Partial) -> Result<Config, ConfigError> {
         let cfg = Config::merge(file, flags);

@@ -2,7 +2,7 @@
 //! back by `xlat64 trace --log`.
 //!
 //! ```text
-//! {"time":"2026-12-02T16:15:54.123Z","ts_ms":1764692154123,"event":"block-alloc",
+//! {"time":"2026-12-02T16:15:54.123Z","ts_ms":1796228154123,"event":"block-alloc",
 //!  "proto":"udp","subscriber":"2001:db8:100:7::/64","v6":"2001:db8:100:7::1",
 //!  "v6_port":0,"v4":"192.0.2.1","port_first":1024,"port_last":1151}
 //! ```
@@ -13,28 +13,39 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::nat64::{NatEvent, NatEventKind, Proto};
 
-/// One line, without the newline.
+/// One line, without the newline. Written by hand rather than through a JSON value:
+/// the fields keep the documented order, and the logging thread formats a record in
+/// a fraction of the time (every value is a number, an address or a fixed name, so
+/// nothing needs escaping).
 pub fn to_line(e: &NatEvent) -> String {
-    let mut v = json!({
-        "time": utc(e.time_ms),
-        "ts_ms": e.time_ms,
-        "event": e.kind.name(),
-        "proto": e.proto.to_string(),
-        "subscriber": format!("{}/{}", e.prefix(), e.prefix_len),
-        "v6": e.v6.to_string(),
-        "v6_port": e.v6_port,
-        "v4": e.v4.to_string(),
-        "port_first": e.port_first,
-        "port_last": e.port_last,
-    });
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(256);
+    let _ = write!(
+        s,
+        "{{\"time\":\"{}\",\"ts_ms\":{},\"event\":\"{}\",\"proto\":\"{}\",\
+         \"subscriber\":\"{}/{}\",\"v6\":\"{}\",\"v6_port\":{},\"v4\":\"{}\",\
+         \"port_first\":{},\"port_last\":{}",
+        utc(e.time_ms),
+        e.time_ms,
+        e.kind.name(),
+        e.proto,
+        e.prefix(),
+        e.prefix_len,
+        e.v6,
+        e.v6_port,
+        e.v4,
+        e.port_first,
+        e.port_last
+    );
     if let Some((a, p)) = e.remote {
-        v["remote"] = Value::String(SocketAddrV4::new(a, p).to_string());
+        let _ = write!(s, ",\"remote\":\"{}\"", SocketAddrV4::new(a, p));
     }
-    v.to_string()
+    s.push('}');
+    s
 }
 
 /// A line written by [`to_line`]; None for anything else.

@@ -23,6 +23,7 @@ pub const MAP_XSKMAP: u32 = 17;
 const BPF_F_NO_PREALLOC: u32 = 1;
 
 const PROG_TYPE_XDP: u32 = 6;
+pub const PROG_TYPE_SOCKET_FILTER: u32 = 1;
 const ATTACH_XDP: u32 = 37;
 pub const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
 pub const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
@@ -193,10 +194,15 @@ impl Prog {
     /// Loads `insns` (8 bytes each) as an XDP program; a verifier refusal carries the
     /// verifier's log, which names the instruction (a bug in [`super::prog`]).
     pub fn load_xdp(name: &str, insns: &[u64]) -> Result<Prog, (io::Error, String)> {
+        Prog::load(PROG_TYPE_XDP, name, insns)
+    }
+
+    /// Loads `insns` as a program of `prog_type`.
+    pub fn load(prog_type: u32, name: &str, insns: &[u64]) -> Result<Prog, (io::Error, String)> {
         let license = c"Dual MIT/GPL";
         let mut log = vec![0u8; 64 * 1024];
         let mut attr = ProgLoad {
-            prog_type: PROG_TYPE_XDP,
+            prog_type,
             insn_cnt: insns.len() as u32,
             insns: insns.as_ptr() as u64,
             license: license.as_ptr() as u64,
@@ -204,7 +210,11 @@ impl Prog {
             log_size: log.len() as u32,
             log_buf: log.as_mut_ptr() as u64,
             prog_name: name16(name),
-            expected_attach_type: ATTACH_XDP,
+            expected_attach_type: if prog_type == PROG_TYPE_XDP {
+                ATTACH_XDP
+            } else {
+                0
+            },
             ..ProgLoad::default()
         };
         match bpf(BPF_PROG_LOAD, &mut attr).and_then(owned) {
@@ -227,6 +237,28 @@ impl Prog {
             flags,
         };
         owned(bpf(BPF_LINK_CREATE, &mut attr)?)
+    }
+
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Runs a socket filter once over the Ethernet frame `pkt` (BPF_PROG_TEST_RUN; the
+    /// program sees the packet from its network header); returns its return value.
+    pub fn test_run_skb(&self, pkt: &[u8]) -> io::Result<u32> {
+        let mut data = pkt.to_vec();
+        let mut out = vec![0u8; pkt.len() + 512];
+        let mut attr = TestRun {
+            prog_fd: self.fd.as_raw_fd() as u32,
+            data_size_in: data.len() as u32,
+            data_size_out: out.len() as u32,
+            data_in: data.as_mut_ptr() as u64,
+            data_out: out.as_mut_ptr() as u64,
+            repeat: 1,
+            ..TestRun::default()
+        };
+        bpf(BPF_PROG_TEST_RUN, &mut attr)?;
+        Ok(attr.retval)
     }
 
     /// Runs the program once over `pkt` (BPF_PROG_TEST_RUN) with the given receive

@@ -16,6 +16,9 @@ const RTM_SETLINK: u16 = 19;
 const RTN_UNICAST: u8 = 1;
 const IFLA_XDP: u16 = 43;
 const IFLA_XDP_FD: u16 = 1;
+const IFLA_XDP_FLAGS: u16 = 3;
+const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
+const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
 const NLA_F_NESTED: u16 = 1 << 15;
 /// Neighbour states whose link-layer address can be used (include/uapi/linux/neighbour.h).
 const NUD_USABLE: u16 = libc::NUD_REACHABLE
@@ -239,10 +242,26 @@ impl Netlink {
             .and_then(|(_, d)| <[u8; 6]>::try_from(d).ok()))
     }
 
+    /// Attaches a program without a link, as `ip link set dev X xdpgeneric fd N` does:
+    /// how the tests make the stale program a start-up must replace.
+    #[cfg(test)]
+    pub fn attach_xdp_legacy(&mut self, ifindex: u32, prog_fd: i32, flags: u32) -> io::Result<()> {
+        self.set_xdp_fd(ifindex, prog_fd, flags)
+    }
+
     /// Removes an XDP program attached without a link (by `ip link set dev X xdp ...`,
-    /// or by an older tool): a program attached through a BPF link cannot be removed
-    /// this way and needs none (it went with its process).
+    /// or by an older tool), in generic and in native mode (a request without a mode
+    /// removes only the native one). A program attached through a BPF link cannot be
+    /// removed this way and needs none (it went with its process).
     pub fn detach_xdp(&mut self, ifindex: u32) -> io::Result<()> {
+        // A device without native XDP refuses the native request: enough if one worked.
+        let generic = self.set_xdp_fd(ifindex, -1, XDP_FLAGS_SKB_MODE);
+        let native = self.set_xdp_fd(ifindex, -1, XDP_FLAGS_DRV_MODE);
+        generic.or(native)
+    }
+
+    /// IFLA_XDP with a program descriptor (-1: none) and mode flags.
+    fn set_xdp_fd(&mut self, ifindex: u32, fd: i32, flags: u32) -> io::Result<()> {
         self.begin(RTM_SETLINK, libc::NLM_F_ACK as u16);
         // struct ifinfomsg: family, pad, type, index, flags, change.
         self.req
@@ -250,7 +269,8 @@ impl Netlink {
         self.req.extend_from_slice(&(ifindex as i32).to_ne_bytes());
         self.req.extend_from_slice(&[0u8; 8]);
         let mut nested = Vec::new();
-        push_attr(&mut nested, IFLA_XDP_FD, &(-1i32).to_ne_bytes());
+        push_attr(&mut nested, IFLA_XDP_FD, &fd.to_ne_bytes());
+        push_attr(&mut nested, IFLA_XDP_FLAGS, &flags.to_ne_bytes());
         push_attr(&mut self.req, IFLA_XDP | NLA_F_NESTED, &nested);
         self.call().map(|_| ())
     }

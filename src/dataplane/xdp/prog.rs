@@ -21,6 +21,7 @@ use std::io;
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
+use super::asm::{Asm, HELPER_MAP_LOOKUP, HELPER_REDIRECT_MAP, op};
 use super::bpf::{self, Map, Prog};
 
 pub const XDP_PASS: u32 = 2;
@@ -32,85 +33,11 @@ pub const MAX_QUEUES: u32 = 256;
 /// Largest number of destination prefixes per family.
 const MAX_PREFIXES: u32 = 1024;
 
-/// Instruction encoding (include/uapi/linux/bpf.h, Documentation/bpf/standardization).
-mod op {
-    pub const LDX_W: u8 = 0x61;
-    pub const LDX_H: u8 = 0x69;
-    pub const STX_W: u8 = 0x63;
-    pub const ST_W: u8 = 0x62;
-    pub const MOV64_X: u8 = 0xbf;
-    pub const MOV64_K: u8 = 0xb7;
-    pub const ADD64_K: u8 = 0x07;
-    pub const JEQ_K: u8 = 0x15;
-    pub const JNE_K: u8 = 0x55;
-    pub const JGT_X: u8 = 0x2d;
-    pub const JA: u8 = 0x05;
-    pub const CALL: u8 = 0x85;
-    pub const EXIT: u8 = 0x95;
-    pub const LD_IMM64: u8 = 0x18;
-    /// `src` of an LD_IMM64 whose immediate is a map descriptor.
-    pub const PSEUDO_MAP_FD: u8 = 1;
-}
-
-const HELPER_MAP_LOOKUP: i32 = 1;
-const HELPER_REDIRECT_MAP: i32 = 51;
-
 const ETH_LEN: i16 = 14;
 /// Offsets of `struct xdp_md` fields.
 const MD_DATA: i16 = 0;
 const MD_DATA_END: i16 = 4;
 const MD_RX_QUEUE: i16 = 16;
-
-fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
-    u64::from(code)
-        | u64::from((src << 4) | (dst & 0xf)) << 8
-        | u64::from(off as u16) << 16
-        | u64::from(imm as u32) << 32
-}
-
-/// A small assembler with forward labels, enough for one straight program.
-struct Asm {
-    code: Vec<u64>,
-    /// (instruction index, label) of jumps to patch.
-    fixups: Vec<(usize, usize)>,
-    labels: Vec<Option<usize>>,
-}
-
-impl Asm {
-    fn new() -> Self {
-        Asm {
-            code: Vec::new(),
-            fixups: Vec::new(),
-            labels: Vec::new(),
-        }
-    }
-    fn label(&mut self) -> usize {
-        self.labels.push(None);
-        self.labels.len() - 1
-    }
-    fn bind(&mut self, l: usize) {
-        self.labels[l] = Some(self.code.len());
-    }
-    fn emit(&mut self, code: u8, dst: u8, src: u8, off: i16, imm: i32) {
-        self.code.push(insn(code, dst, src, off, imm));
-    }
-    fn jump(&mut self, code: u8, dst: u8, src: u8, imm: i32, to: usize) {
-        self.fixups.push((self.code.len(), to));
-        self.emit(code, dst, src, 0, imm);
-    }
-    fn ld_map(&mut self, dst: u8, map: &Map) {
-        self.emit(op::LD_IMM64, dst, op::PSEUDO_MAP_FD, 0, map.raw_fd());
-        self.emit(0, 0, 0, 0, 0);
-    }
-    fn finish(mut self) -> Vec<u64> {
-        for &(at, l) in &self.fixups {
-            let target = self.labels[l].unwrap_or(at + 1);
-            let off = (target as i64 - at as i64 - 1) as i16;
-            self.code[at] = (self.code[at] & !(0xffff << 16)) | u64::from(off as u16) << 16;
-        }
-        self.code
-    }
-}
 
 /// The maps the program reads: translatable destinations per family (value unused),
 /// and the interface's sockets by receive queue.

@@ -28,6 +28,9 @@ pub struct XdpSpec {
     pub ipv4_iface: String,
     /// Destinations xlat64 translates (prefix, EAMs, pool4, its own addresses).
     pub destinations: Vec<IpNet>,
+    /// The translator's `mtu`: the largest packet it sends, which both interfaces must
+    /// carry.
+    pub mtu: u16,
 }
 
 /// What keeps the programs attached; dropping it detaches them.
@@ -58,7 +61,7 @@ struct Iface {
     mac: [u8; 6],
 }
 
-fn iface(name: &str, key: &'static str, queues: u16) -> Result<Iface, RunError> {
+fn iface(name: &str, key: &'static str, queues: u16, want: u16) -> Result<Iface, RunError> {
     let index = nl::ifindex(name).ok_or_else(|| {
         usage(format!(
             "invalid value for '{key}': no interface {name:?} in this network namespace"
@@ -75,6 +78,12 @@ fn iface(name: &str, key: &'static str, queues: u16) -> Result<Iface, RunError> 
     // Worker i owns queue i: a queue without a worker would hand translatable frames
     // to the kernel, which has no route for them (an AF_XDP socket only receives its
     // own queue's frames, so the program cannot send them elsewhere).
+    if mtu < usize::from(want) {
+        return Err(usage(format!(
+            "invalid value for 'mtu': {want}: interface {name} ('{key}') carries at most \
+             {mtu}: set --mtu {mtu}, or raise the interface's MTU"
+        )));
+    }
     let rx = rx_queues(name);
     if rx > 0 && usize::from(queues) != rx {
         return Err(usage(format!(
@@ -179,10 +188,27 @@ fn attach(p: &Prog, ifc: &Iface, nl: &mut Netlink) -> Result<OwnedFd, RunError> 
     }
 }
 
+/// [`attach`] for the tests, with a bare interface.
+#[cfg(test)]
+pub(super) fn attach_for_test(
+    p: &Prog,
+    name: &str,
+    index: u32,
+    nl: &mut Netlink,
+) -> Result<OwnedFd, RunError> {
+    let ifc = Iface {
+        name: name.to_string(),
+        key: "ipv4-iface",
+        index,
+        mac: [0; 6],
+    };
+    attach(p, &ifc, nl)
+}
+
 /// Opens `queues` ports (one per worker) and attaches the programs.
 pub fn open(spec: &XdpSpec, queues: u16) -> Result<(Attached, Vec<XdpPort>), RunError> {
-    let if6 = iface(&spec.ipv6_iface, "ipv6-iface", queues)?;
-    let if4 = iface(&spec.ipv4_iface, "ipv4-iface", queues)?;
+    let if6 = iface(&spec.ipv6_iface, "ipv6-iface", queues, spec.mtu)?;
+    let if4 = iface(&spec.ipv4_iface, "ipv4-iface", queues, spec.mtu)?;
     let maps = Maps::new().map_err(|e| bpf_err("BPF map", e))?;
     fill(&maps, &spec.destinations).map_err(|e| bpf_err("BPF map", e))?;
     let mut xskmaps = Vec::new();

@@ -182,6 +182,18 @@ impl Shard {
         self.nbibs
     }
 
+    /// A reloaded configuration's timeouts and per-subscriber limits, in force from
+    /// the next packet and the next expiry step. Each expiry class has one timeout, so
+    /// its queue stays in expiry order; sessions over a lowered limit stay until they
+    /// expire (only new ones are refused).
+    pub fn set_limits(&mut self, t: &super::config::Timeouts, per_addr: u32, per_prefix: u32) {
+        self.timeout =
+            [t.udp, t.icmp, t.tcp_est, t.tcp_trans, t.tcp_incoming_syn].map(|v| v as u32);
+        self.cfg.timeouts = *t;
+        self.cfg.max_sessions_per_addr = per_addr;
+        self.cfg.max_sessions_per_prefix = per_prefix;
+    }
+
     /// What the shard holds, by protocol and by pool4 address.
     pub fn usage(&self) -> &Usage {
         &self.usage

@@ -1,0 +1,302 @@
+//! Live reload: SIGHUP (what `systemctl reload` and logrotate send) and `xlat64 reload`
+//! re-read the configuration file and apply what may change while the translator runs,
+//! without dropping a session.
+//!
+//! Each key's declaration says whether it is live (`reload: Live` in
+//! [`keys`](super::config::keys)). A reload that changes a restart-only key (the TUN,
+//! the mode, the prefix, the worker count, ...) is refused whole, naming the keys, and
+//! the running configuration stays; so is a file that does not parse. Otherwise:
+//! - SIIT: `eam` and `pool6791` build a new translator that the workers pick up at their
+//!   next packet ([`Live`]);
+//! - NAT64: the timeouts and the per-subscriber limits go to each worker, which applies
+//!   them to its shard on its next tick (sessions stay; each expiry class keeps one
+//!   timeout, so its queue stays ordered);
+//! - `log-level`: the log filter is swapped;
+//! - then every reload hook runs ([`Reloader::on_reload`]): a log sink reopens its file
+//!   there, even when no key changed (logrotate's SIGHUP).
+//!
+//! A key that is live in general but cannot change in the running mode (`pool6791` is
+//! part of the NAT64 translator, which is not replaced live) is refused the same way. A
+//! key the running mode ignores (`eam` in NAT64, the timeouts in SIIT) may change freely.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tracing::{error, info};
+
+use super::config::{Config, KeyInfo, Mode, Partial};
+use crate::dataplane::{Live, Nat64Limits, SessionsLink, send_limits};
+use crate::xlat::Translator;
+
+/// Something to run after each successful reload, with the configuration now in force.
+pub type Hook = Box<dyn Fn(&Config) -> Result<(), String> + Send + Sync>;
+
+/// Swaps the log filter to a new level.
+pub type LogLevelSetter = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+/// What the running translator can change, and the configuration it runs.
+pub struct Reloader {
+    /// `--config`; None: nothing to re-read.
+    file: Option<PathBuf>,
+    /// The command line's layer, which still overrides the file.
+    flags: Partial,
+    current: Mutex<Config>,
+    siit: Option<Arc<Live<Translator>>>,
+    nat64: Option<Vec<SessionsLink>>,
+    log_level: Option<LogLevelSetter>,
+    hooks: Mutex<Vec<Hook>>,
+}
+
+/// Keys whose change this module applies in `mode` (with `reload: Live`).
+fn applied_in(key: &str, mode: Mode) -> bool {
+    match mode {
+        Mode::Siit => matches!(key, "eam" | "pool6791" | "log-level"),
+        // The CLAT's mapping follows its PLAT prefix discovery, not the file.
+        Mode::Clat => key == "log-level",
+        Mode::Nat64 => matches!(
+            key,
+            "log-level"
+                | "udp-timeout"
+                | "tcp-est-timeout"
+                | "tcp-trans-timeout"
+                | "tcp-incoming-syn-timeout"
+                | "icmp-timeout"
+                | "max-sessions-per-address"
+                | "max-sessions-per-subscriber"
+        ),
+    }
+}
+
+/// The changed keys that need a restart in `mode`: restart-only ones, and live ones this
+/// mode cannot change; keys the mode ignores never do.
+pub fn needing_restart(changed: &[&'static KeyInfo], mode: Mode) -> Vec<&'static str> {
+    changed
+        .iter()
+        .filter(|k| k.scope.used_in(mode))
+        .filter(|k| !(k.live && applied_in(k.name, mode)))
+        .map(|k| k.name)
+        .collect()
+}
+
+impl Reloader {
+    pub fn new(
+        file: Option<PathBuf>,
+        flags: Partial,
+        current: Config,
+        siit: Option<Arc<Live<Translator>>>,
+        nat64: Option<Vec<SessionsLink>>,
+        log_level: Option<LogLevelSetter>,
+    ) -> Reloader {
+        Reloader {
+            file,
+            flags,
+            current: Mutex::new(current),
+            siit,
+            nat64,
+            log_level,
+            hooks: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Adds a hook run after every successful reload (e.g. a log sink reopening its
+    /// file for logrotate). A hook's error is logged; it does not undo the reload.
+    pub fn on_reload(&self, hook: Hook) {
+        lock(&self.hooks).push(hook);
+    }
+
+    fn current(&self) -> MutexGuard<'_, Config> {
+        lock(&self.current)
+    }
+
+    /// Re-reads the file and applies it, or refuses it whole. The message says what
+    /// changed, or why nothing did.
+    pub fn reload(&self) -> Result<String, String> {
+        let Some(file) = &self.file else {
+            return Err(
+                "xlat64 was started without --config: there is no file to re-read; \
+                 the running configuration is kept"
+                    .into(),
+            );
+        };
+        let kept = "the running configuration is kept";
+        let new = Partial::from_file(file)
+            .and_then(|p| Config::resolve(p, self.flags.clone()))
+            .map_err(|e| format!("{e}; {kept}"))?;
+        let mut cur = self.current();
+        let changed = cur.changed_keys(&new);
+        let restart = needing_restart(&changed, cur.mode);
+        if !restart.is_empty() {
+            return Err(format!(
+                "{} changed in {} and cannot change while xlat64 runs: restart it to apply; \
+                 {kept}",
+                restart.join(", "),
+                file.display()
+            ));
+        }
+        let names: Vec<&str> = changed
+            .iter()
+            .filter(|k| k.scope.used_in(cur.mode))
+            .map(|k| k.name)
+            .collect();
+        self.apply(&new, &names)?;
+        *cur = new;
+        self.run_hooks(&cur);
+        Ok(if names.is_empty() {
+            format!("reloaded {}: no change", file.display())
+        } else {
+            format!("reloaded {}: {} changed", file.display(), names.join(", "))
+        })
+    }
+
+    fn apply(&self, new: &Config, changed: &[&str]) -> Result<(), String> {
+        let any = |keys: &[&str]| changed.iter().any(|c| keys.contains(c));
+        if let Some(live) = &self.siit
+            && any(&["eam", "pool6791"])
+        {
+            let xc = new.xlat_config().map_err(|e| e.0)?;
+            live.replace(Translator::new(xc));
+        }
+        if let Some(links) = &self.nat64
+            && changed.iter().any(|c| *c != "log-level")
+        {
+            let sc = new.shard_config();
+            send_limits(
+                links,
+                Nat64Limits {
+                    timeouts: sc.timeouts,
+                    max_sessions_per_addr: sc.max_sessions_per_addr,
+                    max_sessions_per_prefix: sc.max_sessions_per_prefix,
+                },
+            )?;
+        }
+        if let Some(set) = &self.log_level
+            && changed.contains(&"log-level")
+        {
+            set(new.log_level.as_str())?;
+        }
+        Ok(())
+    }
+
+    fn run_hooks(&self, cfg: &Config) {
+        for h in lock(&self.hooks).iter() {
+            if let Err(e) = h(cfg) {
+                error!("reload: {e}");
+            }
+        }
+    }
+
+    /// For SIGHUP: reloads and logs the outcome (there is nobody to answer).
+    pub fn reload_and_log(&self) {
+        // systemd (`systemctl reload`) waits for READY=1 after RELOADING=1.
+        let _ = super::notify::notify("RELOADING=1");
+        let outcome = self.reload();
+        let _ = super::notify::notify("READY=1");
+        match outcome {
+            Ok(msg) => info!("SIGHUP: {msg}"),
+            Err(e) => error!("SIGHUP: reload refused: {e}"),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::config::KEY_INFO;
+
+    fn key(name: &str) -> &'static KeyInfo {
+        KEY_INFO.iter().find(|k| k.name == name).unwrap()
+    }
+
+    fn config(toml: &str) -> Config {
+        Config::resolve(
+            Partial::from_toml(toml, "test.toml").unwrap(),
+            Partial::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn restart_only_keys_are_named_and_ignored_ones_pass() {
+        let changed = [key("tun"), key("eam"), key("udp-timeout"), key("workers")];
+        assert_eq!(
+            needing_restart(&changed, Mode::Siit),
+            ["tun", "workers"],
+            "udp-timeout is ignored in SIIT, eam is live"
+        );
+        let changed = [key("pool6791"), key("tcp-est-timeout"), key("eam")];
+        assert_eq!(needing_restart(&changed, Mode::Nat64), ["pool6791"]);
+        assert!(needing_restart(&[key("log-level")], Mode::Nat64).is_empty());
+    }
+
+    /// Every key declared live is applied in some mode, so the declaration never
+    /// promises what the reload cannot do.
+    #[test]
+    fn every_live_key_is_applied_somewhere() {
+        for k in KEY_INFO.iter().filter(|k| k.live) {
+            assert!(
+                applied_in(k.name, Mode::Siit) || applied_in(k.name, Mode::Nat64),
+                "{} is declared live but no reload applies it",
+                k.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_reload_applies_eams_or_refuses_and_keeps_the_old_file() {
+        let dir = std::env::temp_dir().join(format!("xlat64-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.toml");
+        let base = "prefix = \"64:ff9b::/96\"\nipv4-addr = \"203.0.113.1\"\n\
+                    eam = [\"2001:db8:1::/120=192.0.2.0/24\"]\n";
+        std::fs::write(&path, base).unwrap();
+        let cfg = config(base);
+        let live = Live::new(Translator::new(cfg.xlat_config().unwrap()));
+        let r = Reloader::new(
+            Some(path.clone()),
+            Partial::default(),
+            cfg,
+            Some(Arc::clone(&live)),
+            None,
+            None,
+        );
+        let reopened = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = Arc::clone(&reopened);
+        r.on_reload(Box::new(move |_| {
+            seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }));
+        assert!(r.reload().unwrap().ends_with(": no change"));
+        assert_eq!(live.generation(), 0);
+        let more = base.replace(
+            "]\n",
+            ", \"2001:db8:2::/120=198.51.100.0/24\"]\nudp-timeout = 600\n",
+        );
+        std::fs::write(&path, &more).unwrap();
+        let msg = r.reload().unwrap();
+        assert!(msg.ends_with(": eam changed"), "{msg}");
+        assert_eq!(live.generation(), 1, "a new translator is in force");
+        std::fs::write(&path, more.replace("64:ff9b::/96", "2001:db8:64::/96")).unwrap();
+        let e = r.reload().unwrap_err();
+        assert!(
+            e.starts_with("prefix, ipv6-addr changed in ")
+                && e.ends_with("the running configuration is kept"),
+            "{e}"
+        );
+        std::fs::write(&path, "mtu = \"big\"\n").unwrap();
+        let e = r.reload().unwrap_err();
+        assert!(e.contains("'mtu'") && e.ends_with("is kept"), "{e}");
+        assert_eq!(
+            r.current().eam.len(),
+            2,
+            "the last good configuration stays"
+        );
+        assert_eq!(live.generation(), 1);
+        // Hooks ran on both successful reloads, the one without a change too.
+        assert_eq!(reopened.load(std::sync::atomic::Ordering::Relaxed), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
