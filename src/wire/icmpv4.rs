@@ -6,7 +6,7 @@
 //! |                  data (for errors: the original datagram)     |
 //! ```
 
-use super::{WireError, be16, enum_with_unknown, put16};
+use super::{WireError, be16, enum_with_unknown, icmp_view, put16};
 use crate::wire::checksum;
 
 pub mod field {
@@ -165,56 +165,14 @@ impl ErrorMessage {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct Icmpv4Packet<T> {
-    buffer: T,
-}
+icmp_view!(Icmpv4Packet);
 
 impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
-    pub fn new_unchecked(buffer: T) -> Self {
-        Icmpv4Packet { buffer }
-    }
-    /// Checks that the 8-byte header is present.
-    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
-        if buffer.as_ref().len() < HEADER_LEN {
-            return Err(WireError::Truncated);
-        }
-        Ok(Icmpv4Packet { buffer })
-    }
-    #[inline]
-    pub fn msg_type(&self) -> Message {
-        Message::from(self.buffer.as_ref()[field::TYPE])
-    }
-    /// The code, whose meaning depends on the type.
-    pub fn code(&self) -> u8 {
-        self.buffer.as_ref()[field::CODE]
-    }
-    pub fn checksum(&self) -> u16 {
-        be16(self.buffer.as_ref(), field::CHECKSUM.start)
-    }
-    pub fn echo_ident(&self) -> u16 {
-        be16(self.buffer.as_ref(), field::ECHO_IDENT.start)
-    }
-    pub fn echo_seq(&self) -> u16 {
-        be16(self.buffer.as_ref(), field::ECHO_SEQ.start)
-    }
     pub fn pointer(&self) -> u8 {
         self.buffer.as_ref()[field::POINTER]
     }
-    /// RFC 4884 original-datagram length in 32-bit words (0: no extension).
-    pub fn length(&self) -> u8 {
-        self.buffer.as_ref()[field::LENGTH]
-    }
     pub fn mtu(&self) -> u16 {
         be16(self.buffer.as_ref(), field::MTU.start)
-    }
-    pub fn rest(&self) -> [u8; 4] {
-        let b = self.buffer.as_ref();
-        let r = field::REST.start;
-        [b[r], b[r + 1], b[r + 2], b[r + 3]]
-    }
-    pub fn payload(&self) -> &[u8] {
-        &self.buffer.as_ref()[HEADER_LEN..]
     }
     /// The checksum over the whole message verifies.
     pub fn verify_checksum(&self) -> bool {
@@ -223,29 +181,6 @@ impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv4Packet<T> {
-    pub fn set_msg_type(&mut self, v: Message) {
-        self.buffer.as_mut()[field::TYPE] = v.into();
-    }
-    pub fn set_code(&mut self, v: u8) {
-        self.buffer.as_mut()[field::CODE] = v;
-    }
-    /// Sets the type and code of an error message.
-    #[inline]
-    pub fn set_error(&mut self, e: ErrorMessage) {
-        self.set_msg_type(e.msg_type());
-        self.set_code(e.code());
-    }
-    pub fn set_checksum(&mut self, v: u16) {
-        put16(self.buffer.as_mut(), field::CHECKSUM.start, v);
-    }
-    pub fn set_rest(&mut self, r: [u8; 4]) {
-        self.buffer.as_mut()[field::REST].copy_from_slice(&r);
-    }
-    /// Sets the RFC 4884 length attribute (32-bit words); only meaningful for the types
-    /// of [`Message::has_length_attribute`].
-    pub fn set_length(&mut self, words: u8) {
-        self.buffer.as_mut()[field::LENGTH] = words;
-    }
     /// Computes the checksum over the whole buffer (ICMPv4 has no pseudo-header).
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);

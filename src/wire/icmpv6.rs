@@ -6,7 +6,7 @@
 //! ```
 
 use super::ip::IpProtocol;
-use super::{WireError, be16, be32, enum_with_unknown, put16};
+use super::{WireError, be16, be32, enum_with_unknown, icmp_view, put16};
 use crate::wire::checksum;
 
 pub mod field {
@@ -139,55 +139,14 @@ impl ErrorMessage {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct Icmpv6Packet<T> {
-    buffer: T,
-}
+icmp_view!(Icmpv6Packet);
 
 impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
-    pub fn new_unchecked(buffer: T) -> Self {
-        Icmpv6Packet { buffer }
-    }
-    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
-        if buffer.as_ref().len() < HEADER_LEN {
-            return Err(WireError::Truncated);
-        }
-        Ok(Icmpv6Packet { buffer })
-    }
-    #[inline]
-    pub fn msg_type(&self) -> Message {
-        Message::from(self.buffer.as_ref()[field::TYPE])
-    }
-    /// The code, whose meaning depends on the type.
-    pub fn code(&self) -> u8 {
-        self.buffer.as_ref()[field::CODE]
-    }
-    pub fn checksum(&self) -> u16 {
-        be16(self.buffer.as_ref(), field::CHECKSUM.start)
-    }
-    pub fn echo_ident(&self) -> u16 {
-        be16(self.buffer.as_ref(), field::ECHO_IDENT.start)
-    }
-    pub fn echo_seq(&self) -> u16 {
-        be16(self.buffer.as_ref(), field::ECHO_SEQ.start)
-    }
     pub fn mtu(&self) -> u32 {
         be32(self.buffer.as_ref(), field::MTU.start)
     }
     pub fn pointer(&self) -> u32 {
         be32(self.buffer.as_ref(), field::POINTER.start)
-    }
-    /// RFC 4884 original-datagram length in 64-bit words (0: no extension).
-    pub fn length(&self) -> u8 {
-        self.buffer.as_ref()[field::LENGTH]
-    }
-    pub fn rest(&self) -> [u8; 4] {
-        let b = self.buffer.as_ref();
-        let r = field::REST.start;
-        [b[r], b[r + 1], b[r + 2], b[r + 3]]
-    }
-    pub fn payload(&self) -> &[u8] {
-        &self.buffer.as_ref()[HEADER_LEN..]
     }
     /// Verifies the checksum with the IPv6 pseudo-header (RFC 4443 §2.3).
     pub fn verify_checksum(&self, src: [u8; 16], dst: [u8; 16]) -> bool {
@@ -198,29 +157,6 @@ impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
-    pub fn set_msg_type(&mut self, v: Message) {
-        self.buffer.as_mut()[field::TYPE] = v.into();
-    }
-    pub fn set_code(&mut self, v: u8) {
-        self.buffer.as_mut()[field::CODE] = v;
-    }
-    /// Sets the type and code of an error message.
-    #[inline]
-    pub fn set_error(&mut self, e: ErrorMessage) {
-        self.set_msg_type(e.msg_type());
-        self.set_code(e.code());
-    }
-    pub fn set_checksum(&mut self, v: u16) {
-        put16(self.buffer.as_mut(), field::CHECKSUM.start, v);
-    }
-    pub fn set_rest(&mut self, r: [u8; 4]) {
-        self.buffer.as_mut()[field::REST].copy_from_slice(&r);
-    }
-    /// Sets the RFC 4884 length attribute (64-bit words); only meaningful for the types
-    /// of [`Message::has_length_attribute`].
-    pub fn set_length(&mut self, words: u8) {
-        self.buffer.as_mut()[field::LENGTH] = words;
-    }
     /// Computes the checksum over the whole buffer plus the IPv6 pseudo-header.
     pub fn fill_checksum(&mut self, src: [u8; 16], dst: [u8; 16]) {
         self.set_checksum(0);

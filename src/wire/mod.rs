@@ -146,6 +146,91 @@ macro_rules! enum_with_unknown {
 }
 pub(crate) use enum_with_unknown;
 
+/// The view both ICMP versions share: RFC 792 and RFC 4443 lay out the first eight bytes
+/// alike (type, code, checksum, four bytes of "rest"), so the struct and its common
+/// accessors are written once. The calling module provides `field`, `HEADER_LEN`,
+/// `Message` and `ErrorMessage`; its own `impl` adds what differs (MTU and pointer
+/// widths, the checksum's pseudo-header).
+macro_rules! icmp_view {
+    ($(#[$attr:meta])* $name:ident) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name<T> {
+            buffer: T,
+        }
+
+        impl<T: AsRef<[u8]>> $name<T> {
+            pub fn new_unchecked(buffer: T) -> Self {
+                $name { buffer }
+            }
+            /// Checks that the 8-byte header is present.
+            pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+                if buffer.as_ref().len() < HEADER_LEN {
+                    return Err(WireError::Truncated);
+                }
+                Ok($name { buffer })
+            }
+            #[inline]
+            pub fn msg_type(&self) -> Message {
+                Message::from(self.buffer.as_ref()[field::TYPE])
+            }
+            /// The code, whose meaning depends on the type.
+            pub fn code(&self) -> u8 {
+                self.buffer.as_ref()[field::CODE]
+            }
+            pub fn checksum(&self) -> u16 {
+                be16(self.buffer.as_ref(), field::CHECKSUM.start)
+            }
+            pub fn echo_ident(&self) -> u16 {
+                be16(self.buffer.as_ref(), field::ECHO_IDENT.start)
+            }
+            pub fn echo_seq(&self) -> u16 {
+                be16(self.buffer.as_ref(), field::ECHO_SEQ.start)
+            }
+            /// RFC 4884 original-datagram length, in 32-bit words for ICMPv4 and 64-bit
+            /// words for ICMPv6 (0: no extension).
+            pub fn length(&self) -> u8 {
+                self.buffer.as_ref()[field::LENGTH]
+            }
+            pub fn rest(&self) -> [u8; 4] {
+                let b = self.buffer.as_ref();
+                let r = field::REST.start;
+                [b[r], b[r + 1], b[r + 2], b[r + 3]]
+            }
+            pub fn payload(&self) -> &[u8] {
+                &self.buffer.as_ref()[HEADER_LEN..]
+            }
+        }
+
+        impl<T: AsRef<[u8]> + AsMut<[u8]>> $name<T> {
+            pub fn set_msg_type(&mut self, v: Message) {
+                self.buffer.as_mut()[field::TYPE] = v.into();
+            }
+            pub fn set_code(&mut self, v: u8) {
+                self.buffer.as_mut()[field::CODE] = v;
+            }
+            /// Sets the type and code of an error message.
+            #[inline]
+            pub fn set_error(&mut self, e: ErrorMessage) {
+                self.set_msg_type(e.msg_type());
+                self.set_code(e.code());
+            }
+            pub fn set_checksum(&mut self, v: u16) {
+                put16(self.buffer.as_mut(), field::CHECKSUM.start, v);
+            }
+            pub fn set_rest(&mut self, r: [u8; 4]) {
+                self.buffer.as_mut()[field::REST].copy_from_slice(&r);
+            }
+            /// Sets the RFC 4884 length attribute (in the unit of [`Self::length`]); only
+            /// meaningful for the types of [`Message::has_length_attribute`].
+            pub fn set_length(&mut self, words: u8) {
+                self.buffer.as_mut()[field::LENGTH] = words;
+            }
+        }
+    };
+}
+pub(crate) use icmp_view;
+
 #[cfg(test)]
 mod tests {
     use super::*;
