@@ -14,7 +14,7 @@ use crate::dataplane::{MAX_SESSION_ROWS, SessionsQuery};
 #[command(
     name = "xlat64",
     version,
-    about = "Userspace IPv6/IPv4 translation gateway on a Linux TUN device: SIIT (RFC 7915, RFC 6052, RFC 7757), stateful NAT64 (RFC 6146) and the 464XLAT CLAT (RFC 6877, PREF64 from RFC 8781 RAs or RFC 7050)"
+    about = "Userspace IPv6/IPv4 translation gateway on a Linux TUN device or, with --dataplane xdp, AF_XDP sockets: SIIT (RFC 7915, RFC 6052, RFC 7757), stateful NAT64 (RFC 6146) and the 464XLAT CLAT (RFC 6877, PREF64 from RFC 8781 RAs or RFC 7050)"
 )]
 pub struct Cli {
     #[command(subcommand)]
