@@ -12,6 +12,13 @@
 //!   them to its shard on its next tick (sessions stay; each expiry class keeps one
 //!   timeout, so its queue stays ordered);
 //! - `log-level`: the log filter is swapped;
+//! - the NAT log sinks (`nat-log-file`, `nat-log-syslog`, `ipfix-collector`): the new
+//!   ones are opened first (a file that cannot be written refuses the reload) and the
+//!   logging thread adopts them between batches, losing no queued record. The workers
+//!   only produce records when a sink was configured at start (the shards decide it
+//!   when built, and a worker that produced none has no queue): adding the first sink
+//!   to a translator started without one is refused, naming the key; removing every
+//!   sink is accepted, and the records are then discarded;
 //! - then every reload hook runs ([`Reloader::on_reload`]): a log sink reopens its file
 //!   there, even when no key changed (logrotate's SIGHUP).
 //!
@@ -25,6 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tracing::{error, info};
 
 use super::config::{Config, KeyInfo, Mode, Partial};
+use super::natlog::SinkSwitch;
 use crate::dataplane::{Live, Nat64Limits, SessionsLink, send_limits};
 use crate::xlat::Translator;
 
@@ -44,8 +52,24 @@ pub struct Reloader {
     siit: Option<Arc<Live<Translator>>>,
     nat64: Option<Vec<SessionsLink>>,
     log_level: Option<LogLevelSetter>,
+    /// The NAT logging thread's; None: no record is produced (no sink at start).
+    natlog: Option<SinkSwitch>,
     hooks: Mutex<Vec<Hook>>,
 }
+
+/// The NAT64 keys that go to the workers as [`Nat64Limits`].
+const LIMIT_KEYS: &[&str] = &[
+    "udp-timeout",
+    "tcp-est-timeout",
+    "tcp-trans-timeout",
+    "tcp-incoming-syn-timeout",
+    "icmp-timeout",
+    "max-sessions-per-address",
+    "max-sessions-per-subscriber",
+];
+
+/// The NAT log sink keys, which the logging thread applies.
+const SINK_KEYS: &[&str] = &["nat-log-file", "nat-log-syslog", "ipfix-collector"];
 
 /// Keys whose change this module applies in `mode` (with `reload: Live`).
 fn applied_in(key: &str, mode: Mode) -> bool {
@@ -53,17 +77,7 @@ fn applied_in(key: &str, mode: Mode) -> bool {
         Mode::Siit => matches!(key, "eam" | "pool6791" | "log-level"),
         // The CLAT's mapping follows its PLAT prefix discovery, not the file.
         Mode::Clat => key == "log-level",
-        Mode::Nat64 => matches!(
-            key,
-            "log-level"
-                | "udp-timeout"
-                | "tcp-est-timeout"
-                | "tcp-trans-timeout"
-                | "tcp-incoming-syn-timeout"
-                | "icmp-timeout"
-                | "max-sessions-per-address"
-                | "max-sessions-per-subscriber"
-        ),
+        Mode::Nat64 => key == "log-level" || LIMIT_KEYS.contains(&key) || SINK_KEYS.contains(&key),
     }
 }
 
@@ -94,8 +108,15 @@ impl Reloader {
             siit,
             nat64,
             log_level,
+            natlog: None,
             hooks: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Lets a reload change the NAT log sinks (NAT64 with a sink at start).
+    pub fn with_natlog(mut self, natlog: Option<SinkSwitch>) -> Self {
+        self.natlog = natlog;
+        self
     }
 
     /// Adds a hook run after every successful reload (e.g. a log sink reopening its
@@ -138,7 +159,8 @@ impl Reloader {
             .filter(|k| k.scope.used_in(cur.mode))
             .map(|k| k.name)
             .collect();
-        self.apply(&new, &names)?;
+        self.apply(&new, &names)
+            .map_err(|e| format!("{e}; {kept}"))?;
         *cur = new;
         self.run_hooks(&cur);
         Ok(if names.is_empty() {
@@ -150,6 +172,10 @@ impl Reloader {
 
     fn apply(&self, new: &Config, changed: &[&str]) -> Result<(), String> {
         let any = |keys: &[&str]| changed.iter().any(|c| keys.contains(c));
+        // First: the one step that may still fail on the new values.
+        if any(SINK_KEYS) {
+            self.switch_sinks(new, changed)?;
+        }
         if let Some(live) = &self.siit
             && any(&["eam", "pool6791"])
         {
@@ -157,7 +183,7 @@ impl Reloader {
             live.replace(Translator::new(xc));
         }
         if let Some(links) = &self.nat64
-            && changed.iter().any(|c| *c != "log-level")
+            && any(LIMIT_KEYS)
         {
             let sc = new.shard_config();
             send_limits(
@@ -175,6 +201,24 @@ impl Reloader {
             set(new.log_level.as_str())?;
         }
         Ok(())
+    }
+
+    fn switch_sinks(&self, new: &Config, changed: &[&str]) -> Result<(), String> {
+        match &self.natlog {
+            Some(switch) => switch.replace(new),
+            None => {
+                let keys: Vec<&str> = changed
+                    .iter()
+                    .copied()
+                    .filter(|c| SINK_KEYS.contains(c))
+                    .collect();
+                Err(format!(
+                    "{} changed, but xlat64 started without any NAT log sink, so its workers \
+                     produce no NAT event records: restart it to turn them on",
+                    keys.join(", ")
+                ))
+            }
+        }
     }
 
     fn run_hooks(&self, cfg: &Config) {
@@ -297,6 +341,35 @@ mod tests {
         assert_eq!(live.generation(), 1);
         // Hooks ran on both successful reloads, the one without a change too.
         assert_eq!(reopened.load(std::sync::atomic::Ordering::Relaxed), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Records are produced only when a sink was configured at start: adding the first
+    /// one later is refused by name, and the old configuration stays.
+    #[test]
+    fn adding_the_first_nat_log_sink_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("xlat64-reload-sink-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.toml");
+        let base = "mode = \"nat64\"\nprefix = \"64:ff9b::/96\"\npool4 = [\"192.0.2.1/32\"]\n";
+        std::fs::write(&path, base).unwrap();
+        let r = Reloader::new(
+            Some(path.clone()),
+            Partial::default(),
+            config(base),
+            None,
+            None,
+            None,
+        );
+        let log = dir.join("nat.log");
+        std::fs::write(&path, format!("{base}nat-log-file = [{log:?}]\n")).unwrap();
+        let e = r.reload().unwrap_err();
+        assert!(
+            e.starts_with("nat-log-file changed, but xlat64 started without any NAT log sink")
+                && e.ends_with("the running configuration is kept"),
+            "{e}"
+        );
+        assert!(r.current().nat_log_file.is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -490,6 +490,7 @@ keys! {
     nat_log_file: Vec<PathBuf> = List(LOG_FILE) => {
         key: "nat-log-file",
         scope: Nat64,
+        reload: Live,
         default: Empty("no file"),
         readme: "NAT event records (mapping or block create/delete) as JSON lines, appended; reopened on SIGHUP (logrotate); read by `xlat64 trace --log`",
     }
@@ -497,6 +498,7 @@ keys! {
     nat_log_syslog: bool = One(SWITCH) => {
         key: "nat-log-syslog",
         scope: Nat64,
+        reload: Live,
         default: Value("false"),
         readme: "NAT event records to syslog (facility `daemon`, ident `xlat64-nat`), one line each",
     }
@@ -505,6 +507,7 @@ keys! {
     ipfix_collector: Vec<SocketAddr> = List(COLLECTOR) => {
         key: "ipfix-collector",
         scope: Nat64,
+        reload: Live,
         default: Empty("no export"),
         readme: "IPFIX (RFC 7011) export over UDP of the NAT event records with the RFC 8158 information elements; templates re-sent every 60 s and with the first message, records batched per message",
     }
