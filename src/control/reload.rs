@@ -22,6 +22,12 @@
 //! - then every reload hook runs ([`Reloader::on_reload`]): a log sink reopens its file
 //!   there, even when no key changed (logrotate's SIGHUP).
 //!
+//! - `static-bib`: the entries removed and added go to the workers whose shards hold
+//!   them (each worker changes its shard all or nothing, between packets), then the
+//!   new steering is published ([`Live`]). An entry whose address and port are already
+//!   mapped, or a removed entry that still holds sessions, refuses the reload with the
+//!   entry named; the workers already changed are put back.
+//!
 //! A key that is live in general but cannot change in the running mode (`pool6791` is
 //! part of the NAT64 translator, which is not replaced live) is refused the same way. A
 //! key the running mode ignores (`eam` in NAT64, the timeouts in SIIT) may change freely.
@@ -33,7 +39,8 @@ use tracing::{error, info};
 
 use super::config::{Config, KeyInfo, Mode, Partial};
 use super::natlog::SinkSwitch;
-use crate::dataplane::{Live, Nat64Limits, SessionsLink, send_limits};
+use crate::dataplane::{Live, Nat64Limits, SessionsLink, change_statics, send_limits};
+use crate::nat64::{Sharding, StaticBib};
 use crate::xlat::Translator;
 
 /// Something to run after each successful reload, with the configuration now in force.
@@ -54,6 +61,8 @@ pub struct Reloader {
     log_level: Option<LogLevelSetter>,
     /// The NAT logging thread's; None: no record is produced (no sink at start).
     natlog: Option<SinkSwitch>,
+    /// NAT64: the steering the workers follow, replaced when static entries change.
+    sharding: Option<Arc<Live<Sharding>>>,
     hooks: Mutex<Vec<Hook>>,
 }
 
@@ -77,7 +86,11 @@ fn applied_in(key: &str, mode: Mode) -> bool {
         Mode::Siit => matches!(key, "eam" | "pool6791" | "log-level"),
         // The CLAT's mapping follows its PLAT prefix discovery, not the file.
         Mode::Clat => key == "log-level",
-        Mode::Nat64 => key == "log-level" || LIMIT_KEYS.contains(&key) || SINK_KEYS.contains(&key),
+        Mode::Nat64 => {
+            matches!(key, "log-level" | "static-bib")
+                || LIMIT_KEYS.contains(&key)
+                || SINK_KEYS.contains(&key)
+        }
     }
 }
 
@@ -109,8 +122,15 @@ impl Reloader {
             nat64,
             log_level,
             natlog: None,
+            sharding: None,
             hooks: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Lets a reload change the static BIB entries (NAT64).
+    pub fn with_sharding(mut self, sharding: Option<Arc<Live<Sharding>>>) -> Self {
+        self.sharding = sharding;
+        self
     }
 
     /// Lets a reload change the NAT log sinks (NAT64 with a sink at start).
@@ -159,7 +179,7 @@ impl Reloader {
             .filter(|k| k.scope.used_in(cur.mode))
             .map(|k| k.name)
             .collect();
-        self.apply(&new, &names)
+        self.apply(&cur, &new, &names)
             .map_err(|e| format!("{e}; {kept}"))?;
         *cur = new;
         self.run_hooks(&cur);
@@ -170,11 +190,21 @@ impl Reloader {
         })
     }
 
-    fn apply(&self, new: &Config, changed: &[&str]) -> Result<(), String> {
+    fn apply(&self, cur: &Config, new: &Config, changed: &[&str]) -> Result<(), String> {
         let any = |keys: &[&str]| changed.iter().any(|c| keys.contains(c));
-        // First: the one step that may still fail on the new values.
-        if any(SINK_KEYS) {
-            self.switch_sinks(new, changed)?;
+        // First the steps that may still fail on the new values: the sinks are opened
+        // (installed only once nothing else can fail), the static entries are undone
+        // on a refusal.
+        let sinks = match &self.natlog {
+            Some(switch) if any(SINK_KEYS) => Some((switch, switch.open(new)?)),
+            _ if any(SINK_KEYS) => return Err(no_records(changed)),
+            _ => None,
+        };
+        if any(&["static-bib"]) {
+            self.change_statics(&cur.static_bib, &new.static_bib)?;
+        }
+        if let Some((switch, opened)) = sinks {
+            switch.install(opened, new);
         }
         if let Some(live) = &self.siit
             && any(&["eam", "pool6791"])
@@ -203,22 +233,42 @@ impl Reloader {
         Ok(())
     }
 
-    fn switch_sinks(&self, new: &Config, changed: &[&str]) -> Result<(), String> {
-        match &self.natlog {
-            Some(switch) => switch.replace(new),
-            None => {
-                let keys: Vec<&str> = changed
-                    .iter()
-                    .copied()
-                    .filter(|c| SINK_KEYS.contains(c))
-                    .collect();
-                Err(format!(
-                    "{} changed, but xlat64 started without any NAT log sink, so its workers \
-                     produce no NAT event records: restart it to turn them on",
-                    keys.join(", ")
-                ))
-            }
+    /// Removes and adds static entries on their workers, then publishes the new
+    /// steering; on a refusal the workers already changed are put back.
+    fn change_statics(&self, old: &[StaticBib], new: &[StaticBib]) -> Result<(), String> {
+        let (Some(links), Some(live)) = (&self.nat64, &self.sharding) else {
+            return Err("static-bib changed, but this translator cannot change it live".into());
+        };
+        let mut sharding = Sharding::clone(&live.current());
+        // Per worker: (entries removed, entries added).
+        let mut per = std::collections::BTreeMap::<usize, (Vec<_>, Vec<_>)>::new();
+        for st in old.iter().filter(|s| !new.contains(s)) {
+            let w = sharding
+                .remove_static(st)
+                .ok_or_else(|| format!("static-bib entry \"{st}\" is not installed"))?;
+            per.entry(w).or_default().0.push(*st);
         }
+        for st in new.iter().filter(|s| !old.contains(s)) {
+            let w = sharding.add_static(st);
+            per.entry(w).or_default().1.push(*st);
+        }
+        let mut done: Vec<(usize, &(Vec<_>, Vec<_>))> = Vec::new();
+        for (&w, change) in &per {
+            if let Err(e) = change_statics(links, w, change.0.clone(), change.1.clone()) {
+                for (w, (rm, add)) in done.into_iter().rev() {
+                    if let Err(e) = change_statics(links, w, add.clone(), rm.clone()) {
+                        error!("static-bib: cannot undo the change on worker {w}: {e}");
+                    }
+                }
+                return Err(format!("invalid value for 'static-bib': {e}"));
+            }
+            done.push((w, change));
+        }
+        for st in per.values().flat_map(|c| &c.1) {
+            info!("nat64: static BIB entry {st} added");
+        }
+        live.replace(sharding);
+        Ok(())
     }
 
     fn run_hooks(&self, cfg: &Config) {
@@ -244,6 +294,20 @@ impl Reloader {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Why a sink cannot be added to a translator started without any.
+fn no_records(changed: &[&str]) -> String {
+    let keys: Vec<&str> = changed
+        .iter()
+        .copied()
+        .filter(|c| SINK_KEYS.contains(c))
+        .collect();
+    format!(
+        "{} changed, but xlat64 started without any NAT log sink, so its workers produce \
+         no NAT event records: restart it to turn them on",
+        keys.join(", ")
+    )
 }
 
 #[cfg(test)]

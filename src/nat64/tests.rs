@@ -794,6 +794,48 @@ fn static_bib_forwards_ipv4_initiated_flows_rfc6146_3_5_2_2() {
     s.check_invariants();
 }
 
+/// A reload changes the manual BIB entries (RFC 6146 §3.5.1: "manually configured")
+/// all or nothing: an entry clashing with a mapping refuses the whole change, and an
+/// entry still used by sessions is not removed.
+#[test]
+fn static_bib_changes_all_or_nothing_rfc6146_3_5_1() {
+    let mut s = shard(cfg());
+    let server: Ipv6Addr = "2001:db8:80::80".parse().unwrap();
+    let st = StaticBib {
+        proto: Proto::Tcp,
+        v6: server,
+        v6_port: 8080,
+        v4: P4,
+        v4_port: 1080,
+    };
+    s.change_statics(&[], &[st]).unwrap();
+    fwd(s.lookup_v4(t4(Proto::Tcp, (R1, 50000), (P4, 1080)), SYN, 0));
+    let e = s.change_statics(&[st], &[]).unwrap_err();
+    assert!(e.contains("holds sessions"), "{e}");
+    let other = StaticBib {
+        v6_port: 8081,
+        v4_port: 1081,
+        ..st
+    };
+    let clash = StaticBib { v6_port: 9, ..st };
+    let e = s.change_statics(&[], &[other, clash]).unwrap_err();
+    assert!(e.contains("already mapped") && e.contains(":1080"), "{e}");
+    assert_eq!(
+        s.bib_count(),
+        1,
+        "the entry added before the clash is undone"
+    );
+    sweep(&mut s, 1000 * MIN);
+    sweep(&mut s, 1010 * MIN);
+    assert_eq!(s.session_count(), 0);
+    // Replacing an entry by one on the same port: removed first, then added.
+    s.change_statics(&[st], &[clash, other]).unwrap();
+    assert_eq!(s.bib_count(), 2);
+    let i = fwd(s.lookup_v4(t4(Proto::Tcp, (R2, 1), (P4, 1080)), SYN, 1010 * MIN));
+    assert_eq!((i.dst, i.dport), (server, 9));
+    s.check_invariants();
+}
+
 #[test]
 fn sessions_listing_shows_both_sides_and_time_left() {
     let mut s = shard(cfg());

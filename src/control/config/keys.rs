@@ -381,6 +381,7 @@ keys! {
     static_bib: Vec<StaticBib> = List(STATIC_BIB) => {
         key: "static-bib",
         scope: Nat64,
+        reload: Live,
         default: Empty(),
         readme: "static BIB entry: the pool4 address:port forwarded to an IPv6 server, e.g. `tcp 203.0.113.16:8080 [2001:db8:1::2]:80`; PROTO `tcp`, `udp` or `icmp` (the port is then the echo identifier); the IPv4 address must be in pool4, the IPv6 one outside the prefix",
     }

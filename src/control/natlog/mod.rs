@@ -66,18 +66,23 @@ pub struct SinkSwitch {
     pending: Arc<Mutex<Option<Sinks>>>,
 }
 
+/// Sinks a reload opened, not yet in use.
+pub struct Opened(Sinks);
+
 impl SinkSwitch {
-    /// Opens `cfg`'s sinks now (an error names the key) and has the logging thread use
-    /// them from its next batch.
-    pub fn replace(&self, cfg: &Config) -> Result<(), String> {
-        let sinks = Sinks::open(cfg)?;
-        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(sinks);
+    /// Opens `cfg`'s sinks now: an error names the key, and nothing changes.
+    pub fn open(&self, cfg: &Config) -> Result<Opened, String> {
+        Sinks::open(cfg).map(Opened)
+    }
+
+    /// Has the logging thread use `sinks` (opened from `cfg`) from its next batch.
+    pub fn install(&self, sinks: Opened, cfg: &Config) {
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(sinks.0);
         if cfg.nat_logging() {
             info!("NAT event logging now: {}", describe(cfg));
         } else {
             warn!("NAT event logging: no sink left, records are discarded until one is added");
         }
-        Ok(())
     }
 
     /// The sinks a reload left, if any (taken without waiting: a reload in progress
@@ -424,14 +429,12 @@ mod tests {
         queues[0].send(event(1024)).unwrap();
         std::thread::sleep(FLUSH * 4);
         let bad = cfg(&format!("{:?}", dir.join("none/x.log")));
-        let e = logger.sink_switch().replace(&bad).unwrap_err();
+        let e = logger.sink_switch().open(&bad).err().unwrap();
         assert!(e.starts_with("invalid value for 'nat-log-file'"), "{e}");
         // Queued before the switch, written after it: to the new sink.
         queues[0].send(event(2048)).unwrap();
-        logger
-            .sink_switch()
-            .replace(&cfg(&format!("{b:?}")))
-            .unwrap();
+        let (switch, new) = (logger.sink_switch(), cfg(&format!("{b:?}")));
+        switch.install(switch.open(&new).unwrap(), &new);
         queues[0].send(event(4096)).unwrap();
         drop(queues);
         logger.finish();
