@@ -441,7 +441,8 @@ fn started(
             s.sessions.clone(),
             setup.log_level.lock().ok().and_then(|mut l| l.take()),
         )
-        .with_natlog(setup.natlog_sinks.clone()),
+        .with_natlog(setup.natlog_sinks.clone())
+        .with_sharding(s.sharding.clone()),
     );
     if let Some(flag) = setup.natlog_reopen.clone() {
         reloader.on_reload(Box::new(move |_| {

@@ -39,7 +39,9 @@ use tracing::{error, info};
 
 use super::config::{Config, KeyInfo, Mode, Partial};
 use super::natlog::SinkSwitch;
-use crate::dataplane::{Live, Nat64Limits, SessionsLink, change_statics, send_limits};
+use crate::dataplane::{
+    Live, Nat64Limits, SessionsLink, StaticChange, change_statics, send_limits,
+};
 use crate::nat64::{Sharding, StaticBib};
 use crate::xlat::Translator;
 
@@ -239,24 +241,29 @@ impl Reloader {
         let (Some(links), Some(live)) = (&self.nat64, &self.sharding) else {
             return Err("static-bib changed, but this translator cannot change it live".into());
         };
-        let mut sharding = Sharding::clone(&live.current());
-        // Per worker: (entries removed, entries added).
-        let mut per = std::collections::BTreeMap::<usize, (Vec<_>, Vec<_>)>::new();
+        let old_sharding = live.current();
+        let mut sharding = Sharding::clone(&old_sharding);
+        let mut per = std::collections::BTreeMap::<usize, StaticChange>::new();
         for st in old.iter().filter(|s| !new.contains(s)) {
             let w = sharding
                 .remove_static(st)
                 .ok_or_else(|| format!("static-bib entry \"{st}\" is not installed"))?;
-            per.entry(w).or_default().0.push(*st);
+            per.entry(w).or_default().remove.push(*st);
         }
         for st in new.iter().filter(|s| !old.contains(s)) {
             let w = sharding.add_static(st);
-            per.entry(w).or_default().1.push(*st);
+            per.entry(w).or_default().add.push(*st);
+            // Where the entry's IPv6 side went so far: it must not be mapped there.
+            let v6_owner = old_sharding.owner_of_v6(st.proto, st.v6, st.v6_port);
+            if v6_owner != w {
+                per.entry(v6_owner).or_default().check.push(*st);
+            }
         }
-        let mut done: Vec<(usize, &(Vec<_>, Vec<_>))> = Vec::new();
+        let mut done: Vec<(usize, &StaticChange)> = Vec::new();
         for (&w, change) in &per {
-            if let Err(e) = change_statics(links, w, change.0.clone(), change.1.clone()) {
-                for (w, (rm, add)) in done.into_iter().rev() {
-                    if let Err(e) = change_statics(links, w, add.clone(), rm.clone()) {
+            if let Err(e) = change_statics(links, w, change.clone()) {
+                for (w, change) in done.into_iter().rev() {
+                    if let Err(e) = change_statics(links, w, change.inverse()) {
                         error!("static-bib: cannot undo the change on worker {w}: {e}");
                     }
                 }
@@ -264,7 +271,7 @@ impl Reloader {
             }
             done.push((w, change));
         }
-        for st in per.values().flat_map(|c| &c.1) {
+        for st in per.values().flat_map(|c| &c.add) {
             info!("nat64: static BIB entry {st} added");
         }
         live.replace(sharding);

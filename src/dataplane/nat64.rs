@@ -121,15 +121,38 @@ pub struct SessionsLink {
 /// What a reload changes in a running NAT64 worker's shard, in the order sent.
 pub enum WorkerControl {
     Limits(Nat64Limits),
-    Statics(StaticChange),
+    Statics(StaticChange, SyncSender<Result<(), String>>),
 }
 
 /// Static BIB entries a reload removes from and adds to one worker's shard, all or
 /// nothing (`Shard::change_statics`); the worker answers on `reply`.
+#[derive(Clone, Default)]
 pub struct StaticChange {
     pub remove: Vec<StaticBib>,
     pub add: Vec<StaticBib>,
-    pub reply: SyncSender<Result<(), String>>,
+    /// Entries added on another worker whose IPv6 side this worker may have mapped
+    /// (it owns the subscriber): refused if it has.
+    pub check: Vec<StaticBib>,
+}
+
+impl StaticChange {
+    /// The change that undoes this one.
+    pub fn inverse(&self) -> StaticChange {
+        StaticChange {
+            remove: self.add.clone(),
+            add: self.remove.clone(),
+            check: Vec::new(),
+        }
+    }
+
+    fn apply(&self, shard: &mut Shard) -> Result<(), String> {
+        if let Some(st) = self.check.iter().find(|st| shard.maps_v6(st)) {
+            return Err(format!(
+                "\"{st}\": its IPv4 or IPv6 address and port are already mapped"
+            ));
+        }
+        shard.change_statics(&self.remove, &self.add)
+    }
 }
 
 /// Has worker `w` change its static entries and waits for its answer (the message of
@@ -137,13 +160,12 @@ pub struct StaticChange {
 pub fn change_statics(
     links: &[SessionsLink],
     w: usize,
-    remove: Vec<StaticBib>,
-    add: Vec<StaticBib>,
+    change: StaticChange,
 ) -> Result<(), String> {
     let link = links.get(w).ok_or_else(|| format!("no NAT64 worker {w}"))?;
     let (reply, rx) = sync_channel(1);
     link.control
-        .send(WorkerControl::Statics(StaticChange { remove, add, reply }))
+        .send(WorkerControl::Statics(change, reply))
         .map_err(|_| "a NAT64 worker has stopped".to_string())?;
     let _ = link.waker.wake();
     rx.recv_timeout(SESSIONS_TIMEOUT)
@@ -333,9 +355,9 @@ impl<'a> Nat64Engine<'a> {
                     l.max_sessions_per_addr,
                     l.max_sessions_per_prefix,
                 ),
-                WorkerControl::Statics(ch) => {
+                WorkerControl::Statics(ch, reply) => {
                     // The reloader may have given up waiting; it then reports that.
-                    let _ = ch.reply.try_send(shard.change_statics(&ch.remove, &ch.add));
+                    let _ = reply.try_send(ch.apply(shard));
                 }
             }
         }

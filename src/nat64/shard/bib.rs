@@ -204,6 +204,13 @@ impl Shard {
         Ok(())
     }
 
+    /// Whether the IPv6 side of `st` already has a mapping here: a static entry pins
+    /// it to another worker, where this one's flows would no longer arrive.
+    pub fn maps_v6(&self, st: &StaticBib) -> bool {
+        self.find_bib6(st.proto, &st.v6.octets(), st.v6_port)
+            .is_some()
+    }
+
     pub(super) fn pool_index(&self, v4: u32) -> Option<u16> {
         self.pool_sorted
             .binary_search_by_key(&v4, |&(a, _)| a)
