@@ -28,6 +28,15 @@
 //!   mapped, or a removed entry that still holds sessions, refuses the reload with the
 //!   entry named; the workers already changed are put back.
 //!
+//! - `pool4` additions: every worker grows its tables for the new addresses (numbered
+//!   after the old ones, so no binding moves) and takes its port slices of them, then
+//!   the steering is replaced. Removing an address is refused (sessions may hold it;
+//!   the numbering would move), and so is any change with `deterministic` allocation
+//!   (its formula numbers the pool), `dataplane = xdp` (the programs' destinations are
+//!   set at start) or `setup-routes` (its routes are installed at start only); a
+//!   reload that changes `pool4` and `static-bib` together is refused too, so that
+//!   each is all or nothing: reload the pool first.
+//!
 //! A key that is live in general but cannot change in the running mode (`pool6791` is
 //! part of the NAT64 translator, which is not replaced live) is refused the same way. A
 //! key the running mode ignores (`eam` in NAT64, the timeouts in SIIT) may change freely.
@@ -39,10 +48,13 @@ use tracing::{error, info};
 
 use super::config::{Config, KeyInfo, Mode, Partial};
 use super::natlog::SinkSwitch;
+use std::net::Ipv4Addr;
+
+use super::config::Dataplane;
 use crate::dataplane::{
-    Live, Nat64Limits, SessionsLink, StaticChange, change_statics, send_limits,
+    Live, Nat64Limits, SessionsLink, StaticChange, add_pool4, change_statics, send_limits,
 };
-use crate::nat64::{Sharding, StaticBib};
+use crate::nat64::{PortAllocation, Sharding, StaticBib};
 use crate::xlat::Translator;
 
 /// Something to run after each successful reload, with the configuration now in force.
@@ -89,7 +101,7 @@ fn applied_in(key: &str, mode: Mode) -> bool {
         // The CLAT's mapping follows its PLAT prefix discovery, not the file.
         Mode::Clat => key == "log-level",
         Mode::Nat64 => {
-            matches!(key, "log-level" | "static-bib")
+            matches!(key, "log-level" | "static-bib" | "pool4")
                 || LIMIT_KEYS.contains(&key)
                 || SINK_KEYS.contains(&key)
         }
@@ -202,6 +214,16 @@ impl Reloader {
             _ if any(SINK_KEYS) => return Err(no_records(changed)),
             _ => None,
         };
+        if any(&["pool4"]) && any(&["static-bib"]) {
+            return Err(
+                "pool4 and static-bib changed together: change pool4 first, \
+                        reload, then static-bib, so that each change is all or nothing"
+                    .into(),
+            );
+        }
+        if any(&["pool4"]) {
+            self.add_pool4(cur, new)?;
+        }
         if any(&["static-bib"]) {
             self.change_statics(&cur.static_bib, &new.static_bib)?;
         }
@@ -232,6 +254,58 @@ impl Reloader {
         {
             set(new.log_level.as_str())?;
         }
+        Ok(())
+    }
+
+    /// Gives the workers their slices of the new pool4 addresses, then publishes the
+    /// new steering; refuses a removal and the setups that fix the pool at start.
+    fn add_pool4(&self, cur: &Config, new: &Config) -> Result<(), String> {
+        let fixed = |why: &str| {
+            Err(format!(
+                "pool4 changed, but {why}: restart xlat64 to apply it"
+            ))
+        };
+        if cur.port_allocation == PortAllocation::Deterministic {
+            return fixed(
+                "port-allocation = \"deterministic\" numbers the subscribers by the pool (RFC 7422)",
+            );
+        }
+        if cur.dataplane == Dataplane::Xdp {
+            return fixed("with dataplane = xdp the programs' destinations are set at start");
+        }
+        if cur.setup_routes {
+            return fixed("setup-routes installs its routes at start only");
+        }
+        let (old, wanted) = (cur.shard_config().pool, new.shard_config().pool);
+        let removed: Vec<String> = old
+            .addrs
+            .iter()
+            .filter(|a| !wanted.addrs.contains(a))
+            .map(|a| a.to_string())
+            .collect();
+        if !removed.is_empty() {
+            return fixed(&format!(
+                "{} would leave it, and removing a pool4 address (its sessions, its ports) \
+                 needs a restart",
+                removed.join(", ")
+            ));
+        }
+        let added: Vec<Ipv4Addr> = wanted
+            .addrs
+            .iter()
+            .filter(|a| !old.addrs.contains(a))
+            .copied()
+            .collect();
+        let (Some(links), Some(live)) = (&self.nat64, &self.sharding) else {
+            return fixed("this translator cannot change it live");
+        };
+        add_pool4(links, &added).map_err(|e| format!("pool4: {e}"))?;
+        let mut sharding = Sharding::clone(&live.current());
+        let mut pool = sharding.pool().clone();
+        pool.addrs.extend(&added);
+        sharding.set_pool(pool);
+        live.replace(sharding);
+        info!("nat64: {} pool4 address(es) added", added.len());
         Ok(())
     }
 

@@ -122,6 +122,8 @@ pub struct SessionsLink {
 pub enum WorkerControl {
     Limits(Nat64Limits),
     Statics(StaticChange, SyncSender<Result<(), String>>),
+    /// New pool4 addresses (`Shard::add_pool4`).
+    AddPool4(Vec<Ipv4Addr>, SyncSender<Result<(), String>>),
 }
 
 /// Static BIB entries a reload removes from and adds to one worker's shard, all or
@@ -155,6 +157,32 @@ impl StaticChange {
     }
 }
 
+/// Gives every worker its slices of the new pool4 addresses and waits for them all.
+pub fn add_pool4(links: &[SessionsLink], addrs: &[Ipv4Addr]) -> Result<(), String> {
+    for w in 0..links.len() {
+        ask(links, w, |reply| {
+            WorkerControl::AddPool4(addrs.to_vec(), reply)
+        })?;
+    }
+    Ok(())
+}
+
+/// Sends worker `w` a change and waits for its answer.
+fn ask(
+    links: &[SessionsLink],
+    w: usize,
+    msg: impl FnOnce(SyncSender<Result<(), String>>) -> WorkerControl,
+) -> Result<(), String> {
+    let link = links.get(w).ok_or_else(|| format!("no NAT64 worker {w}"))?;
+    let (reply, rx) = sync_channel(1);
+    link.control
+        .send(msg(reply))
+        .map_err(|_| "a NAT64 worker has stopped".to_string())?;
+    let _ = link.waker.wake();
+    rx.recv_timeout(SESSIONS_TIMEOUT)
+        .map_err(|_| "a NAT64 worker did not answer within 5 s".to_string())?
+}
+
 /// Has worker `w` change its static entries and waits for its answer (the message of
 /// a refusal names the entry).
 pub fn change_statics(
@@ -162,14 +190,7 @@ pub fn change_statics(
     w: usize,
     change: StaticChange,
 ) -> Result<(), String> {
-    let link = links.get(w).ok_or_else(|| format!("no NAT64 worker {w}"))?;
-    let (reply, rx) = sync_channel(1);
-    link.control
-        .send(WorkerControl::Statics(change, reply))
-        .map_err(|_| "a NAT64 worker has stopped".to_string())?;
-    let _ = link.waker.wake();
-    rx.recv_timeout(SESSIONS_TIMEOUT)
-        .map_err(|_| "a NAT64 worker did not answer within 5 s".to_string())?
+    ask(links, w, |reply| WorkerControl::Statics(change, reply))
 }
 
 /// What a reload changes in a running NAT64 worker's shard (see `Shard::set_limits`).
@@ -358,6 +379,9 @@ impl<'a> Nat64Engine<'a> {
                 WorkerControl::Statics(ch, reply) => {
                     // The reloader may have given up waiting; it then reports that.
                     let _ = reply.try_send(ch.apply(shard));
+                }
+                WorkerControl::AddPool4(addrs, reply) => {
+                    let _ = reply.try_send(shard.add_pool4(&addrs));
                 }
             }
         }

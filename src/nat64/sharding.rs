@@ -159,6 +159,12 @@ impl Sharding {
         w
     }
 
+    /// A reload added pool4 addresses (`pool` is the old one with them appended; the
+    /// port ranges, which name the IPv4 owners, do not change).
+    pub fn set_pool(&mut self, pool: Pool4) {
+        self.pool = pool;
+    }
+
     /// Forgets a static entry; returns the worker whose shard holds it, None if it was
     /// not registered.
     pub fn remove_static(&mut self, st: &StaticBib) -> Option<usize> {

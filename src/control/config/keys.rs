@@ -263,6 +263,7 @@ keys! {
     pool4: Vec<Ipv4Net> = List(POOL4) => {
         key: "pool4",
         scope: Nat64,
+        reload: Live,
         default: Empty("required in nat64 mode"),
         readme: "IPv4 addresses the IPv6 clients share (RFC 6146 pool4)",
     }
