@@ -517,4 +517,41 @@ mod tests {
         assert!(r.current().nat_log_file.is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// `pool4` may grow live; what cannot is refused naming it, before any worker is
+    /// asked (here there is none), and the old configuration stays.
+    #[test]
+    fn pool4_removals_and_joint_changes_are_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("xlat64-reload-pool-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.toml");
+        let conf =
+            |pool: &str| format!("mode = \"nat64\"\nprefix = \"64:ff9b::/96\"\npool4 = [{pool}]\n");
+        let base = conf("\"192.0.2.0/31\"");
+        std::fs::write(&path, &base).unwrap();
+        let r = Reloader::new(
+            Some(path.clone()),
+            Partial::default(),
+            config(&base),
+            None,
+            None,
+            None,
+        );
+        std::fs::write(&path, conf("\"192.0.2.1/32\"")).unwrap();
+        let e = r.reload().unwrap_err();
+        assert!(
+            e.starts_with("pool4 changed, but 192.0.2.0 would leave it") && e.ends_with("is kept"),
+            "{e}"
+        );
+        let both = conf("\"192.0.2.0/31\", \"192.0.2.9/32\"")
+            + "static-bib = [\"tcp 192.0.2.9:80 [2001:db8::80]:80\"]\n";
+        std::fs::write(&path, both).unwrap();
+        let e = r.reload().unwrap_err();
+        assert!(
+            e.starts_with("pool4 and static-bib changed together"),
+            "{e}"
+        );
+        assert_eq!(r.current().pool4.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
