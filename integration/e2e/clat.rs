@@ -557,3 +557,26 @@ fn rfc7915_5_2_path_mtu_through_the_clat() {
     assert!(counter(&c, "translated_v6_to_v4") > 0, "{c:?}");
     stop(&mut lab, plat);
 }
+
+/// `xlat64 reload` in clat mode: a changed `log-level` applies; the MTU the CLAT took
+/// from its uplink (1480, not the file's default) is no change that needs a restart.
+#[test]
+fn reload_applies_log_level_to_a_running_clat() {
+    let mut lab = lab464();
+    let plat = start_plat(&mut lab, PREFIX_A);
+    let conf = path(&lab, "clat.toml");
+    let text = format!("mode = \"clat\"\nplat-prefix = \"{PREFIX_A}\"\nlog-level = \"info\"\n");
+    std::fs::write(&conf, &text).unwrap();
+    let clat = start_clat(&mut lab, &["--config", &conf]);
+    std::fs::write(&conf, text.replace("\"info\"", "\"debug\"")).unwrap();
+    let bin = xlat64_bin().to_string_lossy().into_owned();
+    let sock = path(&lab, "clat.sock");
+    let out = run_ok(
+        &lab,
+        Node::Phone,
+        &[&bin, "reload", "--control-socket", &sock],
+    );
+    assert!(out.stdout.contains("log-level changed"), "{out:?}");
+    stop(&mut lab, clat);
+    stop(&mut lab, plat);
+}

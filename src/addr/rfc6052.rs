@@ -34,9 +34,12 @@ pub struct Prefix6052 {
     refuse_non_global: bool,
     /// IPv4 addresses that live on this side and never behind the prefix (a CLAT's
     /// own 192.0.0.0/29 or LAN prefix): `v4 & local_mask == local_net` refuses. The
-    /// default (mask 0, net 1) matches nothing, so the check needs no branch of its own.
+    /// default (mask 0, net 1) matches nothing.
     local_mask: u32,
     local_net: u32,
+    /// Either rule is on: the one flag a prefix without rules (SIIT's, NAT64's usual
+    /// ones) tests per address, as it did before the CLAT's rule existed.
+    any_rule: bool,
 }
 
 impl Prefix6052 {
@@ -81,6 +84,7 @@ impl Prefix6052 {
             refuse_non_global: false,
             local_mask: 0,
             local_net: 1,
+            any_rule: false,
         })
     }
 
@@ -89,6 +93,7 @@ impl Prefix6052 {
     /// network-specific ones (including RFC 8215's 64:ff9b:1::/48) may carry any address.
     pub fn with_wkp_strict(mut self, on: bool) -> Self {
         self.refuse_non_global = on && self.is_wkp();
+        self.any_rule |= self.refuse_non_global;
         self
     }
 
@@ -99,13 +104,15 @@ impl Prefix6052 {
     pub fn with_local_v4(mut self, local: ipnet::Ipv4Net) -> Self {
         self.local_mask = u32::from(local.netmask());
         self.local_net = u32::from(local.network());
+        self.any_rule = true;
         self
     }
 
     #[inline(always)]
     fn refuses(&self, v4: Ipv4Addr) -> bool {
-        (self.refuse_non_global && is_non_global_v4(v4))
-            | (u32::from(v4) & self.local_mask == self.local_net)
+        self.any_rule
+            && ((self.refuse_non_global && is_non_global_v4(v4))
+                | (u32::from(v4) & self.local_mask == self.local_net))
     }
 
     /// Whether this is the well-known prefix 64:ff9b::/96.

@@ -436,7 +436,8 @@ fn started(
         reload::Reloader::new(
             setup.file.clone(),
             setup.flags.clone(),
-            cfg.clone(),
+            // As loaded: a CLAT's MTU from its uplink is no change a reload should see.
+            clat.map_or(cfg, |c| &c.loaded).clone(),
             setup.siit.clone(),
             s.sessions.clone(),
             setup.log_level.lock().ok().and_then(|mut l| l.take()),

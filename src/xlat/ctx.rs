@@ -211,7 +211,8 @@ impl MapCtx for Siit {
     fn v6_hairpin(&mut self, t: &Translator, dst4: [u8; 4], by: MappedBy) -> bool {
         // An EAM-mapped destination lies in an EAM IPv4 prefix by construction; only an
         // RFC 6052 one needs the lookup. A CLAT's EAM is its IPv4 host: no hairpin.
-        t.cfg.map.hairpins() && (by == MappedBy::Eam || t.cfg.map.is_eam_v4(v4(dst4)))
+        // The CLAT's flag last: SIIT's common packet (no EAM destination) never reads it.
+        (by == MappedBy::Eam || t.cfg.map.is_eam_v4(v4(dst4))) && t.cfg.map.hairpins()
     }
 
     #[inline(always)]

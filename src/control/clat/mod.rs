@@ -37,6 +37,9 @@ const GRACE_MS: u64 = 3_000;
 /// A CLAT ready to start: its configuration with the MTU in force, its mapping, and the
 /// translator the workers follow.
 pub struct Clat {
+    /// The configuration as loaded (what a reload compares the file with).
+    pub loaded: Config,
+    /// The same with the MTU in force.
     pub cfg: Config,
     pub mapping: ClatMapping,
     pub live: Arc<Live<Translator>>,
@@ -58,8 +61,8 @@ impl From<ConfigError> for PrepareError {
 /// The CLAT's IPv6 address (derived from the uplink's /64 if not configured), the TUN
 /// MTU (the uplink's − 20, RFC 6877 §6.3, unless configured) and the first translator
 /// (with the configured PLAT prefix, or none until one is learned).
-pub fn prepare(cfg: &Config) -> Result<Clat, PrepareError> {
-    let mut cfg = cfg.clone();
+pub fn prepare(loaded: &Config) -> Result<Clat, PrepareError> {
+    let mut cfg = loaded.clone();
     let derived = match (
         &cfg.uplink,
         cfg.clat_prefix.or(cfg.clat_ipv6.map(Into::into)),
@@ -93,7 +96,12 @@ pub fn prepare(cfg: &Config) -> Result<Clat, PrepareError> {
         .ok_or_else(|| PrepareError::System("no IPv6 address for the CLAT".into()))?;
     let xc = cfg.clat_xlat_config(&mapping, cfg.plat_prefix)?;
     let live = Live::new(Translator::new(xc));
-    Ok(Clat { cfg, mapping, live })
+    Ok(Clat {
+        loaded: loaded.clone(),
+        cfg,
+        mapping,
+        live,
+    })
 }
 
 impl Clat {
