@@ -59,7 +59,7 @@ fn json_count(json: &str, name: &str) -> u64 {
 }
 
 /// IPv6 HTTP server: `ADDR6 PORT`; answers every GET with "static ok".
-const HTTP6_SERVER: &str = r#"
+pub(super) const HTTP6_SERVER: &str = r#"
 import http.server, socket, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):

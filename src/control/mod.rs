@@ -432,15 +432,19 @@ fn started(
         s.device,
         if workers == 1 { "" } else { "s" }
     );
-    let reloader = Arc::new(reload::Reloader::new(
-        setup.file.clone(),
-        setup.flags.clone(),
-        // As loaded: a CLAT's MTU from its uplink is no change a reload should see.
-        clat.map_or(cfg, |c| &c.loaded).clone(),
-        setup.siit.clone(),
-        s.sessions.clone(),
-        setup.log_level.lock().ok().and_then(|mut l| l.take()),
-    ));
+    let reloader = Arc::new(
+        reload::Reloader::new(
+            setup.file.clone(),
+            setup.flags.clone(),
+            // As loaded: a CLAT's MTU from its uplink is no change a reload should see.
+            clat.map_or(cfg, |c| &c.loaded).clone(),
+            setup.siit.clone(),
+            s.sessions.clone(),
+            setup.log_level.lock().ok().and_then(|mut l| l.take()),
+        )
+        .with_natlog(setup.natlog_sinks.clone())
+        .with_sharding(s.sharding.clone()),
+    );
     if let Some(flag) = setup.natlog_reopen.clone() {
         reloader.on_reload(Box::new(move |_| {
             flag.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -502,6 +506,8 @@ struct ReloadSetup {
     /// Set to have the NAT log files reopened (after `xlat64 reload` too, not only
     /// SIGHUP, which sets it itself whatever the outcome).
     natlog_reopen: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Where a reload hands new NAT log sinks to the logging thread.
+    natlog_sinks: Option<natlog::SinkSwitch>,
 }
 
 fn run(args: &RunArgs) -> Result<(), Failure> {
@@ -540,6 +546,7 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         log_level: std::sync::Mutex::new(log_level),
         slot: Arc::new(std::sync::OnceLock::new()),
         natlog_reopen: logger.as_ref().map(natlog::Logger::reopen_flag),
+        natlog_sinks: logger.as_ref().map(natlog::Logger::sink_switch),
     };
     let slot = Arc::clone(&setup.slot);
     let reopen = logger.as_ref().map(natlog::Logger::reopen_flag);

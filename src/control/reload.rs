@@ -12,8 +12,30 @@
 //!   them to its shard on its next tick (sessions stay; each expiry class keeps one
 //!   timeout, so its queue stays ordered);
 //! - `log-level`: the log filter is swapped;
+//! - the NAT log sinks (`nat-log-file`, `nat-log-syslog`, `ipfix-collector`): the new
+//!   ones are opened first (a file that cannot be written refuses the reload) and the
+//!   logging thread adopts them between batches, losing no queued record. The workers
+//!   only produce records when a sink was configured at start (the shards decide it
+//!   when built, and a worker that produced none has no queue): adding the first sink
+//!   to a translator started without one is refused, naming the key; removing every
+//!   sink is accepted, and the records are then discarded;
 //! - then every reload hook runs ([`Reloader::on_reload`]): a log sink reopens its file
 //!   there, even when no key changed (logrotate's SIGHUP).
+//!
+//! - `static-bib`: the entries removed and added go to the workers whose shards hold
+//!   them (each worker changes its shard all or nothing, between packets), then the
+//!   new steering is published ([`Live`]). An entry whose address and port are already
+//!   mapped, or a removed entry that still holds sessions, refuses the reload with the
+//!   entry named; the workers already changed are put back.
+//!
+//! - `pool4` additions: every worker grows its tables for the new addresses (numbered
+//!   after the old ones, so no binding moves) and takes its port slices of them, then
+//!   the steering is replaced. Removing an address is refused (sessions may hold it;
+//!   the numbering would move), and so is any change with `deterministic` allocation
+//!   (its formula numbers the pool), `dataplane = xdp` (the programs' destinations are
+//!   set at start) or `setup-routes` (its routes are installed at start only); a
+//!   reload that changes `pool4` and `static-bib` together is refused too, so that
+//!   each is all or nothing: reload the pool first.
 //!
 //! A key that is live in general but cannot change in the running mode (`pool6791` is
 //! part of the NAT64 translator, which is not replaced live) is refused the same way. A
@@ -25,7 +47,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tracing::{error, info};
 
 use super::config::{Config, KeyInfo, Mode, Partial};
-use crate::dataplane::{Live, Nat64Limits, SessionsLink, send_limits};
+use super::natlog::SinkSwitch;
+use std::net::Ipv4Addr;
+
+use super::config::Dataplane;
+use crate::dataplane::{
+    Live, Nat64Limits, SessionsLink, StaticChange, add_pool4, change_statics, send_limits,
+};
+use crate::nat64::{PortAllocation, Sharding, StaticBib};
 use crate::xlat::Translator;
 
 /// Something to run after each successful reload, with the configuration now in force.
@@ -44,8 +73,26 @@ pub struct Reloader {
     siit: Option<Arc<Live<Translator>>>,
     nat64: Option<Vec<SessionsLink>>,
     log_level: Option<LogLevelSetter>,
+    /// The NAT logging thread's; None: no record is produced (no sink at start).
+    natlog: Option<SinkSwitch>,
+    /// NAT64: the steering the workers follow, replaced when static entries change.
+    sharding: Option<Arc<Live<Sharding>>>,
     hooks: Mutex<Vec<Hook>>,
 }
+
+/// The NAT64 keys that go to the workers as [`Nat64Limits`].
+const LIMIT_KEYS: &[&str] = &[
+    "udp-timeout",
+    "tcp-est-timeout",
+    "tcp-trans-timeout",
+    "tcp-incoming-syn-timeout",
+    "icmp-timeout",
+    "max-sessions-per-address",
+    "max-sessions-per-subscriber",
+];
+
+/// The NAT log sink keys, which the logging thread applies.
+const SINK_KEYS: &[&str] = &["nat-log-file", "nat-log-syslog", "ipfix-collector"];
 
 /// Keys whose change this module applies in `mode` (with `reload: Live`).
 fn applied_in(key: &str, mode: Mode) -> bool {
@@ -53,17 +100,11 @@ fn applied_in(key: &str, mode: Mode) -> bool {
         Mode::Siit => matches!(key, "eam" | "pool6791" | "log-level"),
         // The CLAT's mapping follows its PLAT prefix discovery, not the file.
         Mode::Clat => key == "log-level",
-        Mode::Nat64 => matches!(
-            key,
-            "log-level"
-                | "udp-timeout"
-                | "tcp-est-timeout"
-                | "tcp-trans-timeout"
-                | "tcp-incoming-syn-timeout"
-                | "icmp-timeout"
-                | "max-sessions-per-address"
-                | "max-sessions-per-subscriber"
-        ),
+        Mode::Nat64 => {
+            matches!(key, "log-level" | "static-bib" | "pool4")
+                || LIMIT_KEYS.contains(&key)
+                || SINK_KEYS.contains(&key)
+        }
     }
 }
 
@@ -94,8 +135,22 @@ impl Reloader {
             siit,
             nat64,
             log_level,
+            natlog: None,
+            sharding: None,
             hooks: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Lets a reload change the static BIB entries (NAT64).
+    pub fn with_sharding(mut self, sharding: Option<Arc<Live<Sharding>>>) -> Self {
+        self.sharding = sharding;
+        self
+    }
+
+    /// Lets a reload change the NAT log sinks (NAT64 with a sink at start).
+    pub fn with_natlog(mut self, natlog: Option<SinkSwitch>) -> Self {
+        self.natlog = natlog;
+        self
     }
 
     /// Adds a hook run after every successful reload (e.g. a log sink reopening its
@@ -138,7 +193,8 @@ impl Reloader {
             .filter(|k| k.scope.used_in(cur.mode))
             .map(|k| k.name)
             .collect();
-        self.apply(&new, &names)?;
+        self.apply(&cur, &new, &names)
+            .map_err(|e| format!("{e}; {kept}"))?;
         *cur = new;
         self.run_hooks(&cur);
         Ok(if names.is_empty() {
@@ -148,8 +204,32 @@ impl Reloader {
         })
     }
 
-    fn apply(&self, new: &Config, changed: &[&str]) -> Result<(), String> {
+    fn apply(&self, cur: &Config, new: &Config, changed: &[&str]) -> Result<(), String> {
         let any = |keys: &[&str]| changed.iter().any(|c| keys.contains(c));
+        // First the steps that may still fail on the new values: the sinks are opened
+        // (installed only once nothing else can fail), the static entries are undone
+        // on a refusal.
+        let sinks = match &self.natlog {
+            Some(switch) if any(SINK_KEYS) => Some((switch, switch.open(new)?)),
+            _ if any(SINK_KEYS) => return Err(no_records(changed)),
+            _ => None,
+        };
+        if any(&["pool4"]) && any(&["static-bib"]) {
+            return Err(
+                "pool4 and static-bib changed together: change pool4 first, \
+                        reload, then static-bib, so that each change is all or nothing"
+                    .into(),
+            );
+        }
+        if any(&["pool4"]) {
+            self.add_pool4(cur, new)?;
+        }
+        if any(&["static-bib"]) {
+            self.change_statics(&cur.static_bib, &new.static_bib)?;
+        }
+        if let Some((switch, opened)) = sinks {
+            switch.install(opened, new);
+        }
         if let Some(live) = &self.siit
             && any(&["eam", "pool6791"])
         {
@@ -157,7 +237,7 @@ impl Reloader {
             live.replace(Translator::new(xc));
         }
         if let Some(links) = &self.nat64
-            && changed.iter().any(|c| *c != "log-level")
+            && any(LIMIT_KEYS)
         {
             let sc = new.shard_config();
             send_limits(
@@ -174,6 +254,101 @@ impl Reloader {
         {
             set(new.log_level.as_str())?;
         }
+        Ok(())
+    }
+
+    /// Gives the workers their slices of the new pool4 addresses, then publishes the
+    /// new steering; refuses a removal and the setups that fix the pool at start.
+    fn add_pool4(&self, cur: &Config, new: &Config) -> Result<(), String> {
+        let fixed = |why: &str| {
+            Err(format!(
+                "pool4 changed, but {why}: restart xlat64 to apply it"
+            ))
+        };
+        if cur.port_allocation == PortAllocation::Deterministic {
+            return fixed(
+                "port-allocation = \"deterministic\" numbers the subscribers by the pool (RFC 7422)",
+            );
+        }
+        if cur.dataplane == Dataplane::Xdp {
+            return fixed("with dataplane = xdp the programs' destinations are set at start");
+        }
+        if cur.setup_routes {
+            return fixed("setup-routes installs its routes at start only");
+        }
+        let (old, wanted) = (cur.shard_config().pool, new.shard_config().pool);
+        let removed: Vec<String> = old
+            .addrs
+            .iter()
+            .filter(|a| !wanted.addrs.contains(a))
+            .map(|a| a.to_string())
+            .collect();
+        if !removed.is_empty() {
+            return fixed(&format!(
+                "{} would leave it, and removing a pool4 address (its sessions, its ports) \
+                 needs a restart",
+                removed.join(", ")
+            ));
+        }
+        let added: Vec<Ipv4Addr> = wanted
+            .addrs
+            .iter()
+            .filter(|a| !old.addrs.contains(a))
+            .copied()
+            .collect();
+        let (Some(links), Some(live)) = (&self.nat64, &self.sharding) else {
+            return fixed("this translator cannot change it live");
+        };
+        add_pool4(links, &added).map_err(|e| format!("pool4: {e}"))?;
+        let mut sharding = Sharding::clone(&live.current());
+        let mut pool = sharding.pool().clone();
+        pool.addrs.extend(&added);
+        sharding.set_pool(pool);
+        live.replace(sharding);
+        info!("nat64: {} pool4 address(es) added", added.len());
+        Ok(())
+    }
+
+    /// Removes and adds static entries on their workers, then publishes the new
+    /// steering; on a refusal the workers already changed are put back.
+    fn change_statics(&self, old: &[StaticBib], new: &[StaticBib]) -> Result<(), String> {
+        let (Some(links), Some(live)) = (&self.nat64, &self.sharding) else {
+            return Err("static-bib changed, but this translator cannot change it live".into());
+        };
+        let old_sharding = live.current();
+        let mut sharding = Sharding::clone(&old_sharding);
+        let mut per = std::collections::BTreeMap::<usize, StaticChange>::new();
+        for st in old.iter().filter(|s| !new.contains(s)) {
+            let w = sharding
+                .remove_static(st)
+                .ok_or_else(|| format!("static-bib entry \"{st}\" is not installed"))?;
+            per.entry(w).or_default().remove.push(*st);
+        }
+        for st in new.iter().filter(|s| !old.contains(s)) {
+            let w = sharding.add_static(st);
+            per.entry(w).or_default().add.push(*st);
+            // Where the entry's IPv6 side went so far: it must not be mapped there.
+            let v6_owner = old_sharding.owner_of_v6(st.proto, st.v6, st.v6_port);
+            if v6_owner != w {
+                per.entry(v6_owner).or_default().check.push(*st);
+            }
+        }
+        let mut done: Vec<(usize, &StaticChange)> = Vec::new();
+        for (&w, change) in &per {
+            if let Err(e) = change_statics(links, w, change.clone()) {
+                for (w, change) in done.into_iter().rev() {
+                    if let Err(e) = change_statics(links, w, change.inverse()) {
+                        error!("static-bib: cannot undo the change on worker {w}: {e}");
+                    }
+                }
+                return Err(format!("invalid value for 'static-bib': {e}"));
+            }
+            done.push((w, change));
+        }
+        for st in per.values().flat_map(|c| &c.add) {
+            info!("nat64: static BIB entry {st} added");
+        }
+        live.replace(sharding);
         Ok(())
     }
 
@@ -200,6 +375,20 @@ impl Reloader {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Why a sink cannot be added to a translator started without any.
+fn no_records(changed: &[&str]) -> String {
+    let keys: Vec<&str> = changed
+        .iter()
+        .copied()
+        .filter(|c| SINK_KEYS.contains(c))
+        .collect();
+    format!(
+        "{} changed, but xlat64 started without any NAT log sink, so its workers produce \
+         no NAT event records: restart it to turn them on",
+        keys.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -297,6 +486,72 @@ mod tests {
         assert_eq!(live.generation(), 1);
         // Hooks ran on both successful reloads, the one without a change too.
         assert_eq!(reopened.load(std::sync::atomic::Ordering::Relaxed), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Records are produced only when a sink was configured at start: adding the first
+    /// one later is refused by name, and the old configuration stays.
+    #[test]
+    fn adding_the_first_nat_log_sink_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("xlat64-reload-sink-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.toml");
+        let base = "mode = \"nat64\"\nprefix = \"64:ff9b::/96\"\npool4 = [\"192.0.2.1/32\"]\n";
+        std::fs::write(&path, base).unwrap();
+        let r = Reloader::new(
+            Some(path.clone()),
+            Partial::default(),
+            config(base),
+            None,
+            None,
+            None,
+        );
+        let log = dir.join("nat.log");
+        std::fs::write(&path, format!("{base}nat-log-file = [{log:?}]\n")).unwrap();
+        let e = r.reload().unwrap_err();
+        assert!(
+            e.starts_with("nat-log-file changed, but xlat64 started without any NAT log sink")
+                && e.ends_with("the running configuration is kept"),
+            "{e}"
+        );
+        assert!(r.current().nat_log_file.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `pool4` may grow live; what cannot is refused naming it, before any worker is
+    /// asked (here there is none), and the old configuration stays.
+    #[test]
+    fn pool4_removals_and_joint_changes_are_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("xlat64-reload-pool-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.toml");
+        let conf =
+            |pool: &str| format!("mode = \"nat64\"\nprefix = \"64:ff9b::/96\"\npool4 = [{pool}]\n");
+        let base = conf("\"192.0.2.0/31\"");
+        std::fs::write(&path, &base).unwrap();
+        let r = Reloader::new(
+            Some(path.clone()),
+            Partial::default(),
+            config(&base),
+            None,
+            None,
+            None,
+        );
+        std::fs::write(&path, conf("\"192.0.2.1/32\"")).unwrap();
+        let e = r.reload().unwrap_err();
+        assert!(
+            e.starts_with("pool4 changed, but 192.0.2.0 would leave it") && e.ends_with("is kept"),
+            "{e}"
+        );
+        let both = conf("\"192.0.2.0/31\", \"192.0.2.9/32\"")
+            + "static-bib = [\"tcp 192.0.2.9:80 [2001:db8::80]:80\"]\n";
+        std::fs::write(&path, both).unwrap();
+        let e = r.reload().unwrap_err();
+        assert!(
+            e.starts_with("pool4 and static-bib changed together"),
+            "{e}"
+        );
+        assert_eq!(r.current().pool4.len(), 1);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

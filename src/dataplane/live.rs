@@ -1,6 +1,7 @@
 //! Values the control plane replaces while the workers run: the stateless translator
 //! when a CLAT learns a new PLAT prefix (RFC 8781, RFC 7050) or a reloaded configuration
-//! brings new EAMs.
+//! brings new EAMs; NAT64's [`Sharding`](crate::nat64::Sharding) when a reload changes
+//! the static BIB entries or adds pool4 addresses.
 //!
 //! The workers must not wait for the control plane, nor take a lock per packet. A
 //! [`Follower`] keeps its own `Arc` of the current value and compares one generation

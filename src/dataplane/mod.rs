@@ -34,7 +34,8 @@ pub use io::Io;
 pub use live::{Follower, Live};
 pub use nat64::{
     MAX_SESSION_ROWS, Nat64Engine, Nat64Limits, SessionFilter, SessionsLink, SessionsQuery,
-    SessionsReply, SessionsRequest, collect_sessions, send_limits,
+    SessionsReply, SessionsRequest, StaticChange, WorkerControl, add_pool4, change_statics,
+    collect_sessions, send_limits,
 };
 pub use ratelimit::{IcmpErrorLimiter, IcmpErrorLimits};
 pub use start::{Finished, Fragments, Mode, RunError, Spec, Started, TunSpec, run};

@@ -18,8 +18,9 @@ use super::device::Device;
 use super::engine::Engine;
 use super::handoff::{Handoff, Outbox, Refused};
 use super::io::{Io, send_errors, send_frames};
+use super::live::{Follower, Live};
 use crate::nat64::config::Timeouts;
-use crate::nat64::{LOOKS_PER_SESSION, NatEvent, Refusal, SessionInfo, Shard, Sharding};
+use crate::nat64::{LOOKS_PER_SESSION, NatEvent, Refusal, SessionInfo, Shard, Sharding, StaticBib};
 use crate::wire::vnet::{Offload, gso};
 use crate::xlat::reassembly::{self, Outcome};
 use crate::xlat::{DropReason, Generated, Nat64Core, Nat64Translator, Verdict};
@@ -112,9 +113,84 @@ pub const SESSIONS_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct SessionsLink {
     pub requests: Sender<SessionsRequest>,
-    /// Reloaded limits, applied on the worker's next tick.
-    pub limits: Sender<Nat64Limits>,
+    /// Reloads' changes, applied on the worker's next tick.
+    pub control: Sender<WorkerControl>,
     pub waker: Arc<Waker>,
+}
+
+/// What a reload changes in a running NAT64 worker's shard, in the order sent.
+pub enum WorkerControl {
+    Limits(Nat64Limits),
+    Statics(StaticChange, SyncSender<Result<(), String>>),
+    /// New pool4 addresses (`Shard::add_pool4`).
+    AddPool4(Vec<Ipv4Addr>, SyncSender<Result<(), String>>),
+}
+
+/// Static BIB entries a reload removes from and adds to one worker's shard, all or
+/// nothing (`Shard::change_statics`); the worker answers on `reply`.
+#[derive(Clone, Default)]
+pub struct StaticChange {
+    pub remove: Vec<StaticBib>,
+    pub add: Vec<StaticBib>,
+    /// Entries added on another worker whose IPv6 side this worker may have mapped
+    /// (it owns the subscriber): refused if it has.
+    pub check: Vec<StaticBib>,
+}
+
+impl StaticChange {
+    /// The change that undoes this one.
+    pub fn inverse(&self) -> StaticChange {
+        StaticChange {
+            remove: self.add.clone(),
+            add: self.remove.clone(),
+            check: Vec::new(),
+        }
+    }
+
+    fn apply(&self, shard: &mut Shard) -> Result<(), String> {
+        if let Some(st) = self.check.iter().find(|st| shard.maps_v6(st)) {
+            return Err(format!(
+                "\"{st}\": its IPv4 or IPv6 address and port are already mapped"
+            ));
+        }
+        shard.change_statics(&self.remove, &self.add)
+    }
+}
+
+/// Gives every worker its slices of the new pool4 addresses and waits for them all.
+pub fn add_pool4(links: &[SessionsLink], addrs: &[Ipv4Addr]) -> Result<(), String> {
+    for w in 0..links.len() {
+        ask(links, w, |reply| {
+            WorkerControl::AddPool4(addrs.to_vec(), reply)
+        })?;
+    }
+    Ok(())
+}
+
+/// Sends worker `w` a change and waits for its answer.
+fn ask(
+    links: &[SessionsLink],
+    w: usize,
+    msg: impl FnOnce(SyncSender<Result<(), String>>) -> WorkerControl,
+) -> Result<(), String> {
+    let link = links.get(w).ok_or_else(|| format!("no NAT64 worker {w}"))?;
+    let (reply, rx) = sync_channel(1);
+    link.control
+        .send(msg(reply))
+        .map_err(|_| "a NAT64 worker has stopped".to_string())?;
+    let _ = link.waker.wake();
+    rx.recv_timeout(SESSIONS_TIMEOUT)
+        .map_err(|_| "a NAT64 worker did not answer within 5 s".to_string())?
+}
+
+/// Has worker `w` change its static entries and waits for its answer (the message of
+/// a refusal names the entry).
+pub fn change_statics(
+    links: &[SessionsLink],
+    w: usize,
+    change: StaticChange,
+) -> Result<(), String> {
+    ask(links, w, |reply| WorkerControl::Statics(change, reply))
 }
 
 /// What a reload changes in a running NAT64 worker's shard (see `Shard::set_limits`).
@@ -128,8 +204,8 @@ pub struct Nat64Limits {
 /// Sends reloaded limits to every worker and wakes it; Err if a worker has stopped.
 pub fn send_limits(links: &[SessionsLink], limits: Nat64Limits) -> Result<(), String> {
     for link in links {
-        link.limits
-            .send(limits)
+        link.control
+            .send(WorkerControl::Limits(limits))
             .map_err(|_| "a NAT64 worker has stopped".to_string())?;
         let _ = link.waker.wake();
     }
@@ -196,7 +272,7 @@ pub struct Nat64Engine<'a> {
     /// With several workers: who owns which flow, and the rings to the owners.
     steer: Option<Steer>,
     requests: Option<Receiver<SessionsRequest>>,
-    limits: Option<Receiver<Nat64Limits>>,
+    control: Option<Receiver<WorkerControl>>,
     /// The last expiry call stopped on its budget with due work left: tick again
     /// before blocking (see `park`).
     expiry_due: bool,
@@ -212,7 +288,8 @@ pub struct Nat64Engine<'a> {
 }
 
 struct Steer {
-    sharding: Arc<Sharding>,
+    /// Replaced by a reload that changes the static entries.
+    sharding: Follower<Sharding>,
     handoff: Handoff,
 }
 
@@ -225,7 +302,7 @@ impl<'a> Nat64Engine<'a> {
             core: Nat64Core::new(xlat, shard, frags),
             steer: None,
             requests: None,
-            limits: None,
+            control: None,
             expiry_due: false,
             created_seen: 0,
             frags_seen: reassembly::Counts::default(),
@@ -267,29 +344,46 @@ impl<'a> Nat64Engine<'a> {
 
     /// Makes this engine one of several: packets whose flow `sharding` gives to
     /// another worker go there through `handoff`.
-    pub fn with_handoff(mut self, sharding: Arc<Sharding>, handoff: Handoff) -> Self {
-        if sharding.workers() > 1 {
-            self.steer = Some(Steer { sharding, handoff });
+    pub fn with_handoff(mut self, sharding: &Arc<Live<Sharding>>, handoff: Handoff) -> Self {
+        if sharding.current().workers() > 1 {
+            self.steer = Some(Steer {
+                sharding: sharding.follow(),
+                handoff,
+            });
         }
         self
     }
 
-    /// Answers the sessions requests arriving on `rx` and applies the limits arriving
-    /// on `limits` (both checked on every tick).
-    pub fn serve_sessions(&mut self, rx: Receiver<SessionsRequest>, limits: Receiver<Nat64Limits>) {
+    /// Answers the sessions requests arriving on `rx` and applies the reloads' changes
+    /// arriving on `control` (both checked on every tick).
+    pub fn serve_sessions(
+        &mut self,
+        rx: Receiver<SessionsRequest>,
+        control: Receiver<WorkerControl>,
+    ) {
         self.requests = Some(rx);
-        self.limits = Some(limits);
+        self.control = Some(control);
     }
 
-    /// Applies reloaded limits, the last one sent winning.
-    fn apply_limits(&mut self) {
-        let Some(rx) = &self.limits else { return };
-        if let Some(l) = rx.try_iter().last() {
-            self.core.shard_mut().set_limits(
-                &l.timeouts,
-                l.max_sessions_per_addr,
-                l.max_sessions_per_prefix,
-            );
+    /// Applies reloads' changes in the order they were sent.
+    fn apply_control(&mut self) {
+        let Some(rx) = &self.control else { return };
+        let shard = self.core.shard_mut();
+        for c in rx.try_iter() {
+            match c {
+                WorkerControl::Limits(l) => shard.set_limits(
+                    &l.timeouts,
+                    l.max_sessions_per_addr,
+                    l.max_sessions_per_prefix,
+                ),
+                WorkerControl::Statics(ch, reply) => {
+                    // The reloader may have given up waiting; it then reports that.
+                    let _ = reply.try_send(ch.apply(shard));
+                }
+                WorkerControl::AddPool4(addrs, reply) => {
+                    let _ = reply.try_send(shard.add_pool4(&addrs));
+                }
+            }
         }
     }
 
@@ -313,7 +407,7 @@ impl<'a> Nat64Engine<'a> {
     /// among them: a datagram completed here goes on to its owner).
     fn serve_handoffs<D: Device>(&mut self, io: &mut Io<D>, now: u64) {
         let Some(st) = &mut self.steer else { return };
-        let (core, sharding) = (&mut self.core, &*st.sharding);
+        let (core, sharding) = (&mut self.core, st.sharding.get());
         st.handoff.serve(HANDOFF_BUDGET, |parcel, outbox| {
             std::mem::swap(&mut io.pkt, &mut parcel.buf);
             let s = core.translator().steer(sharding, io.pkt.data());
@@ -527,7 +621,7 @@ impl Engine for Nat64Engine<'_> {
         let Some(st) = &mut self.steer else {
             return process(&mut self.core, None, io, offload, now, true);
         };
-        let (sharding, outbox) = (&*st.sharding, st.handoff.outbox());
+        let (sharding, outbox) = (st.sharding.get(), st.handoff.outbox());
         match route(&self.core, sharding, outbox, io, offload) {
             Route::Away(v) => v,
             Route::Here { hairpin_here } => {
@@ -544,7 +638,7 @@ impl Engine for Nat64Engine<'_> {
 
     fn tick<D: Device>(&mut self, io: &mut Io<D>, now: u64) {
         self.serve_handoffs(io, now);
-        self.apply_limits();
+        self.apply_control();
         self.expire(io, now);
         self.answer_requests(now);
     }

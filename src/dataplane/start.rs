@@ -21,7 +21,7 @@ use super::engine::{Engine, SiitEngine};
 use super::handoff;
 use super::live::Live;
 use super::nat64::{
-    Nat64Engine, Nat64Limits, SessionsLink, SessionsRequest, advise_shard_hugepages,
+    Nat64Engine, SessionsLink, SessionsRequest, WorkerControl, advise_shard_hugepages,
 };
 use super::ratelimit::IcmpErrorLimits;
 use super::steer;
@@ -118,6 +118,8 @@ pub struct Started<'a> {
     pub counters: &'a [Arc<Counters>],
     /// NAT64: how to ask each worker for its sessions; None in SIIT mode (stateless).
     pub sessions: Option<Vec<SessionsLink>>,
+    /// NAT64: which worker owns a flow, for a reload that changes the static entries.
+    pub sharding: Option<Arc<Live<Sharding>>>,
 }
 
 /// How the workers ended.
@@ -184,6 +186,8 @@ fn run_on<D: Device, S>(
         .map_err(|e| RunError::System(e.to_string()))?;
     let counters: Vec<Arc<Counters>> = workers.iter().map(Worker::counters).collect();
     let (links, requests) = session_links(&workers, nat64.is_some());
+    let nat64 = nat64.map(|(shards, sh)| (shards, Live::new(Arc::unwrap_or_clone(sh))));
+    let live_sharding = nat64.as_ref().map(|(_, sh)| Arc::clone(sh));
     let device = workers
         .first()
         .map(|w| w.device().name().to_string())
@@ -192,6 +196,7 @@ fn run_on<D: Device, S>(
         device: &device,
         counters: &counters,
         sessions: links,
+        sharding: live_sharding.clone(),
     })?;
     let (workers, results) = match (&spec.mode, nat64) {
         (Mode::Siit(t), _) => run_workers(
@@ -231,7 +236,7 @@ fn run_on<D: Device, S>(
 }
 
 /// What a NAT64 worker hears from the control thread: sessions requests, reloaded limits.
-type WorkerRx = (Receiver<SessionsRequest>, Receiver<Nat64Limits>);
+type WorkerRx = (Receiver<SessionsRequest>, Receiver<WorkerControl>);
 
 /// One sessions channel per worker for the control thread, when the mode has sessions.
 fn session_links<D: Device>(
@@ -248,7 +253,7 @@ fn session_links<D: Device>(
             let (ltx, lrx) = channel();
             let link = SessionsLink {
                 requests: tx,
-                limits: ltx,
+                control: ltx,
                 waker: w.waker(),
             };
             (link, (rx, lrx))
@@ -263,7 +268,7 @@ fn nat64_engines<'a, D: Device>(
     xlat: &'a Nat64Translator,
     workers: &[Worker<D>],
     shards: Vec<Shard>,
-    sharding: Arc<Sharding>,
+    sharding: Arc<Live<Sharding>>,
     requests: Vec<WorkerRx>,
     frags: reassembly::Limits,
 ) -> Vec<Nat64Engine<'a>> {
@@ -278,7 +283,7 @@ fn nat64_engines<'a, D: Device>(
         .zip(handoffs)
         .zip(requests)
         .map(|((s, h), (rx, limits))| {
-            let mut e = Nat64Engine::new(xlat, s, frags).with_handoff(Arc::clone(&sharding), h);
+            let mut e = Nat64Engine::new(xlat, s, frags).with_handoff(&sharding, h);
             e.serve_sessions(rx, limits);
             e
         })

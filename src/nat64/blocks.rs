@@ -276,6 +276,20 @@ pub struct BlockTable {
 }
 
 impl BlockTable {
+    /// Room for `naddrs` pool4 addresses (more than now): a reload added addresses,
+    /// numbered after the existing ones, whose blocks are all free.
+    pub fn grow(&mut self, naddrs: usize) {
+        for pb in &mut self.protos {
+            let n = pb.per_addr as usize * naddrs;
+            pb.owner.resize(n, NIL);
+            pb.used.resize(n, 0);
+            pb.next.resize(n, NIL);
+            pb.held_until.resize(n, 0);
+            pb.held.resize(n, false);
+        }
+        self.naddrs = self.naddrs.max(naddrs);
+    }
+
     /// Tables for `max_subs` subscribers, sized now (the packet path never allocates).
     pub fn new(
         pool: &Pool4,

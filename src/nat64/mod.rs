@@ -17,6 +17,8 @@
 //!   sweeping; call again at once while `due`. Events are held SYNs to answer with
 //!   ICMP Port Unreachable and optional TCP probes.
 //! - [`Shard::add_static`], [`Shard::sessions`]`(now)`, [`Shard::counters`].
+//! - Between packets, for a reload: [`Shard::change_statics`] (all or nothing) and
+//!   [`Shard::add_pool4`] (new addresses numbered after the old ones; allocates).
 //! - [`Shard::prefetch_v6`]`(Tuple6)` / [`Shard::prefetch_v4`]`(Tuple4)`: optional cache
 //!   hints for a batch of packets before their lookups; [`Shard::for_each_table`]: the
 //!   large tables' memory, for huge-page advice (`dataplane::nat64::advise_shard_hugepages`).

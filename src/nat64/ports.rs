@@ -78,6 +78,15 @@ impl PortAllocator {
         PortAllocator { maps, naddrs }
     }
 
+    /// Room for `naddrs` addresses (more than now): a reload added pool4 addresses,
+    /// numbered after the existing ones, whose ports are all free.
+    pub fn grow(&mut self, naddrs: usize) {
+        for m in self.maps.iter_mut().flatten() {
+            m.bits.resize(m.words * naddrs, 0);
+        }
+        self.naddrs = self.naddrs.max(naddrs);
+    }
+
     pub fn bytes(&self) -> usize {
         self.maps.iter().flatten().map(|m| m.bits.len() * 8).sum()
     }

@@ -12,6 +12,9 @@ use super::config::{Pool4, Proto, owner_of_port};
 use super::hash::Hasher;
 use super::types::StaticBib;
 
+/// Cloned by a reload that changes the static entries: the copy, changed, replaces
+/// the one the workers follow (`dataplane::Live`).
+#[derive(Clone)]
 pub struct Sharding {
     workers: usize,
     pool: Pool4,
@@ -155,6 +158,21 @@ impl Sharding {
             .insert((st.proto, u32::from(st.v4), st.v4_port), w);
         w
     }
+
+    /// A reload added pool4 addresses (`pool` is the old one with them appended; the
+    /// port ranges, which name the IPv4 owners, do not change).
+    pub fn set_pool(&mut self, pool: Pool4) {
+        self.pool = pool;
+    }
+
+    /// Forgets a static entry; returns the worker whose shard holds it, None if it was
+    /// not registered.
+    pub fn remove_static(&mut self, st: &StaticBib) -> Option<usize> {
+        self.static6
+            .remove(&(st.proto, u128::from(st.v6), st.v6_port));
+        self.static4
+            .remove(&(st.proto, u32::from(st.v4), st.v4_port))
+    }
 }
 
 #[cfg(test)]
@@ -244,5 +262,12 @@ mod tests {
         let w2 = s.add_static(&st2);
         assert_eq!(w2, 3, "a pool4 port belongs to its slice's owner");
         assert_eq!(s.owner_of_v6(Proto::Tcp, st.v6, 8080), 3);
+        assert_eq!(s.remove_static(&st2), Some(3));
+        assert_eq!(s.remove_static(&st2), None);
+        assert_eq!(
+            s.owner_of_v6(Proto::Tcp, st.v6, 8080),
+            s.owner_of_subscriber(st.v6),
+            "back to the prefix's owner"
+        );
     }
 }

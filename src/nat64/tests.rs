@@ -755,6 +755,53 @@ fn pool_exhaustion_refuses_rfc6146_3_5_1_1() {
     );
 }
 
+/// A pool4 address added while the shard runs (RFC 6146 §3.5.1.1: a mapping is
+/// refused only when no address of pool4 has a free port): the existing mappings keep
+/// their address, a new flow gets a port of the new one, and its replies find it. In
+/// `block` mode too.
+#[test]
+fn pool4_addition_serves_new_flows_rfc6146_3_5_1_1() {
+    for mode in [PortAllocation::Session, PortAllocation::Block] {
+        let mut c = cfg();
+        c.pool = Pool4::new(vec![P4]);
+        c.pool.udp = PortRange::new(2000, 2003);
+        c.blocks.mode = mode;
+        c.blocks.size = 4;
+        c.pool.tcp = c.pool.udp;
+        c.pool.icmp = c.pool.udp;
+        let mut s = shard(c);
+        let first = (0..4)
+            .map_while(|p| {
+                s.lookup_or_create_v6(t6(Proto::Udp, (c6(0), 6000 + p), (R1, 53)), 0, 0)
+                    .ok()
+            })
+            .count();
+        assert!(first > 0, "{mode:?}");
+        assert!(
+            s.lookup_or_create_v6(t6(Proto::Udp, (c6(1), 6000), (R1, 53)), 0, 0)
+                .is_err(),
+            "{mode:?}: the pool is full"
+        );
+        let new = Ipv4Addr::new(192, 0, 2, 9);
+        s.add_pool4(&[new, P4]).unwrap();
+        assert!(s.is_pool4(new));
+        let o = s
+            .lookup_or_create_v6(t6(Proto::Udp, (c6(1), 6000), (R1, 53)), 0, 1)
+            .unwrap();
+        assert_eq!(o.src, new, "{mode:?}");
+        let i = fwd(s.lookup_v4(t4(Proto::Udp, (R1, 53), (new, o.sport)), 0, 2));
+        assert_eq!(i.dst, c6(1));
+        assert_eq!(s.usage().ports.len(), 2);
+        s.check_invariants();
+    }
+    let mut c = cfg();
+    c.blocks.mode = PortAllocation::Deterministic;
+    c.blocks.subscribers = Some(("2001:db8:100::".parse().unwrap(), 48));
+    if let Ok(mut s) = Shard::new(c, 1) {
+        assert!(s.add_pool4(&[Ipv4Addr::new(192, 0, 2, 9)]).is_err());
+    }
+}
+
 #[test]
 fn static_bib_forwards_ipv4_initiated_flows_rfc6146_3_5_2_2() {
     let mut c = cfg();
@@ -791,6 +838,48 @@ fn static_bib_forwards_ipv4_initiated_flows_rfc6146_3_5_2_2() {
     sweep(&mut s, 1010 * MIN);
     assert_eq!((s.session_count(), s.bib_count()), (0, 1));
     fwd(s.lookup_v4(t4(Proto::Tcp, (R2, 1), (P4, 1080)), SYN, 1010 * MIN));
+    s.check_invariants();
+}
+
+/// A reload changes the manual BIB entries (RFC 6146 §3.5.1: "manually configured")
+/// all or nothing: an entry clashing with a mapping refuses the whole change, and an
+/// entry still used by sessions is not removed.
+#[test]
+fn static_bib_changes_all_or_nothing_rfc6146_3_5_1() {
+    let mut s = shard(cfg());
+    let server: Ipv6Addr = "2001:db8:80::80".parse().unwrap();
+    let st = StaticBib {
+        proto: Proto::Tcp,
+        v6: server,
+        v6_port: 8080,
+        v4: P4,
+        v4_port: 1080,
+    };
+    s.change_statics(&[], &[st]).unwrap();
+    fwd(s.lookup_v4(t4(Proto::Tcp, (R1, 50000), (P4, 1080)), SYN, 0));
+    let e = s.change_statics(&[st], &[]).unwrap_err();
+    assert!(e.contains("holds sessions"), "{e}");
+    let other = StaticBib {
+        v6_port: 8081,
+        v4_port: 1081,
+        ..st
+    };
+    let clash = StaticBib { v6_port: 9, ..st };
+    let e = s.change_statics(&[], &[other, clash]).unwrap_err();
+    assert!(e.contains("already mapped") && e.contains(":1080"), "{e}");
+    assert_eq!(
+        s.bib_count(),
+        1,
+        "the entry added before the clash is undone"
+    );
+    sweep(&mut s, 1000 * MIN);
+    sweep(&mut s, 1010 * MIN);
+    assert_eq!(s.session_count(), 0);
+    // Replacing an entry by one on the same port: removed first, then added.
+    s.change_statics(&[st], &[clash, other]).unwrap();
+    assert_eq!(s.bib_count(), 2);
+    let i = fwd(s.lookup_v4(t4(Proto::Tcp, (R2, 1), (P4, 1080)), SYN, 1010 * MIN));
+    assert_eq!((i.dst, i.dport), (server, 9));
     s.check_invariants();
 }
 

@@ -263,6 +263,7 @@ keys! {
     pool4: Vec<Ipv4Net> = List(POOL4) => {
         key: "pool4",
         scope: Nat64,
+        reload: Live,
         default: Empty("required in nat64 mode"),
         readme: "IPv4 addresses the IPv6 clients share (RFC 6146 pool4)",
     }
@@ -381,6 +382,7 @@ keys! {
     static_bib: Vec<StaticBib> = List(STATIC_BIB) => {
         key: "static-bib",
         scope: Nat64,
+        reload: Live,
         default: Empty(),
         readme: "static BIB entry: the pool4 address:port forwarded to an IPv6 server, e.g. `tcp 203.0.113.16:8080 [2001:db8:1::2]:80`; PROTO `tcp`, `udp` or `icmp` (the port is then the echo identifier); the IPv4 address must be in pool4, the IPv6 one outside the prefix",
     }
@@ -490,6 +492,7 @@ keys! {
     nat_log_file: Vec<PathBuf> = List(LOG_FILE) => {
         key: "nat-log-file",
         scope: Nat64,
+        reload: Live,
         default: Empty("no file"),
         readme: "NAT event records (mapping or block create/delete) as JSON lines, appended; reopened on SIGHUP (logrotate); read by `xlat64 trace --log`",
     }
@@ -497,6 +500,7 @@ keys! {
     nat_log_syslog: bool = One(SWITCH) => {
         key: "nat-log-syslog",
         scope: Nat64,
+        reload: Live,
         default: Value("false"),
         readme: "NAT event records to syslog (facility `daemon`, ident `xlat64-nat`), one line each",
     }
@@ -505,6 +509,7 @@ keys! {
     ipfix_collector: Vec<SocketAddr> = List(COLLECTOR) => {
         key: "ipfix-collector",
         scope: Nat64,
+        reload: Live,
         default: Empty("no export"),
         readme: "IPFIX (RFC 7011) export over UDP of the NAT event records with the RFC 8158 information elements; templates re-sent every 60 s and with the first message, records batched per message",
     }

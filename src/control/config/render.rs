@@ -249,7 +249,7 @@ mod tests {
         assert!(
             t.contains(
                 "| `--static-bib \"PROTO IPV4:PORT [IPV6]:PORT\"` (repeatable) / \
-                 `static-bib = [...]` | none | restart |"
+                 `static-bib = [...]` | none | live |"
             ),
             "{t}"
         );

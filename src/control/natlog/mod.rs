@@ -13,6 +13,13 @@
 //! [`Logger::reopen_flag`], so logrotate can move the file away), syslog through
 //! `/dev/log` (RFC 3164 lines, facility daemon), IPFIX to each `ipfix-collector`
 //! ([`ipfix`]).
+//!
+//! A reload that changes the sink keys opens the new sinks in the control thread (so a
+//! path that cannot be written refuses the reload, naming the key) and hands them over
+//! through a [`SinkSwitch`]; the thread adopts them between batches. The queues are not
+//! touched, so no queued record is lost: what was queued before the switch goes to the
+//! new sinks. An IPFIX collector kept across the switch keeps its exporter (sequence
+//! numbers, template schedule), so the collector sees no restart.
 
 pub mod ipfix;
 pub mod json;
@@ -22,9 +29,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -50,6 +57,39 @@ pub type Queues = Vec<SyncSender<NatEvent>>;
 pub struct Logger {
     thread: JoinHandle<()>,
     reopen: Arc<AtomicBool>,
+    switch: SinkSwitch,
+}
+
+/// Where a reload leaves new sinks for the logging thread to adopt.
+#[derive(Clone)]
+pub struct SinkSwitch {
+    pending: Arc<Mutex<Option<Sinks>>>,
+}
+
+/// Sinks a reload opened, not yet in use.
+pub struct Opened(Sinks);
+
+impl SinkSwitch {
+    /// Opens `cfg`'s sinks now: an error names the key, and nothing changes.
+    pub fn open(&self, cfg: &Config) -> Result<Opened, String> {
+        Sinks::open(cfg).map(Opened)
+    }
+
+    /// Has the logging thread use `sinks` (opened from `cfg`) from its next batch.
+    pub fn install(&self, sinks: Opened, cfg: &Config) {
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(sinks.0);
+        if cfg.nat_logging() {
+            info!("NAT event logging now: {}", describe(cfg));
+        } else {
+            warn!("NAT event logging: no sink left, records are discarded until one is added");
+        }
+    }
+
+    /// The sinks a reload left, if any (taken without waiting: a reload in progress
+    /// is picked up at the next batch).
+    fn take(&self) -> Option<Sinks> {
+        self.pending.try_lock().ok().and_then(|mut p| p.take())
+    }
 }
 
 impl Logger {
@@ -66,21 +106,37 @@ impl Logger {
             .unzip();
         let reopen = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&reopen);
+        let switch = SinkSwitch {
+            pending: Arc::new(Mutex::new(None)),
+        };
+        let adopt = switch.clone();
         let thread = std::thread::Builder::new()
             .name("xlat64-natlog".into())
-            .spawn(move || run(&rxs, &mut sinks, &flag))
+            .spawn(move || run(&rxs, &mut sinks, &flag, &adopt))
             .map_err(|e| format!("cannot start the NAT logging thread: {e}"))?;
         info!(
             "NAT event logging ({} allocation): {}",
             cfg.port_allocation,
             describe(cfg)
         );
-        Ok(Some((Logger { thread, reopen }, txs)))
+        Ok(Some((
+            Logger {
+                thread,
+                reopen,
+                switch,
+            },
+            txs,
+        )))
     }
 
     /// Set it (from a signal handler) to have the files reopened at the next flush.
     pub fn reopen_flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.reopen)
+    }
+
+    /// For a reload that changes the sink keys.
+    pub fn sink_switch(&self) -> SinkSwitch {
+        self.switch.clone()
     }
 
     /// Waits for the thread to write what is left; it ends once every worker's queue
@@ -104,7 +160,7 @@ fn describe(cfg: &Config) -> String {
 }
 
 /// The thread: batches from every queue, to every sink, until all queues close.
-fn run(rxs: &[Receiver<NatEvent>], sinks: &mut Sinks, reopen: &AtomicBool) {
+fn run(rxs: &[Receiver<NatEvent>], sinks: &mut Sinks, reopen: &AtomicBool, switch: &SinkSwitch) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let mut open = 0;
@@ -124,7 +180,9 @@ fn run(rxs: &[Receiver<NatEvent>], sinks: &mut Sinks, reopen: &AtomicBool) {
                 }
             }
         }
-        if reopen.swap(false, Ordering::Relaxed) {
+        if let Some(new) = switch.take() {
+            sinks.adopt(new);
+        } else if reopen.swap(false, Ordering::Relaxed) {
             sinks.reopen();
         }
         batch.sort_by_key(|e| e.time_ms);
@@ -197,6 +255,17 @@ impl Sinks {
             failures: Vec::new(),
             pid: std::process::id(),
         })
+    }
+
+    /// Replaces these sinks by `new`, keeping the exporter of a collector in both.
+    fn adopt(&mut self, mut new: Sinks) {
+        self.flush();
+        for (name, ex) in &mut new.ipfix {
+            if let Some(i) = self.ipfix.iter().position(|(n, _)| n == name) {
+                *ex = self.ipfix.swap_remove(i).1;
+            }
+        }
+        *self = new;
     }
 
     fn reopen(&mut self) {
@@ -319,6 +388,60 @@ mod tests {
             b"<30>xlat64-nat[42]: {\"event\":\"block-alloc\"}"
         );
         assert_eq!(send_syslog(&client, &dir.join("none"), 42, &lines), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn config(toml: &str) -> Config {
+        use super::super::config::Partial;
+        Config::resolve(
+            Partial::from_toml(toml, "test.toml").unwrap(),
+            Partial::default(),
+        )
+        .unwrap()
+    }
+
+    fn event(port: u16) -> NatEvent {
+        NatEvent {
+            kind: crate::nat64::NatEventKind::BlockAlloc,
+            time_ms: 1_701_000_000_000,
+            proto: crate::nat64::Proto::Udp,
+            v6: "2001:db8:100:7::".parse().unwrap(),
+            v6_port: 0,
+            prefix_len: 64,
+            v4: std::net::Ipv4Addr::new(192, 0, 2, 1),
+            port_first: port,
+            port_last: port + 127,
+            remote: None,
+        }
+    }
+
+    /// A reload's new sinks take over between batches: records queued before and after
+    /// the switch are all written, the ones after to the new file only.
+    #[test]
+    fn a_sink_switch_loses_no_queued_record() {
+        let dir = std::env::temp_dir().join(format!("xlat64-switch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.log"), dir.join("b.log"));
+        let base = "mode = \"nat64\"\nprefix = \"64:ff9b::/96\"\npool4 = [\"192.0.2.1/32\"]\n";
+        let cfg = |files: &str| config(&format!("{base}nat-log-file = [{files}]\n"));
+        let (logger, queues) = Logger::start(&cfg(&format!("{a:?}")), 1).unwrap().unwrap();
+        queues[0].send(event(1024)).unwrap();
+        std::thread::sleep(FLUSH * 4);
+        let bad = cfg(&format!("{:?}", dir.join("none/x.log")));
+        let e = logger.sink_switch().open(&bad).err().unwrap();
+        assert!(e.starts_with("invalid value for 'nat-log-file'"), "{e}");
+        // Queued before the switch, written after it: to the new sink.
+        queues[0].send(event(2048)).unwrap();
+        let (switch, new) = (logger.sink_switch(), cfg(&format!("{b:?}")));
+        switch.install(switch.open(&new).unwrap(), &new);
+        queues[0].send(event(4096)).unwrap();
+        drop(queues);
+        logger.finish();
+        let read = |p: &PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+        let (a, b) = (read(&a), read(&b));
+        assert_eq!(a.lines().count() + b.lines().count(), 3, "{a}\n{b}");
+        assert!(a.contains("1024") && b.contains("4096"), "{a}\n{b}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

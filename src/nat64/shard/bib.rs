@@ -160,6 +160,57 @@ impl Shard {
         Ok(())
     }
 
+    /// A reload's change of the static entries, all or nothing: `remove` (each must
+    /// hold no session), then `add`. On a refusal the shard is as it was, and the
+    /// message names the entry.
+    pub fn change_statics(
+        &mut self,
+        remove: &[StaticBib],
+        add: &[StaticBib],
+    ) -> Result<(), String> {
+        let mut found = Vec::with_capacity(remove.len());
+        for st in remove {
+            let b = self
+                .find_bib4(st.proto, u32::from(st.v4), st.v4_port)
+                .filter(|&b| self.bibs[b as usize].flags & BIB_STATIC != 0)
+                .ok_or_else(|| format!("\"{st}\" is not installed"))?;
+            if self.bibs[b as usize].first != NIL {
+                return Err(format!(
+                    "\"{st}\" holds sessions: it can go once they have expired, or at a restart"
+                ));
+            }
+            found.push(b);
+        }
+        for b in found {
+            self.free_bib(b);
+        }
+        for (i, st) in add.iter().enumerate() {
+            if self.add_static(st).is_err() {
+                // Undo: the entries added here hold no session yet (this thread
+                // translates nothing meanwhile), and the removed ones' ports are free.
+                for done in &add[..i] {
+                    if let Some(b) = self.find_bib4(done.proto, u32::from(done.v4), done.v4_port) {
+                        self.free_bib(b);
+                    }
+                }
+                for st in remove {
+                    let _ = self.add_static(st);
+                }
+                return Err(format!(
+                    "\"{st}\": its IPv4 or IPv6 address and port are already mapped"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the IPv6 side of `st` already has a mapping here: a static entry pins
+    /// it to another worker, where this one's flows would no longer arrive.
+    pub fn maps_v6(&self, st: &StaticBib) -> bool {
+        self.find_bib6(st.proto, &st.v6.octets(), st.v6_port)
+            .is_some()
+    }
+
     pub(super) fn pool_index(&self, v4: u32) -> Option<u16> {
         self.pool_sorted
             .binary_search_by_key(&v4, |&(a, _)| a)

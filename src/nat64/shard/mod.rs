@@ -232,6 +232,36 @@ impl Shard {
         }
     }
 
+    /// A reload's new pool4 addresses, numbered after the existing ones (an address
+    /// already in the pool is skipped). Allocates: a control-plane step, between
+    /// packets. Not with `deterministic` allocation, whose formula numbers the pool.
+    pub fn add_pool4(&mut self, addrs: &[Ipv4Addr]) -> Result<(), String> {
+        if self.cfg.blocks.mode == PortAllocation::Deterministic {
+            return Err("pool4 cannot change with port-allocation = \"deterministic\"".into());
+        }
+        let fresh: Vec<Ipv4Addr> = addrs
+            .iter()
+            .copied()
+            .filter(|a| !self.cfg.pool.addrs.contains(a))
+            .collect();
+        if self.cfg.pool.addrs.len() + fresh.len() > usize::from(u16::MAX) {
+            return Err("pool4 would hold more than 65535 addresses".into());
+        }
+        for a in fresh {
+            let i = self.cfg.pool.addrs.len() as u16;
+            self.cfg.pool.addrs.push(a);
+            let at = self.pool_sorted.partition_point(|&(x, _)| x < u32::from(a));
+            self.pool_sorted.insert(at, (u32::from(a), i));
+        }
+        let n = self.cfg.pool.addrs.len();
+        self.ports.grow(n);
+        if let Some(b) = &mut self.blocks {
+            b.grow(n);
+        }
+        self.usage.grow(n);
+        Ok(())
+    }
+
     /// Whether `a` is one of this shard's pool4 addresses (RFC 6146 §3.8: an IPv6
     /// packet to pool6 ∘ pool4 is hairpinned).
     #[inline]

@@ -24,6 +24,13 @@ impl Usage {
         }
     }
 
+    /// Room for `addrs` pool4 addresses (a reload added some).
+    pub(super) fn grow(&mut self, addrs: usize) {
+        if addrs > self.ports.len() {
+            self.ports.resize(addrs, 0);
+        }
+    }
+
     /// A binding of `proto` on pool4 address `pool` came (`delta` 1) or went (-1).
     pub(super) fn add_bib(&mut self, proto: u8, pool: u16, delta: i8) {
         let add = |v: &mut usize| *v = v.wrapping_add_signed(isize::from(delta));
