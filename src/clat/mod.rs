@@ -23,6 +23,7 @@
 pub mod plat;
 pub mod pref64;
 pub mod rfc7050;
+pub mod useropt;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
