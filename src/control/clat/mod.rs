@@ -2,8 +2,12 @@
 //! and the thread that learns the PLAT prefix and hands the workers a new translator
 //! when it changes.
 //!
-//! The thread waits on the uplink's Router Advertisements (a raw ICMPv6 socket, one
-//! second at a time so that it sees the stop flag), asks the host's resolvers by RFC
+//! The thread waits on the uplink's Router Advertisements, one second at a time so that
+//! it sees the stop flag: on a raw ICMPv6 socket (`ra_socket`), or, when that is refused
+//! for lack of CAP_NET_RAW, on the kernel's copies of their options (`useropt_socket`,
+//! rtnetlink, no capability; the kernel has checked the RA and sends one only where it
+//! accepts RAs; no Router Solicitation then, the first RA is the routers' next periodic
+//! one). It asks the host's resolvers by RFC
 //! 7050 when [`PlatPrefix`] says so, and passes every change to the workers through
 //! `dataplane::Live`: packets already being translated finish with the old prefix, the
 //! next ones use the new one; counters and the TUN device stay. Every change is logged
