@@ -20,6 +20,8 @@
 use std::fmt;
 use std::net::Ipv6Addr;
 
+use super::pref64::ROUTER_ADVERTISEMENT;
+
 /// `RTM_NEWNDUSEROPT` (include/uapi/linux/rtnetlink.h).
 pub const RTM_NEWNDUSEROPT: u16 = 68;
 /// `NDUSEROPT_SRCADDR`: the router's address.
@@ -127,6 +129,21 @@ fn parse_one(body: &[u8]) -> Result<UserOpt<'_>, UserOptError> {
     })
 }
 
+/// Adds `u`'s options to `batch` if it is about a Router Advertisement on `ifindex`:
+/// to the last entry when that is the same router's (the kernel sends an RA's options
+/// one after the other, so that they are read as one list again), else as a new entry.
+/// A message without the router's address counts as from `::`.
+pub fn add_ra_options(batch: &mut Vec<(Ipv6Addr, Vec<u8>)>, u: &UserOpt<'_>, ifindex: u32) {
+    if u.ifindex != ifindex || u.icmp_type != ROUTER_ADVERTISEMENT || u.icmp_code != 0 {
+        return;
+    }
+    let router = u.router.unwrap_or(Ipv6Addr::UNSPECIFIED);
+    match batch.last_mut() {
+        Some((r, opts)) if *r == router => opts.extend_from_slice(u.options),
+        _ => batch.push((router, u.options.to_vec())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +245,33 @@ mod tests {
         let mut v4 = m;
         v4[16] = 2;
         assert_eq!(parse(&v4), vec![Err(UserOptError::Family(2))]);
+    }
+
+    /// RFC 8781 §5 lets the host pick among several PREF64 options of one RA: the
+    /// kernel's one-option messages of an RA are put back together per router, those
+    /// of another interface or of a Redirect (RFC 4861 §4.5, type 137) left out.
+    #[test]
+    fn rfc8781_5_one_ras_options_regrouped_per_router() {
+        let other = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 2);
+        let a = pref64_option();
+        let mut b = pref64_option();
+        b[9] = 0x65;
+        let mut d = message(4, 134, &a, Some(ROUTER));
+        d.extend_from_slice(&message(4, 134, &b, Some(ROUTER)));
+        d.extend_from_slice(&message(5, 134, &a, Some(ROUTER)));
+        d.extend_from_slice(&message(4, 137, &a, Some(ROUTER)));
+        d.extend_from_slice(&message(4, 134, &b, Some(other)));
+        let mut batch = Vec::new();
+        for m in parse(&d) {
+            add_ra_options(&mut batch, &m.unwrap(), 4);
+        }
+        assert_eq!(batch, vec![(ROUTER, [a, b].concat()), (other, b.to_vec())]);
+        let first = pref64::parse_options(&batch[0].1).unwrap();
+        assert_eq!(first.len(), 2);
+        assert_eq!(
+            first[0].unwrap().prefix,
+            "2001:db8:64::/96".parse().unwrap()
+        );
     }
 
     proptest! {

@@ -381,25 +381,12 @@ fn open_ra_source(up: &str) -> Option<RaSource> {
     }
 }
 
-/// The messages of one datagram from the kernel that are about RAs on `ifindex`, their
-/// options appended to the router's entry in `batch` (a new entry when the router
-/// differs from the last one's).
+/// The messages of one datagram from the kernel, added to `batch`.
 fn collect_options(datagram: &[u8], ifindex: u32, batch: &mut Vec<(Ipv6Addr, Vec<u8>)>) {
     for m in useropt::parse(datagram) {
-        let u = match m {
-            Ok(u) => u,
-            Err(e) => {
-                warn!("Router Advertisement options from the kernel ignored: {e}");
-                continue;
-            }
-        };
-        if u.ifindex != ifindex || u.icmp_type != pref64::ROUTER_ADVERTISEMENT || u.icmp_code != 0 {
-            continue;
-        }
-        let router = u.router.unwrap_or(Ipv6Addr::UNSPECIFIED);
-        match batch.last_mut() {
-            Some((r, opts)) if *r == router => opts.extend_from_slice(u.options),
-            _ => batch.push((router, u.options.to_vec())),
+        match m {
+            Ok(u) => useropt::add_ra_options(batch, &u, ifindex),
+            Err(e) => warn!("Router Advertisement options from the kernel ignored: {e}"),
         }
     }
 }

@@ -40,7 +40,11 @@ pub fn accepts_ra(uplink: &str) -> io::Result<bool> {
     let conf = format!("/proc/sys/net/ipv6/conf/{uplink}");
     let accept = read_number(&format!("{conf}/accept_ra"))?;
     let forwarding = read_number(&format!("{conf}/forwarding"))?;
-    Ok(accept == 2 || (accept == 1 && forwarding == 0))
+    Ok(ra_accepted(accept, forwarding))
+}
+
+fn ra_accepted(accept_ra: i64, forwarding: i64) -> bool {
+    accept_ra == 2 || (accept_ra == 1 && forwarding == 0)
 }
 
 /// The first global /64 on `uplink`, from /proc/net/if_inet6 (address, index, prefix
@@ -112,6 +116,15 @@ pub fn ask(server: IpAddr, id: u16, timeout: Duration) -> Result<Discovered, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// ip-sysctl.rst, accept_ra: 0 never, 1 unless forwarding, 2 even when forwarding.
+    #[test]
+    fn accept_ra_with_and_without_forwarding() {
+        assert!(ra_accepted(1, 0));
+        assert!(!ra_accepted(1, 1));
+        assert!(ra_accepted(2, 1));
+        assert!(!ra_accepted(0, 0));
+    }
 
     #[test]
     fn global_64_skips_link_local_other_devices_and_tentative() {
