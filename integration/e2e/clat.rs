@@ -226,6 +226,7 @@ fn rfc8781_prefix_from_router_advertisements_follows_a_change() {
             &["python3", "-c", lab::RA_SENDER, "c", "1", &rogue, "64"],
         )
         .unwrap();
+    wait_log(&mut lab, clat, "read on a raw ICMPv6 socket", 5);
     wait_log(&mut lab, clat, "hop limit 64 instead of 255", 10);
     lab.kill(r);
     start_ra(&mut lab, &spec);
@@ -332,6 +333,37 @@ fn rfc8781_prefix_without_cap_net_raw_from_the_kernels_ra_options() {
     let (c, _) = stop(&mut lab, clat);
     assert!(counter(&c, "tx_packets") > 0, "{c:?}");
     stop(&mut lab, plat);
+}
+
+/// Without `accept_ra=2` on the uplink (forwarding is on) the kernel drops the RAs
+/// before it passes their options on (ip-sysctl.rst, accept_ra): the CLAT holding
+/// CAP_NET_ADMIN only says so, naming the sysctl; once the operator sets it, the next RA
+/// gives the prefix (RFC 8781), with no restart.
+#[test]
+fn rfc8781_without_cap_net_raw_names_accept_ra_when_the_kernel_ignores_ras() {
+    let mut lab = lab464();
+    let _tun = super::service::TunOpenToAll::ensure();
+    std::fs::write(path(&lab, "resolv.conf"), "").unwrap();
+    let resolv = path(&lab, "resolv.conf");
+    let spec = spec_file(&lab, &format!("{PREFIX_A} 600\n"));
+    let wrapper = super::service::cap_net_admin_only(&lab, "");
+    let clat = lab
+        .start_clat(&wrapper, &["--resolv-conf", &resolv])
+        .unwrap();
+    wait_log(&mut lab, clat, "set net.ipv6.conf.eth0.accept_ra=2", 5);
+    start_ra(&mut lab, &spec);
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, log) = lab.output(clat);
+    assert!(!log.contains("PLAT prefix none ->"), "{log}");
+    lab.sysctl(Node::Phone, &["net.ipv6.conf.eth0.accept_ra=2"])
+        .unwrap();
+    wait_log(
+        &mut lab,
+        clat,
+        &format!("PLAT prefix none -> {PREFIX_A}"),
+        10,
+    );
+    stop(&mut lab, clat);
 }
 
 /// unbound as the carrier's DNS64 resolver (RFC 6147) for `prefix`: `ipv4only.arpa` has
