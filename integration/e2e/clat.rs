@@ -1,7 +1,8 @@
 //! 464XLAT end to end (RFC 6877): an IPv4-only app on `phone` reaches the IPv4-only
 //! `srv` across the IPv6-only carrier through the CLAT (xlat64 --mode clat on the phone)
 //! and the PLAT (xlat64 --mode nat64), with the PLAT prefix given, learned from Router
-//! Advertisements (RFC 8781) and from unbound's DNS64 (RFC 7050). See `lab.rs` for the
+//! Advertisements (RFC 8781; also by a CLAT holding CAP_NET_ADMIN only, through the
+//! kernel's copies of the RA options) and from unbound's DNS64 (RFC 7050). See `lab.rs` for the
 //! topology.
 
 use std::time::{Duration, Instant};
@@ -225,6 +226,7 @@ fn rfc8781_prefix_from_router_advertisements_follows_a_change() {
             &["python3", "-c", lab::RA_SENDER, "c", "1", &rogue, "64"],
         )
         .unwrap();
+    wait_log(&mut lab, clat, "read on a raw ICMPv6 socket", 5);
     wait_log(&mut lab, clat, "hop limit 64 instead of 255", 10);
     lab.kill(r);
     start_ra(&mut lab, &spec);
@@ -278,6 +280,90 @@ fn rfc8781_prefix_from_router_advertisements_follows_a_change() {
     let (c, _) = stop(&mut lab, clat);
     assert!(counter(&c, "tx_packets") > 0, "{c:?}");
     stop(&mut lab, plat);
+}
+
+/// Issue 10, a sidecar holding CAP_NET_ADMIN only: without CAP_NET_RAW for the raw
+/// ICMPv6 socket the CLAT reads the PREF64 option (RFC 8781 §4) from the kernel's
+/// copies of the RA options (rtnetlink RTNLGRP_ND_USEROPT), the uplink accepting RAs
+/// (accept_ra=2 with forwarding on, as the README asks). It says which source it uses
+/// and that it sends no Router Solicitation, names the router, ignores the RA's option
+/// with an undefined prefix length code, and translates a curl and a ping (RFC 6877
+/// §6.3).
+#[test]
+fn rfc8781_prefix_without_cap_net_raw_from_the_kernels_ra_options() {
+    let mut lab = lab464();
+    let _tun = super::service::TunOpenToAll::ensure();
+    lab.sysctl(Node::Phone, &["net.ipv6.conf.eth0.accept_ra=2"])
+        .unwrap();
+    let plat = start_plat(&mut lab, PREFIX_A);
+    start_http(&mut lab);
+    // An empty resolver list: RFC 7050 finds nothing, only the RAs can give a prefix.
+    std::fs::write(path(&lab, "resolv.conf"), "").unwrap();
+    let resolv = path(&lab, "resolv.conf");
+    let spec = spec_file(&lab, &format!("{PREFIX_B} 600 6\n{PREFIX_A} 600\n"));
+    let wrapper = super::service::cap_net_admin_only(&lab, "");
+    let clat = lab
+        .start_clat(&wrapper, &["--resolv-conf", &resolv])
+        .unwrap();
+    super::service::assert_cap_net_admin_only(&lab, clat);
+    wait_log(&mut lab, clat, "RTNLGRP_ND_USEROPT", 5);
+    start_ra(&mut lab, &spec);
+    wait_log(
+        &mut lab,
+        clat,
+        &format!(
+            "PLAT prefix none -> {PREFIX_A} (from PREF64 in a Router Advertisement from fe80::"
+        ),
+        10,
+    );
+    let (_, log) = lab.output(clat);
+    assert!(
+        log.contains("no Router Solicitation without CAP_NET_RAW")
+            && log.contains("prefix length code 6, which RFC 8781 §4 does not define")
+            && !log.contains("does not accept Router Advertisements"),
+        "{log}"
+    );
+    println!("{log}");
+    let out = curl_srv(&lab);
+    assert_eq!(out.stdout, "hello from srv\n", "{out:?}");
+    let out = lab
+        .run(Node::Phone, &["ping", "-n", "-c", "3", "-W", "2", SRV4])
+        .unwrap();
+    assert!(out.stdout.contains("3 received"), "{out:?}");
+    let (c, _) = stop(&mut lab, clat);
+    assert!(counter(&c, "tx_packets") > 0, "{c:?}");
+    stop(&mut lab, plat);
+}
+
+/// Without `accept_ra=2` on the uplink (forwarding is on) the kernel drops the RAs
+/// before it passes their options on (ip-sysctl.rst, accept_ra): the CLAT holding
+/// CAP_NET_ADMIN only says so, naming the sysctl; once the operator sets it, the next RA
+/// gives the prefix (RFC 8781), with no restart.
+#[test]
+fn rfc8781_without_cap_net_raw_names_accept_ra_when_the_kernel_ignores_ras() {
+    let mut lab = lab464();
+    let _tun = super::service::TunOpenToAll::ensure();
+    std::fs::write(path(&lab, "resolv.conf"), "").unwrap();
+    let resolv = path(&lab, "resolv.conf");
+    let spec = spec_file(&lab, &format!("{PREFIX_A} 600\n"));
+    let wrapper = super::service::cap_net_admin_only(&lab, "");
+    let clat = lab
+        .start_clat(&wrapper, &["--resolv-conf", &resolv])
+        .unwrap();
+    wait_log(&mut lab, clat, "set net.ipv6.conf.eth0.accept_ra=2", 5);
+    start_ra(&mut lab, &spec);
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, log) = lab.output(clat);
+    assert!(!log.contains("PLAT prefix none ->"), "{log}");
+    lab.sysctl(Node::Phone, &["net.ipv6.conf.eth0.accept_ra=2"])
+        .unwrap();
+    wait_log(
+        &mut lab,
+        clat,
+        &format!("PLAT prefix none -> {PREFIX_A}"),
+        10,
+    );
+    stop(&mut lab, clat);
 }
 
 /// unbound as the carrier's DNS64 resolver (RFC 6147) for `prefix`: `ipv4only.arpa` has

@@ -62,19 +62,8 @@ fn rfc7915_unprivileged_with_cap_net_admin_only_translates_and_notifies_ready() 
     let rx = UnixDatagram::bind(&notify).unwrap();
     std::fs::set_permissions(&notify, std::fs::Permissions::from_mode(0o777)).unwrap();
     rx.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    let wrapper = lab.dir().join("unprivileged.sh");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nNOTIFY_SOCKET={} exec setpriv --reuid=65534 --regid=65534 \
-             --clear-groups --inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin \
-             --bounding-set=-all,+net_admin --no-new-privs {} \"$@\"\n",
-            notify.display(),
-            xlat64_bin().display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let env = format!("NOTIFY_SOCKET={}", notify.display());
+    let wrapper = cap_net_admin_only(&lab, &env);
     // A directory this user may not create: it runs without a control socket.
     let sock = lab.dir().join("root-only").join("ctl.sock");
     let sock = sock.to_string_lossy().into_owned();
@@ -87,8 +76,37 @@ fn rfc7915_unprivileged_with_cap_net_admin_only_translates_and_notifies_ready() 
         msg.starts_with("READY=1\nSTATUS=translating (siit)"),
         "{msg}"
     );
-    // Its effective capabilities: CAP_NET_ADMIN (bit 12) alone, as user 65534.
     let id = lab.translator().unwrap();
+    assert_cap_net_admin_only(&lab, id);
+    ping(&lab, Node::Cli, addr::SRV6, 3);
+    let c = finish(&mut lab);
+    assert!(
+        c.get("translated_v6_to_v4").is_some_and(|&n| n >= 3),
+        "{c:?}"
+    );
+}
+
+/// A script in the lab's directory that runs the binary under test (with `env`
+/// assignments before it) as the unit does: user nobody, CAP_NET_ADMIN its only
+/// capability (ambient, bounding set reduced to it), no new privileges.
+pub(super) fn cap_net_admin_only(lab: &Lab, env: &str) -> PathBuf {
+    let wrapper = lab.dir().join("unprivileged.sh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n{env} exec setpriv --reuid=65534 --regid=65534 \
+             --clear-groups --inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin \
+             --bounding-set=-all,+net_admin --no-new-privs {} \"$@\"\n",
+            xlat64_bin().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    wrapper
+}
+
+/// The process's effective capabilities are CAP_NET_ADMIN (bit 12) alone, its user 65534.
+pub(super) fn assert_cap_net_admin_only(lab: &Lab, id: crate::lab::ProcId) {
     let pid = lab.pid(id);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let field = |name: &str| {
@@ -100,24 +118,18 @@ fn rfc7915_unprivileged_with_cap_net_admin_only_translates_and_notifies_ready() 
     };
     assert_eq!(field("CapEff:"), "0000000000001000", "{status}");
     assert_eq!(field("Uid:"), "65534", "{status}");
-    ping(&lab, Node::Cli, addr::SRV6, 3);
-    let c = finish(&mut lab);
-    assert!(
-        c.get("translated_v6_to_v4").is_some_and(|&n| n >= 3),
-        "{c:?}"
-    );
 }
 
 /// The kernel creates /dev/net/tun with mode 0666 (TUNSETIFF itself is what needs
 /// CAP_NET_ADMIN); some containers make it 0600, which keeps every non-root user out
 /// whatever its capabilities. For the test's duration the node gets the kernel's mode,
 /// and its own back afterwards.
-struct TunOpenToAll(Option<u32>);
+pub(super) struct TunOpenToAll(Option<u32>);
 
 impl TunOpenToAll {
     const NODE: &str = "/dev/net/tun";
 
-    fn ensure() -> TunOpenToAll {
+    pub(super) fn ensure() -> TunOpenToAll {
         let mode = std::fs::metadata(Self::NODE)
             .map(|m| m.permissions().mode() & 0o7777)
             .unwrap_or(0o666);

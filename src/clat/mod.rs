@@ -9,7 +9,8 @@
 //! - every other IPv4 address ↔ the PLAT prefix (PREF64) by RFC 6052.
 //!
 //! The PLAT prefix comes from the operator, from the PREF64 option of Router
-//! Advertisements ([`pref64`], RFC 8781) or from DNS64 ([`rfc7050`]); [`plat`] keeps what
+//! Advertisements ([`pref64`], RFC 8781; from the RA itself or from the kernel's copy of
+//! its options, [`useropt`]) or from DNS64 ([`rfc7050`]); [`plat`] keeps what
 //! each source said, with its lifetime, and says which prefix is in force. The control
 //! plane's thread (`control::clat`) feeds it packets and the clock and, on a change,
 //! replaces the workers' translator through `dataplane::Live`: no restart, counters kept.
@@ -23,6 +24,7 @@
 pub mod plat;
 pub mod pref64;
 pub mod rfc7050;
+pub mod useropt;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 

@@ -94,8 +94,14 @@ pub fn parse_ra(icmp: &[u8]) -> Result<Vec<Result<Pref64, Pref64Error>>, RaError
     if icmp.len() < RA_FIXED || icmp[0] != ROUTER_ADVERTISEMENT || icmp[1] != 0 {
         return Err(RaError::NotRa);
     }
+    parse_options(&icmp[RA_FIXED..])
+}
+
+/// The PREF64 options of an option list (RFC 4861 §4.6: type, length in units of 8
+/// bytes, data), as a Router Advertisement carries it after its fixed part or the
+/// kernel passes it on (`super::useropt`).
+pub fn parse_options(mut opts: &[u8]) -> Result<Vec<Result<Pref64, Pref64Error>>, RaError> {
     let mut found = Vec::new();
-    let mut opts = &icmp[RA_FIXED..];
     while !opts.is_empty() {
         let len = usize::from(*opts.get(1).ok_or(RaError::BadOption)?) * 8;
         if len == 0 || len > opts.len() {

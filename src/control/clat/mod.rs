@@ -2,8 +2,12 @@
 //! and the thread that learns the PLAT prefix and hands the workers a new translator
 //! when it changes.
 //!
-//! The thread waits on the uplink's Router Advertisements (a raw ICMPv6 socket, one
-//! second at a time so that it sees the stop flag), asks the host's resolvers by RFC
+//! The thread waits on the uplink's Router Advertisements, one second at a time so that
+//! it sees the stop flag: on a raw ICMPv6 socket (`ra_socket`), or, when that is refused
+//! for lack of CAP_NET_RAW, on the kernel's copies of their options (`useropt_socket`,
+//! rtnetlink, no capability; the kernel has checked the RA and sends one only where it
+//! accepts RAs; no Router Solicitation then, the first RA is the routers' next periodic
+//! one). It asks the host's resolvers by RFC
 //! 7050 when [`PlatPrefix`] says so, and passes every change to the workers through
 //! `dataplane::Live`: packets already being translated finish with the old prefix, the
 //! next ones use the new one; counters and the TUN device stay. Every change is logged
@@ -12,8 +16,9 @@
 
 mod ra_socket;
 mod uplink;
+mod useropt_socket;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -23,9 +28,10 @@ use tracing::{debug, info, warn};
 use super::config::{Config, ConfigError, Source};
 use crate::clat::ClatMapping;
 use crate::clat::plat::{Change, PlatPrefix};
-use crate::clat::pref64;
+use crate::clat::{pref64, useropt};
 use crate::dataplane::{Live, Stop};
 use crate::xlat::Translator;
+use useropt_socket::UseroptSocket;
 
 /// How long the thread blocks in one read of the RA socket.
 const POLL: Duration = Duration::from_secs(1);
@@ -147,28 +153,14 @@ impl Discovery {
     }
 
     fn run(mut self, stop: &Stop) {
-        let ra = self.cfg.uplink.as_deref().and_then(|up| {
-            ra_socket::RaSocket::open(up, POLL)
-                .map_err(|e| {
-                    warn!(
-                        "cannot listen for Router Advertisements on '{up}' ({e}; a raw ICMPv6 \
-                         socket needs CAP_NET_RAW): PREF64 (RFC 8781) is not used, RFC 7050 is"
-                    )
-                })
-                .ok()
-        });
-        if let Some(sock) = &ra
-            && let Err(e) = sock.solicit()
-        {
-            debug!("Router Solicitation not sent: {e}");
-        }
+        let ra = self.cfg.uplink.clone().and_then(|up| open_ra_source(&up));
         let mut buf = vec![0u8; 65536];
         while !stop.is_requested() {
             if self.state.dns_due(self.now_ms()) {
                 self.discover_by_dns();
             }
             match &ra {
-                Some(sock) => match sock.recv(&mut buf) {
+                Some(RaSource::Raw(sock)) => match sock.recv(&mut buf) {
                     Ok(Some(r)) => self.on_ra(r.from, r.hop_limit, &buf[..r.len]),
                     Ok(None) => {}
                     Err(e) => {
@@ -176,6 +168,9 @@ impl Discovery {
                         std::thread::sleep(POLL);
                     }
                 },
+                Some(RaSource::Kernel { sock, ifindex }) => {
+                    self.recv_kernel(sock, *ifindex, &mut buf)
+                }
                 None => std::thread::sleep(POLL),
             }
             let c = self.state.tick(self.now_ms());
@@ -183,7 +178,7 @@ impl Discovery {
         }
     }
 
-    fn on_ra(&mut self, from: std::net::Ipv6Addr, hop_limit: Option<u8>, msg: &[u8]) {
+    fn on_ra(&mut self, from: Ipv6Addr, hop_limit: Option<u8>, msg: &[u8]) {
         let options = match pref64::parse_ra(msg) {
             Ok(o) => o,
             Err(e) => return warn!("Router Advertisement from {from} ignored: {e}"),
@@ -197,7 +192,44 @@ impl Discovery {
                 hop_limit.map_or("unknown".into(), |h| h.to_string())
             );
         }
-        // RFC 8781 §5 leaves several options to the host: the first usable one is used.
+        self.use_options(from, options);
+    }
+
+    /// The kernel's copies of RA options (it has checked the RA as RFC 4861 §6.1.2
+    /// says). It sends each option of an RA in its own message, all at once: what is
+    /// queued is read together, and each router's options in it count as one RA, so
+    /// that "the first usable PREF64" means the same as with the raw socket.
+    fn recv_kernel(&mut self, sock: &UseroptSocket, ifindex: u32, buf: &mut [u8]) {
+        let mut batch: Vec<(Ipv6Addr, Vec<u8>)> = Vec::new();
+        let mut wait = true;
+        loop {
+            match sock.recv(buf, wait) {
+                Ok(Some(n)) => collect_options(&buf[..n], ifindex, &mut batch),
+                Ok(None) => break,
+                Err(e) => {
+                    warn!("Router Advertisement options from the kernel (rtnetlink): {e}");
+                    if wait {
+                        std::thread::sleep(POLL);
+                    }
+                    break;
+                }
+            }
+            wait = false;
+        }
+        for (router, opts) in batch {
+            match pref64::parse_options(&opts) {
+                Ok(o) => self.use_options(router, o),
+                Err(e) => warn!("Router Advertisement from {router} ignored: {e}"),
+            }
+        }
+    }
+
+    /// RFC 8781 §5 leaves several options to the host: the first usable one is used.
+    fn use_options(
+        &mut self,
+        from: Ipv6Addr,
+        options: Vec<Result<pref64::Pref64, pref64::Pref64Error>>,
+    ) {
         let mut used = false;
         for o in options {
             match o {
@@ -287,6 +319,74 @@ impl Discovery {
         match self.cfg.clat_xlat_config(&self.mapping, c.new) {
             Ok(xc) => self.live.replace(Translator::new(xc)),
             Err(e) => warn!("PLAT prefix {} not usable: {e}", show(c.new)),
+        }
+    }
+}
+
+/// Where Router Advertisements are heard.
+enum RaSource {
+    /// The raw ICMPv6 socket (CAP_NET_RAW): every RA, and Router Solicitations.
+    Raw(ra_socket::RaSocket),
+    /// The kernel's copies of RA options for the uplink `ifindex` (no capability).
+    Kernel { sock: UseroptSocket, ifindex: u32 },
+}
+
+/// The raw socket if the capability allows, else the kernel's copies; says which at
+/// info (and why neither, at warn). With the raw socket a Router Solicitation goes out
+/// at once; without it, the first prefix comes with the routers' next periodic RA.
+fn open_ra_source(up: &str) -> Option<RaSource> {
+    let e = match ra_socket::RaSocket::open(up, POLL) {
+        Ok(sock) => {
+            info!("PREF64 (RFC 8781): Router Advertisements on '{up}' read on a raw ICMPv6 socket");
+            if let Err(e) = sock.solicit() {
+                debug!("Router Solicitation not sent: {e}");
+            }
+            return Some(RaSource::Raw(sock));
+        }
+        Err(e) => e,
+    };
+    if !matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)) {
+        warn!(
+            "cannot listen for Router Advertisements on '{up}' ({e}): PREF64 (RFC 8781) is \
+             not used, RFC 7050 is"
+        );
+        return None;
+    }
+    let kernel = uplink::ifindex(up).and_then(|i| Ok((UseroptSocket::open(POLL)?, i)));
+    match kernel {
+        Ok((sock, ifindex)) => {
+            info!(
+                "PREF64 (RFC 8781): no CAP_NET_RAW for a raw ICMPv6 socket ({e}), so the \
+                 options of the Router Advertisements on '{up}' are read as the kernel passes \
+                 them on (rtnetlink RTNLGRP_ND_USEROPT); no Router Solicitation without \
+                 CAP_NET_RAW: waiting for the routers' next periodic RA"
+            );
+            if !uplink::accepts_ra(up).unwrap_or(true) {
+                warn!(
+                    "the kernel does not accept Router Advertisements on '{up}' and so passes \
+                     no PREF64 on: set net.ipv6.conf.{up}.accept_ra=2 (IPv6 forwarding is on) \
+                     or 1, or give CAP_NET_RAW"
+                );
+            }
+            Some(RaSource::Kernel { sock, ifindex })
+        }
+        Err(e2) => {
+            warn!(
+                "cannot listen for Router Advertisements on '{up}' (raw ICMPv6 socket: {e}, \
+                 it needs CAP_NET_RAW; rtnetlink RTNLGRP_ND_USEROPT: {e2}): PREF64 (RFC 8781) \
+                 is not used, RFC 7050 is"
+            );
+            None
+        }
+    }
+}
+
+/// The messages of one datagram from the kernel, added to `batch`.
+fn collect_options(datagram: &[u8], ifindex: u32, batch: &mut Vec<(Ipv6Addr, Vec<u8>)>) {
+    for m in useropt::parse(datagram) {
+        match m {
+            Ok(u) => useropt::add_ra_options(batch, &u, ifindex),
+            Err(e) => warn!("Router Advertisement options from the kernel ignored: {e}"),
         }
     }
 }

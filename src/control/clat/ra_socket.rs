@@ -3,7 +3,8 @@
 //! Bound to the uplink (SO_BINDTODEVICE) and filtered in the kernel to type 134
 //! (ICMP6_FILTER, RFC 3542 §3.2), so it wakes only for RAs of that link. The kernel
 //! verifies the ICMPv6 checksum of raw ICMPv6 sockets itself. Opening it needs
-//! CAP_NET_RAW (which container runtimes grant by default).
+//! CAP_NET_RAW (which container runtimes grant by default); without it the CLAT reads
+//! the kernel's copies of the RA options instead (`super::useropt_socket`).
 
 use std::io;
 use std::mem::size_of;

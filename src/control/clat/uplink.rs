@@ -19,6 +19,34 @@ pub fn mtu(uplink: &str) -> io::Result<u16> {
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
+/// A number from sysfs or procfs.
+fn read_number(path: &str) -> io::Result<i64> {
+    std::fs::read_to_string(path)?
+        .trim()
+        .parse::<i64>()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// The uplink's interface index (sysfs), which the kernel's RA option messages name.
+pub fn ifindex(uplink: &str) -> io::Result<u32> {
+    let i = read_number(&format!("/sys/class/net/{uplink}/ifindex"))?;
+    u32::try_from(i).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Whether the kernel processes Router Advertisements on `uplink` (and so passes their
+/// PREF64 options on): `accept_ra` 1 without forwarding, or 2 (net/ipv6/addrconf.h
+/// `ipv6_accept_ra`).
+pub fn accepts_ra(uplink: &str) -> io::Result<bool> {
+    let conf = format!("/proc/sys/net/ipv6/conf/{uplink}");
+    let accept = read_number(&format!("{conf}/accept_ra"))?;
+    let forwarding = read_number(&format!("{conf}/forwarding"))?;
+    Ok(ra_accepted(accept, forwarding))
+}
+
+fn ra_accepted(accept_ra: i64, forwarding: i64) -> bool {
+    accept_ra == 2 || (accept_ra == 1 && forwarding == 0)
+}
+
 /// The first global /64 on `uplink`, from /proc/net/if_inet6 (address, index, prefix
 /// length, scope, flags, name; scope 00 is global).
 pub fn global_64(uplink: &str) -> io::Result<Option<Ipv6Net>> {
@@ -88,6 +116,15 @@ pub fn ask(server: IpAddr, id: u16, timeout: Duration) -> Result<Discovered, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// ip-sysctl.rst, accept_ra: 0 never, 1 unless forwarding, 2 even when forwarding.
+    #[test]
+    fn accept_ra_with_and_without_forwarding() {
+        assert!(ra_accepted(1, 0));
+        assert!(!ra_accepted(1, 1));
+        assert!(ra_accepted(2, 1));
+        assert!(!ra_accepted(0, 0));
+    }
 
     #[test]
     fn global_64_skips_link_local_other_devices_and_tentative() {

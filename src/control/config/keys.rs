@@ -418,7 +418,7 @@ keys! {
         key: "uplink",
         scope: Clat,
         default: Empty("no RA discovery; `plat-prefix`, `clat-ipv6` or `clat-prefix` needed as the case may be"),
-        readme: "the IPv6 uplink: RFC 8781 PREF64 is read from its Router Advertisements (raw ICMPv6 socket), `mtu` defaults to its MTU − 20, `clat-ipv6` to a dedicated address in its global /64",
+        readme: "the IPv6 uplink: RFC 8781 PREF64 is read from its Router Advertisements (raw ICMPv6 socket with CAP_NET_RAW, else the kernel's copies over rtnetlink), `mtu` defaults to its MTU − 20, `clat-ipv6` to a dedicated address in its global /64",
     }
     /// CLAT: the host's IPv4 address (RFC 7335), or the LAN's IPv4 prefix translated 1:1
     /// onto clat-prefix (CPE mode)
