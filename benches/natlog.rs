@@ -73,8 +73,10 @@ fn xorshift(x: &mut u64) -> u64 {
 }
 
 /// One hour of 100 sessions per subscriber at random times, then until all expired.
-fn hour(mode: PortAllocation, per_sub: u32) -> (Vec<NatEvent>, u64) {
-    let mut s = Shard::new(config(mode, 128, true), 7).unwrap();
+fn hour(mode: PortAllocation, hold_ms: u32, per_sub: u32) -> (Vec<NatEvent>, u64) {
+    let mut c = config(mode, 128, true);
+    c.blocks.hold_ms = hold_ms;
+    let mut s = Shard::new(c, 7).unwrap();
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut arrivals: Vec<(u64, u32, u16)> = (0..SUBSCRIBERS)
         .flat_map(|i| (0..per_sub).map(move |k| (i, 10_000 + k as u16)))
@@ -124,12 +126,15 @@ fn log_figures_for(per_sub: u32) {
         "JSON B/sub-hour",
         "IPFIX B/sub-hour"
     );
-    for mode in [
-        PortAllocation::Session,
-        PortAllocation::Block,
-        PortAllocation::Deterministic,
+    // `port-block-hold` keeps an emptied block for the subscriber's next session, so a
+    // light user's block is not released and allocated again between two sessions.
+    for (mode, hold_ms, label) in [
+        (PortAllocation::Session, 0, "session"),
+        (PortAllocation::Block, 0, "block"),
+        (PortAllocation::Block, 300_000, "block hold300"),
+        (PortAllocation::Deterministic, 0, "deterministic"),
     ] {
-        let (events, created) = hour(mode, per_sub);
+        let (events, created) = hour(mode, hold_ms, per_sub);
         let json_bytes: usize = events.iter().map(|e| json::to_line(e).len() + 1).sum();
         let mut enc = ipfix::Encoder::new(1);
         // The records of each second in one flush (the logging thread flushes every
@@ -149,7 +154,7 @@ fn log_figures_for(per_sub: u32) {
         let per100k = |v: f64| v * 100_000.0 / created as f64;
         println!(
             "{:<14} {:>10} {:>14.0} {:>14.0} {:>18.1} {:>18.1}",
-            mode.name(),
+            label,
             created,
             per100k(events.len() as f64),
             per100k(json_bytes as f64),
@@ -274,7 +279,7 @@ fn new_session_rate(mode: PortAllocation, log: bool, n: u32) -> f64 {
 /// What one logging thread sustains: records formatted as JSON lines and written to a
 /// file, and encoded as IPFIX messages, per second of wall time.
 fn sink_rates() {
-    let (events, _) = hour(PortAllocation::Session, 100);
+    let (events, _) = hour(PortAllocation::Session, 0, 100);
     let path = std::env::temp_dir().join(format!("xlat64-natlog-sink-{}", std::process::id()));
     let t0 = Instant::now();
     {
