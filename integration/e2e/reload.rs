@@ -205,7 +205,11 @@ fn rfc6146_s3_5_1_reloads_add_pool4_and_a_static_bib_entry_and_move_the_log_duri
     let (log_a, log_b) = (lab.dir().join("a.log"), lab.dir().join("b.log"));
     let file = lab.dir().join("xlat64.toml");
     let conf = |pool4: &str| {
-        format!("mode = \"nat64\"\npool4 = [{pool4}]\ncontrol-socket = \"{sock}\"\nworkers = 2\n")
+        // setup-routes: the added address is routed into the TUN by the reload itself.
+        format!(
+            "mode = \"nat64\"\npool4 = [{pool4}]\ncontrol-socket = \"{sock}\"\nworkers = 2\n\
+             setup-routes = true\n"
+        )
     };
     let base = conf("\"203.0.113.16/29\"");
     let grown = conf("\"203.0.113.16/29\", \"203.0.113.24/32\"");
@@ -214,8 +218,6 @@ fn rfc6146_s3_5_1_reloads_add_pool4_and_a_static_bib_entry_and_move_the_log_duri
     let file_s = file.to_string_lossy().into_owned();
     let id = lab
         .start_translator(&Translator::xlat64(xlat64_bin(), &["--config", &file_s]))
-        .unwrap();
-    lab.ip(Node::Xlt, &format!("route replace {POOL4} dev xlat64"))
         .unwrap();
     wait_for(&sock);
     lab.spawn(

@@ -359,7 +359,7 @@ impl From<RunError> for Failure {
 
 /// What the control plane set up around the running workers, undone when they stop.
 struct Around {
-    routes: Option<Routes>,
+    routes: routes::SharedRoutes,
     control: Option<std::thread::JoinHandle<()>>,
     /// The CLAT's PLAT prefix discovery.
     discovery: Option<std::thread::JoinHandle<()>>,
@@ -424,6 +424,7 @@ fn started(
             Some(Routes::install_clat(s.device, &plan).map_err(RunError::System)?)
         }
     };
+    let routes: routes::SharedRoutes = Arc::new(std::sync::Mutex::new(routes));
     let discovery = clat.and_then(|c| c.spawn_discovery(stop));
     let workers = s.counters.len();
     info!(
@@ -443,7 +444,8 @@ fn started(
             setup.log_level.lock().ok().and_then(|mut l| l.take()),
         )
         .with_natlog(setup.natlog_sinks.clone())
-        .with_sharding(s.sharding.clone()),
+        .with_sharding(s.sharding.clone())
+        .with_routes(Arc::clone(&routes)),
     );
     if let Some(flag) = setup.natlog_reopen.clone() {
         reloader.on_reload(Box::new(move |_| {
@@ -490,7 +492,8 @@ fn stopping(around: Around) {
     {
         let _ = h.join();
     }
-    if let Some(r) = around.routes {
+    let routes = around.routes.lock().ok().and_then(|mut r| r.take());
+    if let Some(r) = routes {
         r.remove();
     }
 }

@@ -33,9 +33,10 @@
 //!   the steering is replaced. Removing an address is refused (sessions may hold it;
 //!   the numbering would move), and so is any change with `deterministic` allocation
 //!   (its formula numbers the pool), `dataplane = xdp` (the programs' destinations are
-//!   set at start) or `setup-routes` (its routes are installed at start only); a
-//!   reload that changes `pool4` and `static-bib` together is refused too, so that
-//!   each is all or nothing: reload the pool first.
+//!   set at start); with `setup-routes` the new addresses are routed into the TUN
+//!   first (and removed on exit with the others). A reload that changes `pool4` and
+//!   `static-bib` together is refused too, so that each is all or nothing: reload the
+//!   pool first.
 //!
 //! A key that is live in general but cannot change in the running mode (`pool6791` is
 //! part of the NAT64 translator, which is not replaced live) is refused the same way. A
@@ -48,6 +49,7 @@ use tracing::{error, info};
 
 use super::config::{Config, KeyInfo, Mode, Partial};
 use super::natlog::SinkSwitch;
+use super::routes::SharedRoutes;
 use std::net::Ipv4Addr;
 
 use super::config::Dataplane;
@@ -77,6 +79,8 @@ pub struct Reloader {
     natlog: Option<SinkSwitch>,
     /// NAT64: the steering the workers follow, replaced when static entries change.
     sharding: Option<Arc<Live<Sharding>>>,
+    /// `setup-routes`: the routes installed at start, which new pool4 addresses join.
+    routes: Option<SharedRoutes>,
     hooks: Mutex<Vec<Hook>>,
 }
 
@@ -137,6 +141,7 @@ impl Reloader {
             log_level,
             natlog: None,
             sharding: None,
+            routes: None,
             hooks: Mutex::new(Vec::new()),
         }
     }
@@ -144,6 +149,12 @@ impl Reloader {
     /// Lets a reload change the static BIB entries (NAT64).
     pub fn with_sharding(mut self, sharding: Option<Arc<Live<Sharding>>>) -> Self {
         self.sharding = sharding;
+        self
+    }
+
+    /// Lets a pool4 addition under `setup-routes` route its new addresses into the TUN.
+    pub fn with_routes(mut self, routes: SharedRoutes) -> Self {
+        self.routes = Some(routes);
         self
     }
 
@@ -273,9 +284,6 @@ impl Reloader {
         if cur.dataplane == Dataplane::Xdp {
             return fixed("with dataplane = xdp the programs' destinations are set at start");
         }
-        if cur.setup_routes {
-            return fixed("setup-routes installs its routes at start only");
-        }
         let (old, wanted) = (cur.shard_config().pool, new.shard_config().pool);
         let removed: Vec<String> = old
             .addrs
@@ -299,7 +307,31 @@ impl Reloader {
         let (Some(links), Some(live)) = (&self.nat64, &self.sharding) else {
             return fixed("this translator cannot change it live");
         };
-        add_pool4(links, &added).map_err(|e| format!("pool4: {e}"))?;
+        // Routed first, so that a refused route leaves the workers as they were.
+        let nets: Vec<ipnet::IpNet> = added
+            .iter()
+            .map(|a| ipnet::IpNet::V4(ipnet::Ipv4Net::from(*a)))
+            .collect();
+        let routes = match (&self.routes, cur.setup_routes) {
+            (Some(r), true) => Some(r),
+            (None, true) => return fixed("its routes could not be reached"),
+            (_, false) => None,
+        };
+        if let Some(r) = routes
+            && let Some(r) = lock(r).as_mut()
+            && let Err(e) = r.add(&nets)
+        {
+            r.remove_nets(&nets);
+            return Err(format!("pool4: {e}; the running configuration is kept"));
+        }
+        if let Err(e) = add_pool4(links, &added) {
+            if let Some(r) = routes
+                && let Some(r) = lock(r).as_mut()
+            {
+                r.remove_nets(&nets);
+            }
+            return Err(format!("pool4: {e}"));
+        }
         let mut sharding = Sharding::clone(&live.current());
         let mut pool = sharding.pool().clone();
         pool.addrs.extend(&added);

@@ -166,6 +166,10 @@ fn existing_route(net: &IpNet, dev: &str) -> Result<Existing, String> {
     })
 }
 
+/// The routes of a running translator, shared with the reloader, which adds the routes
+/// of new pool4 addresses; None once removed (or never installed).
+pub type SharedRoutes = std::sync::Arc<std::sync::Mutex<Option<Routes>>>;
+
 /// Routes this process installed; removed by [`Routes::remove`] or on drop.
 #[derive(Debug)]
 pub struct Routes {
@@ -185,6 +189,16 @@ impl Routes {
             installed: Vec::new(),
             undo: Vec::new(),
         };
+        routes.add(wanted)?;
+        Ok(routes)
+    }
+
+    /// Installs `wanted` too (a reload's new pool4 addresses). On failure the routes
+    /// installed so far stay installed (and are removed on exit), and the reason is
+    /// returned.
+    pub fn add(&mut self, wanted: &[IpNet]) -> Result<(), String> {
+        let (dev, routes) = (self.dev.clone(), self);
+        let dev = dev.as_str();
         for net in wanted {
             let existing = match existing_route(net, dev)? {
                 Existing::None => None,
@@ -208,7 +222,18 @@ impl Routes {
             info!("route added: ip {}", args.join(" "));
             routes.installed.push(*net);
         }
-        Ok(routes)
+        Ok(())
+    }
+
+    /// Removes the routes to `nets` that this process installed (a reload undone).
+    pub fn remove_nets(&mut self, nets: &[IpNet]) {
+        for net in nets {
+            if let Some(i) = self.installed.iter().position(|n| n == net) {
+                self.installed.remove(i);
+                let n = net.to_string();
+                let _ = ip(&[family(net), "route", "del", &n, "dev", &self.dev]);
+            }
+        }
     }
 
     /// A CLAT's setup ([`clat_plan`]): address, routes, proxy NDP; on failure what was
