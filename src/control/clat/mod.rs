@@ -15,6 +15,7 @@
 //! option or answer that could not be used is logged at warn with its source.
 
 mod ra_socket;
+mod sock;
 mod uplink;
 mod useropt_socket;
 

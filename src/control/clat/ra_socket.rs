@@ -9,8 +9,10 @@
 use std::io;
 use std::mem::size_of;
 use std::net::Ipv6Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
+
+use super::sock::{cvt, raw_socket, set_recv_timeout, setsockopt};
 
 /// `ICMP6_FILTER` (linux/icmpv6.h); libc does not export it.
 const ICMP6_FILTER: libc::c_int = 1;
@@ -45,42 +47,10 @@ pub struct RaSocket {
     ifindex: u32,
 }
 
-fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
-
-fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, v: &T) -> io::Result<()> {
-    // SAFETY: `v` points to a live `T` of `size_of::<T>()` bytes for the whole call and
-    // the kernel only reads it; `fd` is an open socket.
-    cvt(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (v as *const T).cast(),
-            size_of::<T>() as libc::socklen_t,
-        )
-    })
-    .map(drop)
-}
-
 impl RaSocket {
     /// Opens the socket on `uplink`, reads waiting at most `timeout` per call.
     pub fn open(uplink: &str, timeout: Duration) -> io::Result<RaSocket> {
-        // SAFETY: plain syscall with constant arguments; the result is checked.
-        let raw = cvt(unsafe {
-            libc::socket(
-                libc::AF_INET6,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::IPPROTO_ICMPV6,
-            )
-        })?;
-        // SAFETY: `raw` is a new descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = raw_socket(libc::AF_INET6, libc::IPPROTO_ICMPV6)?;
         // RFC 3542 §3.2: a set bit blocks the type; pass only Router Advertisements.
         let mut filter = [u32::MAX; 8];
         let t = usize::from(crate::clat::pref64::ROUTER_ADVERTISEMENT);
@@ -98,11 +68,7 @@ impl RaSocket {
                 name.len() as libc::socklen_t,
             )
         })?;
-        let tv = libc::timeval {
-            tv_sec: timeout.as_secs() as libc::time_t,
-            tv_usec: libc::suseconds_t::from(timeout.subsec_micros() as i32),
-        };
-        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
+        set_recv_timeout(&fd, timeout)?;
         // The hop limit of each RA comes with it (RFC 3542 §6.3), for RFC 4861 §6.1.2.
         let on: libc::c_int = 1;
         setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, &on)?;

@@ -8,50 +8,20 @@
 
 use std::io;
 use std::mem::size_of;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
+
+use super::sock::{cvt, raw_socket, set_recv_timeout, setsockopt};
 
 pub struct UseroptSocket {
     fd: OwnedFd,
-}
-
-fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
-
-fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, v: &T) -> io::Result<()> {
-    // SAFETY: `v` points to a live `T` of `size_of::<T>()` bytes for the whole call and
-    // the kernel only reads it; `fd` is an open socket.
-    cvt(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (v as *const T).cast(),
-            size_of::<T>() as libc::socklen_t,
-        )
-    })
-    .map(drop)
 }
 
 impl UseroptSocket {
     /// Opens a NETLINK_ROUTE socket in RTNLGRP_ND_USEROPT; a blocking read waits at
     /// most `timeout`.
     pub fn open(timeout: Duration) -> io::Result<UseroptSocket> {
-        // SAFETY: plain syscall with constant arguments; the result is checked.
-        let raw = cvt(unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        })?;
-        // SAFETY: `raw` is a new descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = raw_socket(libc::AF_NETLINK, libc::NETLINK_ROUTE)?;
         // SAFETY: all-zero is a valid sockaddr_nl (port id 0: the kernel picks one).
         let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
         sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
@@ -65,11 +35,7 @@ impl UseroptSocket {
         })?;
         let group = libc::RTNLGRP_ND_USEROPT;
         setsockopt(&fd, libc::SOL_NETLINK, libc::NETLINK_ADD_MEMBERSHIP, &group)?;
-        let tv = libc::timeval {
-            tv_sec: timeout.as_secs() as libc::time_t,
-            tv_usec: libc::suseconds_t::from(timeout.subsec_micros() as i32),
-        };
-        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
+        set_recv_timeout(&fd, timeout)?;
         Ok(UseroptSocket { fd })
     }
 
