@@ -37,6 +37,13 @@ fn rfc7915_s4_2_s5_2_ping_both_directions_over_xdp() {
         c.get("translated_v6_to_v4").copied().unwrap_or(0) >= 6,
         "{c:?}"
     );
+    // Issue 12: translated in place in the UMEM and sent from the same frame (but
+    // the first packet each way, which may go through the kernel to resolve the
+    // neighbour).
+    assert!(
+        c.get("xdp_tx_in_place").copied().unwrap_or(0) >= 10,
+        "{c:?}"
+    );
 }
 
 /// Whether an XDP program is attached to `dev` in the translator box.

@@ -134,6 +134,9 @@ counters! {
     bad_frames = "bad_frames",
     /// Non-fatal read errors.
     read_errors = "read_errors",
+    /// Frames the XDP dataplane sent from the UMEM frame they were received and
+    /// translated in (the others, ICMP errors and fragments, are copied).
+    tx_in_place = "xdp_tx_in_place",
     /// Packets read as GSO super-packets (TUN offloads): one count per super-packet.
     rx_gso_packets = "rx_gso_packets",
     /// Frames with offload metadata the kernel refused (EINVAL); also in `write_errors`.

@@ -14,7 +14,9 @@
 
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::Arc;
 
+use super::counters::Counters;
 use crate::wire::buf::PacketBuf;
 use crate::wire::vnet::Offload;
 use crate::xlat::{Frame, Output};
@@ -55,6 +57,10 @@ pub trait Device: Send {
     /// Writes (or queues) one frame: `f`'s head from `out`'s scratch area followed by its
     /// body from `pkt`, with the frame's offload metadata. Returns the packet length.
     fn send_frame(&mut self, out: &Output, pkt: &PacketBuf, f: &Frame) -> Result<usize, SendError>;
+
+    /// The worker's counters, for a device that counts something of its own (written
+    /// only from the worker's thread, as the counters require).
+    fn use_counters(&mut self, _counters: &Arc<Counters>) {}
 
     /// Sends whatever [`send_frame`](Self::send_frame) queued.
     #[inline(always)]

@@ -191,7 +191,8 @@ impl Outbox {
     }
 
     /// Moves the packet in `pkt` (from `source`, see [`Steering`]) to worker `to`, leaving
-    /// an empty buffer in `pkt`, and wakes it if it sleeps. Refused if its ring is full,
+    /// an empty buffer in `pkt` (a packet viewed in a device's frame is copied instead
+    /// and stays in `pkt`), and wakes it if it sleeps. Refused if its ring is full,
     /// no buffer is free, or the source holds its share of the ring: the packet then
     /// stays in `pkt`, to be dropped.
     ///
@@ -218,7 +219,19 @@ impl Outbox {
             return Err(Refused::Full);
         };
         let at = ring.pushed();
-        std::mem::swap(pkt, &mut spare);
+        // A packet viewed in a device's frame (XDP) stays on this thread: the frame goes
+        // back to the device at its next flush, so the owner gets a copy.
+        let copied = pkt.is_external();
+        if copied {
+            let Some(area) = spare.receive_area().get_mut(..pkt.len()) else {
+                self.free.push(spare);
+                return Err(Refused::Full);
+            };
+            area.copy_from_slice(pkt.data());
+            spare.set_received(pkt.len());
+        } else {
+            std::mem::swap(pkt, &mut spare);
+        }
         match ring.push(Parcel {
             buf: spare,
             offload,
@@ -230,7 +243,9 @@ impl Outbox {
             }
             Err(back) => {
                 let mut buf = back.buf;
-                std::mem::swap(pkt, &mut buf);
+                if !copied {
+                    std::mem::swap(pkt, &mut buf);
+                }
                 self.free.push(buf);
                 Err(Refused::Full)
             }

@@ -31,12 +31,14 @@ pub struct Io<D> {
 }
 
 impl<D: Device> Io<D> {
-    pub fn new(dev: D) -> Self {
+    pub fn new(mut dev: D) -> Self {
+        let counters = Arc::new(Counters::new());
+        dev.use_counters(&counters);
         Io {
             dev,
             pkt: PacketBuf::new(),
             out: Output::new(),
-            counters: Arc::new(Counters::new()),
+            counters,
             seg: PacketBuf::new(),
             icmp_limit: IcmpErrorLimiter::new(IcmpErrorLimits::NONE),
         }

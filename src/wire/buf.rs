@@ -6,6 +6,8 @@
 //! the start moves forward. The headroom also leaves room for a virtio-net header in
 //! front of the packet once TUN offloads (IFF_VNET_HDR) are enabled.
 
+use std::ptr::NonNull;
+
 /// Bytes kept free in front of a received packet. Must cover the largest header growth
 /// (20 + 8 for a fragment header) plus a virtio-net header (12 bytes), rounded up to a
 /// cache line.
@@ -23,13 +25,30 @@ pub const TAILROOM: usize = 64;
 ///
 /// Allocated once per in-flight packet per worker and reused; nothing on the packet path
 /// allocates.
+///
+/// A buffer may also *view* a packet that lies in memory it does not own: a device's
+/// receive frame (an AF_XDP UMEM frame, see [`set_external`](Self::set_external)), so
+/// that the packet is translated where the device put it, in the frame's headroom, and
+/// sent from there. Reads and in-place rewrites ([`data`](Self::data), [`raw_mut`](Self::raw_mut),
+/// [`set_bounds`](Self::set_bounds)) then act on that memory; writing a new packet
+/// ([`receive_area`](Self::receive_area), [`set_received`](Self::set_received)) goes back
+/// to the buffer's own memory, so reassembly, a released SYN or a hand-off copy never
+/// write into a frame the device may be sending.
 pub struct PacketBuf {
     buf: Box<[u8]>,
+    /// The memory viewed instead of `buf`, if any.
+    ext: Option<(NonNull<u8>, usize)>,
     start: usize,
     end: usize,
     /// Largest packet this buffer takes (`MAX_PACKET` unless made smaller).
     cap: usize,
 }
+
+// SAFETY: `buf` is owned. An external view is only a pointer: whoever set it promised
+// (`set_external`'s contract) that the memory stays valid and unwritten by others while
+// the view is used, wherever the buffer is; the dataplane keeps such views on the
+// worker thread that owns the device (hand-offs copy them, see `dataplane::handoff`).
+unsafe impl Send for PacketBuf {}
 
 impl Default for PacketBuf {
     fn default() -> Self {
@@ -50,6 +69,7 @@ impl PacketBuf {
         let cap = cap.min(MAX_PACKET);
         PacketBuf {
             buf: vec![0u8; HEADROOM + cap + TAILROOM].into_boxed_slice(),
+            ext: None,
             start: HEADROOM,
             end: HEADROOM,
             cap,
@@ -66,24 +86,79 @@ impl PacketBuf {
         p
     }
 
-    /// Where a read from the device puts the next packet.
+    /// Where a read from the device puts the next packet: always the buffer's own
+    /// memory (an external view is dropped).
     pub fn receive_area(&mut self) -> &mut [u8] {
+        self.ext = None;
         &mut self.buf[HEADROOM..HEADROOM + self.cap]
     }
 
     /// Marks `len` bytes of [`receive_area`](Self::receive_area) as the packet.
     pub fn set_received(&mut self, len: usize) {
+        self.ext = None;
         self.start = HEADROOM;
         self.end = HEADROOM + len.min(self.cap);
     }
 
+    /// Views the packet at `start..end` of the `len` bytes at `ptr` instead of the
+    /// buffer's own memory (see the type's documentation). False, changing nothing,
+    /// if the range does not lie inside those bytes.
+    ///
+    /// # Safety
+    /// The `len` bytes at `ptr` must stay valid, and neither read nor written by
+    /// anything else (another thread, the kernel), for as long as the view is used:
+    /// until the next `set_external`, `receive_area` or `set_received` on this buffer,
+    /// or its drop. The buffer's own memory is kept meanwhile.
+    pub unsafe fn set_external(
+        &mut self,
+        ptr: NonNull<u8>,
+        len: usize,
+        start: usize,
+        end: usize,
+    ) -> bool {
+        if start > end || end > len {
+            return false;
+        }
+        self.ext = Some((ptr, len));
+        self.start = start;
+        self.end = end;
+        true
+    }
+
+    /// Whether the packet lies in external memory ([`set_external`](Self::set_external)).
+    pub fn is_external(&self) -> bool {
+        self.ext.is_some()
+    }
+
+    /// The memory the packet lies in: the buffer's own, or the external view.
+    #[inline(always)]
+    fn mem(&self) -> &[u8] {
+        match self.ext {
+            // SAFETY: `set_external`'s contract: valid and not written by others while
+            // the view is in use; `len` is its length.
+            Some((p, len)) => unsafe { std::slice::from_raw_parts(p.as_ptr(), len) },
+            None => &self.buf,
+        }
+    }
+
+    #[inline(always)]
+    fn mem_mut(&mut self) -> &mut [u8] {
+        match self.ext {
+            // SAFETY: as in `mem`, and `&mut self` makes this the only access through
+            // this buffer.
+            Some((p, len)) => unsafe { std::slice::from_raw_parts_mut(p.as_ptr(), len) },
+            None => &mut self.buf,
+        }
+    }
+
     /// The packet bytes.
     pub fn data(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        &self.mem()[self.start..self.end]
     }
 
     pub fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.start..self.end]
+        let (s, e) = (self.start, self.end);
+        &mut self.mem_mut()[s..e]
     }
 
     pub fn len(&self) -> usize {
@@ -104,24 +179,56 @@ impl PacketBuf {
         self.end
     }
 
-    /// The whole allocation, headroom included, for code that rewrites headers in place.
+    /// The whole memory the packet lies in, headroom included, for code that rewrites
+    /// headers in place.
     pub fn raw(&self) -> &[u8] {
-        &self.buf
+        self.mem()
     }
 
     pub fn raw_mut(&mut self) -> &mut [u8] {
-        &mut self.buf
+        self.mem_mut()
     }
 
     /// Moves the packet boundaries (after a header was grown into headroom or shrunk).
     /// Returns false, changing nothing, if the range is not inside the allocation.
     pub fn set_bounds(&mut self, start: usize, end: usize) -> bool {
-        if start <= end && end <= self.buf.len() {
+        if start <= end && end <= self.mem().len() {
             self.start = start;
             self.end = end;
             true
         } else {
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A view reads and rewrites the external bytes; writing a new packet goes back to
+    // the buffer's own memory and leaves the external bytes alone.
+    #[test]
+    fn external_view_and_back() {
+        let mut frame = vec![0u8; 64];
+        frame[20..24].copy_from_slice(&[1, 2, 3, 4]);
+        let ptr = NonNull::new(frame.as_mut_ptr()).unwrap();
+        let mut b = PacketBuf::from_packet(&[9, 9]);
+        // SAFETY: `frame` outlives every use of the view below and nothing else touches it.
+        assert!(!unsafe { b.set_external(ptr, 64, 20, 65) });
+        assert!(!b.is_external());
+        assert!(unsafe { b.set_external(ptr, 64, 20, 24) });
+        assert!(b.is_external());
+        assert_eq!(b.data(), &[1, 2, 3, 4]);
+        assert_eq!(b.raw().len(), 64);
+        b.data_mut()[0] = 7;
+        assert!(b.set_bounds(10, 24));
+        assert!(!b.set_bounds(10, 65));
+        b.receive_area()[..3].copy_from_slice(&[5, 6, 7]);
+        b.set_received(3);
+        assert!(!b.is_external());
+        assert_eq!(b.data(), &[5, 6, 7]);
+        assert_eq!(frame[20], 7);
+        assert_eq!(frame[21..24], [2, 3, 4]);
     }
 }

@@ -6,7 +6,7 @@
 
 use core::ops::Range;
 
-use crate::wire::buf::{HEADROOM, PacketBuf};
+use crate::wire::buf::PacketBuf;
 
 use super::ctx::MapCtx;
 use super::{DropReason, Output, Translator, Verdict, v4_to_v6};
@@ -35,12 +35,10 @@ pub(super) fn from_scratch<M: MapCtx>(
     let Some(src) = out.scratch().get(r) else {
         return Verdict::Drop(DropReason::OutputOverflow);
     };
-    let Some(dst) = pkt.raw_mut().get_mut(HEADROOM..HEADROOM + len) else {
+    let Some(dst) = pkt.receive_area().get_mut(..len) else {
         return Verdict::Drop(DropReason::OutputOverflow);
     };
     dst.copy_from_slice(src);
-    if !pkt.set_bounds(HEADROOM, HEADROOM + len) {
-        return Verdict::Drop(DropReason::OutputOverflow);
-    }
+    pkt.set_received(len);
     from_packet(t, m, pkt, out)
 }

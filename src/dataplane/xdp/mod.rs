@@ -4,16 +4,17 @@
 //!
 //! - [`bpf`]: the bpf(2) system call (maps, program load, links, test runs);
 //! - [`prog`]: the XDP program, assembled here (no BPF toolchain), and its maps;
-//! - [`xsk`]: an AF_XDP socket with its UMEM and rings;
+//! - [`xsk`]: AF_XDP sockets, their rings and the UMEM a worker's two sockets share;
 //! - [`nl`]: the kernel's route and neighbour tables over rtnetlink;
 //! - [`nexthop`]: next-hop MACs cached per worker, and the raw-socket path through the
 //!   kernel for what the cache cannot send;
 //! - [`port`]: a worker's [`Device`](super::Device): its sockets on both interfaces;
 //! - [`setup`]: checks, attachment (BPF links, so any exit detaches) and start-up.
 //!
-//! The worker loop, the engines and the NAT64 hand-off are the TUN dataplane's: frames
-//! are copied out of the UMEM into the worker's packet buffers and back (a few ns for a
-//! small packet), translated by the same sans-IO code.
+//! The worker loop, the engines and the NAT64 hand-off are the TUN dataplane's, and
+//! the translation is the same sans-IO code: a received frame becomes the worker's
+//! packet buffer's view (`PacketBuf::set_external`), translated in place in the UMEM
+//! and sent from the same frame (see [`port`]).
 
 pub mod asm;
 pub mod bpf;

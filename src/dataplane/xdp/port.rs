@@ -1,19 +1,25 @@
 //! One worker's device in the XDP dataplane: its AF_XDP socket on each interface (the
-//! same queue number on both), the next-hop cache, and the kernel path.
+//! same queue number on both, one UMEM), the next-hop cache, and the kernel path.
 //!
-//! Received frames are copied out of the UMEM into the worker's packet buffers (without
-//! their Ethernet header) and the receive frame goes straight back to the kernel;
-//! translated frames are written into a transmit frame behind a new Ethernet header.
-//! Two copies of a small packet cost a few ns; in return the worker loop, the engines
-//! and the NAT64 hand-off work unchanged on this device as on a TUN queue.
+//! Frames are translated where the kernel received them: a received frame becomes the
+//! worker's packet buffer's view ([`PacketBuf::set_external`]) past its Ethernet header,
+//! the translator rewrites the IP headers in place in the frame's headroom (the kernel
+//! leaves 256 bytes in front of every frame), and a translated packet that is one whole
+//! frame is sent from the same frame behind a new Ethernet header, on the other
+//! interface's socket. What the translator builds in its scratch area (ICMP errors,
+//! fragments) is copied into a free frame. The frames of a batch that were not sent go
+//! back to the pool at [`flush`](Device::flush), which the worker calls after each batch:
+//! that is how long a view lives.
 
 use std::io::{self, IoSlice};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::nexthop::{Hop, KernelPath, NextHops};
-use super::xsk::{MAX_FRAME, Xsk};
+use super::xsk::{FRAME_SIZE, MAX_FRAME, Umem, Xsk};
+use crate::dataplane::counters::Counters;
 use crate::dataplane::device::{Device, SendError};
 use crate::wire::buf::PacketBuf;
 use crate::wire::vnet::Offload;
@@ -23,6 +29,8 @@ const ETH_LEN: usize = 14;
 /// Index of each family's side in the per-side arrays.
 const V4: usize = 0;
 const V6: usize = 1;
+/// A `held` entry whose frame left in place on a TX ring.
+const SENT: u64 = u64::MAX;
 
 /// An interface as a worker sees it: its socket on the worker's queue and its MAC.
 pub struct Side {
@@ -34,6 +42,11 @@ pub struct XdpPort {
     name: String,
     /// IPv4 side at [`V4`], IPv6 side at [`V6`].
     sides: [Side; 2],
+    umem: Umem,
+    counters: Option<Arc<Counters>>,
+    /// Frames received since the last flush that were not sent in place (an address
+    /// sent in place is replaced by [`SENT`]); they go back to the pool at the flush.
+    held: Vec<u64>,
     hops: NextHops,
     kernel: KernelPath,
     /// An epoll instance holding both sockets: the worker polls one descriptor.
@@ -88,11 +101,26 @@ fn ip_dst(head: &[u8], body: &[u8]) -> Option<IpAddr> {
 }
 
 impl XdpPort {
-    pub fn new(name: String, v4: Side, v6: Side, hops: NextHops) -> io::Result<XdpPort> {
+    /// `umem` is the one both sockets were opened on; frames of it are given to the
+    /// sockets' fill rings here.
+    pub fn new(
+        name: String,
+        v4: Side,
+        v6: Side,
+        mut umem: Umem,
+        hops: NextHops,
+    ) -> io::Result<XdpPort> {
         let epoll = epoll_with([v4.xsk.raw_fd(), v6.xsk.raw_fd()])?;
+        let mut sides = [v4, v6];
+        for s in &mut sides {
+            s.xsk.refill(&mut umem);
+        }
         Ok(XdpPort {
             name,
-            sides: [v4, v6],
+            sides,
+            umem,
+            counters: None,
+            held: Vec::with_capacity(2 * 256),
             hops,
             kernel: KernelPath::open()?,
             epoll,
@@ -110,31 +138,96 @@ impl XdpPort {
         let Some(s) = self.sides.get_mut(side) else {
             return 0;
         };
-        let mac = s.mac;
+        let (mac, umem, held) = (s.mac, &self.umem, &mut self.held);
         let mut n = 0;
-        s.xsk.recv(bufs.len(), |frame| {
+        s.xsk.recv(bufs.len(), |addr, len| {
             let (Some(buf), Some(m)) = (bufs.get_mut(n), meta.get_mut(n)) else {
+                held.push(addr);
                 return;
             };
             *m = Offload::NONE;
             n += 1;
-            // Frames for another host's MAC (a promiscuous port) are not ours to forward.
-            let len = match frame.get(ETH_LEN..) {
-                Some(pkt) if frame.get(..6) == Some(&mac[..]) => {
-                    let area = buf.receive_area();
-                    match area.get_mut(..pkt.len()) {
-                        Some(dst) => {
-                            dst.copy_from_slice(pkt);
-                            pkt.len()
-                        }
-                        None => 0,
-                    }
-                }
-                _ => 0,
+            held.push(addr);
+            buf.set_received(0);
+            let Some((base, frame)) = umem.frame_of(addr) else {
+                return;
             };
-            buf.set_received(len);
+            let at = (addr - base) as usize;
+            // SAFETY: the frame lies inside the UMEM (`frame_of`); the kernel handed it
+            // over on the RX ring and gets it back only through the pool, after the
+            // next flush, which ends the view (the worker reads a batch's buffers only
+            // between `recv_batch` and `flush`), and no other thread sees the UMEM.
+            let eth = unsafe {
+                std::slice::from_raw_parts(frame.as_ptr().add(at), len.min(FRAME_SIZE - at))
+            };
+            // Frames for another host's MAC (a promiscuous port) are not ours to forward.
+            if eth.len() > ETH_LEN && eth.get(..6) == Some(&mac[..]) {
+                // SAFETY: as above; the range is checked against the frame's length.
+                unsafe { buf.set_external(frame, FRAME_SIZE, at + ETH_LEN, at + eth.len()) };
+            }
         });
         n
+    }
+
+    /// Gives the frames of the last batch that were not sent back to the pool.
+    fn release_held(&mut self) {
+        for a in self.held.drain(..) {
+            if a != SENT {
+                self.umem.release(a);
+            }
+        }
+    }
+
+    /// Sends the translated packet `pkt` from the frame it was received in, behind an
+    /// Ethernet header written into the frame's headroom: when the packet is one whole
+    /// frame (`body` is all of it, no head) viewed in one of our held frames. False
+    /// when it cannot (the caller copies instead).
+    fn send_in_place(
+        &mut self,
+        side: usize,
+        pkt: &PacketBuf,
+        f: &Frame,
+        eth: [u8; ETH_LEN],
+    ) -> bool {
+        let body = f.body_range();
+        if !pkt.is_external() || !f.head_range().is_empty() || body.start < ETH_LEN {
+            return false;
+        }
+        let umem_at = self.umem.base().as_ptr() as usize;
+        let Some(off) = (pkt.raw().as_ptr() as usize).checked_sub(umem_at) else {
+            return false;
+        };
+        let Some((base, frame)) = self.umem.frame_of(off as u64) else {
+            return false;
+        };
+        if base as usize != off || body.end > FRAME_SIZE {
+            return false;
+        }
+        // The frame must be one of this batch's, not sent yet (a second frame built on
+        // the same packet is copied).
+        let Some(slot) = self
+            .held
+            .iter_mut()
+            .find(|a| **a & !(FRAME_SIZE as u64 - 1) == base)
+        else {
+            return false;
+        };
+        let Some(s) = self.sides.get_mut(side) else {
+            return false;
+        };
+        let at = body.start - ETH_LEN;
+        // SAFETY: `at + ETH_LEN` <= `body.end` <= FRAME_SIZE: inside the frame, which is
+        // this worker's (held, not sent); the packet view `pkt` does not cover these
+        // bytes (they precede its body) and no reference into them is live.
+        unsafe { std::ptr::copy_nonoverlapping(eth.as_ptr(), frame.as_ptr().add(at), ETH_LEN) };
+        if s.xsk
+            .send_at(base + at as u64, ETH_LEN + body.len())
+            .is_err()
+        {
+            return false;
+        }
+        *slot = SENT;
+        true
     }
 }
 
@@ -151,6 +244,10 @@ impl Device for XdpPort {
         false
     }
 
+    fn use_counters(&mut self, counters: &Arc<Counters>) {
+        self.counters = Some(Arc::clone(counters));
+    }
+
     fn batch_size(&self) -> usize {
         64
     }
@@ -158,6 +255,8 @@ impl Device for XdpPort {
     #[inline]
     fn recv_batch(&mut self, bufs: &mut [PacketBuf], meta: &mut [Offload]) -> io::Result<usize> {
         self.tick();
+        // Normally empty: the worker flushes after each batch, which releases them.
+        self.release_held();
         let (a, b) = (self.first, 1 - self.first);
         self.first = b;
         let mut n = self.recv_side(a, bufs, meta);
@@ -187,41 +286,58 @@ impl Device for XdpPort {
         let len = head.len() + body.len();
         let side = if dst.is_ipv6() { V6 } else { V4 };
         let hop = self.hops.get(dst, self.now);
-        match hop {
-            Hop::Direct(mac) if len + ETH_LEN <= MAX_FRAME => {
-                let Some(s) = self.sides.get_mut(side) else {
-                    return Err(SendError::BadFrame);
-                };
-                let src = s.mac;
-                let ethertype: [u8; 2] = if side == V6 {
-                    [0x86, 0xdd]
-                } else {
-                    [0x08, 0x00]
-                };
-                s.xsk
-                    .send(ETH_LEN + len, |b| {
-                        let (eth, ip) = b.split_at_mut(ETH_LEN);
-                        eth[..6].copy_from_slice(&mac);
-                        eth[6..12].copy_from_slice(&src);
-                        eth[12..].copy_from_slice(&ethertype);
-                        let (h, rest) = ip.split_at_mut(head.len());
-                        h.copy_from_slice(head);
-                        rest.copy_from_slice(body);
-                    })
-                    .map_err(SendError::Io)?;
-                Ok(len)
-            }
-            _ => self
+        let Hop::Direct(mac) = hop else {
+            return self
                 .kernel
                 .send(dst, &[IoSlice::new(head), IoSlice::new(body)])
-                .map_err(SendError::Io),
+                .map_err(SendError::Io);
+        };
+        if len + ETH_LEN > MAX_FRAME {
+            return self
+                .kernel
+                .send(dst, &[IoSlice::new(head), IoSlice::new(body)])
+                .map_err(SendError::Io);
         }
+        let Some(src) = self.sides.get(side).map(|s| s.mac) else {
+            return Err(SendError::BadFrame);
+        };
+        let mut eth = [0u8; ETH_LEN];
+        eth[..6].copy_from_slice(&mac);
+        eth[6..12].copy_from_slice(&src);
+        eth[12..].copy_from_slice(if side == V6 {
+            &[0x86, 0xdd]
+        } else {
+            &[0x08, 0x00]
+        });
+        if self.send_in_place(side, pkt, f, eth) {
+            if let Some(c) = &self.counters {
+                c.tx_in_place.add(1);
+            }
+            return Ok(len);
+        }
+        let Some(s) = self.sides.get_mut(side) else {
+            return Err(SendError::BadFrame);
+        };
+        s.xsk
+            .send(&mut self.umem, ETH_LEN + len, |b| {
+                let (e, ip) = b.split_at_mut(ETH_LEN);
+                e.copy_from_slice(&eth);
+                let (h, rest) = ip.split_at_mut(head.len());
+                h.copy_from_slice(head);
+                rest.copy_from_slice(body);
+            })
+            .map_err(SendError::Io)?;
+        Ok(len)
     }
 
     #[inline]
     fn flush(&mut self) -> io::Result<()> {
+        self.release_held();
         for s in &mut self.sides {
-            s.xsk.flush();
+            s.xsk.flush(&mut self.umem);
+        }
+        for s in &mut self.sides {
+            s.xsk.refill(&mut self.umem);
         }
         Ok(())
     }

@@ -7,7 +7,7 @@
 //! link, e.g. by `ip link set dev X xdp obj ...` or a crashed older tool) is replaced.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{OwnedFd, RawFd};
 
 use ipnet::IpNet;
 use tracing::{info, warn};
@@ -17,7 +17,7 @@ use super::nexthop::NextHops;
 use super::nl::{self, Netlink};
 use super::port::{Side, XdpPort};
 use super::prog::{self, Maps, XDP_PASS};
-use super::xsk::{MAX_FRAME, Xsk};
+use super::xsk::{MAX_FRAME, Umem, Xsk};
 use crate::dataplane::start::RunError;
 use crate::dataplane::sys;
 
@@ -131,12 +131,19 @@ fn fill(maps: &Maps, dst: &[IpNet]) -> io::Result<()> {
     Ok(())
 }
 
-fn socket(ifc: &Iface, queue: u16) -> Result<Xsk, RunError> {
-    Xsk::open(ifc.index, u32::from(queue), false).map_err(|e| match e.raw_os_error() {
+/// Opens a socket on `umem`: the first of the pair registers it, the second (`share`,
+/// the first's descriptor) shares it.
+fn socket(ifc: &Iface, queue: u16, umem: &mut Umem, share: Option<RawFd>) -> Result<Xsk, RunError> {
+    Xsk::open(ifc.index, u32::from(queue), false, umem, share).map_err(|e| match e.raw_os_error() {
         Some(libc::EAFNOSUPPORT) => usage(
             "this kernel has no AF_XDP sockets (CONFIG_XDP_SOCKETS): use --dataplane tun".into(),
         ),
         _ if is_perm(&e) => usage(format!("{CAPS} (AF_XDP socket: {e})")),
+        Some(libc::EINVAL | libc::EOPNOTSUPP) if share.is_some() => usage(format!(
+            "this kernel cannot share an AF_XDP UMEM between {} and another interface \
+             (Linux 5.10 or later can): use --dataplane tun",
+            ifc.name
+        )),
         _ => RunError::System(format!(
             "cannot bind an AF_XDP socket to {} queue {queue} ('{}'): {e}",
             ifc.name, ifc.key
@@ -220,7 +227,9 @@ pub fn open(spec: &XdpSpec, queues: u16) -> Result<(Attached, Vec<XdpPort>), Run
     }
     let mut ports = Vec::with_capacity(usize::from(queues));
     for q in 0..queues {
-        let (x6, x4) = (socket(&if6, q)?, socket(&if4, q)?);
+        let mut umem = Umem::new().map_err(|e| RunError::System(format!("UMEM: {e}")))?;
+        let x6 = socket(&if6, q, &mut umem, None)?;
+        let x4 = socket(&if4, q, &mut umem, Some(x6.raw_fd()))?;
         for (m, x) in xskmaps.iter().zip([&x6, &x4]) {
             let fd = x.raw_fd() as u32;
             m.update(&u32::from(q).to_ne_bytes(), &fd.to_ne_bytes())
@@ -239,6 +248,7 @@ pub fn open(spec: &XdpSpec, queues: u16) -> Result<(Attached, Vec<XdpPort>), Run
                 xsk: x6,
                 mac: if6.mac,
             },
+            umem,
             hops,
         )
         .map_err(|e| RunError::System(format!("xdp port: {e}")))?;
