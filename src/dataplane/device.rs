@@ -8,12 +8,16 @@
 //!   system call, like a TUN queue, says so with [`Device::batch_size`] 1, and the loop
 //!   then translates and writes each packet before it reads the next, as it always has;
 //! - writes may be queued and sent together ([`Device::flush`] after each batch); a TUN
-//!   writes each frame at once and its `flush` does nothing;
+//!   writes each frame at once and its `flush` does nothing; the io_uring TUN
+//!   ([`super::uring`]) submits the batch's writes there;
 //! - readiness is an edge-triggered file descriptor ([`Device::wake_fd`]) the worker
 //!   registers with its poller next to its own waker.
 
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::Arc;
+
+use super::counters::Counters;
 
 use crate::wire::buf::PacketBuf;
 use crate::wire::vnet::Offload;
@@ -40,6 +44,10 @@ pub trait Device: Send {
     /// Whether received packets may carry offload metadata (GSO super-packets, partial
     /// checksums) and frames may be written with it. Buffers are sized accordingly.
     fn offloads(&self) -> bool;
+
+    /// Gives the device the worker's counters, for errors it learns of after
+    /// [`send_frame`](Self::send_frame) returned (a write queued, then refused).
+    fn attach_counters(&mut self, _counters: &Arc<Counters>) {}
 
     /// How many packets one [`recv_batch`](Self::recv_batch) call should be offered.
     fn batch_size(&self) -> usize {

@@ -28,6 +28,7 @@ use super::steer;
 use super::stop::Stop;
 use super::sys::{self, OffloadFlags, TunFlags};
 use super::tun::Tun;
+use super::uring::{self, UringTun};
 use super::worker::{Worker, WorkerError};
 use super::xdp;
 use super::xdp::setup::XdpSpec;
@@ -47,6 +48,8 @@ pub struct TunSpec {
     pub offload: bool,
     pub mtu: u16,
     pub txqueuelen: u32,
+    /// Drive each queue through an io_uring (`tun-io = "io-uring"`, see [`UringTun`]).
+    pub io_uring: bool,
 }
 
 /// The translation the workers run.
@@ -153,6 +156,17 @@ pub fn run<S>(
                 && queues.len() > 1
             {
                 steer_to_owners(first, sharding);
+            }
+            if spec.tun.io_uring {
+                let rings = queues
+                    .into_iter()
+                    .map(uring_queue)
+                    .collect::<Result<Vec<_>, _>>()?;
+                info!(
+                    "TUN I/O through io_uring: {} reads queued per queue",
+                    uring::DEPTH
+                );
+                return run_on(spec, nat64, rings, stop, started, stopping);
             }
             run_on(spec, nat64, queues, stop, started, stopping)
         }
@@ -457,6 +471,22 @@ fn open_queues(spec: &TunSpec) -> Result<Vec<Tun>, RunError> {
         },
     );
     Ok(queues)
+}
+
+/// Puts a TUN queue behind an io_uring; a kernel that refuses is a usage error with what
+/// to do about it, since the operator chose io-uring and a silent fallback would hide it.
+fn uring_queue(q: Tun) -> Result<UringTun, RunError> {
+    UringTun::new(q).map_err(|e| {
+        let why = match e.raw_os_error() {
+            Some(libc::ENOSYS) => "this kernel has no io_uring",
+            Some(libc::EPERM) => "io_uring is disabled (sysctl kernel.io_uring_disabled)",
+            Some(libc::EINVAL) => "this kernel lacks the io_uring features used (Linux 6.1+)",
+            _ => "the kernel refused to set up io_uring",
+        };
+        RunError::Config(format!(
+            "tun-io = \"io-uring\": {why} ({e}); use --tun-io syscalls (tun-io = \"syscalls\")"
+        ))
+    })
 }
 
 /// NAT64 on several queues: has the kernel put each packet on its owner's queue
