@@ -10,6 +10,8 @@
 //! - TAYGA (single-threaded, no offloads);
 //! - xlat64 SIIT with one queue and no offloads, with one queue and offloads, with N
 //!   queues;
+//! - xlat64 SIIT and NAT64 on one queue with `--tun-io io-uring` (`1q uring`, `1q nooff
+//!   uring`, `nat64 1q uring`), compared with the same rows on syscalls;
 //! - xlat64 SIIT on one queue with GRO and UDP GRO forwarding on the box's legs
 //!   (`1q udpgro`: does the kernel hand the TUN small-UDP super-packets?);
 //! - xlat64 on the AF_XDP dataplane, SIIT and NAT64, one worker (`xdp 1q`, `xdp nat64
@@ -324,11 +326,30 @@ pub fn run(o: Options) -> Result<(), String> {
             ),
             (format!("{label} 1q"), xlat(&["--workers", "1"])),
             (
+                format!("{label} 1q uring"),
+                xlat(&["--workers", "1", "--tun-io", "io-uring"]),
+            ),
+            (
+                format!("{label} 1q nooff uring"),
+                xlat(&[
+                    "--workers",
+                    "1",
+                    "--offload",
+                    "false",
+                    "--tun-io",
+                    "io-uring",
+                ]),
+            ),
+            (
                 format!("{label} 1q udpgro"),
                 Setup::UdpGro(Translator::xlat64(bin, &["--workers", "1"])),
             ),
             (format!("{label} {n}q"), xlat(&["--workers", &n_s])),
             (format!("{label} nat64 1q"), nat64("1")),
+            (
+                format!("{label} nat64 1q uring"),
+                nat64_with("1", &["--tun-io", "io-uring"]),
+            ),
             (
                 format!("{label} nat64 1q session+log"),
                 nat64_with("1", &["--nat-log-file", log]),
@@ -1148,6 +1169,14 @@ fn comparisons(rows: &[Row]) -> Vec<(&Row, &Row, String)> {
         v.extend(xlat64().map(|x| (x, tayga, format!("{}/tayga", short(x)))));
     }
     for x in xlat64() {
+        // `tun-io = "io-uring"` rows against the same row with one syscall per packet.
+        if let Some(plain) = x.name.strip_suffix(" uring")
+            && let Some(p) = rows.iter().find(|r| r.name == plain)
+        {
+            v.push((x, p, format!("{}/syscalls", short(x))));
+        }
+    }
+    for x in xlat64() {
         let base_name = x.name.replacen("xlat64", "base", 1);
         if let Some(b) = rows.iter().find(|r| r.name == base_name) {
             v.push((x, b, format!("{}/base", short(x))));
@@ -1215,12 +1244,27 @@ mod tests {
     /// Each xlat64 row is compared with TAYGA and with its own baseline row.
     #[test]
     fn compares_with_tayga_and_the_baseline_row() {
-        let rows: Vec<Row> = ["tayga", "xlat64 1q", "xlat64 2q", "base 1q"]
-            .iter()
-            .map(|n| Row::new(n))
-            .collect();
+        let rows: Vec<Row> = [
+            "tayga",
+            "xlat64 1q",
+            "xlat64 2q",
+            "base 1q",
+            "xlat64 1q uring",
+        ]
+        .iter()
+        .map(|n| Row::new(n))
+        .collect();
         let labels: Vec<String> = comparisons(&rows).into_iter().map(|c| c.2).collect();
-        assert_eq!(labels, ["1q/tayga", "2q/tayga", "1q/base"]);
+        assert_eq!(
+            labels,
+            [
+                "1q/tayga",
+                "2q/tayga",
+                "1q uring/tayga",
+                "1q uring/syscalls",
+                "1q/base"
+            ]
+        );
     }
 
     #[test]
