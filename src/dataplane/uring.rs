@@ -1,6 +1,7 @@
-//! A TUN queue driven through io_uring (`tun-io = "io-uring"`): reads stay queued on the
-//! device, writes are queued as they are produced, and one `io_uring_enter` per batch
-//! submits the batch's writes together with the reads that replace the ones consumed.
+//! A TUN queue driven through io_uring (`tun-io = "io-uring"`): one multishot read stays
+//! armed on the device and fills buffers the device provides, writes are queued as they
+//! are produced, and one `io_uring_enter` per batch submits the batch's writes and runs
+//! the reads that found packets meanwhile.
 //!
 //! Why it may pay: the syscalls path ([`Tun`]) enters the kernel twice per packet (a
 //! readv and a writev); here a batch of up to [`DEPTH`] packets costs one enter, plus
@@ -18,11 +19,14 @@
 //!   since the issuer is the thread that enables it.
 //! - Wake-ups: an eventfd registered with the ring is the worker's [`Device::wake_fd`];
 //!   with deferred task work the kernel signals it when a waiting read becomes ready.
-//! - Buffers: a read lands in a [`PacketBuf`] the device owns; [`Device::recv_batch`]
-//!   swaps it with the worker's buffer (a pointer swap, no copy) and queues the next read
-//!   into the buffer the worker gave back. With offloads the read starts
-//!   [`VNET_HDR_LEN`] bytes before the packet area, so the virtio-net header lands in the
-//!   headroom and one plain read (no iovec to keep alive) takes header and packet.
+//! - Reads: one `IORING_OP_READ_MULTISHOT` (Linux 6.7) on a ring of provided buffers,
+//!   rather than [`DEPTH`] single reads: those would each wait on the queue's wait list,
+//!   and every packet would wake all of them (measured: more CPU per packet than one
+//!   multishot read). A read lands in a [`PacketBuf`] the device owns;
+//!   [`Device::recv_batch`] swaps it with the worker's buffer (a pointer swap, no copy)
+//!   and provides the buffer the worker gave back under the same id. With offloads the
+//!   buffer starts [`VNET_HDR_LEN`] bytes before the packet area, so the virtio-net
+//!   header lands in the headroom.
 //! - Writes are copied into a slot the device owns: a frame's head lies in the
 //!   translator's scratch area and its body in a buffer the worker reuses at once, and
 //!   neither may change until the kernel has read them.
@@ -30,15 +34,19 @@
 //!   file with EAGAIN instead of waiting for the packet. Nothing else reads it.
 //! - Teardown: outstanding reads can only be cancelled by the issuer thread, which has
 //!   ended when the device is dropped; the ring is closed first (the kernel cancels what
-//!   is left) and the device's buffers are leaked rather than freed under a read the
-//!   kernel might still complete.
+//!   is left) and the device's buffers (and the provided-buffer ring) are leaked rather
+//!   than freed under a read the kernel might still complete.
 
+use std::alloc::{self, Layout};
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::ptr::NonNull;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 
-use io_uring::{IoUring, opcode, types};
+use io_uring::types::BufRingEntry;
+use io_uring::{IoUring, cqueue, opcode, types};
 use rustix::event::{EventfdFlags, eventfd};
 use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
 
@@ -49,8 +57,12 @@ use crate::wire::buf::{HEADROOM, MAX_PACKET, PacketBuf};
 use crate::wire::vnet::Offload;
 use crate::xlat::{Frame, Output};
 
-/// Reads kept queued on the device, and the most packets one batch returns.
+/// Receive buffers provided to the multishot read, and the most packets one batch
+/// returns (a power of two: the size of the provided-buffer ring).
 pub const DEPTH: usize = 64;
+
+/// The provided-buffer group of the receive buffers.
+const BGID: u16 = 0;
 
 /// Write slots: frames queued between two submissions. A batch that produces more (UDP
 /// super-packets split into datagrams, ICMP errors) submits early.
@@ -59,8 +71,11 @@ const TX_SLOTS: usize = 64;
 /// Bytes per write slot: a virtio-net header and the largest frame.
 const TX_SLOT_LEN: usize = VNET_HDR_LEN + HEADROOM + MAX_PACKET;
 
-/// `user_data` bit that marks a write (its slot below); reads carry their buffer index.
+/// `user_data` bit that marks a write (its slot below).
 const WRITE: u64 = 1 << 32;
+
+/// `user_data` of the multishot read.
+const READ: u64 = 1 << 33;
 
 /// One TUN queue whose reads and writes go through an io_uring.
 pub struct UringTun {
@@ -69,12 +84,16 @@ pub struct UringTun {
     ring: IoUring,
     wake: OwnedFd,
     tun: Tun,
-    /// Whether the ring was enabled and the reads queued (on the worker's thread).
+    /// Whether the ring was enabled and the read armed (on the worker's thread).
     started: bool,
-    /// One buffer per queued read, index = the read's `user_data`.
+    /// The multishot read ended (buffers ran out, or an error) and must be armed again.
+    rearm: bool,
+    /// The receive buffers, index = buffer id.
     rx: Box<[PacketBuf]>,
-    /// Reads completed but not yet handed to the worker: (buffer index, result).
-    ready: VecDeque<(u32, i32)>,
+    /// Where the kernel finds them.
+    provided: BufRing,
+    /// Reads completed but not yet handed to the worker: (buffer id, length).
+    ready: VecDeque<(u16, u32)>,
     tx: Box<[Box<[u8]>]>,
     /// Whether the frame in a slot carried offload metadata (for the error counters).
     tx_offload: Box<[bool]>,
@@ -101,12 +120,25 @@ impl UringTun {
         ring.submitter().register_eventfd(wake.as_raw_fd())?;
         let fl = fcntl_getfl(tun.as_fd())?;
         fcntl_setfl(tun.as_fd(), fl.difference(OFlags::NONBLOCK))?;
+        let provided = BufRing::new()?;
+        // SAFETY: the ring memory is DEPTH page-aligned entries that live as long as the
+        // io_uring (leaked in `Drop` if the ring ran, see the module doc).
+        unsafe {
+            ring.submitter().register_buf_ring_with_flags(
+                provided.base() as u64,
+                DEPTH as u16,
+                BGID,
+                0,
+            )?;
+        }
         Ok(UringTun {
             ring,
             wake,
             tun,
             started: false,
+            rearm: false,
             rx: (0..DEPTH).map(|_| PacketBuf::new()).collect(),
+            provided,
             ready: VecDeque::with_capacity(DEPTH),
             tx: (0..TX_SLOTS)
                 .map(|_| vec![0u8; TX_SLOT_LEN].into_boxed_slice())
@@ -123,24 +155,36 @@ impl UringTun {
         &self.tun
     }
 
-    /// Enables the ring on the calling (worker) thread and queues every read.
+    /// Enables the ring on the calling (worker) thread, provides every buffer and arms
+    /// the read.
     #[cold]
     fn start(&mut self) -> io::Result<()> {
         self.ring.submitter().register_enable_rings()?;
         for i in 0..self.rx.len() {
-            self.arm(i)?;
+            self.provide(i);
         }
+        self.arm()?;
         self.ring.submit()?;
         self.started = true;
         Ok(())
     }
 
-    /// Queues a read into buffer `i` (submitted with the next enter).
+    /// Queues the multishot read (submitted with the next enter).
+    fn arm(&mut self) -> io::Result<()> {
+        let sqe = opcode::ReadMulti::new(types::Fd(self.tun.as_raw_fd()), 0, BGID)
+            .build()
+            .user_data(READ);
+        self.rearm = false;
+        self.push(&sqe)
+    }
+
+    /// Gives buffer `i` back to the kernel under id `i`. With offloads the buffer starts
+    /// in the headroom, where the virtio-net header then lands.
     #[inline]
-    fn arm(&mut self, i: usize) -> io::Result<()> {
+    fn provide(&mut self, i: usize) {
         let vnet = self.tun.has_vnet_hdr();
         let Some(buf) = self.rx.get_mut(i) else {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            return;
         };
         let cap = buf.receive_area().len();
         let (off, len) = if vnet {
@@ -148,25 +192,17 @@ impl UringTun {
         } else {
             (HEADROOM, cap)
         };
-        let Some(area) = buf.raw_mut().get_mut(off..off + len) else {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
-        };
-        let sqe = opcode::Read::new(
-            types::Fd(self.tun.as_raw_fd()),
-            area.as_mut_ptr(),
-            len as u32,
-        )
-        .build()
-        .user_data(i as u64);
-        self.push(&sqe)
+        if let Some(area) = buf.raw_mut().get_mut(off..off + len) {
+            self.provided.push(area, i as u16);
+        }
     }
 
     /// Pushes one entry, submitting first if the queue is full (it cannot be: it holds
     /// one entry per read and write slot, and each has at most one outstanding).
     ///
-    /// Every entry pushed points into `self.rx` or `self.tx` buffers, which stay put
-    /// until the entry's completion has been reaped (see `reap`, `recv_batch`) or the
-    /// device is dropped (leaked, see `Drop`).
+    /// Every entry pushed points into `self.tx` buffers or reads into provided `self.rx`
+    /// buffers, which stay put until the kernel has returned them in a completion (see
+    /// `reap`, `recv_batch`) or the device is dropped (leaked, see `Drop`).
     #[inline]
     fn push(&mut self, sqe: &io_uring::squeue::Entry) -> io::Result<()> {
         for _ in 0..2 {
@@ -182,15 +218,26 @@ impl UringTun {
     }
 
     /// Takes every completion off the ring: writes free their slot (failures counted),
-    /// reads wait in `ready` for the worker.
+    /// packets read wait in `ready` for the worker.
     #[inline]
     fn reap(&mut self) {
         let mut cq = self.ring.completion();
         cq.sync();
         for cqe in &mut cq {
-            let (ud, res) = (cqe.user_data(), cqe.result());
-            if ud & WRITE == 0 {
-                self.ready.push_back((ud as u32, res));
+            let (ud, res, flags) = (cqe.user_data(), cqe.result(), cqe.flags());
+            if ud == READ {
+                if let (Some(bid), Ok(len)) = (cqueue::buffer_select(flags), u32::try_from(res)) {
+                    self.ready.push_back((bid, len));
+                }
+                if !cqueue::more(flags) {
+                    // ENOBUFS: the worker holds every buffer; it gives them back before
+                    // the next enter re-arms. Anything else ends the read as well.
+                    self.rearm = true;
+                    let transient = [libc::ENOBUFS, libc::EAGAIN, libc::EINTR, libc::ECANCELED];
+                    if res < 0 && !transient.contains(&-res) {
+                        self.error = Some(io::Error::from_raw_os_error(-res));
+                    }
+                }
                 continue;
             }
             let slot = (ud & !WRITE) as u32;
@@ -210,6 +257,9 @@ impl UringTun {
     /// Submits what is queued and runs the kernel's deferred completions.
     #[inline]
     fn enter(&mut self) -> io::Result<()> {
+        if self.rearm {
+            self.arm()?;
+        }
         let sq = self.ring.submission();
         if sq.is_empty() && !sq.taskrun() {
             return Ok(());
@@ -239,12 +289,13 @@ impl UringTun {
         self.tx_free.pop()
     }
 
-    /// Hands buffer `i`, read with result `res`, to the worker as `buf` and queues the
-    /// next read into the buffer the worker gave back.
+    /// Hands buffer `i`, holding `res` bytes read, to the worker as `buf` and provides
+    /// the buffer the worker gave back in its place.
     #[inline]
-    fn deliver(&mut self, i: usize, res: usize, buf: &mut PacketBuf) -> io::Result<Offload> {
+    fn deliver(&mut self, i: usize, res: usize, buf: &mut PacketBuf) -> Offload {
         let Some(mine) = self.rx.get_mut(i) else {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            buf.set_received(0);
+            return Offload::NONE;
         };
         std::mem::swap(mine, buf);
         let offload = if self.tun.has_vnet_hdr() {
@@ -258,8 +309,8 @@ impl UringTun {
             buf.set_received(res);
             Offload::NONE
         };
-        self.arm(i)?;
-        Ok(offload)
+        self.provide(i);
+        offload
     }
 }
 
@@ -295,27 +346,11 @@ impl Device for UringTun {
             self.reap();
         }
         let mut n = 0;
-        while n < bufs.len().min(meta.len()) {
-            let Some((i, res)) = self.ready.pop_front() else {
+        while let (Some(buf), Some(m)) = (bufs.get_mut(n), meta.get_mut(n)) {
+            let Some((i, len)) = self.ready.pop_front() else {
                 break;
             };
-            if res < 0 {
-                let e = io::Error::from_raw_os_error(-res);
-                match -res {
-                    libc::EAGAIN | libc::EINTR | libc::ECANCELED => self.arm(i as usize)?,
-                    _ => {
-                        // Re-armed so that a transient error does not lose the read.
-                        self.arm(i as usize)?;
-                        self.error = Some(e);
-                        break;
-                    }
-                }
-                continue;
-            }
-            let (Some(buf), Some(m)) = (bufs.get_mut(n), meta.get_mut(n)) else {
-                break;
-            };
-            *m = self.deliver(i as usize, res as usize, buf)?;
+            *m = self.deliver(usize::from(i), len as usize, buf);
             n += 1;
         }
         if n > 0 {
@@ -394,6 +429,74 @@ impl Drop for UringTun {
             // closes, after this body, so the buffers must outlive it.
             std::mem::forget(std::mem::take(&mut self.rx));
             std::mem::forget(std::mem::take(&mut self.tx));
+            self.provided.leak();
+        }
+    }
+}
+
+/// The ring through which the device provides receive buffers to the kernel
+/// (`IORING_REGISTER_PBUF_RING`): [`DEPTH`] entries of address, length and id in
+/// page-aligned memory, and a tail the device advances as it adds entries.
+struct BufRing {
+    base: NonNull<BufRingEntry>,
+    tail: u16,
+    /// False once leaked: the kernel may read the entries until the ring is gone.
+    owned: bool,
+}
+
+// SAFETY: the memory is owned by the value (like a Box) and touched only through
+// `&mut self` on whichever thread holds it.
+unsafe impl Send for BufRing {}
+
+impl BufRing {
+    const LAYOUT: Result<Layout, alloc::LayoutError> =
+        Layout::from_size_align(DEPTH * std::mem::size_of::<BufRingEntry>(), 4096);
+
+    fn new() -> io::Result<BufRing> {
+        let layout = Self::LAYOUT.map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: the layout has a non-zero size.
+        let p = unsafe { alloc::alloc_zeroed(layout) };
+        let base = NonNull::new(p.cast::<BufRingEntry>())
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        Ok(BufRing {
+            base,
+            tail: 0,
+            owned: true,
+        })
+    }
+
+    fn base(&self) -> *const BufRingEntry {
+        self.base.as_ptr()
+    }
+
+    /// Adds `area` under id `bid` and publishes it (release: the entry is written first).
+    #[inline]
+    fn push(&mut self, area: &mut [u8], bid: u16) {
+        let idx = usize::from(self.tail) & (DEPTH - 1);
+        // SAFETY: `idx < DEPTH`, inside the allocation; the kernel reads only entries
+        // between its head and the published tail, and this one is past the tail.
+        let e = unsafe { &mut *self.base.as_ptr().add(idx) };
+        e.set_addr(area.as_mut_ptr() as u64);
+        e.set_len(area.len() as u32);
+        e.set_bid(bid);
+        self.tail = self.tail.wrapping_add(1);
+        // SAFETY: the tail field overlaps the first entry's reserved bytes (the
+        // kernel's layout); it is 2-aligned inside the page-aligned allocation, and the
+        // kernel reads it with an acquire load, as an AtomicU16 is laid out.
+        let tail = unsafe { &*BufRingEntry::tail(self.base.as_ptr()).cast::<AtomicU16>() };
+        tail.store(self.tail, Ordering::Release);
+    }
+
+    fn leak(&mut self) {
+        self.owned = false;
+    }
+}
+
+impl Drop for BufRing {
+    fn drop(&mut self) {
+        if let (true, Ok(layout)) = (self.owned, Self::LAYOUT) {
+            // SAFETY: allocated in `new` with this layout, and not leaked.
+            unsafe { alloc::dealloc(self.base.as_ptr().cast(), layout) };
         }
     }
 }
