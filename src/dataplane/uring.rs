@@ -106,7 +106,8 @@ pub struct UringTun {
 impl UringTun {
     /// Puts an opened TUN queue behind a new io_uring. Fails with the kernel's error when
     /// io_uring is missing (ENOSYS), disabled by `kernel.io_uring_disabled` (EPERM) or
-    /// lacks the setup flags used here (EINVAL: Linux before 6.1).
+    /// lacks the setup flags used here (EINVAL: Linux before 6.1), and with EOPNOTSUPP
+    /// when it has no multishot read (Linux before 6.7).
     pub fn new(tun: Tun) -> io::Result<UringTun> {
         let entries = u32::try_from(DEPTH + TX_SLOTS).unwrap_or(128);
         let ring = IoUring::builder()
@@ -116,6 +117,12 @@ impl UringTun {
             .setup_r_disabled()
             .setup_cqsize(entries * 2)
             .build(entries)?;
+        let mut probe = io_uring::Probe::new();
+        ring.submitter().register_probe(&mut probe)?;
+        if !probe.is_supported(opcode::ReadMulti::CODE) {
+            // Before Linux 6.7: say so at start rather than fail in the first read.
+            return Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP));
+        }
         let wake = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
         ring.submitter().register_eventfd(wake.as_raw_fd())?;
         let fl = fcntl_getfl(tun.as_fd())?;

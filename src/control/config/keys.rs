@@ -236,12 +236,12 @@ keys! {
         readme: "TUN offloads: virtio-net header (IFF_VNET_HDR) and TUNSETOFFLOAD, so TCP/UDP super-packets of up to 64 KB with partial checksums cross the TUN whole; `false` opens a plain TUN",
     }
     /// How a worker moves packets through its TUN queue: syscalls (a read and a write
-    /// per packet) or io-uring (reads kept queued, one io_uring_enter per batch)
+    /// per packet) or io-uring (a multishot read kept armed, one io_uring_enter per batch)
     tun_io: TunIo = One(TUN_IO) => {
         key: "tun-io",
         scope: All,
         default: Value("syscalls"),
-        readme: "`syscalls`: one read and one write system call per packet; `io-uring`: reads kept queued on the TUN and one `io_uring_enter` per batch of up to 64 packets (Linux 6.1+, `kernel.io_uring_disabled = 0`); see [Dataplanes](#dataplanes)",
+        readme: "`syscalls`: one read and one write system call per packet; `io-uring`: a multishot read kept armed on the TUN and one `io_uring_enter` per batch of up to 64 packets (Linux 6.7+, `kernel.io_uring_disabled = 0`); see [Dataplanes](#dataplanes)",
     }
     /// error, warn, info, debug or trace. Precedence: this flag, then RUST_LOG, then the
     /// file
