@@ -67,7 +67,8 @@ pub struct Options {
     /// Sender threads of udpgen; by default half the CPUs (at least one), leaving the
     /// rest to the translator.
     gen_threads: Option<u32>,
-    /// Only the rows whose name contains one of these (all rows when empty).
+    /// Only the rows whose name contains one of these, or is exactly one given as
+    /// `=NAME` (all rows when empty).
     only: Vec<String>,
     /// Skip `cargo bench` (the microbenchmarks) before the end-to-end rows.
     no_micro: bool,
@@ -227,7 +228,7 @@ pub fn run(o: Options) -> Result<(), String> {
         return Err("the end-to-end bench creates network namespaces: run it as root".into());
     }
     let bin = crate::build_release()?;
-    let wanted = |name: &str| o.only.is_empty() || o.only.iter().any(|w| name.contains(w.as_str()));
+    let wanted = |name: &str| o.only.is_empty() || o.only.iter().any(|w| row_matches(name, w));
     let clat_rows: Vec<&str> = crate::bench_clat::ROWS
         .into_iter()
         .filter(|r| wanted(r))
@@ -378,7 +379,7 @@ pub fn run(o: Options) -> Result<(), String> {
         );
     }
     if !o.only.is_empty() {
-        rows.retain(|(name, _)| o.only.iter().any(|w| name.contains(w.as_str())));
+        rows.retain(|(name, _)| o.only.iter().any(|w| row_matches(name, w)));
     }
     println!(
         "\n== end-to-end: {} round(s), {} s per figure, TCP with 1 and {} stream(s), UDP \
@@ -1158,6 +1159,15 @@ fn print_udpgen_table(rows: &[Row]) {
     }
 }
 
+/// Whether a `--rows` word selects row `name`: `=NAME` that row alone, else any row
+/// whose name contains the word.
+fn row_matches(name: &str, word: &str) -> bool {
+    match word.strip_prefix('=') {
+        Some(exact) => name == exact,
+        None => name.contains(word),
+    }
+}
+
 /// The ratio lines under a table: each xlat64 row against TAYGA, then, when the bench
 /// ran a baseline binary (`XLAT64_BASELINE_BIN`), each xlat64 row against the same row
 /// of the baseline ("base ..."). Yields (row, reference row, label).
@@ -1265,6 +1275,13 @@ mod tests {
                 "1q/base"
             ]
         );
+    }
+
+    #[test]
+    fn rows_match_by_word_or_exactly() {
+        assert!(row_matches("xlat64 1q udpgro", "xlat64 1q"));
+        assert!(!row_matches("xlat64 1q udpgro", "=xlat64 1q"));
+        assert!(row_matches("xlat64 1q", "=xlat64 1q"));
     }
 
     #[test]
