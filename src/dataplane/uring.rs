@@ -33,7 +33,8 @@
 //!   [`COPY_MAX`]) is written at once with its own writev instead, after the frames
 //!   queued before it: one system call per 64 KB costs less than copying it.
 //! - The fd is switched to blocking mode: io_uring completes a read of an `O_NONBLOCK`
-//!   file with EAGAIN instead of waiting for the packet. Nothing else reads it.
+//!   file with EAGAIN instead of waiting for the packet. Nothing else reads it, and a
+//!   write to a TUN does not wait either way (its send buffer is unlimited).
 //! - Teardown: outstanding reads can only be cancelled by the issuer thread, which has
 //!   ended when the device is dropped; the ring is closed first (the kernel cancels what
 //!   is left) and the device's buffers (and the provided-buffer ring) are leaked rather
@@ -161,11 +162,6 @@ impl UringTun {
             error: None,
             counters: None,
         })
-    }
-
-    /// The TUN queue underneath (for ioctls such as steering).
-    pub fn tun(&self) -> &Tun {
-        &self.tun
     }
 
     /// Enables the ring on the calling (worker) thread, provides every buffer and arms
