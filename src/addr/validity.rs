@@ -119,6 +119,24 @@ pub fn ipv6_is_never_translated(a: Ipv6Addr) -> bool {
         .fold(false, |hit, r| hit | r.contains(bits))
 }
 
+/// Whether a packet to `a` belongs to its link and no router forwards it: multicast of
+/// interface-local or link-local scope (RFC 4291 §2.7, scop 1 and 2, any flags) and
+/// link-local unicast (RFC 4291 §2.5.6). The kernel sends such packets into the TUN on
+/// its own (MLD reports for ff02::2 when forwarding is on, router solicitations): they
+/// are the link's housekeeping, not traffic to translate or a fault to count as a drop.
+#[inline]
+pub fn ipv6_is_link_scope(a: Ipv6Addr) -> bool {
+    let o = a.octets();
+    (o[0] == 0xff && matches!(o[1] & 0x0f, 1 | 2)) || (o[0] == 0xfe && o[1] & 0xc0 == 0x80)
+}
+
+/// Whether a packet to `a` belongs to its link: the Local Network Control Block
+/// 224.0.0.0/24 (RFC 5771 §4: "not forwarded by routers"; IGMP reports, OSPF, VRRP).
+#[inline]
+pub fn ipv4_is_link_scope(a: Ipv4Addr) -> bool {
+    a.octets()[..3] == [224, 0, 0]
+}
+
 /// Whether either address of an IPv4 header is in [`IPV4_NEVER`].
 #[inline]
 pub fn ipv4_header_refused(src: Ipv4Addr, dst: Ipv4Addr) -> bool {

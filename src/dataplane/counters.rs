@@ -119,6 +119,10 @@ counters! {
     v4_to_v6 = "translated_v4_to_v6",
     /// Input packets hairpinned (RFC 7757 §4, RFC 6146 §3.8).
     hairpinned = "hairpinned",
+    /// Packets addressed to the link itself (link-scope multicast, link-local unicast,
+    /// 224.0.0.0/24), such as the MLD reports a forwarding kernel sends into the TUN as
+    /// it comes up: never translated, and not drops (no fault of the sender).
+    link_scope = "link_scope_ignored",
     /// ICMP errors the translator generated: frames emitted for a dropped packet.
     icmp_errors = "icmp_errors_sent",
     /// ICMP errors the translator generated and did not send: over `icmp-error-rate` /

@@ -88,6 +88,10 @@ impl<D: Device> Io<D> {
                 c.drop(reason);
                 true
             }
+            Verdict::LinkScope => {
+                c.link_scope.add(1);
+                false
+            }
         }
     }
 

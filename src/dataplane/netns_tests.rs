@@ -387,3 +387,40 @@ fn uring_round_trip(dev: &'static str, vnet: bool) {
     assert_eq!(snap.write_errors, 0, "{snap:?}");
     assert_eq!(snap.bad_frames, 0, "{snap:?}");
 }
+
+/// With forwarding on (every translator box), the kernel makes the TUN join ff02::2
+/// and sends MLDv2 reports into it as it comes up (RFC 3810 §5.2, from :: while the
+/// interface has no address). The translator must take them for what they are, the
+/// link's own traffic (RFC 4291 §2.7, link scope), not count them as drops: an idle
+/// translator shows no drops.
+#[test]
+fn forwarding_kernel_link_traffic_is_not_a_drop() {
+    in_netns("forwarding_kernel_link_traffic_is_not_a_drop", || {
+        if std::fs::write("/proc/sys/net/ipv6/conf/all/forwarding", "1").is_err() {
+            eprintln!("note: no IPv6 forwarding on this host; nothing to check");
+            return;
+        }
+        let tun = Tun::open("xtt7", TunFlags::default()).expect("open tun");
+        tun.configure(1500, 500).expect("configure");
+        let t = translator();
+        let mut out = crate::xlat::Output::new();
+        let mut pkt = PacketBuf::new();
+        let mut seen = 0;
+        let deadline = Instant::now() + Duration::from_millis(2500);
+        while Instant::now() < deadline {
+            match tun.recv(&mut pkt) {
+                Ok(_) => {
+                    let bytes = pkt.data().to_vec();
+                    let v = t.translate(&mut pkt, &mut out, 0);
+                    assert_eq!(v, crate::xlat::Verdict::LinkScope, "{bytes:02x?}");
+                    seen += 1;
+                }
+                Err(e) => {
+                    assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}");
+                    thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+        eprintln!("the kernel sent {seen} link-scope packets into the TUN");
+    });
+}

@@ -2,6 +2,8 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::{DropReason, Verdict};
+use crate::addr::validity;
 use crate::wire::checksum;
 use crate::wire::ip::IpProtocol;
 use crate::wire::{field16_mut, ipv4, ipv6, tcp, udp};
@@ -36,6 +38,28 @@ pub(super) fn v4(a: [u8; 4]) -> Ipv4Addr {
 #[inline(always)]
 pub(super) fn v6(a: [u8; 16]) -> Ipv6Addr {
     Ipv6Addr::from(a)
+}
+
+/// The verdict for a packet with an address no translator touches: the link's own
+/// traffic when it is addressed to the link (see [`validity::ipv6_is_link_scope`]),
+/// else a drop for `reason`. Only reached for refused addresses, off the hot path.
+#[cold]
+pub(super) fn link_scope_or_v6(dst: [u8; 16], reason: DropReason) -> Verdict {
+    if validity::ipv6_is_link_scope(v6(dst)) {
+        Verdict::LinkScope
+    } else {
+        Verdict::Drop(reason)
+    }
+}
+
+/// [`link_scope_or_v6`] for IPv4 ([`validity::ipv4_is_link_scope`]).
+#[cold]
+pub(super) fn link_scope_or_v4(dst: [u8; 4], reason: DropReason) -> Verdict {
+    if validity::ipv4_is_link_scope(v4(dst)) {
+        Verdict::LinkScope
+    } else {
+        Verdict::Drop(reason)
+    }
 }
 
 /// Identification for an IPv4 packet the translator creates without an IPv6 Fragment

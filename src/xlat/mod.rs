@@ -92,6 +92,11 @@ pub enum Verdict {
     Hairpinned,
     /// The packet was dropped for this reason.
     Drop(DropReason),
+    /// Not translated and not a fault: the packet is addressed to the link itself
+    /// (link-scope multicast such as the MLD reports the kernel sends into a TUN when it
+    /// forwards, IGMP to 224.0.0.0/24), which no router forwards (RFC 4291 §2.7, RFC
+    /// 5771 §4). Counted apart from drops so that an idle translator shows none.
+    LinkScope,
 }
 
 /// Translator settings derived from the operator's configuration (see `control::config`).

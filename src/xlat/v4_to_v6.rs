@@ -19,7 +19,8 @@ use crate::wire::tcp;
 use crate::wire::udp::UdpPacket;
 
 use super::common::{
-    HEADER_GROWTH, IPV4_MIN_MTU, addr_sum_v4, addr_sum_v6, fix_l4_checksum, next_header_for, v4, v6,
+    HEADER_GROWTH, IPV4_MIN_MTU, addr_sum_v4, addr_sum_v6, fix_l4_checksum, link_scope_or_v4,
+    next_header_for, v4, v6,
 };
 use super::ctx::MapCtx;
 use super::{DropReason, Output, Translator, Verdict, error, frag, icmp, icmp_error, mss};
@@ -59,10 +60,10 @@ pub(super) fn translate<M: MapCtx>(
     let src4 = ip.src_addr();
     let dst4 = ip.dst_addr();
     if validity::ipv4_source_is_illegal(v4(src4)) {
-        return Verdict::Drop(R::Ipv4BadSource);
+        return link_scope_or_v4(dst4, R::Ipv4BadSource);
     }
     if validity::ipv4_destination_is_illegal(v4(dst4)) {
-        return Verdict::Drop(R::Ipv4BadDestination);
+        return link_scope_or_v4(dst4, R::Ipv4BadDestination);
     }
     let (src6, mut dst6, hairpin) = match m.v4_addrs(t, src4, dst4, from_hairpin) {
         Ok(a) => a,

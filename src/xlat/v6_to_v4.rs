@@ -19,7 +19,7 @@ use crate::wire::{tcp, udp};
 
 use super::common::{
     DF_THRESHOLD, HEADER_GROWTH, IPV6_MIN_MTU, addr_sum_v4, addr_sum_v6, fix_l4_checksum,
-    ipv4_ident, protocol_for, v4, v6,
+    ipv4_ident, link_scope_or_v6, protocol_for, v4, v6,
 };
 use super::ctx::MapCtx;
 use super::{DropReason, Output, Translator, Verdict, error, frag, hairpin, icmp, icmp_error, mss};
@@ -49,10 +49,10 @@ pub(super) fn translate<M: MapCtx>(
     let src6 = ip.src_addr();
     let dst6 = ip.dst_addr();
     if validity::ipv6_source_is_illegal(v6(src6)) {
-        return Verdict::Drop(R::Ipv6BadSource);
+        return link_scope_or_v6(dst6, R::Ipv6BadSource);
     }
     if validity::ipv6_destination_is_illegal(v6(dst6)) {
-        return Verdict::Drop(R::Ipv6BadDestination);
+        return link_scope_or_v6(dst6, R::Ipv6BadDestination);
     }
     let Some((dst4, dst_by)) = m.v6_dst(t, dst6) else {
         return Verdict::Drop(R::Ipv6DestinationUnmapped);

@@ -3,7 +3,8 @@
 //! Same topology for every row (cli ── xlt ── srv, no router), rows interleaved round by
 //! round, medians at the end:
 //! - kernel IPv6 forwarding (the ceiling: no translation at all), with the veths'
-//!   segmentation offloads as they come (GSO/TSO/GRO on) and with them off on every veth
+//!   offloads on (GSO/TSO/GRO, set when the lab is built, so every row runs on the same
+//!   path whichever rows `--rows` selects) and with them off on every veth
 //!   of the path (cli eth0, xlt c1 and v4, srv eth0: `ethtool -K DEV gso off tso off gro
 //!   off`), so that every packet is MTU-sized end to end, as a translator without
 //!   offloads sees them;
@@ -228,15 +229,25 @@ pub fn run(o: Options) -> Result<(), String> {
         return Err("the end-to-end bench creates network namespaces: run it as root".into());
     }
     let bin = crate::build_release()?;
-    let wanted = |name: &str| o.only.is_empty() || o.only.iter().any(|w| row_matches(name, w));
+    // The 464XLAT rows run in a lab of their own: only when no row is named or a name
+    // says 464 (`--rows tayga` means the SIIT lab's TAYGA row, not "464 tayga ...").
+    let clat_wanted = |name: &str| {
+        o.only.is_empty()
+            || o.only
+                .iter()
+                .any(|w| w.contains("464") && row_matches(name, w))
+    };
     let clat_rows: Vec<&str> = crate::bench_clat::ROWS
         .into_iter()
-        .filter(|r| wanted(r))
+        .filter(|r| clat_wanted(r))
         .collect();
     if !o.only.is_empty() && o.only.iter().all(|w| w.contains("464")) {
         return crate::bench_clat::run(&o, &bin, &clat_rows);
     }
     let mut lab = Lab::new_bench().map_err(|e| e.to_string())?;
+    // Every row starts from the same path, whichever rows `--rows` selects: offloads on,
+    // as the kernel row leaves them (a veth comes up with GRO off).
+    set_path_offloads(&lab, true)?;
     for k in 0..UDP_CLIENTS {
         let port = (IPERF_PORT + k as u16).to_string();
         lab.spawn(Node::Srv, "iperf3", &["iperf3", "-s", "-p", &port])

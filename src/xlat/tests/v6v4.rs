@@ -224,13 +224,19 @@ fn rfc7915_s5_1_validation() {
         let q = udp6(a6(bad), SERVER6, 64, b"x");
         assert_eq!(run(&q).verdict, Verdict::Drop(R::Ipv6BadSource), "{bad}");
     }
-    for bad in ["ff02::1", "fe80::1", "::1"] {
+    for bad in ["ff05::1", "ff0e::1", "::1", "::"] {
         let q = udp6(CLIENT6, a6(bad), 64, b"x");
         assert_eq!(
             run(&q).verdict,
             Verdict::Drop(R::Ipv6BadDestination),
             "{bad}"
         );
+    }
+    // Packets to the link itself are not translated either, but are no fault: see
+    // `rfc4291_link_scope_is_not_a_drop`.
+    for link in ["ff02::1", "fe80::1"] {
+        let q = udp6(CLIENT6, a6(link), 64, b"x");
+        assert_eq!(run(&q).verdict, Verdict::LinkScope, "{link}");
     }
     let q = udp6(CLIENT6, a6("2001:db8:ffff::1"), 64, b"x");
     assert_eq!(run(&q).verdict, Verdict::Drop(R::Ipv6DestinationUnmapped));
@@ -305,4 +311,43 @@ fn rfc7915_s5_1_1_ipv6_fragments_to_ipv4_fragments() {
         .write(&mut native, &payload)
         .unwrap();
     assert_eq!(dgram, native[20..]);
+}
+
+// RFC 4291 §2.7: multicast scop 1 (interface-local) and 2 (link-local) and §2.5.6
+// link-local unicast never leave the link, so a router forwards none of them. A kernel
+// that forwards joins ff02::2 on every interface, the TUN included, and sends MLDv2
+// reports (RFC 3810 §5.2, from :: before the interface has an address) into it: the
+// translator neither translates them nor counts them as drops.
+#[test]
+fn rfc4291_link_scope_is_not_a_drop() {
+    // MLDv2 report (type 143) from :: to ff02::16 with Router Alert, as the kernel sends.
+    let mut mld = vec![
+        0x60, 0, 0, 0, 0, 36, 0, 1, // hop-by-hop next
+    ];
+    mld.extend_from_slice(&a6("::"));
+    mld.extend_from_slice(&a6("ff02::16"));
+    // Hop-by-Hop: next ICMPv6, len 0, Router Alert (RFC 2711) value 0 (MLD), PadN.
+    mld.extend_from_slice(&[58, 0, 5, 2, 0, 0, 1, 0]);
+    // ICMPv6 143, one record: CHANGE_TO_EXCLUDE (4) ff02::2. Checksum irrelevant here.
+    mld.extend_from_slice(&[143, 0, 0, 0, 0, 0, 0, 1, 4, 0, 0, 0]);
+    mld.extend_from_slice(&a6("ff02::2"));
+    assert_eq!(mld.len(), 40 + 36);
+    assert_eq!(run(&mld).verdict, Verdict::LinkScope);
+    // Interface-local and link-local groups with flags set (ff12::, ff31::), a
+    // link-local unicast destination, any source.
+    for (src, dst) in [
+        ("fe80::1", "ff02::1"),
+        ("fe80::1", "ff12::1:ff00:1"),
+        ("2001:db8::1", "ff31::1"),
+        ("fe80::1", "fe80::2"),
+        ("::", "ff02::2"),
+    ] {
+        let q = udp6(a6(src), a6(dst), 1, b"x");
+        assert_eq!(run(&q).verdict, Verdict::LinkScope, "{src} -> {dst}");
+    }
+    // A wider scope, or a link-local source to a global destination, is a fault.
+    let q = udp6(a6("fe80::1"), SERVER6, 64, b"x");
+    assert_eq!(run(&q).verdict, Verdict::Drop(R::Ipv6BadSource));
+    let q = udp6(a6("fe80::1"), a6("ff05::2"), 64, b"x");
+    assert_eq!(run(&q).verdict, Verdict::Drop(R::Ipv6BadSource));
 }
