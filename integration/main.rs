@@ -6,7 +6,8 @@
 //! `cargo test --workspace -- --skip e2e::`.
 //!
 //! `XLAT64_E2E_TRANSLATOR=tayga` runs the traffic tests against TAYGA instead, to check
-//! the lab itself; `XLAT64_BIN` overrides the binary under test.
+//! the lab itself; `XLAT64_BIN` overrides the binary under test; `XLAT64_E2E_TUN_IO=io-uring`
+//! runs the TUN traffic tests with `--tun-io io-uring`.
 
 #[allow(dead_code)]
 mod lab;

@@ -62,10 +62,24 @@ pub fn using_tayga() -> bool {
 /// (which match the lab's addresses), or TAYGA when asked.
 pub fn translator(args: &[&str]) -> Translator {
     if using_tayga() {
-        Translator::Tayga
-    } else {
-        Translator::xlat64(xlat64_bin(), args)
+        return Translator::Tayga;
     }
+    let mut all = args.to_vec();
+    let tun_io = tun_io();
+    if let Some(how) = tun_io.as_deref()
+        && !args.contains(&"--dataplane")
+        && !args.contains(&"--tun-io")
+    {
+        all.extend(["--tun-io", how]);
+    }
+    Translator::xlat64(xlat64_bin(), &all)
+}
+
+/// `XLAT64_E2E_TUN_IO=io-uring` runs the TUN traffic tests with `--tun-io io-uring`.
+pub fn tun_io() -> Option<String> {
+    std::env::var("XLAT64_E2E_TUN_IO")
+        .ok()
+        .filter(|v| !v.is_empty())
 }
 
 /// True when `XLAT64_E2E_DATAPLANE=xdp` asks to run the traffic tests over the AF_XDP

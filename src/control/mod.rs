@@ -313,6 +313,7 @@ fn spec(
             offload: cfg.offload,
             mtu: cfg.mtu,
             txqueuelen: cfg.txqueuelen,
+            io_uring: cfg.tun_io == config::TunIo::IoUring,
         },
         xdp: xdp_spec(cfg),
         pin: cfg.pin,

@@ -8,7 +8,8 @@
 //!   system call, like a TUN queue, says so with [`Device::batch_size`] 1, and the loop
 //!   then translates and writes each packet before it reads the next, as it always has;
 //! - writes may be queued and sent together ([`Device::flush`] after each batch); a TUN
-//!   writes each frame at once and its `flush` does nothing;
+//!   writes each frame at once and its `flush` does nothing; the io_uring TUN
+//!   ([`super::uring`]) submits the batch's writes there;
 //! - readiness is an edge-triggered file descriptor ([`Device::wake_fd`]) the worker
 //!   registers with its poller next to its own waker.
 
@@ -43,6 +44,11 @@ pub trait Device: Send {
     /// checksums) and frames may be written with it. Buffers are sized accordingly.
     fn offloads(&self) -> bool;
 
+    /// Gives the device the worker's counters (written only from the worker's thread),
+    /// for what it counts itself (XDP frames sent in place) or errors it learns of after
+    /// [`send_frame`](Self::send_frame) returned (a write queued, then refused).
+    fn attach_counters(&mut self, _counters: &Arc<Counters>) {}
+
     /// How many packets one [`recv_batch`](Self::recv_batch) call should be offered.
     fn batch_size(&self) -> usize {
         1
@@ -57,10 +63,6 @@ pub trait Device: Send {
     /// Writes (or queues) one frame: `f`'s head from `out`'s scratch area followed by its
     /// body from `pkt`, with the frame's offload metadata. Returns the packet length.
     fn send_frame(&mut self, out: &Output, pkt: &PacketBuf, f: &Frame) -> Result<usize, SendError>;
-
-    /// The worker's counters, for a device that counts something of its own (written
-    /// only from the worker's thread, as the counters require).
-    fn use_counters(&mut self, _counters: &Arc<Counters>) {}
 
     /// Sends whatever [`send_frame`](Self::send_frame) queued.
     #[inline(always)]

@@ -31,14 +31,12 @@ pub struct Io<D> {
 }
 
 impl<D: Device> Io<D> {
-    pub fn new(mut dev: D) -> Self {
-        let counters = Arc::new(Counters::new());
-        dev.use_counters(&counters);
+    pub fn new(dev: D) -> Self {
         Io {
             dev,
             pkt: PacketBuf::new(),
             out: Output::new(),
-            counters,
+            counters: Arc::new(Counters::new()),
             seg: PacketBuf::new(),
             icmp_limit: IcmpErrorLimiter::new(IcmpErrorLimits::NONE),
         }

@@ -4,7 +4,8 @@
 //! [`start::run`] is the one entry point: the control plane builds a [`Spec`] from its
 //! configuration and calls it. [`live::Live`] carries what the control plane replaces
 //! while the workers run. [`device::Device`] is what a worker reads from and writes
-//! to; [`tun::Tun`] is its implementation over a TUN queue, [`xdp::port::XdpPort`] over a
+//! to; [`tun::Tun`] is its implementation over a TUN queue (one system call per
+//! packet), [`uring::UringTun`] over a TUN queue driven through io_uring (`tun-io`), [`xdp::port::XdpPort`] over a
 //! pair of AF_XDP sockets (`--dataplane xdp`, see [`xdp`]). The system calls live in
 //! [`sys`] and, for the XDP dataplane, one module per concern under [`xdp`] (bpf(2),
 //! AF_XDP sockets, rtnetlink, raw sockets); `unsafe` code lives there and in [`ring`]
@@ -24,6 +25,7 @@ pub mod steer;
 pub mod stop;
 pub mod sys;
 pub mod tun;
+pub mod uring;
 pub mod worker;
 pub mod xdp;
 

@@ -28,6 +28,7 @@ use super::steer;
 use super::stop::Stop;
 use super::sys::{self, OffloadFlags, TunFlags};
 use super::tun::Tun;
+use super::uring::{self, UringTun};
 use super::worker::{Worker, WorkerError};
 use super::xdp;
 use super::xdp::setup::XdpSpec;
@@ -47,6 +48,8 @@ pub struct TunSpec {
     pub offload: bool,
     pub mtu: u16,
     pub txqueuelen: u32,
+    /// Drive each queue through an io_uring (`tun-io = "io-uring"`, see [`UringTun`]).
+    pub io_uring: bool,
 }
 
 /// The translation the workers run.
@@ -153,6 +156,17 @@ pub fn run<S>(
                 && queues.len() > 1
             {
                 steer_to_owners(first, sharding);
+            }
+            if spec.tun.io_uring {
+                let rings = queues
+                    .into_iter()
+                    .map(uring_queue)
+                    .collect::<Result<Vec<_>, _>>()?;
+                info!(
+                    "TUN I/O through io_uring: {} reads queued per queue",
+                    uring::DEPTH
+                );
+                return run_on(spec, nat64, rings, stop, started, stopping);
             }
             run_on(spec, nat64, queues, stop, started, stopping)
         }
@@ -459,6 +473,26 @@ fn open_queues(spec: &TunSpec) -> Result<Vec<Tun>, RunError> {
     Ok(queues)
 }
 
+/// Puts a TUN queue behind an io_uring; a kernel that refuses is a usage error with what
+/// to do about it, since the operator chose io-uring and a silent fallback would hide it.
+fn uring_queue(q: Tun) -> Result<UringTun, RunError> {
+    UringTun::new(q).map_err(uring_refused)
+}
+
+fn uring_refused(e: std::io::Error) -> RunError {
+    let why = match e.raw_os_error() {
+        Some(libc::ENOSYS) => "this kernel has no io_uring",
+        Some(libc::EPERM) => "io_uring is disabled (sysctl kernel.io_uring_disabled)",
+        Some(libc::EINVAL | libc::EOPNOTSUPP) => {
+            "this kernel lacks the io_uring features used (multishot read: Linux 6.7+)"
+        }
+        _ => "the kernel refused to set up io_uring",
+    };
+    RunError::Config(format!(
+        "tun-io = \"io-uring\": {why} ({e}); use --tun-io syscalls (tun-io = \"syscalls\")"
+    ))
+}
+
 /// NAT64 on several queues: has the kernel put each packet on its owner's queue
 /// (TUNSETSTEERINGEBPF, see [`steer`]); without it the workers hand packets over.
 fn steer_to_owners(queue: &Tun, sharding: &Sharding) {
@@ -551,5 +585,29 @@ fn pin_worker(i: usize, cpu: usize) {
     match sys::pin_current_thread(cpu) {
         Ok(()) => debug!("worker {i} pinned to CPU {cpu}"),
         Err(e) => warn!("cannot pin worker {i} to CPU {cpu}: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kernel that refuses io_uring is a usage error (exit 2) that names the key, the
+    /// reason and the way out.
+    #[test]
+    fn io_uring_refusal_says_why_and_what_to_do() {
+        for (errno, why) in [
+            (libc::ENOSYS, "no io_uring"),
+            (libc::EPERM, "kernel.io_uring_disabled"),
+            (libc::EOPNOTSUPP, "Linux 6.7+"),
+        ] {
+            let RunError::Config(m) = uring_refused(std::io::Error::from_raw_os_error(errno))
+            else {
+                panic!("not a usage error");
+            };
+            assert!(m.starts_with("tun-io = \"io-uring\": "), "{m}");
+            assert!(m.contains(why) && m.contains("--tun-io syscalls"), "{m}");
+            assert!(!m.contains('\n'), "{m}");
+        }
     }
 }

@@ -88,8 +88,11 @@ impl<D: Device> Worker<D> {
             .map_err(WorkerError::Poll)?;
         let batch = dev.batch_size().clamp(1, BATCH);
         let extra = if batch == 1 { 0 } else { batch };
+        let mut io = Io::new(dev);
+        let counters = Arc::clone(&io.counters);
+        io.dev.attach_counters(&counters);
         Ok(Worker {
-            io: Io::new(dev),
+            io,
             rx: (0..extra).map(|_| PacketBuf::new()).collect(),
             meta: vec![Offload::NONE; batch].into_boxed_slice(),
             poll,

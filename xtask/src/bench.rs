@@ -11,6 +11,8 @@
 //! - TAYGA (single-threaded, no offloads);
 //! - xlat64 SIIT with one queue and no offloads, with one queue and offloads, with N
 //!   queues;
+//! - xlat64 SIIT and NAT64 on one queue with `--tun-io io-uring` (`1q uring`, `1q nooff
+//!   uring`, `nat64 1q uring`), compared with the same rows on syscalls;
 //! - xlat64 SIIT on one queue with GRO and UDP GRO forwarding on the box's legs
 //!   (`1q udpgro`: does the kernel hand the TUN small-UDP super-packets?);
 //! - xlat64 on the AF_XDP dataplane, SIIT and NAT64, one worker (`xdp 1q`, `xdp nat64
@@ -66,7 +68,8 @@ pub struct Options {
     /// Sender threads of udpgen; by default half the CPUs (at least one), leaving the
     /// rest to the translator.
     gen_threads: Option<u32>,
-    /// Only the rows whose name contains one of these (all rows when empty).
+    /// Only the rows whose name contains one of these, or is exactly one given as
+    /// `=NAME` (all rows when empty).
     only: Vec<String>,
     /// Skip `cargo bench` (the microbenchmarks) before the end-to-end rows.
     no_micro: bool,
@@ -229,7 +232,10 @@ pub fn run(o: Options) -> Result<(), String> {
     // The 464XLAT rows run in a lab of their own: only when no row is named or a name
     // says 464 (`--rows tayga` means the SIIT lab's TAYGA row, not "464 tayga ...").
     let clat_wanted = |name: &str| {
-        o.only.is_empty() || o.only.iter().any(|w| w.contains("464") && name.contains(w))
+        o.only.is_empty()
+            || o.only
+                .iter()
+                .any(|w| w.contains("464") && row_matches(name, w))
     };
     let clat_rows: Vec<&str> = crate::bench_clat::ROWS
         .into_iter()
@@ -332,11 +338,30 @@ pub fn run(o: Options) -> Result<(), String> {
             ),
             (format!("{label} 1q"), xlat(&["--workers", "1"])),
             (
+                format!("{label} 1q uring"),
+                xlat(&["--workers", "1", "--tun-io", "io-uring"]),
+            ),
+            (
+                format!("{label} 1q nooff uring"),
+                xlat(&[
+                    "--workers",
+                    "1",
+                    "--offload",
+                    "false",
+                    "--tun-io",
+                    "io-uring",
+                ]),
+            ),
+            (
                 format!("{label} 1q udpgro"),
                 Setup::UdpGro(Translator::xlat64(bin, &["--workers", "1"])),
             ),
             (format!("{label} {n}q"), xlat(&["--workers", &n_s])),
             (format!("{label} nat64 1q"), nat64("1")),
+            (
+                format!("{label} nat64 1q uring"),
+                nat64_with("1", &["--tun-io", "io-uring"]),
+            ),
             (
                 format!("{label} nat64 1q session+log"),
                 nat64_with("1", &["--nat-log-file", log]),
@@ -365,7 +390,7 @@ pub fn run(o: Options) -> Result<(), String> {
         );
     }
     if !o.only.is_empty() {
-        rows.retain(|(name, _)| o.only.iter().any(|w| name.contains(w.as_str())));
+        rows.retain(|(name, _)| o.only.iter().any(|w| row_matches(name, w)));
     }
     println!(
         "\n== end-to-end: {} round(s), {} s per figure, TCP with 1 and {} stream(s), UDP \
@@ -1145,6 +1170,15 @@ fn print_udpgen_table(rows: &[Row]) {
     }
 }
 
+/// Whether a `--rows` word selects row `name`: `=NAME` that row alone, else any row
+/// whose name contains the word.
+fn row_matches(name: &str, word: &str) -> bool {
+    match word.strip_prefix('=') {
+        Some(exact) => name == exact,
+        None => name.contains(word),
+    }
+}
+
 /// The ratio lines under a table: each xlat64 row against TAYGA, then, when the bench
 /// ran a baseline binary (`XLAT64_BASELINE_BIN`), each xlat64 row against the same row
 /// of the baseline ("base ..."). Yields (row, reference row, label).
@@ -1154,6 +1188,14 @@ fn comparisons(rows: &[Row]) -> Vec<(&Row, &Row, String)> {
     let mut v = Vec::new();
     if let Some(tayga) = rows.iter().find(|r| r.name == "tayga") {
         v.extend(xlat64().map(|x| (x, tayga, format!("{}/tayga", short(x)))));
+    }
+    for x in xlat64() {
+        // `tun-io = "io-uring"` rows against the same row with one syscall per packet.
+        if let Some(plain) = x.name.strip_suffix(" uring")
+            && let Some(p) = rows.iter().find(|r| r.name == plain)
+        {
+            v.push((x, p, format!("{}/syscalls", short(x))));
+        }
     }
     for x in xlat64() {
         let base_name = x.name.replacen("xlat64", "base", 1);
@@ -1223,12 +1265,34 @@ mod tests {
     /// Each xlat64 row is compared with TAYGA and with its own baseline row.
     #[test]
     fn compares_with_tayga_and_the_baseline_row() {
-        let rows: Vec<Row> = ["tayga", "xlat64 1q", "xlat64 2q", "base 1q"]
-            .iter()
-            .map(|n| Row::new(n))
-            .collect();
+        let rows: Vec<Row> = [
+            "tayga",
+            "xlat64 1q",
+            "xlat64 2q",
+            "base 1q",
+            "xlat64 1q uring",
+        ]
+        .iter()
+        .map(|n| Row::new(n))
+        .collect();
         let labels: Vec<String> = comparisons(&rows).into_iter().map(|c| c.2).collect();
-        assert_eq!(labels, ["1q/tayga", "2q/tayga", "1q/base"]);
+        assert_eq!(
+            labels,
+            [
+                "1q/tayga",
+                "2q/tayga",
+                "1q uring/tayga",
+                "1q uring/syscalls",
+                "1q/base"
+            ]
+        );
+    }
+
+    #[test]
+    fn rows_match_by_word_or_exactly() {
+        assert!(row_matches("xlat64 1q udpgro", "xlat64 1q"));
+        assert!(!row_matches("xlat64 1q udpgro", "=xlat64 1q"));
+        assert!(row_matches("xlat64 1q", "=xlat64 1q"));
     }
 
     #[test]

@@ -51,7 +51,8 @@ commands:
                             XLAT64_BASELINE_BIN=PATH also every xlat64 row with that
                             binary (rows named base ...) and the ratios to it;
                             --rows runs only the rows whose name contains one of
-                            the words, --no-micro skips cargo bench
+                            the words (=NAME: that row only), --no-micro skips
+                            cargo bench
   fuzz [--seconds N]        bounded fuzz runs
   deb                       build target/deb/xlat64_VERSION_ARCH.deb: release binary,
                             systemd unit and sample config (xtask/dist/), man page

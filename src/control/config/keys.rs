@@ -43,7 +43,7 @@ use super::resolve::rfc6052_embed;
 use super::table::{List, One, Opt, keys};
 use super::values::syntax::*;
 use super::values::{
-    Dataplane, Eam, LogLevel, MetricsListen, Mode, default_control_socket, default_workers,
+    Dataplane, Eam, LogLevel, MetricsListen, Mode, TunIo, default_control_socket, default_workers,
 };
 use crate::nat64::{PortAllocation, PortRange, StaticBib};
 
@@ -234,6 +234,14 @@ keys! {
         scope: All,
         default: Value("true"),
         readme: "TUN offloads: virtio-net header (IFF_VNET_HDR) and TUNSETOFFLOAD, so TCP/UDP super-packets of up to 64 KB with partial checksums cross the TUN whole; `false` opens a plain TUN",
+    }
+    /// How a worker moves packets through its TUN queue: syscalls (a read and a write
+    /// per packet) or io-uring (a multishot read kept armed, one io_uring_enter per batch)
+    tun_io: TunIo = One(TUN_IO) => {
+        key: "tun-io",
+        scope: All,
+        default: Value("syscalls"),
+        readme: "`syscalls`: one read and one write system call per packet; `io-uring`: a multishot read kept armed on the TUN and one `io_uring_enter` per batch of up to 64 packets (Linux 6.7+, `kernel.io_uring_disabled = 0`); see [Dataplanes](#dataplanes)",
     }
     /// error, warn, info, debug or trace. Precedence: this flag, then RUST_LOG, then the
     /// file

@@ -28,7 +28,7 @@ pub use keys::{Config, KEY_INFO, KEYS, Partial, default};
 pub use resolve::{Source, rfc6052_embed};
 pub use table::{DefaultDoc, Form, KeyInfo, Scope, Toml};
 pub use values::{
-    Dataplane, Eam, LogLevel, MAX_WORKERS, MetricsListen, Mode, default_control_socket,
+    Dataplane, Eam, LogLevel, MAX_WORKERS, MetricsListen, Mode, TunIo, default_control_socket,
     default_workers, parse_bool, parse_control_socket, parse_eam, parse_ipv4_addr, parse_ipv6_addr,
     parse_log_level, parse_max_sessions, parse_metrics_listen, parse_mode, parse_mtu, parse_pool4,
     parse_pool6791, parse_ports, parse_prefix, parse_static_bib, parse_subscriber_prefix_len,

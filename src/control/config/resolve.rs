@@ -595,6 +595,7 @@ mod tests {
             workers = 4
             pin = false
             offload = false
+            tun-io = "io-uring"
             log-level = "debug"
             control-socket = "/run/siit0.sock"
             metrics-listen = "[::1]:9464"
@@ -656,6 +657,7 @@ mod tests {
         assert_eq!(c.txqueuelen, 2000);
         assert_eq!(c.workers, 4);
         assert!(!c.pin && !c.offload);
+        assert_eq!(c.tun_io, super::super::TunIo::IoUring);
         assert_eq!(c.log_level, LogLevel::Debug);
         assert_eq!(c.control_socket, PathBuf::from("/run/siit0.sock"));
         assert_eq!(c.metrics_listen.to_string(), "[::1]:9464");

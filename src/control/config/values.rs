@@ -64,6 +64,24 @@ impl fmt::Display for Dataplane {
     }
 }
 
+/// How a worker moves packets through its TUN queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunIo {
+    /// One read and one write system call per packet.
+    Syscalls,
+    /// Reads kept queued in an io_uring, one `io_uring_enter` per batch.
+    IoUring,
+}
+
+impl fmt::Display for TunIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TunIo::Syscalls => "syscalls",
+            TunIo::IoUring => "io-uring",
+        })
+    }
+}
+
 /// An RFC 7757 explicit address mapping: an IPv6 prefix and an IPv4 prefix with the same
 /// number of host bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +163,7 @@ pub(super) mod expect {
         "IPV6/LEN with LEN 96 to 128 and no bits set after LEN, e.g. 2001:db8:aa:1::/120";
     pub const MODE: &str = "siit, nat64 or clat";
     pub const DATAPLANE: &str = "tun or xdp";
+    pub const TUN_IO: &str = "syscalls or io-uring";
     pub const POOL4: &str = "IPV4/LEN, e.g. 198.51.100.0/28";
     pub const PORTS: &str = "FIRST-LAST with 1 <= FIRST <= LAST <= 65535, e.g. 1024-65535";
     pub const MAX_SESSIONS: &str = "an integer from 1 to 100000000 (sessions)";
@@ -282,6 +301,14 @@ pub fn parse_dataplane(key: &str, raw: &str) -> Result<Dataplane, ConfigError> {
         "tun" => Ok(Dataplane::Tun),
         "xdp" => Ok(Dataplane::Xdp),
         _ => Err(invalid(key, raw, expect::DATAPLANE)),
+    }
+}
+
+pub fn parse_tun_io(key: &str, raw: &str) -> Result<TunIo, ConfigError> {
+    match raw {
+        "syscalls" => Ok(TunIo::Syscalls),
+        "io-uring" => Ok(TunIo::IoUring),
+        _ => Err(invalid(key, raw, expect::TUN_IO)),
     }
 }
 
@@ -596,6 +623,7 @@ pub mod syntax {
     pub const MODE: Syntax<Mode> = Syntax::text(parse_mode, expect::MODE, "MODE");
     pub const DATAPLANE: Syntax<Dataplane> =
         Syntax::text(parse_dataplane, expect::DATAPLANE, "KIND");
+    pub const TUN_IO: Syntax<TunIo> = Syntax::text(parse_tun_io, expect::TUN_IO, "HOW");
     pub const PREFIX: Syntax<Ipv6Net> = Syntax::text(parse_prefix, expect::PREFIX, "IPV6/LEN");
     pub const EAM: Syntax<Eam> = Syntax::text(parse_eam, expect::EAM, "IPV6/LEN=IPV4/LEN");
     pub const IPV4_ADDR: Syntax<Ipv4Addr> = Syntax::text(parse_ipv4_addr, expect::IPV4_ADDR, "A");

@@ -244,7 +244,7 @@ impl Device for XdpPort {
         false
     }
 
-    fn use_counters(&mut self, counters: &Arc<Counters>) {
+    fn attach_counters(&mut self, counters: &Arc<Counters>) {
         self.counters = Some(Arc::clone(counters));
     }
 
