@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::nexthop::{Hop, KernelPath, NextHops};
-use super::xsk::{FRAME_SIZE, MAX_FRAME, Umem, Xsk};
+use super::xsk::{FRAME_SIZE, FRAMES, MAX_FRAME, Umem, Xsk};
 use crate::dataplane::counters::Counters;
 use crate::dataplane::device::{Device, SendError};
 use crate::wire::buf::PacketBuf;
@@ -29,8 +29,6 @@ const ETH_LEN: usize = 14;
 /// Index of each family's side in the per-side arrays.
 const V4: usize = 0;
 const V6: usize = 1;
-/// A `held` entry whose frame left in place on a TX ring.
-const SENT: u64 = u64::MAX;
 
 /// An interface as a worker sees it: its socket on the worker's queue and its MAC.
 pub struct Side {
@@ -44,9 +42,12 @@ pub struct XdpPort {
     sides: [Side; 2],
     umem: Umem,
     counters: Option<Arc<Counters>>,
-    /// Frames received since the last flush that were not sent in place (an address
-    /// sent in place is replaced by [`SENT`]); they go back to the pool at the flush.
+    /// Frames received since the last flush; those not sent in place go back to the
+    /// pool at the flush.
     held: Vec<u64>,
+    /// One bit per UMEM frame: sent in place since the last flush (a constant-time
+    /// check per packet, where searching `held` would cost a batch's length).
+    sent: Box<[u64]>,
     hops: NextHops,
     kernel: KernelPath,
     /// An epoll instance holding both sockets: the worker polls one descriptor.
@@ -121,6 +122,7 @@ impl XdpPort {
             umem,
             counters: None,
             held: Vec::with_capacity(2 * 256),
+            sent: vec![0; FRAMES.div_ceil(64)].into_boxed_slice(),
             hops,
             kernel: KernelPath::open()?,
             epoll,
@@ -172,8 +174,10 @@ impl XdpPort {
     /// Gives the frames of the last batch that were not sent back to the pool.
     fn release_held(&mut self) {
         for a in self.held.drain(..) {
-            if a != SENT {
-                self.umem.release(a);
+            let (w, bit) = frame_bit(a);
+            match self.sent.get_mut(w) {
+                Some(word) if *word & bit != 0 => *word &= !bit,
+                _ => self.umem.release(a),
             }
         }
     }
@@ -203,15 +207,15 @@ impl XdpPort {
         if base as usize != off || body.end > FRAME_SIZE {
             return false;
         }
-        // The frame must be one of this batch's, not sent yet (a second frame built on
-        // the same packet is copied).
-        let Some(slot) = self
-            .held
-            .iter_mut()
-            .find(|a| **a & !(FRAME_SIZE as u64 - 1) == base)
-        else {
+        // A view is of a frame of this batch (views end at the flush); it must not be
+        // sent yet (a second frame built on the same packet is copied).
+        let (w, bit) = frame_bit(base);
+        let Some(word) = self.sent.get(w).copied() else {
             return false;
         };
+        if word & bit != 0 {
+            return false;
+        }
         let Some(s) = self.sides.get_mut(side) else {
             return false;
         };
@@ -226,9 +230,18 @@ impl XdpPort {
         {
             return false;
         }
-        *slot = SENT;
+        if let Some(word) = self.sent.get_mut(w) {
+            *word |= bit;
+        }
         true
     }
+}
+
+/// The word and bit of `sent` for the frame containing `addr`.
+#[inline]
+fn frame_bit(addr: u64) -> (usize, u64) {
+    let i = (addr / FRAME_SIZE as u64) as usize;
+    (i / 64, 1 << (i % 64))
 }
 
 impl Device for XdpPort {
@@ -285,19 +298,16 @@ impl Device for XdpPort {
         };
         let len = head.len() + body.len();
         let side = if dst.is_ipv6() { V6 } else { V4 };
-        let hop = self.hops.get(dst, self.now);
-        let Hop::Direct(mac) = hop else {
-            return self
-                .kernel
-                .send(dst, &[IoSlice::new(head), IoSlice::new(body)])
-                .map_err(SendError::Io);
+        // An unresolved next hop, or a frame over the UMEM's: through the kernel.
+        let mac = match self.hops.get(dst, self.now) {
+            Hop::Direct(mac) if len + ETH_LEN <= MAX_FRAME => mac,
+            _ => {
+                return self
+                    .kernel
+                    .send(dst, &[IoSlice::new(head), IoSlice::new(body)])
+                    .map_err(SendError::Io);
+            }
         };
-        if len + ETH_LEN > MAX_FRAME {
-            return self
-                .kernel
-                .send(dst, &[IoSlice::new(head), IoSlice::new(body)])
-                .map_err(SendError::Io);
-        }
         let Some(src) = self.sides.get(side).map(|s| s.mac) else {
             return Err(SendError::BadFrame);
         };
